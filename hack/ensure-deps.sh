@@ -1,0 +1,11 @@
+#!/usr/bin/env sh
+# Runs before `npm test` and `npm run demo` (npm's pre-scripts) so that a fresh machine needs nothing else:
+# installs the npm dependencies (which bring the pinned Node 24) when missing or stale, and builds or
+# reuses the cached Kubernetes control-plane binaries.
+set -eu
+cd "$(dirname "$0")/.."
+if [ ! -x node_modules/.bin/node ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "[deps] installing npm dependencies (npm ci)" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+bash hack/build-control-plane.sh >/dev/null
