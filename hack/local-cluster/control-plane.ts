@@ -1,7 +1,7 @@
 // A real Kubernetes control plane on loopback: etcd + kube-apiserver (+ kube-controller-manager when asked),
 // with generated certificates, an admin kubeconfig and the RBAC authorizer. Used by the integration tests and
 // the demo. In: options. Out: a running ControlPlane with its kubeconfig; stop() removes everything.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -190,13 +190,16 @@ export class ControlPlane {
     return kc;
   }
 
-  /** kubectl from the same release, against this control plane. */
+  /** kubectl from the same release, against this control plane; throws with kubectl's stderr on failure. */
   kubectl(args: string[], input?: string): string {
-    return execFileSync(join(this.bin, 'kubectl'), ['--kubeconfig', this.kubeconfigPath, ...args], {
-      encoding: 'utf8',
-      input,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const r = this.kubectlResult(args, input);
+    if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.status}: ${r.stderr.trim()}`);
+    return r.stdout;
+  }
+
+  kubectlResult(args: string[], input?: string): { status: number; stdout: string; stderr: string } {
+    const r = spawnSync(join(this.bin, 'kubectl'), ['--kubeconfig', this.kubeconfigPath, ...args], { encoding: 'utf8', input });
+    return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
   }
 
   /** Stops kube-apiserver and starts it again on the same port and etcd: clients see a real outage. */
