@@ -1,0 +1,148 @@
+// Status of a mesh resource, computed from values only (no I/O).
+// In: the resource's generation and current status, the validator's findings and the reference report.
+// Out: `{observedGeneration, conditions: [Accepted, ResolvedRefs], validationMessages}` as stored in `.status`,
+// and `statusEqual` to decide whether a write is needed at all.
+import type { Finding, ValidationResult } from '../validate/result.ts';
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface Condition {
+  type: string;
+  status: ConditionStatus;
+  reason?: string;
+  message?: string;
+  observedGeneration?: number;
+  lastTransitionTime?: string;
+}
+
+export type MessageLevel = 'ERROR' | 'WARNING' | 'INFO';
+
+export interface ValidationMessage {
+  type: { code: string; name: string };
+  level: MessageLevel;
+  message: string;
+  field?: string;
+}
+
+export interface MeshStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  validationMessages?: ValidationMessage[];
+  [other: string]: unknown;
+}
+
+/** References that did not resolve (errors) and selectors that select nothing (warnings). */
+export interface RefReport {
+  errors: Finding[];
+  warnings: Finding[];
+}
+
+/** Analyzer codes users know from Istio, by code. */
+export const MESSAGE_NAMES: Readonly<Record<string, string>> = {
+  IST0001: 'InternalError',
+  IST0002: 'Deprecated',
+  IST0101: 'ReferencedResourceNotFound',
+  IST0106: 'SchemaValidationError',
+  IST0109: 'ConflictingMeshGatewayVirtualServiceHosts',
+  IST0113: 'MTLSPolicyConflict',
+  IST0122: 'InvalidRegexp',
+  IST0127: 'NoMatchingWorkloadsFound',
+  IST0130: 'VirtualServiceUnreachableRule',
+  IST0131: 'VirtualServiceIneffectiveMatch',
+  IST0132: 'VirtualServiceHostNotFoundInGateway',
+  IST0134: 'ServiceEntryAddressesRequired',
+  IST0145: 'ConflictingGateways',
+};
+
+export const CODE_REFERENCE_NOT_FOUND = 'IST0101';
+export const CODE_SCHEMA = 'IST0106';
+export const CODE_NO_WORKLOADS = 'IST0127';
+
+/** How many findings a condition message spells out before summarising the rest. */
+const MAX_IN_MESSAGE = 3;
+
+export interface StatusInput {
+  generation: number | undefined;
+  previous: MeshStatus | undefined;
+  validation: ValidationResult;
+  refs: RefReport;
+  now: Date;
+}
+
+export function buildStatus(input: StatusInput): MeshStatus {
+  const { generation, previous, validation, refs, now } = input;
+  const accepted: Condition =
+    validation.errors.length === 0
+      ? { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Configuration is valid' }
+      : { type: 'Accepted', status: 'False', reason: 'Invalid', message: summarise(validation.errors) };
+  const resolved: Condition =
+    refs.errors.length === 0
+      ? { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'All references resolved' }
+      : { type: 'ResolvedRefs', status: 'False', reason: 'ReferencedResourceNotFound', message: summarise(refs.errors) };
+  const conditions = [accepted, resolved].map((c) => withTimes(c, generation, previous, now));
+  const messages = [
+    ...validation.errors.map((f) => toMessage(f, 'ERROR', CODE_SCHEMA)),
+    ...refs.errors.map((f) => toMessage(f, 'ERROR', CODE_REFERENCE_NOT_FOUND)),
+    ...validation.warnings.map((f) => toMessage(f, 'WARNING', CODE_SCHEMA)),
+    ...refs.warnings.map((f) => toMessage(f, 'WARNING', CODE_NO_WORKLOADS)),
+  ];
+  const status: MeshStatus = {};
+  if (generation !== undefined) status.observedGeneration = generation;
+  status.conditions = conditions;
+  if (messages.length > 0) status.validationMessages = messages;
+  return status;
+}
+
+function describe(f: Finding): string {
+  return f.field ? `${f.field}: ${f.message}` : f.message;
+}
+
+function summarise(findings: readonly Finding[]): string {
+  const shown = findings.slice(0, MAX_IN_MESSAGE).map(describe).join('; ');
+  const rest = findings.length - MAX_IN_MESSAGE;
+  return rest > 0 ? `${shown} (and ${rest} more)` : shown;
+}
+
+function toMessage(f: Finding, level: MessageLevel, defaultCode: string): ValidationMessage {
+  const code = f.code ?? defaultCode;
+  const m: ValidationMessage = { type: { code, name: MESSAGE_NAMES[code] ?? code }, level, message: f.message };
+  if (f.field) m.field = f.field;
+  return m;
+}
+
+/** Kubernetes `metav1.Time` has second precision. */
+export function timestamp(d: Date): string {
+  return new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+function withTimes(c: Condition, generation: number | undefined, previous: MeshStatus | undefined, now: Date): Condition {
+  const prev = previous?.conditions?.find((p) => p?.type === c.type);
+  const out: Condition = { ...c };
+  if (generation !== undefined) out.observedGeneration = generation;
+  // The transition time only moves when the status flips; a new reason or message is not a transition.
+  out.lastTransitionTime = prev && prev.status === c.status && prev.lastTransitionTime ? prev.lastTransitionTime : timestamp(now);
+  return out;
+}
+
+/**
+ * Whether two statuses say the same thing: observedGeneration, each condition's type/status/reason/message/
+ * observedGeneration (in any order), and the validation messages (in order). lastTransitionTime is ignored,
+ * since `buildStatus` keeps it whenever the status did not flip.
+ */
+export function statusEqual(a: MeshStatus | undefined, b: MeshStatus | undefined): boolean {
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+function canonical(s: MeshStatus | undefined): unknown {
+  const conditions = (s?.conditions ?? [])
+    .map((c) => [c.type, c.status, c.reason ?? '', c.message ?? '', c.observedGeneration ?? null])
+    .sort((x, y) => String(x[0]).localeCompare(String(y[0])));
+  const messages = (s?.validationMessages ?? []).map((m) => [
+    m.type?.code ?? '',
+    m.type?.name ?? '',
+    m.level ?? '',
+    m.message ?? '',
+    m.field ?? '',
+  ]);
+  return [s?.observedGeneration ?? null, conditions, messages];
+}
