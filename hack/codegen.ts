@@ -79,7 +79,7 @@ const crdDir = resolve(values.crds!);
 const crds = readdirSync(crdDir)
   .filter((f) => f.endsWith('.yaml'))
   .sort()
-  .map((f) => parse(readFileSync(join(crdDir, f), 'utf8'), { merge: true }) as Crd)
+  .map((f) => parse(readFileSync(join(crdDir, f), 'utf8'), { merge: true, maxAliasCount: -1 }) as Crd)
   .filter((c) => c?.spec?.names?.kind);
 
 rmSync(outDir, { recursive: true, force: true });
@@ -96,6 +96,7 @@ for (const crd of crds) {
     additionalProperties: false,
     strictIndexSignatures: true,
     unknownAny: true,
+    ignoreMinAndMaxItems: true, // bounds are for the API server's CEL cost estimate, not tuple types
     format: true,
     style: { singleQuote: true, printWidth: 120 },
   });

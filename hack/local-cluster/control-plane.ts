@@ -142,7 +142,7 @@ export class ControlPlane {
       return cp;
     } catch (e) {
       await cp.stop({ keepDir: true });
-      throw new Error(`${(e as Error).message} (logs in ${dir})`);
+      throw new Error(`${(e as Error).message} (logs in ${dir})`, { cause: e });
     }
   }
 

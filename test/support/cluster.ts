@@ -29,7 +29,7 @@ export function crdManifests(): V1CustomResourceDefinition[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.yaml'))
     .sort()
-    .map((f) => parse(readFileSync(join(dir, f), 'utf8'), { merge: true }) as V1CustomResourceDefinition);
+    .map((f) => parse(readFileSync(join(dir, f), 'utf8'), { merge: true, maxAliasCount: -1 }) as V1CustomResourceDefinition);
 }
 
 /** Creates (or replaces) every CRD in crds/ and waits until each is Established. */
