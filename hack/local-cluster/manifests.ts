@@ -1,0 +1,61 @@
+// Installing weft's own manifests on a control plane: the CRDs from crds/ (waiting until Established) and
+// credentials for a ServiceAccount, so the operator can run with exactly its RBAC permissions.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  ApiextensionsV1Api, CoreV1Api, KubeConfig, type V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
+import { parse } from 'yaml';
+
+const root = resolve(import.meta.dirname, '../..');
+
+export function crdManifests(): V1CustomResourceDefinition[] {
+  const dir = join(root, 'crds');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => parse(readFileSync(join(dir, f), 'utf8'), { merge: true, maxAliasCount: -1 }) as V1CustomResourceDefinition);
+}
+
+/** Creates (or replaces) every CRD in crds/ and waits until each is Established. */
+export async function installCrds(kc: KubeConfig): Promise<void> {
+  const api = kc.makeApiClient(ApiextensionsV1Api);
+  for (const crd of crdManifests()) {
+    const name = crd.metadata!.name!;
+    try {
+      const current = await api.readCustomResourceDefinition({ name });
+      crd.metadata!.resourceVersion = current.metadata!.resourceVersion;
+      await api.replaceCustomResourceDefinition({ name, body: crd });
+    } catch (e) {
+      if ((e as { code?: number }).code !== 404) throw e;
+      await api.createCustomResourceDefinition({ body: crd });
+    }
+  }
+  for (const crd of crdManifests()) {
+    const name = crd.metadata!.name!;
+    for (let i = 0; ; i++) {
+      const c = await api.readCustomResourceDefinition({ name });
+      if (c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True')) break;
+      if (i > 300) throw new Error(`CRD ${name} not Established`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/**
+ * A KubeConfig that authenticates as `system:serviceaccount:<namespace>:<name>` with a short-lived token from
+ * the TokenRequest API — the same identity a pod of that ServiceAccount gets.
+ */
+export async function serviceAccountKubeConfig(admin: KubeConfig, namespace: string, name: string, expirationSeconds = 3600): Promise<KubeConfig> {
+  const core = admin.makeApiClient(CoreV1Api);
+  const tr = await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { expirationSeconds, audiences: [] } } });
+  const cluster = admin.getCurrentCluster()!;
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ ...cluster }],
+    users: [{ name: `${namespace}-${name}`, token: tr.status!.token }],
+    contexts: [{ name: 'sa', cluster: cluster.name, user: `${namespace}-${name}`, namespace }],
+    currentContext: 'sa',
+  });
+  return kc;
+}
