@@ -15,6 +15,19 @@ describe('local control plane', function () {
     expect(cp.kubectl(['auth', 'can-i', 'list', 'pods']).trim()).to.equal('yes');
   });
 
+  it('runs kube-controller-manager (a new namespace gets its default ServiceAccount)', async () => {
+    const cp = await sharedCluster();
+    const core = cp.kubeConfig().makeApiClient(CoreV1Api);
+    const namespace = `kcm-${process.pid}`;
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    for (let i = 0; i < 300; i++) {
+      const sas = await core.listNamespacedServiceAccount({ namespace });
+      if (sas.items.some((sa) => sa.metadata?.name === 'default')) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect.fail('no default ServiceAccount after 30 s');
+  });
+
   it('keeps its data across a kube-apiserver restart', async () => {
     const cp = await sharedCluster();
     const core = cp.kubeConfig().makeApiClient(CoreV1Api);
