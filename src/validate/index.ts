@@ -7,10 +7,13 @@ import { checkDnsLabel, checkLabels } from './common.ts';
 import { at, Findings } from './result.ts';
 import type { ValidationResult } from './result.ts';
 import { validateAuthorizationPolicy } from './authorizationpolicy.ts';
+import { validateDestinationRule } from './destinationrule.ts';
 import { validateGateway } from './gateway.ts';
 import { validatePeerAuthentication } from './peerauthentication.ts';
 import { validateRequestAuthentication } from './requestauthentication.ts';
+import { validateServiceEntry } from './serviceentry.ts';
 import { validateVirtualService } from './virtualservice.ts';
+import { validateWorkloadEntry } from './workloadentry.ts';
 
 export type { Finding, ValidationResult } from './result.ts';
 
@@ -32,6 +35,9 @@ type Validator = (obj: never, opts: ValidateOptions) => ValidationResult;
 const VALIDATORS: Record<string, Validator> = {
   VirtualService: validateVirtualService,
   Gateway: validateGateway,
+  DestinationRule: validateDestinationRule,
+  ServiceEntry: validateServiceEntry,
+  WorkloadEntry: validateWorkloadEntry,
   PeerAuthentication: validatePeerAuthentication,
   AuthorizationPolicy: validateAuthorizationPolicy,
   RequestAuthentication: validateRequestAuthentication,
