@@ -96,7 +96,7 @@ export interface GatewaySpec {
        * @minItems 1
        * @maxItems 2
        */
-      credentialNames?: [string] | [string, string];
+      credentialNames?: string[];
       /**
        * Name of a Secret or ConfigMap holding the CA certificates for client verification.
        */
@@ -109,53 +109,20 @@ export interface GatewaySpec {
        *
        * Items: A certificate and key given by file paths.
        */
-      tlsCertificates?:
-        | [
-            {
-              /**
-               * Path to the certificate (PEM).
-               */
-              serverCertificate?: string;
-              /**
-               * Path to the private key (PEM).
-               */
-              privateKey?: string;
-              /**
-               * Path to the CA bundle for client verification.
-               */
-              caCertificates?: string;
-            }
-          ]
-        | [
-            {
-              /**
-               * Path to the certificate (PEM).
-               */
-              serverCertificate?: string;
-              /**
-               * Path to the private key (PEM).
-               */
-              privateKey?: string;
-              /**
-               * Path to the CA bundle for client verification.
-               */
-              caCertificates?: string;
-            },
-            {
-              /**
-               * Path to the certificate (PEM).
-               */
-              serverCertificate?: string;
-              /**
-               * Path to the private key (PEM).
-               */
-              privateKey?: string;
-              /**
-               * Path to the CA bundle for client verification.
-               */
-              caCertificates?: string;
-            }
-          ];
+      tlsCertificates?: {
+        /**
+         * Path to the certificate (PEM).
+         */
+        serverCertificate?: string;
+        /**
+         * Path to the private key (PEM).
+         */
+        privateKey?: string;
+        /**
+         * Path to the CA bundle for client verification.
+         */
+        caCertificates?: string;
+      }[];
       /**
        * Subject alternative names accepted in client certificates.
        */
