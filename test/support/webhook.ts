@@ -40,7 +40,7 @@ export async function unregisterWebhook(kc: KubeConfig, name: string): Promise<v
 
 /**
  * The API server picks up webhook configurations asynchronously: wait until a resource that only the webhook
- * refuses (weights summing to 90) is refused in `namespace`.
+ * refuses (a regex RE2 cannot compile) is refused in `namespace`.
  */
 export async function waitForWebhook(kc: KubeConfig, namespace: string): Promise<void> {
   const api = kc.makeApiClient(CustomObjectsApi);
@@ -48,7 +48,7 @@ export async function waitForWebhook(kc: KubeConfig, namespace: string): Promise
     apiVersion: 'networking.istio.io/v1',
     kind: 'VirtualService',
     metadata: { name: 'webhook-probe' },
-    spec: { hosts: ['probe'], http: [{ route: [{ destination: { host: 'a' }, weight: 40 }, { destination: { host: 'b' }, weight: 50 }] }] },
+    spec: { hosts: ['probe'], http: [{ match: [{ uri: { regex: '(?<=x)y' } }], route: [{ destination: { host: 'a' } }] }] },
   };
   for (let i = 0; i < 200; i++) {
     try {
