@@ -10,6 +10,14 @@ import { expBackoff, realTimers, type Timers } from './timers.ts';
 
 export type Handler = (key: string) => Promise<void> | void;
 
+/** Thrown by a handler to retry the key with backoff as an expected outcome (logged at debug, not warn). */
+export class Requeue extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'Requeue';
+  }
+}
+
 export interface WorkQueueOptions {
   /** Concurrent handler invocations (default 2). */
   workers?: number;
@@ -140,7 +148,8 @@ export class WorkQueue {
       this.forget(key);
     } catch (err) {
       const retries = this.numRequeues(key);
-      this.log.warn('reconcile failed, retrying', { key, retries, error: err });
+      if (err instanceof Requeue) this.log.debug('requeued', { key, retries, reason: err.message });
+      else this.log.warn('reconcile failed, retrying', { key, retries, error: err });
       if (!this.shuttingDown) this.addRateLimited(key);
     } finally {
       this.processing.delete(key);

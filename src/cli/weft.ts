@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+// weft: the control-plane binary. In: argv and environment (KUBECONFIG, in-cluster service account).
+// Out: a running operator until SIGTERM/SIGINT, then a graceful stop (finish in-flight writes, release the
+// leader lease, stop watches) and exit status 0; 2 on usage errors, 1 when startup fails.
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createLogger } from '../controllers/log.ts';
+import { DEFAULT_LEASE_NAME, DEFAULT_NAMESPACE, startOperator, type Operator } from '../controllers/operator.ts';
+
+const HELP = `weft — control plane of the weft service mesh
+
+Usage:
+  weft operator [flags]    run the operator (status of mesh resources; leader-elected)
+  weft help                show this help
+
+operator flags:
+      --kubeconfig PATH              kubeconfig file (default: $KUBECONFIG, else in-cluster, else ~/.kube/config)
+      --namespace NS                 namespace of the operator and its leader Lease (default "${DEFAULT_NAMESPACE}")
+      --root-namespace NS            mesh root namespace (default "${DEFAULT_NAMESPACE}")
+      --leader-elect=true|false      elect one active replica through a Lease (default true)
+      --lease-name NAME              name of the Lease (default "${DEFAULT_LEASE_NAME}")
+      --workers N                    concurrent reconciles (default 4)
+
+Logs are JSON lines on stderr; $WEFT_LOG_LEVEL sets the level (debug, info, warn, error).
+`;
+
+class UsageError extends Error {}
+
+export interface OperatorArgs {
+  kubeconfig?: string;
+  namespace: string;
+  rootNamespace: string;
+  leaderElect: boolean;
+  leaseName: string;
+  workers: number;
+}
+
+export function parseOperatorArgs(argv: string[]): OperatorArgs {
+  // `--leader-elect` alone means true.
+  const args = argv.map((a) => (a === '--leader-elect' ? '--leader-elect=true' : a));
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        kubeconfig: { type: 'string' },
+        namespace: { type: 'string', default: DEFAULT_NAMESPACE },
+        'root-namespace': { type: 'string', default: DEFAULT_NAMESPACE },
+        'leader-elect': { type: 'string', default: 'true' },
+        'lease-name': { type: 'string', default: DEFAULT_LEASE_NAME },
+        workers: { type: 'string', default: '4' },
+      },
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const le = values['leader-elect'];
+  if (le !== 'true' && le !== 'false') throw new UsageError(`--leader-elect must be true or false, not "${le}"`);
+  const workers = Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a positive integer, not "${values.workers}"`);
+  return {
+    kubeconfig: values.kubeconfig,
+    namespace: values.namespace,
+    rootNamespace: values['root-namespace'],
+    leaderElect: le === 'true',
+    leaseName: values['lease-name'],
+    workers,
+  };
+}
+
+/** --kubeconfig, else $KUBECONFIG, else the pod's service account, else ~/.kube/config. */
+export function loadKubeConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else if (!env.KUBECONFIG && env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+  else kc.loadFromDefault();
+  return kc;
+}
+
+async function runOperator(argv: string[]): Promise<number> {
+  const args = parseOperatorArgs(argv);
+  const log = createLogger('weft');
+  // A stray rejection in a library must not take the control plane down; it is logged and the loops go on.
+  process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: reason }));
+  let op: Operator;
+  try {
+    op = await startOperator({
+      kubeConfig: loadKubeConfig(args.kubeconfig),
+      namespace: args.namespace,
+      rootNamespace: args.rootNamespace,
+      leaderElect: args.leaderElect,
+      leaseName: args.leaseName,
+      workers: args.workers,
+      log: log.child('operator'),
+      // webhook: the admission server (src/webhooks) plugs in here through a WebhookHook.
+    });
+  } catch (err) {
+    log.error('operator failed to start', { error: err });
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        log.warn('second signal, exiting now', { signal });
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      log.info('shutting down', { signal });
+      const force = setTimeout(() => {
+        log.warn('graceful shutdown took too long, exiting');
+        resolve(1);
+      }, 30_000);
+      force.unref();
+      op.stop().then(
+        () => {
+          clearTimeout(force);
+          resolve(0);
+        },
+        (err: unknown) => {
+          log.error('shutdown failed', { error: err });
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'operator':
+        return await runOperator(rest);
+      case 'help':
+      case '-h':
+      case '--help':
+        process.stdout.write(HELP);
+        return 0;
+      case undefined:
+        throw new UsageError('');
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    if (e.message) process.stderr.write(`weft: ${e.message}\n\n`);
+    process.stderr.write(HELP);
+    return 2;
+  }
+}
+
+// Exits explicitly once stopped: keep-alive sockets of the HTTP client would otherwise hold the process open.
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`weft: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,75 @@
+// The `MeshView` that reference resolution reads, answered from informer caches (memory only, no requests).
+// In: the caches of Services, Pods and the mesh kinds. Out: existence checks, ServiceEntry hosts, DestinationRule
+// subsets and workload label sets.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Informer } from './informer.ts';
+import type { DestinationRuleRef, Labels, MeshView } from './refs.ts';
+
+type Obj = KubernetesObject & { spec?: Record<string, unknown>; status?: { phase?: string } };
+
+export interface ViewCaches {
+  services: Informer<Obj>;
+  pods: Informer<Obj>;
+  gateways: Informer<Obj>;
+  virtualServices: Informer<Obj>;
+  destinationRules: Informer<Obj>;
+  serviceEntries: Informer<Obj>;
+  workloadEntries: Informer<Obj>;
+}
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+function labelMap(v: unknown): Labels {
+  if (!v || typeof v !== 'object') return {};
+  return Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x === 'string')) as Labels;
+}
+
+export class CacheMeshView implements MeshView {
+  readonly rootNamespace: string;
+  readonly clusterDomain: string;
+  private readonly c: ViewCaches;
+
+  constructor(caches: ViewCaches, rootNamespace: string, clusterDomain = 'cluster.local') {
+    this.c = caches;
+    this.rootNamespace = rootNamespace;
+    this.clusterDomain = clusterDomain;
+  }
+
+  hasGateway(namespace: string, name: string): boolean {
+    return this.c.gateways.get(namespace, name) !== undefined;
+  }
+
+  hasVirtualService(namespace: string, name: string): boolean {
+    return this.c.virtualServices.get(namespace, name) !== undefined;
+  }
+
+  hasService(namespace: string, name: string): boolean {
+    return this.c.services.get(namespace, name) !== undefined;
+  }
+
+  *serviceEntryHosts(): Iterable<string> {
+    for (const se of this.c.serviceEntries.list()) yield* strings(se.spec?.hosts);
+  }
+
+  *destinationRules(): Iterable<DestinationRuleRef> {
+    for (const dr of this.c.destinationRules.list()) {
+      const host = dr.spec?.host;
+      if (typeof host !== 'string') continue;
+      const subsets = Array.isArray(dr.spec?.subsets)
+        ? (dr.spec.subsets as unknown[]).map((s) => (s as { name?: unknown } | null)?.name).filter((n): n is string => typeof n === 'string')
+        : [];
+      yield { namespace: dr.metadata?.namespace ?? '', host, subsets };
+    }
+  }
+
+  *workloadLabels(namespace: string | undefined): Iterable<Labels> {
+    for (const pod of this.c.pods.list(namespace)) {
+      // Finished pods are not workloads any more.
+      const phase = pod.status?.phase;
+      if (phase === 'Succeeded' || phase === 'Failed') continue;
+      yield labelMap(pod.metadata?.labels);
+    }
+    // A WorkloadEntry's labels are in its spec.
+    for (const we of this.c.workloadEntries.list(namespace)) yield labelMap(we.spec?.labels);
+  }
+}

@@ -1,0 +1,226 @@
+// The operator process: informers → workqueue → reconciler → status writer, gated by leader election.
+// In: a KubeConfig and options. Out: a running operator with `stop()`.
+// Every replica runs the informers (so a successor starts warm) and the webhook (admission must not depend on
+// leadership); only the leader reconciles and writes status. Reconciling waits until every cache has synced, so a
+// half-filled cache never produces a false "not found".
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { validateResource } from '../validate/index.ts';
+import { Informer } from './informer.ts';
+import { LeaderElector, kubeLeaseStore } from './leader.ts';
+import { createLogger, type Logger } from './log.ts';
+import { CacheMeshView } from './mesh-view.ts';
+import { DEPENDENCIES, RECONCILED, reconcile, type Validate } from './reconciler.ts';
+import { MESH_TYPES, PODS, SERVICES, type ResourceType } from './resources.ts';
+import { KubeStatusWriter, type StatusObject, type StatusWriter } from './status-writer.ts';
+import { realTimers, type Timers } from './timers.ts';
+import { Requeue, WorkQueue } from './workqueue.ts';
+
+export const DEFAULT_NAMESPACE = 'weft-system';
+export const DEFAULT_LEASE_NAME = 'weft-operator';
+
+/**
+ * The admission webhook runs in the same process. Whoever owns src/webhooks supplies `start`; the operator calls
+ * it at startup on every replica and stops what it returns on shutdown.
+ */
+export interface WebhookHook {
+  start(ctx: { kubeConfig: KubeConfig; log: Logger }): Promise<{ stop(): Promise<void> | void }>;
+}
+
+export interface OperatorOptions {
+  kubeConfig: KubeConfig;
+  /** Where the Lease lives (default weft-system). */
+  namespace?: string;
+  /** Mesh root namespace: its policies apply mesh-wide (default weft-system). */
+  rootNamespace?: string;
+  leaderElect?: boolean;
+  leaseName?: string;
+  /** Defaults to `<hostname>_<uuid>`. */
+  identity?: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  workers?: number;
+  /** Reconcile everything this often as a safety net (default 10 min; 0 turns it off). */
+  resyncPeriodMs?: number;
+  /** Restart backoff of the informers (defaults 500 ms doubling to 30 s). */
+  informerRetry?: { baseMs?: number; maxMs?: number };
+  validate?: Validate;
+  statusWriter?: StatusWriter;
+  log?: Logger;
+  timers?: Timers;
+  webhook?: WebhookHook;
+}
+
+export interface Operator {
+  readonly identity: string;
+  isLeader(): boolean;
+  /** Resolves once every informer has its first full list. */
+  waitForSync(): Promise<void>;
+  /** Resolves when no reconcile is queued or running. */
+  idle(): Promise<void>;
+  /** Queues every mesh object for reconciling. */
+  resync(): void;
+  stats(): { reconciles: number; writes: number; conflicts: number };
+  stop(): Promise<void>;
+}
+
+type Obj = StatusObject & { spec?: Record<string, unknown>; status?: StatusObject['status'] & { phase?: string } };
+
+export async function startOperator(opts: OperatorOptions): Promise<Operator> {
+  const kc = opts.kubeConfig;
+  const log = opts.log ?? createLogger('operator');
+  const timers = opts.timers ?? realTimers;
+  const namespace = opts.namespace ?? DEFAULT_NAMESPACE;
+  const rootNamespace = opts.rootNamespace ?? DEFAULT_NAMESPACE;
+  const identity = opts.identity ?? `${hostname()}_${randomUUID()}`;
+  const validate: Validate = opts.validate ?? ((obj) => validateResource(obj, { rootNamespace }));
+  const writer = opts.statusWriter ?? new KubeStatusWriter(kc);
+  const counters = { reconciles: 0, writes: 0, conflicts: 0 };
+
+  const webhook = opts.webhook ? await opts.webhook.start({ kubeConfig: kc, log: log.child('webhook') }) : undefined;
+
+  const informer = (type: ResourceType): Informer<Obj> =>
+    new Informer<Obj>({ kubeConfig: kc, type, log, timers, retryBaseMs: opts.informerRetry?.baseMs, retryMaxMs: opts.informerRetry?.maxMs });
+  const caches = new Map<string, Informer<Obj>>(MESH_TYPES.map((t) => [t.kind, informer(t)]));
+  const services = informer(SERVICES);
+  const pods = informer(PODS);
+  const all = [...caches.values(), services, pods];
+  const cache = (kind: string): Informer<Obj> => caches.get(kind)!;
+  const view = new CacheMeshView(
+    {
+      services,
+      pods,
+      gateways: cache('Gateway'),
+      virtualServices: cache('VirtualService'),
+      destinationRules: cache('DestinationRule'),
+      serviceEntries: cache('ServiceEntry'),
+      workloadEntries: cache('WorkloadEntry'),
+    },
+    rootNamespace,
+  );
+
+  const queue = new WorkQueue({ workers: opts.workers ?? 4, timers, log: log.child('queue') });
+  let leading = false;
+  let synced = false;
+  let stopping = false;
+
+  const enqueueKind = (kind: string, ns?: string): void => {
+    for (const o of cache(kind).list(ns)) queue.add(`${kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`);
+  };
+  const resync = (): void => {
+    if (!leading || !synced || stopping) return;
+    for (const kind of RECONCILED.keys()) enqueueKind(kind);
+  };
+  const enqueueDependents = (sourceKind: string, ns: string): void => {
+    if (!leading || !synced) return; // becoming leader or synced resyncs everything anyway
+    for (const dep of DEPENDENCIES) {
+      if (dep.source !== sourceKind) continue;
+      for (const kind of dep.dependents) {
+        if (dep.scope === 'all') enqueueKind(kind);
+        else {
+          enqueueKind(kind, ns);
+          if (ns !== rootNamespace) enqueueKind(kind, rootNamespace);
+        }
+      }
+    }
+  };
+
+  for (const [kind, inf] of caches) {
+    inf.onChange((key) => {
+      if (leading && synced) queue.add(`${kind}/${key}`);
+      enqueueDependents(kind, key.split('/')[0] ?? '');
+    });
+  }
+  services.onChange((key) => enqueueDependents('Service', key.split('/')[0] ?? ''));
+  // Pods change all the time (status, conditions); only their labels and liveness matter to selectors.
+  const podSeen = new Map<string, string>();
+  pods.onChange((key) => {
+    const pod = pods.getByKey(key);
+    const phase = pod?.status?.phase;
+    const sig = pod ? JSON.stringify([pod.metadata?.labels ?? {}, phase === 'Succeeded' || phase === 'Failed']) : undefined;
+    if (sig === podSeen.get(key)) return;
+    if (sig === undefined) podSeen.delete(key);
+    else podSeen.set(key, sig);
+    enqueueDependents('Pod', key.split('/')[0] ?? '');
+  });
+
+  queue.run(async (key) => {
+    if (!leading || !synced || stopping) return;
+    counters.reconciles++;
+    const outcome = await reconcile(key, { caches, view, writer, validate, log });
+    if (outcome === 'written') counters.writes++;
+    if (outcome === 'conflict') {
+      counters.conflicts++;
+      throw new Requeue('status write raced a newer version of the object');
+    }
+  });
+
+  for (const inf of all) inf.start();
+  const syncedAll = Promise.all(all.map((i) => i.waitForSync())).then(() => {
+    synced = true;
+    log.info('caches synced', { kinds: all.map((i) => i.type.plural) });
+    resync();
+  });
+  syncedAll.catch(() => {}); // stop() before sync rejects it; nothing to do then
+
+  let elector: LeaderElector | undefined;
+  if (opts.leaderElect ?? true) {
+    const leaseName = opts.leaseName ?? DEFAULT_LEASE_NAME;
+    elector = new LeaderElector({
+      store: kubeLeaseStore(kc, namespace, leaseName),
+      identity,
+      leaseDurationMs: opts.leaseDurationMs,
+      renewDeadlineMs: opts.renewDeadlineMs,
+      retryPeriodMs: opts.retryPeriodMs,
+      timers,
+      log: log.child('leader'),
+      onStartedLeading: () => {
+        leading = true;
+        resync();
+      },
+      onStoppedLeading: () => {
+        leading = false;
+      },
+    });
+    elector.start();
+  } else {
+    leading = true;
+  }
+
+  const resyncEvery = opts.resyncPeriodMs ?? 600_000;
+  let resyncTimer: unknown;
+  const scheduleResync = (): void => {
+    if (resyncEvery <= 0 || stopping) return;
+    resyncTimer = timers.setTimeout(() => {
+      resync();
+      scheduleResync();
+    }, resyncEvery);
+    (resyncTimer as { unref?: () => void }).unref?.();
+  };
+  scheduleResync();
+  log.info('operator started', { identity, leaderElection: Boolean(elector), namespace, rootNamespace });
+
+  return {
+    identity,
+    isLeader: () => leading && !stopping,
+    waitForSync: () => syncedAll,
+    idle: () => queue.whenIdle(),
+    resync,
+    stats: () => ({ ...counters }),
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      timers.clearTimeout(resyncTimer);
+      // Finish in-flight writes before giving up the lease, so a successor never races our last write.
+      await queue.shutdown();
+      leading = false;
+      await elector?.stop();
+      await Promise.all(all.map((i) => i.stop()));
+      await webhook?.stop();
+      log.info('operator stopped', { identity });
+    },
+  };
+}
+

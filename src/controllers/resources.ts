@@ -1,0 +1,56 @@
+// The resource types the controllers watch, and their REST collection paths.
+// In: a type (and optionally a namespace). Out: `/api/v1/pods`, `/apis/networking.istio.io/v1/namespaces/x/gateways`.
+
+export interface ResourceType {
+  kind: string;
+  /** '' for the core group. */
+  group: string;
+  version: string;
+  plural: string;
+  namespaced: boolean;
+}
+
+export const SERVICES: ResourceType = { kind: 'Service', group: '', version: 'v1', plural: 'services', namespaced: true };
+export const PODS: ResourceType = { kind: 'Pod', group: '', version: 'v1', plural: 'pods', namespaced: true };
+export const NAMESPACES: ResourceType = { kind: 'Namespace', group: '', version: 'v1', plural: 'namespaces', namespaced: false };
+export const ENDPOINT_SLICES: ResourceType = {
+  kind: 'EndpointSlice',
+  group: 'discovery.k8s.io',
+  version: 'v1',
+  plural: 'endpointslices',
+  namespaced: true,
+};
+
+const networking = (kind: string, plural: string): ResourceType => ({ kind, group: 'networking.istio.io', version: 'v1', plural, namespaced: true });
+const security = (kind: string, plural: string): ResourceType => ({ kind, group: 'security.istio.io', version: 'v1', plural, namespaced: true });
+
+export const GATEWAYS = networking('Gateway', 'gateways');
+export const VIRTUAL_SERVICES = networking('VirtualService', 'virtualservices');
+export const DESTINATION_RULES = networking('DestinationRule', 'destinationrules');
+export const SERVICE_ENTRIES = networking('ServiceEntry', 'serviceentries');
+export const WORKLOAD_ENTRIES = networking('WorkloadEntry', 'workloadentries');
+export const PEER_AUTHENTICATIONS = security('PeerAuthentication', 'peerauthentications');
+export const AUTHORIZATION_POLICIES = security('AuthorizationPolicy', 'authorizationpolicies');
+export const REQUEST_AUTHENTICATIONS = security('RequestAuthentication', 'requestauthentications');
+
+/** The Istio kinds weft serves, read and written at their storage version (v1). */
+export const MESH_TYPES: readonly ResourceType[] = [
+  GATEWAYS,
+  VIRTUAL_SERVICES,
+  DESTINATION_RULES,
+  SERVICE_ENTRIES,
+  WORKLOAD_ENTRIES,
+  PEER_AUTHENTICATIONS,
+  AUTHORIZATION_POLICIES,
+  REQUEST_AUTHENTICATIONS,
+];
+
+export function apiVersionOf(t: ResourceType): string {
+  return t.group === '' ? t.version : `${t.group}/${t.version}`;
+}
+
+/** Collection path, cluster-wide or within one namespace. */
+export function collectionPath(t: ResourceType, namespace?: string): string {
+  const base = t.group === '' ? `/api/${t.version}` : `/apis/${t.group}/${t.version}`;
+  return t.namespaced && namespace ? `${base}/namespaces/${encodeURIComponent(namespace)}/${t.plural}` : `${base}/${t.plural}`;
+}
