@@ -174,7 +174,10 @@ export class Informer<T extends KubernetesObject> {
     if (this.stopped) return;
     const delay = expBackoff(this.failures, this.retryBaseMs, this.retryMaxMs);
     this.failures++;
-    this.log.warn('list/watch failed, restarting', { error: err, retryInMs: delay, resourceVersion: this.lw.latestResourceVersion() });
+    // An outage fails every informer every few seconds: say so once, then again every tenth try.
+    const fields = { error: err, failures: this.failures, retryInMs: delay, resourceVersion: this.lw.latestResourceVersion() };
+    if (this.failures === 1 || this.failures % 10 === 0) this.log.warn('list/watch failed, restarting', fields);
+    else this.log.debug('list/watch failed, restarting', fields);
     if (this.restartTimer !== undefined) return;
     this.restartTimer = this.timers.setTimeout(() => {
       this.restartTimer = undefined;
@@ -198,14 +201,14 @@ export class Informer<T extends KubernetesObject> {
     if (this.listedSinceWatch) {
       // ListWatch calls watch right after it applied a list to its cache.
       this.listedSinceWatch = false;
-      this.failures = 0;
+      this.recovered();
       this.markSynced();
     }
     const seq = ++this.watchSeq;
     const current = (): boolean => seq === this.watchSeq && !this.stopped;
     const onEvent = (phase: string, obj: unknown, watchObj?: unknown): void => {
       if (!current()) return;
-      this.failures = 0;
+      this.recovered();
       try {
         callback(phase, obj, watchObj);
       } catch (err) {
@@ -227,6 +230,11 @@ export class Informer<T extends KubernetesObject> {
       onDone(err);
       return new AbortController();
     }
+  }
+
+  private recovered(): void {
+    if (this.failures > 0) this.log.info('list/watch recovered', { after: this.failures, resourceVersion: this.lw.latestResourceVersion() });
+    this.failures = 0;
   }
 
   private markSynced(): void {
