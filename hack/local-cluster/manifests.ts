@@ -3,18 +3,22 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
-  ApiextensionsV1Api, CoreV1Api, KubeConfig, type V1CustomResourceDefinition,
+  ApiextensionsV1Api, CoreV1Api, KubeConfig, loadYaml, type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-import { parse } from 'yaml';
 
 const root = resolve(import.meta.dirname, '../..');
 
+/**
+ * The CRDs as the client's typed objects. loadYaml maps wire names to the client's property names
+ * (`enum` → `_enum`, `x-kubernetes-validations` → `xKubernetesValidations`); a plain parse would have the
+ * client's serializer silently drop those fields on the way to the API server.
+ */
 export function crdManifests(): V1CustomResourceDefinition[] {
   const dir = join(root, 'crds');
   return readdirSync(dir)
     .filter((f) => f.endsWith('.yaml'))
     .sort()
-    .map((f) => parse(readFileSync(join(dir, f), 'utf8'), { merge: true, maxAliasCount: -1 }) as V1CustomResourceDefinition);
+    .map((f) => loadYaml<V1CustomResourceDefinition>(readFileSync(join(dir, f), 'utf8')));
 }
 
 /** Creates (or replaces) every CRD in crds/ and waits until each is Established. */

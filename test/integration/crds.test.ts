@@ -50,11 +50,26 @@ describe('CRDs on a real API server', function () {
 
   it('serves every kind under its short name with Istio-like printer columns', () => {
     for (const k of MESH_KINDS) {
-      const out = cp.kubectl(['get', k.shortNames[0]!, '-n', ns]);
-      expect(out, k.kind).to.match(/No resources found/);
+      const r = cp.kubectlResult(['get', k.shortNames[0]!, '-n', ns]);
+      expect(r.status, r.stderr).to.equal(0);
+      expect(r.stderr, k.kind).to.match(/No resources found/);
     }
+    const columns = (plural: string) =>
+      cp.kubectl(['get', 'crd', `${plural}.networking.istio.io`, '-o', 'jsonpath={.spec.versions[0].additionalPrinterColumns[*].name}']);
+    expect(columns('virtualservices')).to.equal('Gateways Hosts Age');
+    expect(columns('destinationrules')).to.equal('Host Age');
+    expect(columns('serviceentries')).to.equal('Hosts Location Resolution Age');
     const resources = cp.kubectl(['api-resources', '--categories=istio-io', '-o', 'name']).trim().split('\n').sort();
     expect(resources).to.deep.equal(MESH_KINDS.map((k) => `${k.plural}.${k.group}`).sort());
+  });
+
+  it('keeps every enum and CEL rule of crds/ on the installed CRDs', () => {
+    for (const k of MESH_KINDS) {
+      const json = cp.kubectl(['get', 'crd', `${k.plural}.${k.group}`, '-o', 'json']);
+      expect(json, k.kind).to.include('"enum"');
+    }
+    const vs = cp.kubectl(['get', 'crd', 'virtualservices.networking.istio.io', '-o', 'json']);
+    expect(vs).to.include('x-kubernetes-validations');
   });
 
   const cases = testdataCases();
