@@ -97,7 +97,10 @@ function walk(v: unknown, s: JSONSchemaProps, path: string, f: Findings, mode: M
   if (s['x-kubernetes-int-or-string']) {
     if (actual !== 'integer' && actual !== 'string') return typeError(path, v, 'integer,string', f);
   } else if (s.type && !typeMatches(s.type, actual)) {
-    return typeError(path, v, s.type, f);
+    typeError(path, v, s.type, f);
+    // The API server's strict decoding sees a mapping where the schema has no properties: every key is unknown.
+    if (mode.structural && isObject(v)) for (const k of Object.keys(v)) f.error(at(path, k), `unknown field "${at(path, k)}"`);
+    return;
   }
 
   if (s.enum && !s.enum.some((e) => deepEqual(e, v))) {
@@ -111,8 +114,9 @@ function walk(v: unknown, s: JSONSchemaProps, path: string, f: Findings, mode: M
 }
 
 function checkString(v: string, s: JSONSchemaProps, path: string, f: Findings): void {
-  const len = [...v].length; // the API server counts characters (runes), not bytes
-  if (s.maxLength !== undefined && len > s.maxLength) f.error(path, `Too long: may not be more than ${s.maxLength} characters`);
+  const len = [...v].length; // characters (runes), as the API server counts
+  // The API server counts characters but words the error in bytes; keep its wording.
+  if (s.maxLength !== undefined && len > s.maxLength) f.error(path, `Too long: may not be more than ${s.maxLength} bytes`);
   if (s.minLength !== undefined && len < s.minLength) invalid(path, v, `should be at least ${s.minLength} chars long`, f);
   if (s.pattern !== undefined && !patternMatches(s.pattern, v)) invalid(path, v, `should match '${s.pattern}'`, f);
   if (s.format && STRING_FORMATS[s.format] && !STRING_FORMATS[s.format]!(v)) {
@@ -142,7 +146,7 @@ function checkNumber(v: number, s: JSONSchemaProps, path: string, f: Findings): 
 
 function checkArray(v: unknown[], s: JSONSchemaProps, path: string, f: Findings, mode: Mode): void {
   if (s.maxItems !== undefined && v.length > s.maxItems) f.error(path, `Too many: ${v.length}: must have at most ${s.maxItems} items`);
-  if (s.minItems !== undefined && v.length < s.minItems) invalid(path, v, `should have at least ${s.minItems} items`, f);
+  if (s.minItems !== undefined && v.length < s.minItems) invalid(path, v.length, `should have at least ${s.minItems} items`, f);
   if (s.items) v.forEach((item, i) => walk(item, s.items!, at(path, i), f, mode));
   const listType = s['x-kubernetes-list-type'];
   if (listType === 'set' || listType === 'map') {
@@ -180,7 +184,7 @@ function checkObject(v: Record<string, unknown>, s: JSONSchemaProps, path: strin
   }
   const n = Object.keys(v).length;
   if (s.maxProperties !== undefined && n > s.maxProperties) f.error(path, `Too many: ${n}: must have at most ${s.maxProperties} items`);
-  if (s.minProperties !== undefined && n < s.minProperties) invalid(path, v, `should have at least ${s.minProperties} properties`, f);
+  if (s.minProperties !== undefined && n < s.minProperties) invalid(path, n, `should have at least ${s.minProperties} properties`, f);
 }
 
 /** ObjectMeta's fields: strict decoding refuses any other key under metadata. */

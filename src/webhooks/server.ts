@@ -36,7 +36,7 @@ export interface WebhookServer {
   /** PEM of the CA that clients must trust (empty when TLS came without one). */
   caPem: string;
   server: Server;
-  /** Serve a new certificate from now on; open connections keep the old one until they close. */
+  /** Serve a new certificate from now on; idle connections are closed, busy ones finish on the old one. */
   setTls(tls: { certPem: string; keyPem: string; caPem?: string }): void;
   stop(): Promise<void>;
 }
@@ -69,6 +69,8 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
     server,
     setTls(tls: { certPem: string; keyPem: string; caPem?: string }) {
       server.setSecureContext({ cert: tls.certPem, key: tls.keyPem, minVersion: 'TLSv1.2' });
+      // Kept-alive connections would go on presenting the old certificate; idle ones reconnect with the new one.
+      server.closeIdleConnections();
       material = { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.caPem ?? material.caPem };
       handle_.caPem = material.caPem;
     },

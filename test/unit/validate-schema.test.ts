@@ -29,6 +29,7 @@ const schema: JSONSchemaProps = {
         ports: {
           type: 'array',
           'x-kubernetes-list-type': 'map',
+          minItems: 1,
           'x-kubernetes-list-map-keys': ['name'],
           items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, number: { type: 'integer' } } },
         },
@@ -68,6 +69,11 @@ describe('validate/schema', () => {
       'spec.replicas: Invalid value: "number": spec.replicas in body must be of type integer: "number"',
     ]);
     expect(lines({ hosts: 'a' })[0]).to.match(/^spec\.hosts: Invalid value: "string": .* must be of type array/);
+    // a mapping where a list belongs: strict decoding reports its keys as unknown fields, as the API server does
+    expect(lines({ hosts: { a: 1 } })).to.deep.equal([
+      'spec.hosts: Invalid value: "object": spec.hosts in body must be of type array: "object"',
+      'spec.hosts.a: unknown field "spec.hosts.a"',
+    ]);
     expect(lines({ hosts: ['a'], ratio: 0 })).to.deep.equal([]); // an integer is a number
   });
 
@@ -98,8 +104,9 @@ describe('validate/schema', () => {
       'spec.ratio: Invalid value: 1: spec.ratio in body should be less than 1',
     ]);
     expect(lines({ hosts: ['a'], replicas: 2 ** 31 })[0]).to.match(/out of range for int32/);
-    expect(lines({ hosts: ['a'], name: 'abcdef' })).to.deep.equal(['spec.name: Too long: may not be more than 5 characters']);
+    expect(lines({ hosts: ['a'], name: 'abcdef' })).to.deep.equal(['spec.name: Too long: may not be more than 5 bytes']);
     expect(lines({ hosts: [''] })).to.deep.equal(['spec.hosts[0]: Invalid value: "": spec.hosts[0] in body should be at least 1 chars long']);
+    expect(lines({ hosts: ['a'], ports: [] })).to.deep.equal(['spec.ports: Invalid value: 0: spec.ports in body should have at least 1 items']);
     expect(lines({ hosts: ['a', 'b', 'c', 'd'] })).to.deep.equal(['spec.hosts: Too many: 4: must have at most 3 items']);
     expect(lines({ hosts: ['a'], labels: { a: 'x', b: 'y', c: 'z' } })).to.deep.equal(['spec.labels: Too many: 3: must have at most 2 items']);
     expect(lines({ hosts: ['a'], labels: { a: 1 } })[0]).to.match(/^spec\.labels\.a: .*must be of type string/);

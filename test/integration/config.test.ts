@@ -1,0 +1,117 @@
+// config/ (the kustomize install) against a real API server: it renders, every object is accepted (server-side
+// dry run), the webhook covers the eight kinds in every served version, and the RBAC grants what the operator
+// needs and nothing broader.
+import { expect } from 'chai';
+import { resolve } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
+import { MESH_KINDS } from '../../src/api/kinds.ts';
+import { installCrds, sharedCluster, type Cluster } from '../support/cluster.ts';
+import { kubectlAsync } from '../support/kubectl-async.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+const SA = 'system:serviceaccount:weft-system:weft-operator';
+
+interface Obj {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  [k: string]: unknown;
+}
+
+describe('config/ on a real API server', function () {
+  this.timeout(120_000);
+  let cp: Cluster;
+  let objects: Obj[];
+
+  const kubectl = async (args: string[], input?: string) => {
+    const r = await kubectlAsync(cp, args, input);
+    if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const canI = async (...args: string[]) => (await kubectlAsync(cp, ['auth', 'can-i', '--as', SA, ...args])).stdout.trim();
+
+  before(async () => {
+    cp = await sharedCluster();
+    await installCrds(cp.kubeConfig()); // can-i resolves subresources through discovery
+    const rendered = await kubectl(['kustomize', resolve(root, 'config')]);
+    objects = parseAllDocuments(rendered).map((d) => d.toJS() as Obj);
+    await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'weft-system' } }));
+  });
+
+  it('renders the CRDs, the operator and the webhook, namespaced in weft-system', () => {
+    const kinds = objects.map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(objects.filter((o) => o.kind === 'CustomResourceDefinition')).to.have.length(MESH_KINDS.length);
+    for (const k of ['Namespace/weft-system', 'ServiceAccount/weft-operator', 'ClusterRole/weft-operator', 'ClusterRoleBinding/weft-operator',
+      'Role/weft-operator', 'RoleBinding/weft-operator', 'Deployment/weft-operator', 'Service/weft-webhook',
+      'ValidatingWebhookConfiguration/weft-validator']) {
+      expect(kinds).to.include(k);
+    }
+    for (const o of objects.filter((x) => x.metadata.namespace !== undefined)) expect(o.metadata.namespace).to.equal('weft-system');
+  });
+
+  it('is accepted by the API server as a whole (server-side dry run)', async () => {
+    const out = await kubectl(['apply', '--dry-run=server', '-f', '-'], objects.map((o) => JSON.stringify(o)).join('\n'));
+    expect(out).to.include('validatingwebhookconfiguration.admissionregistration.k8s.io/weft-validator');
+  });
+
+  it('sends CREATE and UPDATE of every kind in every served version to the webhook, failing closed', () => {
+    const vwc = objects.find((o) => o.kind === 'ValidatingWebhookConfiguration') as unknown as V1ValidatingWebhookConfiguration;
+    const [hook] = vwc.webhooks!;
+    expect(hook!.failurePolicy).to.equal('Fail');
+    expect(hook!.sideEffects).to.equal('None');
+    expect(hook!.admissionReviewVersions).to.deep.equal(['v1']);
+    expect(hook!.clientConfig.service).to.include({ name: 'weft-webhook', namespace: 'weft-system', path: '/validate', port: 443 });
+    for (const k of MESH_KINDS) {
+      const rule = hook!.rules!.find((r) => r.apiGroups!.includes(k.group) && r.resources!.includes(k.plural));
+      expect(rule, k.kind).to.not.equal(undefined);
+      expect([...rule!.apiVersions!].sort(), k.kind).to.deep.equal([...k.servedVersions].sort());
+      expect([...rule!.operations!].sort()).to.deep.equal(['CREATE', 'UPDATE']);
+    }
+  });
+
+  it('runs the operator hardened: non-root, read-only root, probes on the webhook', () => {
+    const dep = objects.find((o) => o.kind === 'Deployment') as unknown as {
+      spec: { replicas: number; template: { spec: { securityContext: Record<string, unknown>; containers: Array<Record<string, any>> } } };
+    };
+    expect(dep.spec.replicas).to.equal(2);
+    const pod = dep.spec.template.spec;
+    expect(pod.securityContext.runAsNonRoot).to.equal(true);
+    const c = pod.containers[0]!;
+    expect(c.securityContext.readOnlyRootFilesystem).to.equal(true);
+    expect(c.securityContext.allowPrivilegeEscalation).to.equal(false);
+    expect(c.readinessProbe.httpGet).to.include({ path: '/healthz', scheme: 'HTTPS' });
+    expect(c.resources.requests).to.have.keys('cpu', 'memory');
+  });
+
+  describe('RBAC', () => {
+    before(async () => {
+      const rbac = objects.filter((o) => ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind));
+      await kubectl(['apply', '-f', '-'], rbac.map((o) => JSON.stringify(o)).join('\n'));
+    });
+
+    it('lets the operator read the mesh and write only its status', async () => {
+      for (const k of MESH_KINDS) {
+        const r = `${k.plural}.${k.group}`;
+        expect(await canI('watch', r, '-A'), r).to.equal('yes');
+        expect(await canI('update', r, '-n', 'default'), r).to.equal('no');
+        expect(await canI('patch', r, '--subresource=status', '-n', 'default'), r).to.equal('yes');
+      }
+      for (const r of ['services', 'pods', 'namespaces', 'endpointslices.discovery.k8s.io']) expect(await canI('list', r, '-A'), r).to.equal('yes');
+      expect(await canI('create', 'events', '-n', 'default')).to.equal('yes');
+      expect(await canI('delete', 'pods', '-n', 'default')).to.equal('no');
+    });
+
+    it('limits secrets, leases and webhook configurations to weft\'s own', async () => {
+      expect(await canI('create', 'secrets', '-n', 'weft-system')).to.equal('yes');
+      expect(await canI('update', 'secrets/weft-webhook-tls', '-n', 'weft-system')).to.equal('yes');
+      expect(await canI('get', 'secrets/other', '-n', 'weft-system')).to.equal('no');
+      expect(await canI('get', 'secrets', '-n', 'default')).to.equal('no');
+      expect(await canI('update', 'leases.coordination.k8s.io/weft-operator', '-n', 'weft-system')).to.equal('yes');
+      expect(await canI('update', 'leases.coordination.k8s.io/weft-operator', '-n', 'default')).to.equal('no');
+      expect(await canI('patch', 'validatingwebhookconfigurations/weft-validator')).to.equal('yes');
+      expect(await canI('patch', 'validatingwebhookconfigurations/someone-else')).to.equal('no');
+      expect(await canI('create', 'validatingwebhookconfigurations')).to.equal('no');
+    });
+  });
+});
