@@ -54,7 +54,9 @@ const INT64 = [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER] as const;
 export function checkSchema(obj: unknown, schema: JSONSchemaProps): ValidationResult {
   const f = new Findings();
   walk(normalize(obj, schema), schema, '', f, { structural: true, root: true });
-  return f.result();
+  // Strict decoding fails before validation runs: with unknown fields, they are all the API server reports.
+  const unknown = f.errors.filter((e) => e.message.startsWith('unknown field'));
+  return unknown.length > 0 ? { errors: unknown, warnings: [] } : f.result();
 }
 
 /**

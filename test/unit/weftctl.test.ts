@@ -105,13 +105,13 @@ spec:
 
   it('prints one line per problem with file, document, kind, namespace/name and field', () => {
     const file = join(dir, 'mixed.yaml');
-    writeFileSync(file, `${vs('good')}---\n${vs('bad', '\n    timeout: 5\n    bogus: 1')}`);
+    writeFileSync(file, `${vs('good')}---\n${vs('bad', '\n    timeout: 5')}---\n${vs('odd', '\n    bogus: 1')}`);
     const r = weftctl(['validate', '-f', file]);
     expect(r.status).to.equal(1);
     expect(r.stdout).to.include(`${file}:1 VirtualService shop/bad: spec.http[0].timeout: Invalid value: "integer": spec.http[0].timeout in body must be of type string`);
-    expect(r.stdout).to.include(`${file}:1 VirtualService shop/bad: spec.http[0].bogus: unknown field "spec.http[0].bogus"`);
+    expect(r.stdout).to.include(`${file}:2 VirtualService shop/odd: spec.http[0].bogus: unknown field "spec.http[0].bogus"`);
     expect(r.stdout).not.to.include(':0 VirtualService');
-    expect(r.stdout).to.match(/2 document\(s\): 1 valid, 1 invalid/);
+    expect(r.stdout).to.match(/3 document\(s\): 1 valid, 2 invalid/);
   });
 
   it('reads standard input and directories, and exits 0 when all is valid', () => {
