@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { review } from './admission.ts';
+import type { AdmissionReview } from './admission.ts';
 import { generateWebhookCerts } from './certs.ts';
 import type { ValidateOptions } from '../validate/index.ts';
 
@@ -138,14 +139,21 @@ async function handle(req: IncomingMessage, res: ServerResponse, validate: Valid
     return;
   }
   let out;
+  let parsed: AdmissionReview;
   try {
-    out = review(JSON.parse(body), validate);
+    parsed = JSON.parse(body) as AdmissionReview;
+    out = review(parsed, validate);
   } catch (e) {
     res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`);
     return;
   }
   const r = out.response!;
-  if (!r.allowed) log(`webhook: denied ${r.uid}: ${r.status?.message.split('\n').join('; ')}`);
+  if (!r.allowed) {
+    // Identifiers only: messages can quote values from the resource, which do not belong in logs.
+    const q = parsed.request!;
+    const errors = r.status?.message.split('\n').length ?? 0;
+    log(`webhook: denied ${q.operation ?? ''} ${q.kind?.kind ?? ''} ${q.namespace ?? ''}/${q.name ?? ''} (${errors} error(s))`);
+  }
   res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(out));
 }
 

@@ -7,7 +7,9 @@ import { AdmissionregistrationV1Api, CoreV1Api, PatchStrategy, setHeaderOptions,
 import { ensureWebhookCertSecret, keepCaBundleCurrent, syncCaBundle } from '../../src/webhooks/cabundle.ts';
 import { generateWebhookCerts, renewServingCert } from '../../src/webhooks/certs.ts';
 import type { WebhookCerts } from '../../src/webhooks/certs.ts';
+import { webhookHook } from '../../src/webhooks/run.ts';
 import { startWebhookServer, type WebhookServer } from '../../src/webhooks/server.ts';
+import { silentLogger } from '../../src/controllers/log.ts';
 import { createNamespace, installCrds, sharedCluster, type Cluster } from '../support/cluster.ts';
 import { kubectlAsync as kubectl } from '../support/kubectl-async.ts';
 import { registerWebhook, unregisterWebhook } from '../support/webhook.ts';
@@ -147,5 +149,45 @@ describe('validating webhook on a real API server', function () {
     const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name: 'weft-webhook-tls', namespace: ns });
     expect(secret.type).to.equal('kubernetes.io/tls');
     expect(Buffer.from(secret.data!['tls.crt']!, 'base64').toString()).to.equal(later.certPem);
+  });
+});
+
+describe('the webhook as the operator runs it (webhookHook)', function () {
+  this.timeout(120_000);
+  const name = `weft-validator-hook-${process.pid}`;
+  const hookLabel = { 'test.weft.dev/suite': `webhook-hook-${process.pid}` };
+  let cp: Cluster;
+  let kc: KubeConfig;
+  let ns: string;
+  let running: { port: number; caPem: string; stop(): Promise<void> } | undefined;
+
+  before(async () => {
+    cp = await sharedCluster();
+    kc = cp.kubeConfig();
+    await installCrds(kc);
+    ns = await createNamespace(kc, 'webhook-hook', hookLabel);
+  });
+
+  after(async () => {
+    await running?.stop();
+    if (kc) {
+      await unregisterWebhook(kc, name);
+      await kc.makeApiClient(CoreV1Api).deleteNamespace({ name: ns }).catch(() => undefined);
+    }
+  });
+
+  it('serves the Secret\'s certificate and fixes a configuration registered with the wrong CA', async () => {
+    const hook = webhookHook({ port: 0, host: '127.0.0.1', namespace: ns, configurationName: name });
+    running = (await hook.start({ kubeConfig: kc, log: silentLogger })) as typeof running;
+    const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name: 'weft-webhook-tls', namespace: ns });
+    expect(Buffer.from(secret.data!['ca.crt']!, 'base64').toString()).to.equal(running!.caPem);
+
+    const stranger = await generateWebhookCerts();
+    await registerWebhook(kc, { name, url: `https://127.0.0.1:${running!.port}/validate`, caPem: stranger.caPem, namespaceLabel: hookLabel });
+    const refused = await until('the webhook to refuse', async () => {
+      const r = await kubectl(cp, ['apply', '-n', ns, '--dry-run=server', '-f', '-'], JSON.stringify(onlyWeftRefuses('x')));
+      return r.stderr.includes('denied the request') ? r.stderr : undefined;
+    });
+    expect(refused).to.include('spec.http[0].retries.retryOn');
   });
 });
