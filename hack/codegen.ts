@@ -5,7 +5,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compile, type JSONSchema } from 'json-schema-to-typescript';
-import { parse } from 'yaml';
+import { isMap, parseDocument, visit } from 'yaml';
 
 const root = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -25,9 +25,31 @@ interface Crd {
   };
 }
 
+/**
+ * A schema written once in YAML (an anchor, e.g. `&trafficPolicy`) and reused by alias becomes one named type
+ * (`TrafficPolicy`): the anchor gives the title, and preparing each shared object once keeps the sharing.
+ */
+const SKIP_ANCHORS = new Set(['schema', 'columns']);
+function loadCrd(text: string): Crd {
+  const doc = parseDocument(text, { merge: true });
+  visit(doc, {
+    Map(_, node) {
+      if (isMap(node) && node.anchor && !SKIP_ANCHORS.has(node.anchor) && node.get('type') === 'object' && !node.has('title')) {
+        node.set('title', node.anchor[0]!.toUpperCase() + node.anchor.slice(1));
+      }
+    },
+  });
+  return doc.toJS({ maxAliasCount: -1 }) as Crd;
+}
+
+const prepared = new WeakMap<Schema, Schema>();
+
 /** Kubernetes dialect → plain JSON Schema that json-schema-to-typescript understands. */
 function prepare(schema: Schema): Schema {
+  const done = prepared.get(schema);
+  if (done) return done;
   const out: Schema = {};
+  prepared.set(schema, out);
   for (const [k, v] of Object.entries(schema)) {
     if (k.startsWith('x-kubernetes-') || k === 'format' || k === 'nullable') continue;
     out[k] = v;
@@ -79,7 +101,7 @@ const crdDir = resolve(values.crds!);
 const crds = readdirSync(crdDir)
   .filter((f) => f.endsWith('.yaml'))
   .sort()
-  .map((f) => parse(readFileSync(join(crdDir, f), 'utf8'), { merge: true, maxAliasCount: -1 }) as Crd)
+  .map((f) => loadCrd(readFileSync(join(crdDir, f), 'utf8')))
   .filter((c) => c?.spec?.names?.kind);
 
 rmSync(outDir, { recursive: true, force: true });
@@ -101,7 +123,8 @@ for (const crd of crds) {
     style: { singleQuote: true, printWidth: 120 },
   });
   writeFileSync(join(outDir, `${file}.ts`), ts);
-  exports.push(`export type * from './${file}.ts';`);
+  // Only the kind's own types at the top level: nested names (TargetRef, StringMatch…) repeat across kinds.
+  exports.push(`export type { ${kind}, ${kind}Spec, ${kind}Status } from './${file}.ts';`);
   const served = crd.spec.versions.filter((x) => x.served).map((x) => x.name);
   table.push(
     `  { kind: '${kind}', group: '${crd.spec.group}', version: '${version}', plural: '${plural}', ` +

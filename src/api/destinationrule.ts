@@ -19,670 +19,7 @@ export interface DestinationRuleSpec {
    * The service the rule applies to, as found in the service registry (Kubernetes Services and ServiceEntry hosts). Short names resolve against the rule's namespace; a leading "*." wildcard matches several hosts.
    */
   host: string;
-  /**
-   * Policies for all traffic to the host: load balancing, connection pool limits, outlier detection and upstream TLS. Subset and per-port settings override it.
-   */
-  trafficPolicy?: {
-    /**
-     * How requests are spread over the endpoints.
-     */
-    loadBalancer?: {
-      /**
-       * A built-in algorithm. UNSPECIFIED lets the proxy choose (weft uses LEAST_REQUEST); PASSTHROUGH forwards to the address the caller asked for.
-       */
-      simple?: 'UNSPECIFIED' | 'LEAST_CONN' | 'RANDOM' | 'PASSTHROUGH' | 'ROUND_ROBIN' | 'LEAST_REQUEST';
-      /**
-       * Hash-based affinity: requests with the same key go to the same endpoint while the set of endpoints does not change.
-       */
-      consistentHash?: {
-        /**
-         * Hash on the value of this request header.
-         */
-        httpHeaderName?: string;
-        /**
-         * Hash on this cookie; the proxy sets it when the request lacks it and ttl is given.
-         */
-        httpCookie?: {
-          /**
-           * The cookie's name.
-           */
-          name: string;
-          /**
-           * The Path attribute of a generated cookie.
-           */
-          path?: string;
-          /**
-           * Lifetime of a generated cookie; 0s makes a session cookie.
-           */
-          ttl?: string;
-          /**
-           * Extra attributes for a generated cookie.
-           */
-          attributes?: {
-            /**
-             * The attribute's name, e.g. SameSite.
-             */
-            name: string;
-            /**
-             * The attribute's value, if it takes one.
-             */
-            value?: string;
-          }[];
-        };
-        /**
-         * Hash on the client's IP address (works for TCP as well as HTTP).
-         */
-        useSourceIp?: boolean;
-        /**
-         * Hash on the value of this query parameter.
-         */
-        httpQueryParameterName?: string;
-        /**
-         * Use a hash ring (the default algorithm).
-         */
-        ringHash?: {
-          /**
-           * Minimum number of virtual nodes on the ring (default 1024).
-           */
-          minimumRingSize?: number;
-        };
-        /**
-         * Use Maglev hashing, which moves fewer keys when endpoints change.
-         */
-        maglev?: {
-          /**
-           * Lookup table size, a prime below 5000011 (default 65537).
-           */
-          tableSize?: number;
-        };
-        /**
-         * Deprecated: use ringHash.minimumRingSize.
-         */
-        minimumRingSize?: number;
-      };
-      /**
-       * Locality-aware load balancing for this host; replaces the mesh-wide setting entirely rather than merging with it.
-       */
-      localityLbSetting?: {
-        /**
-         * Weighted spreading of traffic from a source locality over destination localities. Only one of distribute or failover may be set.
-         */
-        distribute?: {
-          /**
-           * Source locality, region/zone/subzone; a trailing "*" matches the rest.
-           */
-          from?: string;
-          /**
-           * Destination locality → weight; the weights of one entry sum to 100.
-           */
-          to?: {
-            [k: string]: number | undefined;
-          };
-        }[];
-        /**
-         * Which region takes traffic when the endpoints of a region are unhealthy. Needs outlierDetection to notice unhealthy endpoints.
-         */
-        failover?: {
-          /**
-           * The region whose endpoints failed.
-           */
-          from?: string;
-          /**
-           * The region that takes over.
-           */
-          to?: string;
-        }[];
-        /**
-         * Ordered labels (key, or key=value) that sort endpoints into priority levels: the more leading labels an endpoint shares with the client, the higher its priority.
-         */
-        failoverPriority?: string[];
-        /**
-         * Turns locality load balancing on or off for this host, whatever the mesh default.
-         */
-        enabled?: boolean;
-      };
-      /**
-       * Deprecated: use warmup.duration. Slow-start window for new endpoints.
-       */
-      warmupDurationSecs?: string;
-      /**
-       * Slow start: a new endpoint receives a growing share of traffic during its first moments (ROUND_ROBIN and LEAST_REQUEST only).
-       */
-      warmup?: {
-        /**
-         * How long an endpoint stays in warmup.
-         */
-        duration: string;
-        /**
-         * The share of its normal weight an endpoint gets at the start (percent, default 10).
-         */
-        minimumPercent?: number;
-        /**
-         * How fast the share grows; 1 is linear, larger values start slower (default 1).
-         */
-        aggression?: number;
-      };
-    };
-    /**
-     * Limits on connections and requests to each endpoint (circuit breaking).
-     */
-    connectionPool?: {
-      /**
-       * Settings for every connection, TCP or HTTP.
-       */
-      tcp?: {
-        /**
-         * Most connections open to a host at once (default 2^32-1).
-         */
-        maxConnections?: number;
-        /**
-         * Time allowed to establish a connection (default 10s).
-         */
-        connectTimeout?: string;
-        /**
-         * Enables TCP keepalive probes on upstream connections.
-         */
-        tcpKeepalive?: {
-          /**
-           * Unanswered probes before the connection counts as dead (OS default otherwise).
-           */
-          probes?: number;
-          /**
-           * Idle time before the first probe (OS default otherwise).
-           */
-          time?: string;
-          /**
-           * Time between probes (OS default otherwise).
-           */
-          interval?: string;
-        };
-        /**
-         * A connection is closed once it has been open this long (no limit by default).
-         */
-        maxConnectionDuration?: string;
-        /**
-         * A connection with no bytes either way for this long is closed (default 1h; 0s disables).
-         */
-        idleTimeout?: string;
-      };
-      /**
-       * Settings for HTTP/1.1, HTTP/2 and gRPC connections.
-       */
-      http?: {
-        /**
-         * Most requests queued waiting for a connection (default 2^32-1).
-         */
-        http1MaxPendingRequests?: number;
-        /**
-         * Most requests in flight to the host at once (default 2^32-1).
-         */
-        http2MaxRequests?: number;
-        /**
-         * Requests served over one connection before it is closed; 1 disables keepalive, 0 is unlimited.
-         */
-        maxRequestsPerConnection?: number;
-        /**
-         * Most retries outstanding to the host at once (default 2^32-1).
-         */
-        maxRetries?: number;
-        /**
-         * A connection with no active request for this long is closed (default 1h).
-         */
-        idleTimeout?: string;
-        /**
-         * Whether HTTP/1.1 connections are upgraded to HTTP/2; DEFAULT follows the mesh setting.
-         */
-        h2UpgradePolicy?: 'DEFAULT' | 'DO_NOT_UPGRADE' | 'UPGRADE';
-        /**
-         * Speak to the endpoint in the protocol the client used (no HTTP/2 upgrade).
-         */
-        useClientProtocol?: boolean;
-        /**
-         * Most concurrent streams on one HTTP/2 connection (default 2^31-1).
-         */
-        maxConcurrentStreams?: number;
-      };
-    };
-    /**
-     * Ejects endpoints that keep failing from the load balancing pool for a while (passive health checking).
-     */
-    outlierDetection?: {
-      /**
-       * Count locally originated failures (connect errors, timeouts) apart from the status codes the endpoint returned; needed for consecutiveLocalOriginFailures.
-       */
-      splitExternalLocalOriginErrors?: boolean;
-      /**
-       * Locally originated failures in a row before ejection (default 5).
-       */
-      consecutiveLocalOriginFailures?: number;
-      /**
-       * 502, 503 or 504 responses (or connect failures for TCP) in a row before ejection; 0 disables.
-       */
-      consecutiveGatewayErrors?: number;
-      /**
-       * 5xx responses (or connect failures for TCP) in a row before ejection (default 5; 0 disables).
-       */
-      consecutive5xxErrors?: number;
-      /**
-       * Time between ejection sweeps (default 10s).
-       */
-      interval?: string;
-      /**
-       * Ejection time, multiplied by the number of times the endpoint was ejected (default 30s).
-       */
-      baseEjectionTime?: string;
-      /**
-       * Most endpoints, in percent of the pool, that may be ejected at once (default 10).
-       */
-      maxEjectionPercent?: number;
-      /**
-       * Ejection stops while fewer than this percentage of endpoints are healthy (default 0).
-       */
-      minHealthPercent?: number;
-      /**
-       * Deprecated: use consecutiveGatewayErrors or consecutive5xxErrors.
-       */
-      consecutiveErrors?: number;
-    };
-    /**
-     * TLS the proxy originates towards the endpoints.
-     */
-    tls?: {
-      /**
-       * DISABLE sends plaintext; SIMPLE originates TLS; MUTUAL originates TLS with the given client certificate; ISTIO_MUTUAL uses the mesh's own workload certificates.
-       */
-      mode?: 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
-      /**
-       * File with the client certificate; required for MUTUAL unless credentialName is set.
-       */
-      clientCertificate?: string;
-      /**
-       * File with the client's private key; required for MUTUAL unless credentialName is set.
-       */
-      privateKey?: string;
-      /**
-       * File with the CA certificates that verify the server; the system roots when absent.
-       */
-      caCertificates?: string;
-      /**
-       * Secret holding the client certificate, key and CA certificates, instead of file paths.
-       */
-      credentialName?: string;
-      /**
-       * Names one of which the server certificate must carry.
-       */
-      subjectAltNames?: string[];
-      /**
-       * SNI to send in the TLS handshake.
-       */
-      sni?: string;
-      /**
-       * Skip verifying the server certificate's CA signature and names.
-       */
-      insecureSkipVerify?: boolean;
-      /**
-       * File with a certificate revocation list checked against the server certificate.
-       */
-      caCrl?: string;
-    };
-    /**
-     * Policies for single ports of the host; they override the rule level for that port.
-     *
-     * @maxItems 512
-     */
-    portLevelSettings?: {
-      /**
-       * The service port the settings apply to.
-       */
-      port?: {
-        /**
-         * The port number.
-         */
-        number?: number;
-      };
-      /**
-       * How requests are spread over the endpoints.
-       */
-      loadBalancer?: {
-        /**
-         * A built-in algorithm. UNSPECIFIED lets the proxy choose (weft uses LEAST_REQUEST); PASSTHROUGH forwards to the address the caller asked for.
-         */
-        simple?: 'UNSPECIFIED' | 'LEAST_CONN' | 'RANDOM' | 'PASSTHROUGH' | 'ROUND_ROBIN' | 'LEAST_REQUEST';
-        /**
-         * Hash-based affinity: requests with the same key go to the same endpoint while the set of endpoints does not change.
-         */
-        consistentHash?: {
-          /**
-           * Hash on the value of this request header.
-           */
-          httpHeaderName?: string;
-          /**
-           * Hash on this cookie; the proxy sets it when the request lacks it and ttl is given.
-           */
-          httpCookie?: {
-            /**
-             * The cookie's name.
-             */
-            name: string;
-            /**
-             * The Path attribute of a generated cookie.
-             */
-            path?: string;
-            /**
-             * Lifetime of a generated cookie; 0s makes a session cookie.
-             */
-            ttl?: string;
-            /**
-             * Extra attributes for a generated cookie.
-             */
-            attributes?: {
-              /**
-               * The attribute's name, e.g. SameSite.
-               */
-              name: string;
-              /**
-               * The attribute's value, if it takes one.
-               */
-              value?: string;
-            }[];
-          };
-          /**
-           * Hash on the client's IP address (works for TCP as well as HTTP).
-           */
-          useSourceIp?: boolean;
-          /**
-           * Hash on the value of this query parameter.
-           */
-          httpQueryParameterName?: string;
-          /**
-           * Use a hash ring (the default algorithm).
-           */
-          ringHash?: {
-            /**
-             * Minimum number of virtual nodes on the ring (default 1024).
-             */
-            minimumRingSize?: number;
-          };
-          /**
-           * Use Maglev hashing, which moves fewer keys when endpoints change.
-           */
-          maglev?: {
-            /**
-             * Lookup table size, a prime below 5000011 (default 65537).
-             */
-            tableSize?: number;
-          };
-          /**
-           * Deprecated: use ringHash.minimumRingSize.
-           */
-          minimumRingSize?: number;
-        };
-        /**
-         * Locality-aware load balancing for this host; replaces the mesh-wide setting entirely rather than merging with it.
-         */
-        localityLbSetting?: {
-          /**
-           * Weighted spreading of traffic from a source locality over destination localities. Only one of distribute or failover may be set.
-           */
-          distribute?: {
-            /**
-             * Source locality, region/zone/subzone; a trailing "*" matches the rest.
-             */
-            from?: string;
-            /**
-             * Destination locality → weight; the weights of one entry sum to 100.
-             */
-            to?: {
-              [k: string]: number | undefined;
-            };
-          }[];
-          /**
-           * Which region takes traffic when the endpoints of a region are unhealthy. Needs outlierDetection to notice unhealthy endpoints.
-           */
-          failover?: {
-            /**
-             * The region whose endpoints failed.
-             */
-            from?: string;
-            /**
-             * The region that takes over.
-             */
-            to?: string;
-          }[];
-          /**
-           * Ordered labels (key, or key=value) that sort endpoints into priority levels: the more leading labels an endpoint shares with the client, the higher its priority.
-           */
-          failoverPriority?: string[];
-          /**
-           * Turns locality load balancing on or off for this host, whatever the mesh default.
-           */
-          enabled?: boolean;
-        };
-        /**
-         * Deprecated: use warmup.duration. Slow-start window for new endpoints.
-         */
-        warmupDurationSecs?: string;
-        /**
-         * Slow start: a new endpoint receives a growing share of traffic during its first moments (ROUND_ROBIN and LEAST_REQUEST only).
-         */
-        warmup?: {
-          /**
-           * How long an endpoint stays in warmup.
-           */
-          duration: string;
-          /**
-           * The share of its normal weight an endpoint gets at the start (percent, default 10).
-           */
-          minimumPercent?: number;
-          /**
-           * How fast the share grows; 1 is linear, larger values start slower (default 1).
-           */
-          aggression?: number;
-        };
-      };
-      /**
-       * Limits on connections and requests to each endpoint (circuit breaking).
-       */
-      connectionPool?: {
-        /**
-         * Settings for every connection, TCP or HTTP.
-         */
-        tcp?: {
-          /**
-           * Most connections open to a host at once (default 2^32-1).
-           */
-          maxConnections?: number;
-          /**
-           * Time allowed to establish a connection (default 10s).
-           */
-          connectTimeout?: string;
-          /**
-           * Enables TCP keepalive probes on upstream connections.
-           */
-          tcpKeepalive?: {
-            /**
-             * Unanswered probes before the connection counts as dead (OS default otherwise).
-             */
-            probes?: number;
-            /**
-             * Idle time before the first probe (OS default otherwise).
-             */
-            time?: string;
-            /**
-             * Time between probes (OS default otherwise).
-             */
-            interval?: string;
-          };
-          /**
-           * A connection is closed once it has been open this long (no limit by default).
-           */
-          maxConnectionDuration?: string;
-          /**
-           * A connection with no bytes either way for this long is closed (default 1h; 0s disables).
-           */
-          idleTimeout?: string;
-        };
-        /**
-         * Settings for HTTP/1.1, HTTP/2 and gRPC connections.
-         */
-        http?: {
-          /**
-           * Most requests queued waiting for a connection (default 2^32-1).
-           */
-          http1MaxPendingRequests?: number;
-          /**
-           * Most requests in flight to the host at once (default 2^32-1).
-           */
-          http2MaxRequests?: number;
-          /**
-           * Requests served over one connection before it is closed; 1 disables keepalive, 0 is unlimited.
-           */
-          maxRequestsPerConnection?: number;
-          /**
-           * Most retries outstanding to the host at once (default 2^32-1).
-           */
-          maxRetries?: number;
-          /**
-           * A connection with no active request for this long is closed (default 1h).
-           */
-          idleTimeout?: string;
-          /**
-           * Whether HTTP/1.1 connections are upgraded to HTTP/2; DEFAULT follows the mesh setting.
-           */
-          h2UpgradePolicy?: 'DEFAULT' | 'DO_NOT_UPGRADE' | 'UPGRADE';
-          /**
-           * Speak to the endpoint in the protocol the client used (no HTTP/2 upgrade).
-           */
-          useClientProtocol?: boolean;
-          /**
-           * Most concurrent streams on one HTTP/2 connection (default 2^31-1).
-           */
-          maxConcurrentStreams?: number;
-        };
-      };
-      /**
-       * Ejects endpoints that keep failing from the load balancing pool for a while (passive health checking).
-       */
-      outlierDetection?: {
-        /**
-         * Count locally originated failures (connect errors, timeouts) apart from the status codes the endpoint returned; needed for consecutiveLocalOriginFailures.
-         */
-        splitExternalLocalOriginErrors?: boolean;
-        /**
-         * Locally originated failures in a row before ejection (default 5).
-         */
-        consecutiveLocalOriginFailures?: number;
-        /**
-         * 502, 503 or 504 responses (or connect failures for TCP) in a row before ejection; 0 disables.
-         */
-        consecutiveGatewayErrors?: number;
-        /**
-         * 5xx responses (or connect failures for TCP) in a row before ejection (default 5; 0 disables).
-         */
-        consecutive5xxErrors?: number;
-        /**
-         * Time between ejection sweeps (default 10s).
-         */
-        interval?: string;
-        /**
-         * Ejection time, multiplied by the number of times the endpoint was ejected (default 30s).
-         */
-        baseEjectionTime?: string;
-        /**
-         * Most endpoints, in percent of the pool, that may be ejected at once (default 10).
-         */
-        maxEjectionPercent?: number;
-        /**
-         * Ejection stops while fewer than this percentage of endpoints are healthy (default 0).
-         */
-        minHealthPercent?: number;
-        /**
-         * Deprecated: use consecutiveGatewayErrors or consecutive5xxErrors.
-         */
-        consecutiveErrors?: number;
-      };
-      /**
-       * TLS the proxy originates towards the endpoints.
-       */
-      tls?: {
-        /**
-         * DISABLE sends plaintext; SIMPLE originates TLS; MUTUAL originates TLS with the given client certificate; ISTIO_MUTUAL uses the mesh's own workload certificates.
-         */
-        mode?: 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
-        /**
-         * File with the client certificate; required for MUTUAL unless credentialName is set.
-         */
-        clientCertificate?: string;
-        /**
-         * File with the client's private key; required for MUTUAL unless credentialName is set.
-         */
-        privateKey?: string;
-        /**
-         * File with the CA certificates that verify the server; the system roots when absent.
-         */
-        caCertificates?: string;
-        /**
-         * Secret holding the client certificate, key and CA certificates, instead of file paths.
-         */
-        credentialName?: string;
-        /**
-         * Names one of which the server certificate must carry.
-         */
-        subjectAltNames?: string[];
-        /**
-         * SNI to send in the TLS handshake.
-         */
-        sni?: string;
-        /**
-         * Skip verifying the server certificate's CA signature and names.
-         */
-        insecureSkipVerify?: boolean;
-        /**
-         * File with a certificate revocation list checked against the server certificate.
-         */
-        caCrl?: string;
-      };
-    }[];
-    /**
-     * Tunnels TCP connections to the host through a proxy using HTTP CONNECT or POST.
-     */
-    tunnel?: {
-      /**
-       * CONNECT (default) or POST.
-       */
-      protocol?: string;
-      /**
-       * Host (name or IP) the tunnel leads to.
-       */
-      targetHost: string;
-      /**
-       * Port the tunnel leads to.
-       */
-      targetPort: number;
-    };
-    /**
-     * Sends a PROXY protocol header to the endpoints.
-     */
-    proxyProtocol?: {
-      /**
-       * The PROXY protocol version.
-       */
-      version?: 'V1' | 'V2';
-    };
-    /**
-     * Caps concurrent retries relative to the requests in flight.
-     */
-    retryBudget?: {
-      /**
-       * Retries allowed, in percent of active plus pending requests (default 20).
-       */
-      percent?: number;
-      /**
-       * Retries always allowed whatever the percentage (default 3).
-       */
-      minRetryConcurrency?: number;
-    };
-  };
+  trafficPolicy?: TrafficPolicy;
   /**
    * Named groups of the host's endpoints, selected by label, usually versions of a service.
    *
@@ -699,670 +36,7 @@ export interface DestinationRuleSpec {
     labels?: {
       [k: string]: string | undefined;
     };
-    /**
-     * Policies for all traffic to the host: load balancing, connection pool limits, outlier detection and upstream TLS. Subset and per-port settings override it.
-     */
-    trafficPolicy?: {
-      /**
-       * How requests are spread over the endpoints.
-       */
-      loadBalancer?: {
-        /**
-         * A built-in algorithm. UNSPECIFIED lets the proxy choose (weft uses LEAST_REQUEST); PASSTHROUGH forwards to the address the caller asked for.
-         */
-        simple?: 'UNSPECIFIED' | 'LEAST_CONN' | 'RANDOM' | 'PASSTHROUGH' | 'ROUND_ROBIN' | 'LEAST_REQUEST';
-        /**
-         * Hash-based affinity: requests with the same key go to the same endpoint while the set of endpoints does not change.
-         */
-        consistentHash?: {
-          /**
-           * Hash on the value of this request header.
-           */
-          httpHeaderName?: string;
-          /**
-           * Hash on this cookie; the proxy sets it when the request lacks it and ttl is given.
-           */
-          httpCookie?: {
-            /**
-             * The cookie's name.
-             */
-            name: string;
-            /**
-             * The Path attribute of a generated cookie.
-             */
-            path?: string;
-            /**
-             * Lifetime of a generated cookie; 0s makes a session cookie.
-             */
-            ttl?: string;
-            /**
-             * Extra attributes for a generated cookie.
-             */
-            attributes?: {
-              /**
-               * The attribute's name, e.g. SameSite.
-               */
-              name: string;
-              /**
-               * The attribute's value, if it takes one.
-               */
-              value?: string;
-            }[];
-          };
-          /**
-           * Hash on the client's IP address (works for TCP as well as HTTP).
-           */
-          useSourceIp?: boolean;
-          /**
-           * Hash on the value of this query parameter.
-           */
-          httpQueryParameterName?: string;
-          /**
-           * Use a hash ring (the default algorithm).
-           */
-          ringHash?: {
-            /**
-             * Minimum number of virtual nodes on the ring (default 1024).
-             */
-            minimumRingSize?: number;
-          };
-          /**
-           * Use Maglev hashing, which moves fewer keys when endpoints change.
-           */
-          maglev?: {
-            /**
-             * Lookup table size, a prime below 5000011 (default 65537).
-             */
-            tableSize?: number;
-          };
-          /**
-           * Deprecated: use ringHash.minimumRingSize.
-           */
-          minimumRingSize?: number;
-        };
-        /**
-         * Locality-aware load balancing for this host; replaces the mesh-wide setting entirely rather than merging with it.
-         */
-        localityLbSetting?: {
-          /**
-           * Weighted spreading of traffic from a source locality over destination localities. Only one of distribute or failover may be set.
-           */
-          distribute?: {
-            /**
-             * Source locality, region/zone/subzone; a trailing "*" matches the rest.
-             */
-            from?: string;
-            /**
-             * Destination locality → weight; the weights of one entry sum to 100.
-             */
-            to?: {
-              [k: string]: number | undefined;
-            };
-          }[];
-          /**
-           * Which region takes traffic when the endpoints of a region are unhealthy. Needs outlierDetection to notice unhealthy endpoints.
-           */
-          failover?: {
-            /**
-             * The region whose endpoints failed.
-             */
-            from?: string;
-            /**
-             * The region that takes over.
-             */
-            to?: string;
-          }[];
-          /**
-           * Ordered labels (key, or key=value) that sort endpoints into priority levels: the more leading labels an endpoint shares with the client, the higher its priority.
-           */
-          failoverPriority?: string[];
-          /**
-           * Turns locality load balancing on or off for this host, whatever the mesh default.
-           */
-          enabled?: boolean;
-        };
-        /**
-         * Deprecated: use warmup.duration. Slow-start window for new endpoints.
-         */
-        warmupDurationSecs?: string;
-        /**
-         * Slow start: a new endpoint receives a growing share of traffic during its first moments (ROUND_ROBIN and LEAST_REQUEST only).
-         */
-        warmup?: {
-          /**
-           * How long an endpoint stays in warmup.
-           */
-          duration: string;
-          /**
-           * The share of its normal weight an endpoint gets at the start (percent, default 10).
-           */
-          minimumPercent?: number;
-          /**
-           * How fast the share grows; 1 is linear, larger values start slower (default 1).
-           */
-          aggression?: number;
-        };
-      };
-      /**
-       * Limits on connections and requests to each endpoint (circuit breaking).
-       */
-      connectionPool?: {
-        /**
-         * Settings for every connection, TCP or HTTP.
-         */
-        tcp?: {
-          /**
-           * Most connections open to a host at once (default 2^32-1).
-           */
-          maxConnections?: number;
-          /**
-           * Time allowed to establish a connection (default 10s).
-           */
-          connectTimeout?: string;
-          /**
-           * Enables TCP keepalive probes on upstream connections.
-           */
-          tcpKeepalive?: {
-            /**
-             * Unanswered probes before the connection counts as dead (OS default otherwise).
-             */
-            probes?: number;
-            /**
-             * Idle time before the first probe (OS default otherwise).
-             */
-            time?: string;
-            /**
-             * Time between probes (OS default otherwise).
-             */
-            interval?: string;
-          };
-          /**
-           * A connection is closed once it has been open this long (no limit by default).
-           */
-          maxConnectionDuration?: string;
-          /**
-           * A connection with no bytes either way for this long is closed (default 1h; 0s disables).
-           */
-          idleTimeout?: string;
-        };
-        /**
-         * Settings for HTTP/1.1, HTTP/2 and gRPC connections.
-         */
-        http?: {
-          /**
-           * Most requests queued waiting for a connection (default 2^32-1).
-           */
-          http1MaxPendingRequests?: number;
-          /**
-           * Most requests in flight to the host at once (default 2^32-1).
-           */
-          http2MaxRequests?: number;
-          /**
-           * Requests served over one connection before it is closed; 1 disables keepalive, 0 is unlimited.
-           */
-          maxRequestsPerConnection?: number;
-          /**
-           * Most retries outstanding to the host at once (default 2^32-1).
-           */
-          maxRetries?: number;
-          /**
-           * A connection with no active request for this long is closed (default 1h).
-           */
-          idleTimeout?: string;
-          /**
-           * Whether HTTP/1.1 connections are upgraded to HTTP/2; DEFAULT follows the mesh setting.
-           */
-          h2UpgradePolicy?: 'DEFAULT' | 'DO_NOT_UPGRADE' | 'UPGRADE';
-          /**
-           * Speak to the endpoint in the protocol the client used (no HTTP/2 upgrade).
-           */
-          useClientProtocol?: boolean;
-          /**
-           * Most concurrent streams on one HTTP/2 connection (default 2^31-1).
-           */
-          maxConcurrentStreams?: number;
-        };
-      };
-      /**
-       * Ejects endpoints that keep failing from the load balancing pool for a while (passive health checking).
-       */
-      outlierDetection?: {
-        /**
-         * Count locally originated failures (connect errors, timeouts) apart from the status codes the endpoint returned; needed for consecutiveLocalOriginFailures.
-         */
-        splitExternalLocalOriginErrors?: boolean;
-        /**
-         * Locally originated failures in a row before ejection (default 5).
-         */
-        consecutiveLocalOriginFailures?: number;
-        /**
-         * 502, 503 or 504 responses (or connect failures for TCP) in a row before ejection; 0 disables.
-         */
-        consecutiveGatewayErrors?: number;
-        /**
-         * 5xx responses (or connect failures for TCP) in a row before ejection (default 5; 0 disables).
-         */
-        consecutive5xxErrors?: number;
-        /**
-         * Time between ejection sweeps (default 10s).
-         */
-        interval?: string;
-        /**
-         * Ejection time, multiplied by the number of times the endpoint was ejected (default 30s).
-         */
-        baseEjectionTime?: string;
-        /**
-         * Most endpoints, in percent of the pool, that may be ejected at once (default 10).
-         */
-        maxEjectionPercent?: number;
-        /**
-         * Ejection stops while fewer than this percentage of endpoints are healthy (default 0).
-         */
-        minHealthPercent?: number;
-        /**
-         * Deprecated: use consecutiveGatewayErrors or consecutive5xxErrors.
-         */
-        consecutiveErrors?: number;
-      };
-      /**
-       * TLS the proxy originates towards the endpoints.
-       */
-      tls?: {
-        /**
-         * DISABLE sends plaintext; SIMPLE originates TLS; MUTUAL originates TLS with the given client certificate; ISTIO_MUTUAL uses the mesh's own workload certificates.
-         */
-        mode?: 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
-        /**
-         * File with the client certificate; required for MUTUAL unless credentialName is set.
-         */
-        clientCertificate?: string;
-        /**
-         * File with the client's private key; required for MUTUAL unless credentialName is set.
-         */
-        privateKey?: string;
-        /**
-         * File with the CA certificates that verify the server; the system roots when absent.
-         */
-        caCertificates?: string;
-        /**
-         * Secret holding the client certificate, key and CA certificates, instead of file paths.
-         */
-        credentialName?: string;
-        /**
-         * Names one of which the server certificate must carry.
-         */
-        subjectAltNames?: string[];
-        /**
-         * SNI to send in the TLS handshake.
-         */
-        sni?: string;
-        /**
-         * Skip verifying the server certificate's CA signature and names.
-         */
-        insecureSkipVerify?: boolean;
-        /**
-         * File with a certificate revocation list checked against the server certificate.
-         */
-        caCrl?: string;
-      };
-      /**
-       * Policies for single ports of the host; they override the rule level for that port.
-       *
-       * @maxItems 512
-       */
-      portLevelSettings?: {
-        /**
-         * The service port the settings apply to.
-         */
-        port?: {
-          /**
-           * The port number.
-           */
-          number?: number;
-        };
-        /**
-         * How requests are spread over the endpoints.
-         */
-        loadBalancer?: {
-          /**
-           * A built-in algorithm. UNSPECIFIED lets the proxy choose (weft uses LEAST_REQUEST); PASSTHROUGH forwards to the address the caller asked for.
-           */
-          simple?: 'UNSPECIFIED' | 'LEAST_CONN' | 'RANDOM' | 'PASSTHROUGH' | 'ROUND_ROBIN' | 'LEAST_REQUEST';
-          /**
-           * Hash-based affinity: requests with the same key go to the same endpoint while the set of endpoints does not change.
-           */
-          consistentHash?: {
-            /**
-             * Hash on the value of this request header.
-             */
-            httpHeaderName?: string;
-            /**
-             * Hash on this cookie; the proxy sets it when the request lacks it and ttl is given.
-             */
-            httpCookie?: {
-              /**
-               * The cookie's name.
-               */
-              name: string;
-              /**
-               * The Path attribute of a generated cookie.
-               */
-              path?: string;
-              /**
-               * Lifetime of a generated cookie; 0s makes a session cookie.
-               */
-              ttl?: string;
-              /**
-               * Extra attributes for a generated cookie.
-               */
-              attributes?: {
-                /**
-                 * The attribute's name, e.g. SameSite.
-                 */
-                name: string;
-                /**
-                 * The attribute's value, if it takes one.
-                 */
-                value?: string;
-              }[];
-            };
-            /**
-             * Hash on the client's IP address (works for TCP as well as HTTP).
-             */
-            useSourceIp?: boolean;
-            /**
-             * Hash on the value of this query parameter.
-             */
-            httpQueryParameterName?: string;
-            /**
-             * Use a hash ring (the default algorithm).
-             */
-            ringHash?: {
-              /**
-               * Minimum number of virtual nodes on the ring (default 1024).
-               */
-              minimumRingSize?: number;
-            };
-            /**
-             * Use Maglev hashing, which moves fewer keys when endpoints change.
-             */
-            maglev?: {
-              /**
-               * Lookup table size, a prime below 5000011 (default 65537).
-               */
-              tableSize?: number;
-            };
-            /**
-             * Deprecated: use ringHash.minimumRingSize.
-             */
-            minimumRingSize?: number;
-          };
-          /**
-           * Locality-aware load balancing for this host; replaces the mesh-wide setting entirely rather than merging with it.
-           */
-          localityLbSetting?: {
-            /**
-             * Weighted spreading of traffic from a source locality over destination localities. Only one of distribute or failover may be set.
-             */
-            distribute?: {
-              /**
-               * Source locality, region/zone/subzone; a trailing "*" matches the rest.
-               */
-              from?: string;
-              /**
-               * Destination locality → weight; the weights of one entry sum to 100.
-               */
-              to?: {
-                [k: string]: number | undefined;
-              };
-            }[];
-            /**
-             * Which region takes traffic when the endpoints of a region are unhealthy. Needs outlierDetection to notice unhealthy endpoints.
-             */
-            failover?: {
-              /**
-               * The region whose endpoints failed.
-               */
-              from?: string;
-              /**
-               * The region that takes over.
-               */
-              to?: string;
-            }[];
-            /**
-             * Ordered labels (key, or key=value) that sort endpoints into priority levels: the more leading labels an endpoint shares with the client, the higher its priority.
-             */
-            failoverPriority?: string[];
-            /**
-             * Turns locality load balancing on or off for this host, whatever the mesh default.
-             */
-            enabled?: boolean;
-          };
-          /**
-           * Deprecated: use warmup.duration. Slow-start window for new endpoints.
-           */
-          warmupDurationSecs?: string;
-          /**
-           * Slow start: a new endpoint receives a growing share of traffic during its first moments (ROUND_ROBIN and LEAST_REQUEST only).
-           */
-          warmup?: {
-            /**
-             * How long an endpoint stays in warmup.
-             */
-            duration: string;
-            /**
-             * The share of its normal weight an endpoint gets at the start (percent, default 10).
-             */
-            minimumPercent?: number;
-            /**
-             * How fast the share grows; 1 is linear, larger values start slower (default 1).
-             */
-            aggression?: number;
-          };
-        };
-        /**
-         * Limits on connections and requests to each endpoint (circuit breaking).
-         */
-        connectionPool?: {
-          /**
-           * Settings for every connection, TCP or HTTP.
-           */
-          tcp?: {
-            /**
-             * Most connections open to a host at once (default 2^32-1).
-             */
-            maxConnections?: number;
-            /**
-             * Time allowed to establish a connection (default 10s).
-             */
-            connectTimeout?: string;
-            /**
-             * Enables TCP keepalive probes on upstream connections.
-             */
-            tcpKeepalive?: {
-              /**
-               * Unanswered probes before the connection counts as dead (OS default otherwise).
-               */
-              probes?: number;
-              /**
-               * Idle time before the first probe (OS default otherwise).
-               */
-              time?: string;
-              /**
-               * Time between probes (OS default otherwise).
-               */
-              interval?: string;
-            };
-            /**
-             * A connection is closed once it has been open this long (no limit by default).
-             */
-            maxConnectionDuration?: string;
-            /**
-             * A connection with no bytes either way for this long is closed (default 1h; 0s disables).
-             */
-            idleTimeout?: string;
-          };
-          /**
-           * Settings for HTTP/1.1, HTTP/2 and gRPC connections.
-           */
-          http?: {
-            /**
-             * Most requests queued waiting for a connection (default 2^32-1).
-             */
-            http1MaxPendingRequests?: number;
-            /**
-             * Most requests in flight to the host at once (default 2^32-1).
-             */
-            http2MaxRequests?: number;
-            /**
-             * Requests served over one connection before it is closed; 1 disables keepalive, 0 is unlimited.
-             */
-            maxRequestsPerConnection?: number;
-            /**
-             * Most retries outstanding to the host at once (default 2^32-1).
-             */
-            maxRetries?: number;
-            /**
-             * A connection with no active request for this long is closed (default 1h).
-             */
-            idleTimeout?: string;
-            /**
-             * Whether HTTP/1.1 connections are upgraded to HTTP/2; DEFAULT follows the mesh setting.
-             */
-            h2UpgradePolicy?: 'DEFAULT' | 'DO_NOT_UPGRADE' | 'UPGRADE';
-            /**
-             * Speak to the endpoint in the protocol the client used (no HTTP/2 upgrade).
-             */
-            useClientProtocol?: boolean;
-            /**
-             * Most concurrent streams on one HTTP/2 connection (default 2^31-1).
-             */
-            maxConcurrentStreams?: number;
-          };
-        };
-        /**
-         * Ejects endpoints that keep failing from the load balancing pool for a while (passive health checking).
-         */
-        outlierDetection?: {
-          /**
-           * Count locally originated failures (connect errors, timeouts) apart from the status codes the endpoint returned; needed for consecutiveLocalOriginFailures.
-           */
-          splitExternalLocalOriginErrors?: boolean;
-          /**
-           * Locally originated failures in a row before ejection (default 5).
-           */
-          consecutiveLocalOriginFailures?: number;
-          /**
-           * 502, 503 or 504 responses (or connect failures for TCP) in a row before ejection; 0 disables.
-           */
-          consecutiveGatewayErrors?: number;
-          /**
-           * 5xx responses (or connect failures for TCP) in a row before ejection (default 5; 0 disables).
-           */
-          consecutive5xxErrors?: number;
-          /**
-           * Time between ejection sweeps (default 10s).
-           */
-          interval?: string;
-          /**
-           * Ejection time, multiplied by the number of times the endpoint was ejected (default 30s).
-           */
-          baseEjectionTime?: string;
-          /**
-           * Most endpoints, in percent of the pool, that may be ejected at once (default 10).
-           */
-          maxEjectionPercent?: number;
-          /**
-           * Ejection stops while fewer than this percentage of endpoints are healthy (default 0).
-           */
-          minHealthPercent?: number;
-          /**
-           * Deprecated: use consecutiveGatewayErrors or consecutive5xxErrors.
-           */
-          consecutiveErrors?: number;
-        };
-        /**
-         * TLS the proxy originates towards the endpoints.
-         */
-        tls?: {
-          /**
-           * DISABLE sends plaintext; SIMPLE originates TLS; MUTUAL originates TLS with the given client certificate; ISTIO_MUTUAL uses the mesh's own workload certificates.
-           */
-          mode?: 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
-          /**
-           * File with the client certificate; required for MUTUAL unless credentialName is set.
-           */
-          clientCertificate?: string;
-          /**
-           * File with the client's private key; required for MUTUAL unless credentialName is set.
-           */
-          privateKey?: string;
-          /**
-           * File with the CA certificates that verify the server; the system roots when absent.
-           */
-          caCertificates?: string;
-          /**
-           * Secret holding the client certificate, key and CA certificates, instead of file paths.
-           */
-          credentialName?: string;
-          /**
-           * Names one of which the server certificate must carry.
-           */
-          subjectAltNames?: string[];
-          /**
-           * SNI to send in the TLS handshake.
-           */
-          sni?: string;
-          /**
-           * Skip verifying the server certificate's CA signature and names.
-           */
-          insecureSkipVerify?: boolean;
-          /**
-           * File with a certificate revocation list checked against the server certificate.
-           */
-          caCrl?: string;
-        };
-      }[];
-      /**
-       * Tunnels TCP connections to the host through a proxy using HTTP CONNECT or POST.
-       */
-      tunnel?: {
-        /**
-         * CONNECT (default) or POST.
-         */
-        protocol?: string;
-        /**
-         * Host (name or IP) the tunnel leads to.
-         */
-        targetHost: string;
-        /**
-         * Port the tunnel leads to.
-         */
-        targetPort: number;
-      };
-      /**
-       * Sends a PROXY protocol header to the endpoints.
-       */
-      proxyProtocol?: {
-        /**
-         * The PROXY protocol version.
-         */
-        version?: 'V1' | 'V2';
-      };
-      /**
-       * Caps concurrent retries relative to the requests in flight.
-       */
-      retryBudget?: {
-        /**
-         * Retries allowed, in percent of active plus pending requests (default 20).
-         */
-        percent?: number;
-        /**
-         * Retries always allowed whatever the percentage (default 3).
-         */
-        minRetryConcurrency?: number;
-      };
-    };
+    trafficPolicy?: TrafficPolicy;
   }[];
   /**
    * Namespaces that may use the rule: "." for its own namespace, "*" for all, or names. All namespaces when absent.
@@ -1379,6 +53,376 @@ export interface DestinationRuleSpec {
       [k: string]: string | undefined;
     };
   };
+}
+/**
+ * Policies for all traffic to the host: load balancing, connection pool limits, outlier detection and upstream TLS. Subset and per-port settings override it.
+ */
+export interface TrafficPolicy {
+  loadBalancer?: LoadBalancer;
+  connectionPool?: ConnectionPool;
+  outlierDetection?: OutlierDetection;
+  tls?: ClientTls;
+  /**
+   * Policies for single ports of the host; they override the rule level for that port.
+   *
+   * @maxItems 512
+   */
+  portLevelSettings?: {
+    /**
+     * The service port the settings apply to.
+     */
+    port?: {
+      /**
+       * The port number.
+       */
+      number?: number;
+    };
+    loadBalancer?: LoadBalancer;
+    connectionPool?: ConnectionPool;
+    outlierDetection?: OutlierDetection;
+    tls?: ClientTls;
+  }[];
+  /**
+   * Tunnels TCP connections to the host through a proxy using HTTP CONNECT or POST.
+   */
+  tunnel?: {
+    /**
+     * CONNECT (default) or POST.
+     */
+    protocol?: string;
+    /**
+     * Host (name or IP) the tunnel leads to.
+     */
+    targetHost: string;
+    /**
+     * Port the tunnel leads to.
+     */
+    targetPort: number;
+  };
+  /**
+   * Sends a PROXY protocol header to the endpoints.
+   */
+  proxyProtocol?: {
+    /**
+     * The PROXY protocol version.
+     */
+    version?: 'V1' | 'V2';
+  };
+  /**
+   * Caps concurrent retries relative to the requests in flight.
+   */
+  retryBudget?: {
+    /**
+     * Retries allowed, in percent of active plus pending requests (default 20).
+     */
+    percent?: number;
+    /**
+     * Retries always allowed whatever the percentage (default 3).
+     */
+    minRetryConcurrency?: number;
+  };
+}
+/**
+ * How requests are spread over the endpoints.
+ */
+export interface LoadBalancer {
+  /**
+   * A built-in algorithm. UNSPECIFIED lets the proxy choose (weft uses LEAST_REQUEST); PASSTHROUGH forwards to the address the caller asked for.
+   */
+  simple?: 'UNSPECIFIED' | 'LEAST_CONN' | 'RANDOM' | 'PASSTHROUGH' | 'ROUND_ROBIN' | 'LEAST_REQUEST';
+  /**
+   * Hash-based affinity: requests with the same key go to the same endpoint while the set of endpoints does not change.
+   */
+  consistentHash?: {
+    /**
+     * Hash on the value of this request header.
+     */
+    httpHeaderName?: string;
+    /**
+     * Hash on this cookie; the proxy sets it when the request lacks it and ttl is given.
+     */
+    httpCookie?: {
+      /**
+       * The cookie's name.
+       */
+      name: string;
+      /**
+       * The Path attribute of a generated cookie.
+       */
+      path?: string;
+      /**
+       * Lifetime of a generated cookie; 0s makes a session cookie.
+       */
+      ttl?: string;
+      /**
+       * Extra attributes for a generated cookie.
+       */
+      attributes?: {
+        /**
+         * The attribute's name, e.g. SameSite.
+         */
+        name: string;
+        /**
+         * The attribute's value, if it takes one.
+         */
+        value?: string;
+      }[];
+    };
+    /**
+     * Hash on the client's IP address (works for TCP as well as HTTP).
+     */
+    useSourceIp?: boolean;
+    /**
+     * Hash on the value of this query parameter.
+     */
+    httpQueryParameterName?: string;
+    /**
+     * Use a hash ring (the default algorithm).
+     */
+    ringHash?: {
+      /**
+       * Minimum number of virtual nodes on the ring (default 1024).
+       */
+      minimumRingSize?: number;
+    };
+    /**
+     * Use Maglev hashing, which moves fewer keys when endpoints change.
+     */
+    maglev?: {
+      /**
+       * Lookup table size, a prime below 5000011 (default 65537).
+       */
+      tableSize?: number;
+    };
+    /**
+     * Deprecated: use ringHash.minimumRingSize.
+     */
+    minimumRingSize?: number;
+  };
+  /**
+   * Locality-aware load balancing for this host; replaces the mesh-wide setting entirely rather than merging with it.
+   */
+  localityLbSetting?: {
+    /**
+     * Weighted spreading of traffic from a source locality over destination localities. Only one of distribute or failover may be set.
+     */
+    distribute?: {
+      /**
+       * Source locality, region/zone/subzone; a trailing "*" matches the rest.
+       */
+      from?: string;
+      /**
+       * Destination locality → weight; the weights of one entry sum to 100.
+       */
+      to?: {
+        [k: string]: number | undefined;
+      };
+    }[];
+    /**
+     * Which region takes traffic when the endpoints of a region are unhealthy. Needs outlierDetection to notice unhealthy endpoints.
+     */
+    failover?: {
+      /**
+       * The region whose endpoints failed.
+       */
+      from?: string;
+      /**
+       * The region that takes over.
+       */
+      to?: string;
+    }[];
+    /**
+     * Ordered labels (key, or key=value) that sort endpoints into priority levels: the more leading labels an endpoint shares with the client, the higher its priority.
+     */
+    failoverPriority?: string[];
+    /**
+     * Turns locality load balancing on or off for this host, whatever the mesh default.
+     */
+    enabled?: boolean;
+  };
+  /**
+   * Deprecated: use warmup.duration. Slow-start window for new endpoints.
+   */
+  warmupDurationSecs?: string;
+  /**
+   * Slow start: a new endpoint receives a growing share of traffic during its first moments (ROUND_ROBIN and LEAST_REQUEST only).
+   */
+  warmup?: {
+    /**
+     * How long an endpoint stays in warmup.
+     */
+    duration: string;
+    /**
+     * The share of its normal weight an endpoint gets at the start (percent, default 10).
+     */
+    minimumPercent?: number;
+    /**
+     * How fast the share grows; 1 is linear, larger values start slower (default 1).
+     */
+    aggression?: number;
+  };
+}
+/**
+ * Limits on connections and requests to each endpoint (circuit breaking).
+ */
+export interface ConnectionPool {
+  /**
+   * Settings for every connection, TCP or HTTP.
+   */
+  tcp?: {
+    /**
+     * Most connections open to a host at once (default 2^32-1).
+     */
+    maxConnections?: number;
+    /**
+     * Time allowed to establish a connection (default 10s).
+     */
+    connectTimeout?: string;
+    /**
+     * Enables TCP keepalive probes on upstream connections.
+     */
+    tcpKeepalive?: {
+      /**
+       * Unanswered probes before the connection counts as dead (OS default otherwise).
+       */
+      probes?: number;
+      /**
+       * Idle time before the first probe (OS default otherwise).
+       */
+      time?: string;
+      /**
+       * Time between probes (OS default otherwise).
+       */
+      interval?: string;
+    };
+    /**
+     * A connection is closed once it has been open this long (no limit by default).
+     */
+    maxConnectionDuration?: string;
+    /**
+     * A connection with no bytes either way for this long is closed (default 1h; 0s disables).
+     */
+    idleTimeout?: string;
+  };
+  /**
+   * Settings for HTTP/1.1, HTTP/2 and gRPC connections.
+   */
+  http?: {
+    /**
+     * Most requests queued waiting for a connection (default 2^32-1).
+     */
+    http1MaxPendingRequests?: number;
+    /**
+     * Most requests in flight to the host at once (default 2^32-1).
+     */
+    http2MaxRequests?: number;
+    /**
+     * Requests served over one connection before it is closed; 1 disables keepalive, 0 is unlimited.
+     */
+    maxRequestsPerConnection?: number;
+    /**
+     * Most retries outstanding to the host at once (default 2^32-1).
+     */
+    maxRetries?: number;
+    /**
+     * A connection with no active request for this long is closed (default 1h).
+     */
+    idleTimeout?: string;
+    /**
+     * Whether HTTP/1.1 connections are upgraded to HTTP/2; DEFAULT follows the mesh setting.
+     */
+    h2UpgradePolicy?: 'DEFAULT' | 'DO_NOT_UPGRADE' | 'UPGRADE';
+    /**
+     * Speak to the endpoint in the protocol the client used (no HTTP/2 upgrade).
+     */
+    useClientProtocol?: boolean;
+    /**
+     * Most concurrent streams on one HTTP/2 connection (default 2^31-1).
+     */
+    maxConcurrentStreams?: number;
+  };
+}
+/**
+ * Ejects endpoints that keep failing from the load balancing pool for a while (passive health checking).
+ */
+export interface OutlierDetection {
+  /**
+   * Count locally originated failures (connect errors, timeouts) apart from the status codes the endpoint returned; needed for consecutiveLocalOriginFailures.
+   */
+  splitExternalLocalOriginErrors?: boolean;
+  /**
+   * Locally originated failures in a row before ejection (default 5).
+   */
+  consecutiveLocalOriginFailures?: number;
+  /**
+   * 502, 503 or 504 responses (or connect failures for TCP) in a row before ejection; 0 disables.
+   */
+  consecutiveGatewayErrors?: number;
+  /**
+   * 5xx responses (or connect failures for TCP) in a row before ejection (default 5; 0 disables).
+   */
+  consecutive5xxErrors?: number;
+  /**
+   * Time between ejection sweeps (default 10s).
+   */
+  interval?: string;
+  /**
+   * Ejection time, multiplied by the number of times the endpoint was ejected (default 30s).
+   */
+  baseEjectionTime?: string;
+  /**
+   * Most endpoints, in percent of the pool, that may be ejected at once (default 10).
+   */
+  maxEjectionPercent?: number;
+  /**
+   * Ejection stops while fewer than this percentage of endpoints are healthy (default 0).
+   */
+  minHealthPercent?: number;
+  /**
+   * Deprecated: use consecutiveGatewayErrors or consecutive5xxErrors.
+   */
+  consecutiveErrors?: number;
+}
+/**
+ * TLS the proxy originates towards the endpoints.
+ */
+export interface ClientTls {
+  /**
+   * DISABLE sends plaintext; SIMPLE originates TLS; MUTUAL originates TLS with the given client certificate; ISTIO_MUTUAL uses the mesh's own workload certificates.
+   */
+  mode?: 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
+  /**
+   * File with the client certificate; required for MUTUAL unless credentialName is set.
+   */
+  clientCertificate?: string;
+  /**
+   * File with the client's private key; required for MUTUAL unless credentialName is set.
+   */
+  privateKey?: string;
+  /**
+   * File with the CA certificates that verify the server; the system roots when absent.
+   */
+  caCertificates?: string;
+  /**
+   * Secret holding the client certificate, key and CA certificates, instead of file paths.
+   */
+  credentialName?: string;
+  /**
+   * Names one of which the server certificate must carry.
+   */
+  subjectAltNames?: string[];
+  /**
+   * SNI to send in the TLS handshake.
+   */
+  sni?: string;
+  /**
+   * Skip verifying the server certificate's CA signature and names.
+   */
+  insecureSkipVerify?: boolean;
+  /**
+   * File with a certificate revocation list checked against the server certificate.
+   */
+  caCrl?: string;
 }
 /**
  * Written by the weft operator.

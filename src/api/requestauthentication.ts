@@ -26,52 +26,13 @@ export interface RequestAuthenticationSpec {
       [k: string]: string | undefined;
     };
   };
-  /**
-   * A resource in the policy's namespace whose traffic the policy applies to: a Gateway or GatewayClass (gateway.networking.k8s.io), a Service, or a ServiceEntry (networking.istio.io).
-   */
-  targetRef?: {
-    /**
-     * API group of the target; empty for the core group (Service).
-     */
-    group?: string;
-    /**
-     * Kind of the target, e.g. Gateway or Service.
-     */
-    kind: string;
-    /**
-     * Name of the target.
-     */
-    name: string;
-    /**
-     * Namespace of the target; must be empty, the target lives in the policy's namespace.
-     */
-    namespace?: string;
-  };
+  targetRef?: TargetRef;
   /**
    * Several targets, each as in targetRef.
    *
    * @maxItems 16
-   *
-   * Items: A resource in the policy's namespace whose traffic the policy applies to: a Gateway or GatewayClass (gateway.networking.k8s.io), a Service, or a ServiceEntry (networking.istio.io).
    */
-  targetRefs?: {
-    /**
-     * API group of the target; empty for the core group (Service).
-     */
-    group?: string;
-    /**
-     * Kind of the target, e.g. Gateway or Service.
-     */
-    kind: string;
-    /**
-     * Name of the target.
-     */
-    name: string;
-    /**
-     * Namespace of the target; must be empty, the target lives in the policy's namespace.
-     */
-    namespace?: string;
-  }[];
+  targetRefs?: TargetRef[];
   /**
    * The tokens the workloads accept; a token is verified by the rule whose issuer it names.
    *
@@ -157,6 +118,27 @@ export interface RequestAuthenticationSpec {
      */
     timeout?: string;
   }[];
+}
+/**
+ * A resource in the policy's namespace whose traffic the policy applies to: a Gateway or GatewayClass (gateway.networking.k8s.io), a Service, or a ServiceEntry (networking.istio.io).
+ */
+export interface TargetRef {
+  /**
+   * API group of the target; empty for the core group (Service).
+   */
+  group?: string;
+  /**
+   * Kind of the target, e.g. Gateway or Service.
+   */
+  kind: string;
+  /**
+   * Name of the target.
+   */
+  name: string;
+  /**
+   * Namespace of the target; must be empty, the target lives in the policy's namespace.
+   */
+  namespace?: string;
 }
 /**
  * Written by the weft operator.

@@ -53,156 +53,33 @@ export interface VirtualServiceSpec {
        * Name of this match, appended to the rule's name in logs and stats.
        */
       name?: string;
-      /**
-       * A string condition: exactly one of `exact`, `prefix` or `regex` (RE2 syntax, matched against the whole value).
-       */
-      uri?: {
-        /**
-         * The value must equal this string.
-         */
-        exact?: string;
-        /**
-         * The value must start with this string.
-         */
-        prefix?: string;
-        /**
-         * The whole value must match this RE2 regular expression.
-         */
-        regex?: string;
-      };
-      /**
-       * A string condition: exactly one of `exact`, `prefix` or `regex` (RE2 syntax, matched against the whole value).
-       */
-      scheme?: {
-        /**
-         * The value must equal this string.
-         */
-        exact?: string;
-        /**
-         * The value must start with this string.
-         */
-        prefix?: string;
-        /**
-         * The whole value must match this RE2 regular expression.
-         */
-        regex?: string;
-      };
-      /**
-       * A string condition: exactly one of `exact`, `prefix` or `regex` (RE2 syntax, matched against the whole value).
-       */
-      method?: {
-        /**
-         * The value must equal this string.
-         */
-        exact?: string;
-        /**
-         * The value must start with this string.
-         */
-        prefix?: string;
-        /**
-         * The whole value must match this RE2 regular expression.
-         */
-        regex?: string;
-      };
-      /**
-       * A string condition: exactly one of `exact`, `prefix` or `regex` (RE2 syntax, matched against the whole value).
-       */
-      authority?: {
-        /**
-         * The value must equal this string.
-         */
-        exact?: string;
-        /**
-         * The value must start with this string.
-         */
-        prefix?: string;
-        /**
-         * The whole value must match this RE2 regular expression.
-         */
-        regex?: string;
-      };
+      uri?: StringMatch;
+      scheme?: StringMatch;
+      method?: StringMatch;
+      authority?: StringMatch;
       /**
        * Request headers (lowercase names) and the condition each must meet. A key of the form `@request.auth.claims.<claim>` matches a JWT claim (gateways only).
        */
       headers?: {
-        /**
-         * A string condition: exactly one of `exact`, `prefix` or `regex` (RE2 syntax, matched against the whole value).
-         */
-        [k: string]:
-          | {
-              /**
-               * The value must equal this string.
-               */
-              exact?: string;
-              /**
-               * The value must start with this string.
-               */
-              prefix?: string;
-              /**
-               * The whole value must match this RE2 regular expression.
-               */
-              regex?: string;
-            }
-          | undefined;
+        [k: string]: StringMatch | undefined;
       };
       /**
        * Headers that must NOT meet the given condition (or be absent for an empty condition).
        */
       withoutHeaders?: {
-        /**
-         * A string condition: exactly one of `exact`, `prefix` or `regex` (RE2 syntax, matched against the whole value).
-         */
-        [k: string]:
-          | {
-              /**
-               * The value must equal this string.
-               */
-              exact?: string;
-              /**
-               * The value must start with this string.
-               */
-              prefix?: string;
-              /**
-               * The whole value must match this RE2 regular expression.
-               */
-              regex?: string;
-            }
-          | undefined;
+        [k: string]: StringMatch | undefined;
       };
       /**
        * Query parameters and the condition each must meet (exact or regex).
        */
       queryParams?: {
-        /**
-         * A string condition: exactly one of `exact`, `prefix` or `regex` (RE2 syntax, matched against the whole value).
-         */
-        [k: string]:
-          | {
-              /**
-               * The value must equal this string.
-               */
-              exact?: string;
-              /**
-               * The value must start with this string.
-               */
-              prefix?: string;
-              /**
-               * The whole value must match this RE2 regular expression.
-               */
-              regex?: string;
-            }
-          | undefined;
+        [k: string]: StringMatch | undefined;
       };
       /**
        * Only match traffic addressed to this port of the host.
        */
       port?: number;
-      /**
-       * Only match traffic from workloads carrying all of these labels.
-       */
-      sourceLabels?: {
-        [k: string]: string | undefined;
-      };
+      sourceLabels?: SourceLabels;
       /**
        * Gateways this condition applies to; overrides the top-level gateways for this match.
        */
@@ -226,79 +103,12 @@ export interface VirtualServiceSpec {
      * Items: A destination and its share of the traffic.
      */
     route?: {
-      /**
-       * A service (and optionally a subset and port) in the service registry.
-       */
-      destination: {
-        /**
-         * Service name from the registry (Kubernetes Service or ServiceEntry host); short names are resolved in the VirtualService's namespace.
-         */
-        host: string;
-        /**
-         * Name of a subset defined by a DestinationRule for the host.
-         */
-        subset?: string;
-        /**
-         * Port of the destination; optional when the service has a single port.
-         */
-        port?: {
-          /**
-           * Port number.
-           */
-          number?: number;
-        };
-      };
+      destination: Destination;
       /**
        * Relative share of traffic sent to this destination; 0 sends none.
        */
       weight?: number;
-      /**
-       * Header changes applied to requests and responses.
-       */
-      headers?: {
-        /**
-         * Header changes, applied in the order set, add, remove.
-         */
-        request?: {
-          /**
-           * Headers to set, replacing any existing value.
-           */
-          set?: {
-            [k: string]: string | undefined;
-          };
-          /**
-           * Headers to append to any existing value.
-           */
-          add?: {
-            [k: string]: string | undefined;
-          };
-          /**
-           * Names of headers to remove.
-           */
-          remove?: string[];
-        };
-        /**
-         * Header changes, applied in the order set, add, remove.
-         */
-        response?: {
-          /**
-           * Headers to set, replacing any existing value.
-           */
-          set?: {
-            [k: string]: string | undefined;
-          };
-          /**
-           * Headers to append to any existing value.
-           */
-          add?: {
-            [k: string]: string | undefined;
-          };
-          /**
-           * Names of headers to remove.
-           */
-          remove?: string[];
-        };
-      };
+      headers?: Headers;
     }[];
     /**
      * Answer with an HTTP redirect instead of forwarding.
@@ -439,12 +249,7 @@ export interface VirtualServiceSpec {
          * A duration such as `250ms`, `5s` or `1m30s`; at least 1ms.
          */
         exponentialDelay?: string;
-        /**
-         * A percentage from 0 to 100.
-         */
-        percentage?: {
-          value?: number;
-        };
+        percentage?: Percent;
         /**
          * Deprecated integer percentage of delayed requests; use percentage.
          */
@@ -466,42 +271,11 @@ export interface VirtualServiceSpec {
          * HTTP/2 error to reset the stream with (not supported).
          */
         http2Error?: string;
-        /**
-         * A percentage from 0 to 100.
-         */
-        percentage?: {
-          value?: number;
-        };
+        percentage?: Percent;
       };
     };
-    /**
-     * A service (and optionally a subset and port) in the service registry.
-     */
-    mirror?: {
-      /**
-       * Service name from the registry (Kubernetes Service or ServiceEntry host); short names are resolved in the VirtualService's namespace.
-       */
-      host: string;
-      /**
-       * Name of a subset defined by a DestinationRule for the host.
-       */
-      subset?: string;
-      /**
-       * Port of the destination; optional when the service has a single port.
-       */
-      port?: {
-        /**
-         * Port number.
-         */
-        number?: number;
-      };
-    };
-    /**
-     * A percentage from 0 to 100.
-     */
-    mirrorPercentage?: {
-      value?: number;
-    };
+    mirror?: Destination;
+    mirrorPercentage?: Percent;
     /**
      * Deprecated integer percentage of mirrored requests; use mirrorPercentage.
      */
@@ -516,34 +290,8 @@ export interface VirtualServiceSpec {
      * Items: A destination to mirror to and the share of requests mirrored.
      */
     mirrors?: {
-      /**
-       * A service (and optionally a subset and port) in the service registry.
-       */
-      destination: {
-        /**
-         * Service name from the registry (Kubernetes Service or ServiceEntry host); short names are resolved in the VirtualService's namespace.
-         */
-        host: string;
-        /**
-         * Name of a subset defined by a DestinationRule for the host.
-         */
-        subset?: string;
-        /**
-         * Port of the destination; optional when the service has a single port.
-         */
-        port?: {
-          /**
-           * Port number.
-           */
-          number?: number;
-        };
-      };
-      /**
-       * A percentage from 0 to 100.
-       */
-      percentage?: {
-        value?: number;
-      };
+      destination: Destination;
+      percentage?: Percent;
     }[];
     /**
      * Cross-Origin Resource Sharing policy.
@@ -551,23 +299,8 @@ export interface VirtualServiceSpec {
     corsPolicy?: {
       /**
        * Origins allowed to make cross-origin requests.
-       *
-       * Items: A string condition: exactly one of `exact`, `prefix` or `regex` (RE2 syntax, matched against the whole value).
        */
-      allowOrigins?: {
-        /**
-         * The value must equal this string.
-         */
-        exact?: string;
-        /**
-         * The value must start with this string.
-         */
-        prefix?: string;
-        /**
-         * The whole value must match this RE2 regular expression.
-         */
-        regex?: string;
-      }[];
+      allowOrigins?: StringMatch[];
       /**
        * Deprecated list of exact origins; use allowOrigins.
        */
@@ -597,53 +330,7 @@ export interface VirtualServiceSpec {
        */
       unmatchedPreflights?: 'UNSPECIFIED' | 'FORWARD' | 'IGNORE';
     };
-    /**
-     * Header changes applied to requests and responses.
-     */
-    headers?: {
-      /**
-       * Header changes, applied in the order set, add, remove.
-       */
-      request?: {
-        /**
-         * Headers to set, replacing any existing value.
-         */
-        set?: {
-          [k: string]: string | undefined;
-        };
-        /**
-         * Headers to append to any existing value.
-         */
-        add?: {
-          [k: string]: string | undefined;
-        };
-        /**
-         * Names of headers to remove.
-         */
-        remove?: string[];
-      };
-      /**
-       * Header changes, applied in the order set, add, remove.
-       */
-      response?: {
-        /**
-         * Headers to set, replacing any existing value.
-         */
-        set?: {
-          [k: string]: string | undefined;
-        };
-        /**
-         * Headers to append to any existing value.
-         */
-        add?: {
-          [k: string]: string | undefined;
-        };
-        /**
-         * Names of headers to remove.
-         */
-        remove?: string[];
-      };
-    };
+    headers?: Headers;
   }[];
   /**
    * Ordered rules for TLS traffic that is not terminated (routed by SNI); the first match wins.
@@ -671,12 +358,7 @@ export interface VirtualServiceSpec {
        * Destination port of the connection.
        */
       port?: number;
-      /**
-       * Only match traffic from workloads carrying all of these labels.
-       */
-      sourceLabels?: {
-        [k: string]: string | undefined;
-      };
+      sourceLabels?: SourceLabels;
       /**
        * Gateways this condition applies to; overrides the top-level gateways for this match.
        */
@@ -692,28 +374,7 @@ export interface VirtualServiceSpec {
      * Items: A destination and its share of connections.
      */
     route?: {
-      /**
-       * A service (and optionally a subset and port) in the service registry.
-       */
-      destination: {
-        /**
-         * Service name from the registry (Kubernetes Service or ServiceEntry host); short names are resolved in the VirtualService's namespace.
-         */
-        host: string;
-        /**
-         * Name of a subset defined by a DestinationRule for the host.
-         */
-        subset?: string;
-        /**
-         * Port of the destination; optional when the service has a single port.
-         */
-        port?: {
-          /**
-           * Port number.
-           */
-          number?: number;
-        };
-      };
+      destination: Destination;
       /**
        * Relative share of traffic sent to this destination; 0 sends none.
        */
@@ -746,12 +407,7 @@ export interface VirtualServiceSpec {
        * Source IP address or CIDR block of the connection.
        */
       sourceSubnet?: string;
-      /**
-       * Only match traffic from workloads carrying all of these labels.
-       */
-      sourceLabels?: {
-        [k: string]: string | undefined;
-      };
+      sourceLabels?: SourceLabels;
       /**
        * Gateways this condition applies to; overrides the top-level gateways for this match.
        */
@@ -767,34 +423,92 @@ export interface VirtualServiceSpec {
      * Items: A destination and its share of connections.
      */
     route?: {
-      /**
-       * A service (and optionally a subset and port) in the service registry.
-       */
-      destination: {
-        /**
-         * Service name from the registry (Kubernetes Service or ServiceEntry host); short names are resolved in the VirtualService's namespace.
-         */
-        host: string;
-        /**
-         * Name of a subset defined by a DestinationRule for the host.
-         */
-        subset?: string;
-        /**
-         * Port of the destination; optional when the service has a single port.
-         */
-        port?: {
-          /**
-           * Port number.
-           */
-          number?: number;
-        };
-      };
+      destination: Destination;
       /**
        * Relative share of traffic sent to this destination; 0 sends none.
        */
       weight?: number;
     }[];
   }[];
+}
+/**
+ * A string condition: exactly one of `exact`, `prefix` or `regex` (RE2 syntax, matched against the whole value).
+ */
+export interface StringMatch {
+  /**
+   * The value must equal this string.
+   */
+  exact?: string;
+  /**
+   * The value must start with this string.
+   */
+  prefix?: string;
+  /**
+   * The whole value must match this RE2 regular expression.
+   */
+  regex?: string;
+}
+/**
+ * Only match traffic from workloads carrying all of these labels.
+ */
+export interface SourceLabels {
+  [k: string]: string | undefined;
+}
+/**
+ * A service (and optionally a subset and port) in the service registry.
+ */
+export interface Destination {
+  /**
+   * Service name from the registry (Kubernetes Service or ServiceEntry host); short names are resolved in the VirtualService's namespace.
+   */
+  host: string;
+  /**
+   * Name of a subset defined by a DestinationRule for the host.
+   */
+  subset?: string;
+  /**
+   * Port of the destination; optional when the service has a single port.
+   */
+  port?: {
+    /**
+     * Port number.
+     */
+    number?: number;
+  };
+}
+/**
+ * Header changes applied to requests and responses.
+ */
+export interface Headers {
+  request?: HeaderOperations;
+  response?: HeaderOperations;
+}
+/**
+ * Header changes, applied in the order set, add, remove.
+ */
+export interface HeaderOperations {
+  /**
+   * Headers to set, replacing any existing value.
+   */
+  set?: {
+    [k: string]: string | undefined;
+  };
+  /**
+   * Headers to append to any existing value.
+   */
+  add?: {
+    [k: string]: string | undefined;
+  };
+  /**
+   * Names of headers to remove.
+   */
+  remove?: string[];
+}
+/**
+ * A percentage from 0 to 100.
+ */
+export interface Percent {
+  value?: number;
 }
 /**
  * Written by the weft operator.

@@ -156,3 +156,8 @@ export function checkPercent(value: unknown): string | undefined {
   if (value < 0 || value > 100) return `percentage ${value} must be between 0 and 100`;
   return undefined;
 }
+
+/** True for a JSON object (not null, not an array); keeps the declared type of a typed value while narrowing. */
+export function isObject<T>(v: T): v is T & Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

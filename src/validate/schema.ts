@@ -3,6 +3,7 @@
 // Unknown fields are errors (kubectl's default strict field validation). CEL rules (x-kubernetes-validations)
 // are not evaluated here: the per-kind validators implement the same rules in TypeScript.
 import { RE2JS } from 're2js';
+import { isObject } from './common.ts';
 import { at, Findings } from './result.ts';
 import type { ValidationResult } from './result.ts';
 
@@ -274,9 +275,6 @@ function typeMatches(expected: string, actual: string): boolean {
   return expected === actual || (expected === 'number' && actual === 'integer');
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** JSON with sorted keys: equal values give equal strings (set and map-list uniqueness, enum). */
 function canonical(v: unknown): string {

@@ -2,7 +2,7 @@
 // Load balancer (and locality settings), connection pool, outlier detection, upstream TLS, per-port
 // settings, tunnel, PROXY protocol, retry budget. Mirrors the CRD's CEL rules for the offline path.
 import type { DestinationRuleSpec } from '../api/destinationrule.ts';
-import { checkDuration } from './common.ts';
+import { checkDuration, isObject } from './common.ts';
 import { checkFqdn, checkMsDuration, isIpAddress } from './networking-common.ts';
 import { at } from './result.ts';
 import type { Findings } from './result.ts';
@@ -230,6 +230,3 @@ export function isPrime(n: number): boolean {
   return true;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}

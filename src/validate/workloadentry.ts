@@ -1,7 +1,7 @@
 // WorkloadEntry validation, and the endpoint checks ServiceEntry shares with it (an endpoint has the shape of a
 // WorkloadEntry spec): a WorkloadEntry (or one endpoint and what its ServiceEntry declares) in, findings out.
 import type { WorkloadEntry, WorkloadEntrySpec } from '../api/workloadentry.ts';
-import { checkDnsLabel, checkLabels } from './common.ts';
+import { checkDnsLabel, checkLabels, isObject } from './common.ts';
 import { checkFqdn, isIpAddress } from './networking-common.ts';
 import { at, Findings } from './result.ts';
 import type { ValidationResult } from './result.ts';
@@ -95,6 +95,3 @@ export function checkServiceAccountName(name: string): string | undefined {
   return undefined;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
