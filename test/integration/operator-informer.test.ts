@@ -69,5 +69,4 @@ describe('informer on core kinds', function () {
     expect(pods.list().map((p) => p.metadata?.name)).to.deep.equal([]);
     expect(keys.every((k) => k === `${ns}/reviews-1`)).to.equal(true);
   });
-
 });

@@ -70,7 +70,13 @@ describe('operator: leader election with two replicas', function () {
     await mesh.updateSpec('VirtualService', ns, 'details', (spec) => (spec.gateways = ['missing']));
     const vs = await waitForStatus(mesh, 'VirtualService', ns, 'details', (o) => o.metadata.generation === 2);
     expect(condition(vs, 'ResolvedRefs')).to.include({ status: 'False', reason: 'ReferencedResourceNotFound' });
-    expect(ours(writers[1 - leaderIdx]!).some((c) => c.key === `VirtualService/${ns}/details` && c.result === 'written')).to.equal(true);
+    // The recorder notes a write once the response is in, which may be just after the status became visible.
+    await waitFor(
+      'the new leader to record its write',
+      async () => ours(writers[1 - leaderIdx]!).some((c) => c.key === `VirtualService/${ns}/details` && c.result === 'written'),
+      (v) => v,
+      5_000,
+    );
     expect(writers[leaderIdx]!.calls.length, 'the stopped replica writes nothing more').to.equal(oldWrites);
   });
 });
