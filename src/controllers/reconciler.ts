@@ -46,7 +46,7 @@ export function parseKey(key: string): { kind: string; namespace: string; name: 
 }
 
 export interface ReconcileDeps {
-  caches: ReadonlyMap<string, Informer<StatusObject>>;
+  caches: ReadonlyMap<string, Pick<Informer<StatusObject>, 'get'>>;
   view: MeshView;
   writer: StatusWriter;
   validate: Validate;
