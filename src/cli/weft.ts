@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../controllers/log.ts';
 import { DEFAULT_LEASE_NAME, DEFAULT_NAMESPACE, startOperator, type Operator } from '../controllers/operator.ts';
+import { webhookHook } from '../webhooks/run.ts';
 
 const HELP = `weft — control plane of the weft service mesh
 
@@ -20,6 +21,9 @@ operator flags:
       --leader-elect=true|false      elect one active replica through a Lease (default true)
       --lease-name NAME              name of the Lease (default "${DEFAULT_LEASE_NAME}")
       --workers N                    concurrent reconciles (default 4)
+      --webhook=true|false           serve the validating admission webhook (default true; every replica serves it)
+      --webhook-host ADDR            address the webhook listens on (default 0.0.0.0)
+      --webhook-port PORT            port of the webhook (default 9443)
 
 Logs are JSON lines on stderr; $WEFT_LOG_LEVEL sets the level (debug, info, warn, error).
 `;
@@ -33,11 +37,12 @@ export interface OperatorArgs {
   leaderElect: boolean;
   leaseName: string;
   workers: number;
+  webhook: { host: string; port: number } | undefined;
 }
 
 export function parseOperatorArgs(argv: string[]): OperatorArgs {
   // `--leader-elect` alone means true.
-  const args = argv.map((a) => (a === '--leader-elect' ? '--leader-elect=true' : a));
+  const args = argv.map((a) => (a === '--leader-elect' || a === '--webhook' ? `${a}=true` : a));
   let values;
   try {
     ({ values } = parseArgs({
@@ -49,6 +54,9 @@ export function parseOperatorArgs(argv: string[]): OperatorArgs {
         'leader-elect': { type: 'string', default: 'true' },
         'lease-name': { type: 'string', default: DEFAULT_LEASE_NAME },
         workers: { type: 'string', default: '4' },
+        webhook: { type: 'string', default: 'true' },
+        'webhook-host': { type: 'string', default: '0.0.0.0' },
+        'webhook-port': { type: 'string', default: '9443' },
       },
       allowPositionals: false,
     }));
@@ -59,6 +67,10 @@ export function parseOperatorArgs(argv: string[]): OperatorArgs {
   if (le !== 'true' && le !== 'false') throw new UsageError(`--leader-elect must be true or false, not "${le}"`);
   const workers = Number(values.workers);
   if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a positive integer, not "${values.workers}"`);
+  const wh = values.webhook;
+  if (wh !== 'true' && wh !== 'false') throw new UsageError(`--webhook must be true or false, not "${wh}"`);
+  const port = Number(values['webhook-port']);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--webhook-port must be a port number, not "${values['webhook-port']}"`);
   return {
     kubeconfig: values.kubeconfig,
     namespace: values.namespace,
@@ -66,6 +78,7 @@ export function parseOperatorArgs(argv: string[]): OperatorArgs {
     leaderElect: le === 'true',
     leaseName: values['lease-name'],
     workers,
+    webhook: wh === 'true' ? { host: values['webhook-host'], port } : undefined,
   };
 }
 
@@ -93,7 +106,7 @@ async function runOperator(argv: string[]): Promise<number> {
       leaseName: args.leaseName,
       workers: args.workers,
       log: log.child('operator'),
-      // webhook: the admission server (src/webhooks) plugs in here through a WebhookHook.
+      webhook: args.webhook ? webhookHook({ ...args.webhook, rootNamespace: args.rootNamespace }) : undefined,
     });
   } catch (err) {
     log.error('operator failed to start', { error: err });
