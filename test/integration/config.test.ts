@@ -7,7 +7,6 @@ import { parseAllDocuments } from 'yaml';
 import type { V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
 import { MESH_KINDS } from '../../src/api/kinds.ts';
 import { installCrds, sharedCluster, type Cluster } from '../support/cluster.ts';
-import { kubectlAsync } from '../support/kubectl-async.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const SA = 'system:serviceaccount:weft-system:weft-operator';
@@ -25,11 +24,11 @@ describe('config/ on a real API server', function () {
   let objects: Obj[];
 
   const kubectl = async (args: string[], input?: string) => {
-    const r = await kubectlAsync(cp, args, input);
+    const r = await cp.kubectlAsync(args, input);
     if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
-  const canI = async (...args: string[]) => (await kubectlAsync(cp, ['auth', 'can-i', '--as', SA, ...args])).stdout.trim();
+  const canI = async (...args: string[]) => (await cp.kubectlAsync(['auth', 'can-i', '--as', SA, ...args])).stdout.trim();
 
   before(async () => {
     cp = await sharedCluster();

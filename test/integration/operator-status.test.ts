@@ -49,6 +49,15 @@ describe('operator: status on a real API server', function () {
     expect(condition(second, 'Accepted')!.lastTransitionTime).to.equal(condition(first, 'Accepted')!.lastTransitionTime);
   });
 
+  it('`kubectl wait --for=condition=Accepted` returns once weft has accepted a resource', async () => {
+    await mesh.create('DestinationRule', ns, 'wait-for-me', { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }] });
+    const r = await cp.kubectlAsync(['wait', '--for=condition=Accepted', '--timeout=60s', '-n', ns, 'destinationrule/wait-for-me']);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.include('destinationrule.networking.istio.io/wait-for-me condition met');
+    const refs = await cp.kubectlAsync(['wait', '--for=condition=ResolvedRefs', '--timeout=60s', '-n', ns, 'dr/wait-for-me']);
+    expect(refs.status, refs.stderr).to.equal(0);
+  });
+
   it('a VirtualService naming a missing Gateway is ResolvedRefs False (IST0101) until the Gateway exists', async () => {
     await mesh.create('VirtualService', ns, 'via-gw', {
       hosts: ['bookinfo.example.com'],

@@ -6,7 +6,6 @@ import { loadCrdSchemas } from '../../src/cli/crds.ts';
 import { formatFinding } from '../../src/validate/result.ts';
 import { checkSchema } from '../../src/validate/schema.ts';
 import { createNamespace, installCrds, sharedCluster, type Cluster } from '../support/cluster.ts';
-import { kubectlAsync } from '../support/kubectl-async.ts';
 import { testdataCases } from '../support/testdata.ts';
 
 type Doc = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; spec?: unknown };
@@ -61,7 +60,7 @@ describe('offline schema check agrees with the API server', function () {
   async function check(doc: Doc): Promise<void> {
     const lines = offline(doc);
     expect(lines, `${doc.metadata.name}: schema.ts finds nothing wrong`).to.not.deep.equal([]);
-    const r = await kubectlAsync(cp, ['create', '--dry-run=server', '-n', ns, '-f', '-'], JSON.stringify(doc));
+    const r = await cp.kubectlAsync(['create', '--dry-run=server', '-n', ns, '-f', '-'], JSON.stringify(doc));
     expect(r.status, `${doc.metadata.name}: the API server accepted it`).to.not.equal(0);
     const missing = lines.filter((l) => !r.stderr.includes(l));
     expect(missing, `${doc.metadata.name}\n  API server: ${r.stderr.trim()}\n  offline:    ${lines.join('\n              ')}`).to.deep.equal([]);

@@ -11,7 +11,6 @@ import { webhookHook } from '../../src/webhooks/run.ts';
 import { startWebhookServer, type WebhookServer } from '../../src/webhooks/server.ts';
 import { silentLogger } from '../../src/controllers/log.ts';
 import { createNamespace, installCrds, sharedCluster, type Cluster } from '../support/cluster.ts';
-import { kubectlAsync as kubectl } from '../support/kubectl-async.ts';
 import { registerWebhook, unregisterWebhook } from '../support/webhook.ts';
 
 const NAME = `weft-validator-webhook-${process.pid}`;
@@ -44,7 +43,7 @@ describe('validating webhook on a real API server', function () {
   let certs: WebhookCerts;
   let server: WebhookServer;
 
-  const apply = (obj: unknown, ...flags: string[]) => kubectl(cp, ['apply', '-n', ns, ...flags, '-f', '-'], JSON.stringify(obj));
+  const apply = (obj: unknown, ...flags: string[]) => cp.kubectlAsync(['apply', '-n', ns, ...flags, '-f', '-'], JSON.stringify(obj));
 
   before(async () => {
     cp = await sharedCluster();
@@ -81,7 +80,7 @@ describe('validating webhook on a real API server', function () {
     const r = await apply(valid('reviews'));
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stderr).to.equal('');
-    expect((await kubectl(cp, ['get', 'vs', 'reviews', '-n', ns, '-o', 'name'])).stdout).to.match(/virtualservice.networking.istio.io\/reviews/);
+    expect((await cp.kubectlAsync(['get', 'vs', 'reviews', '-n', ns, '-o', 'name'])).stdout).to.match(/virtualservice.networking.istio.io\/reviews/);
   });
 
   it('passes warnings back as warnings, accepting the resource', async () => {
@@ -94,8 +93,8 @@ describe('validating webhook on a real API server', function () {
     const r = await apply(onlyWeftRefuses('reviews'));
     expect(r.status).to.not.equal(0);
     expect(r.stderr).to.include('spec.http[0].retries.retryOn');
-    expect((await kubectl(cp, ['label', 'vs', 'reviews', '-n', ns, 'team=shop'])).status).to.equal(0);
-    expect((await kubectl(cp, ['delete', 'vs', 'reviews', '-n', ns])).status).to.equal(0);
+    expect((await cp.kubectlAsync(['label', 'vs', 'reviews', '-n', ns, 'team=shop'])).status).to.equal(0);
+    expect((await cp.kubectlAsync(['delete', 'vs', 'reviews', '-n', ns])).status).to.equal(0);
   });
 
   it('keeps serving across a renewal of its certificate, without a restart', async () => {
@@ -185,7 +184,7 @@ describe('the webhook as the operator runs it (webhookHook)', function () {
     const stranger = await generateWebhookCerts();
     await registerWebhook(kc, { name, url: `https://127.0.0.1:${running!.port}/validate`, caPem: stranger.caPem, namespaceLabel: hookLabel });
     const refused = await until('the webhook to refuse', async () => {
-      const r = await kubectl(cp, ['apply', '-n', ns, '--dry-run=server', '-f', '-'], JSON.stringify(onlyWeftRefuses('x')));
+      const r = await cp.kubectlAsync(['apply', '-n', ns, '--dry-run=server', '-f', '-'], JSON.stringify(onlyWeftRefuses('x')));
       return r.stderr.includes('denied the request') ? r.stderr : undefined;
     });
     expect(refused).to.include('spec.http[0].retries.retryOn');
