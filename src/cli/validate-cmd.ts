@@ -3,6 +3,7 @@
 // (unknown fields refused, as kubectl's strict validation does), then weft's semantic validator (the webhook's).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { MESH_KINDS } from '../api/kinds.ts';
 import { validateResource } from '../validate/index.ts';
 import type { Finding } from '../validate/result.ts';
 import { formatFinding } from '../validate/result.ts';
@@ -16,7 +17,7 @@ export interface ValidateArgs {
   /** Namespace assumed for documents without one, as kubectl's current namespace would be. */
   namespace: string;
   rootNamespace?: string;
-  /** Skip documents of kinds weft does not serve instead of reporting them. */
+  /** Skip documents of mesh API groups whose kind weft does not serve (e.g. Sidecar) instead of reporting them. */
   skipUnknown: boolean;
   crdsDir?: string;
 }
@@ -37,6 +38,7 @@ interface Totals {
 export function runValidate(args: ValidateArgs, io: Io): number {
   const crds = loadCrdSchemas(args.crdsDir);
   const totals: Totals = { documents: 0, invalid: 0, errors: 0, warnings: 0, skipped: 0 };
+  const meshGroups = new Set(MESH_KINDS.map((k) => k.group));
   for (const source of expand(args.files)) {
     let text: string;
     try {
@@ -59,6 +61,11 @@ export function runValidate(args: ValidateArgs, io: Io): number {
         report(io, totals, where, [{ field: '<document>', message: 'not a Kubernetes object (expected a mapping)' }], []);
         continue;
       }
+      if (!meshGroups.has(groupOf(obj))) {
+        // Deployments, Services…: the API server's business, not weft's. A mixed manifest directory validates.
+        totals.skipped++;
+        continue;
+      }
       const { errors, warnings, unknown } = checkDocument(obj, crds, args);
       if (unknown && args.skipUnknown) {
         totals.skipped++;
@@ -71,6 +78,11 @@ export function runValidate(args: ValidateArgs, io: Io): number {
   const skipped = totals.skipped ? `, ${totals.skipped} skipped` : '';
   io.out(`${totals.documents} document(s): ${valid} valid, ${totals.invalid} invalid (${totals.errors} error(s), ${totals.warnings} warning(s))${skipped}`);
   return totals.invalid > 0 ? 1 : 0;
+}
+
+function groupOf(obj: Record<string, unknown>): string {
+  const apiVersion = typeof obj.apiVersion === 'string' ? obj.apiVersion : '';
+  return apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
 }
 
 function checkDocument(obj: Record<string, unknown>, crds: Map<string, CrdSchemas>, args: ValidateArgs) {

@@ -24,7 +24,8 @@ validate flags:
   -f, --filename FILE     file, directory or "-" (repeatable)
   -n, --namespace NS      namespace for documents that set none (default "default")
       --root-namespace NS the mesh root namespace (default "weft-system")
-      --skip-unknown      ignore documents of kinds weft does not serve instead of reporting them
+      --skip-unknown      ignore kinds of the mesh API groups that weft does not serve (e.g. Sidecar)
+                          instead of reporting them; documents of other groups (Deployment…) are always skipped
 `;
 
 class UsageError extends Error {}
