@@ -1,22 +1,10 @@
-// DestinationRule validation: every testdata case (validator and, for schema-only cases, the CRD's structural
-// schema), then the rules that are easy to get subtly wrong.
+// DestinationRule validation: the rules that are easy to get subtly wrong (crds/testdata is checked for every
+// kind in validate-testdata.test.ts).
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { parse, parseAllDocuments } from 'yaml';
 import type { DestinationRule, DestinationRuleSpec } from '../../src/api/destinationrule.ts';
 import { validateDestinationRule } from '../../src/validate/destinationrule.ts';
 import { formatFinding } from '../../src/validate/result.ts';
-import { checkSchema } from '../../src/validate/schema.ts';
-import type { JSONSchemaProps } from '../../src/validate/schema.ts';
 import { isPrime } from '../../src/validate/trafficpolicy.ts';
-
-const crds = resolve(import.meta.dirname, '../../crds');
-const testdata = (name: string): DestinationRule[] =>
-  parseAllDocuments(readFileSync(resolve(crds, 'testdata', name), 'utf8')).map((d) => d.toJS() as DestinationRule);
-const schema = (parse(readFileSync(resolve(crds, 'networking.istio.io_destinationrules.yaml'), 'utf8')) as {
-  spec: { versions: Array<{ schema: { openAPIV3Schema: JSONSchemaProps } }> };
-}).spec.versions[0]!.schema.openAPIV3Schema;
 
 const errorsOf = (obj: DestinationRule): string[] => validateDestinationRule(obj).errors.map(formatFinding);
 const warningsOf = (obj: DestinationRule): string[] => validateDestinationRule(obj).warnings.map(formatFinding);
@@ -28,25 +16,6 @@ const dr = (spec: Partial<DestinationRuleSpec>, namespace = 'default'): Destinat
 });
 
 describe('validate/destinationrule', () => {
-  describe('testdata', () => {
-    for (const obj of testdata('destinationrule-valid.yaml')) {
-      it(`accepts ${obj.metadata?.name}`, () => {
-        expect(errorsOf(obj)).to.deep.equal([]);
-        expect(checkSchema(obj, schema).errors.map(formatFinding)).to.deep.equal([]);
-      });
-    }
-    for (const obj of testdata('destinationrule-invalid.yaml')) {
-      const annotations = obj.metadata?.annotations ?? {};
-      const expected = annotations['test.weft.dev/expected-error'];
-      const bySchema = annotations['test.weft.dev/caught-by'] === 'schema';
-      it(`refuses ${obj.metadata?.name} with "${expected}"${bySchema ? ' (schema)' : ''}`, () => {
-        expect(expected, 'expected-error annotation').to.be.a('string');
-        const found = bySchema ? checkSchema(obj, schema).errors.map(formatFinding) : errorsOf(obj);
-        expect(found.join('\n')).to.include(expected);
-      });
-    }
-  });
-
   it('requires a host in wildcard-domain form, not an IP address', () => {
     expect(errorsOf(dr({ host: '*.example.com' }))).to.deep.equal([]);
     expect(errorsOf(dr({ host: 'reviews' }))).to.deep.equal([]);

@@ -1,16 +1,10 @@
-// PeerAuthentication validation: every testdata case, then the rules that are easy to get subtly wrong.
+// PeerAuthentication validation: the rules that are easy to get subtly wrong (crds/testdata is checked for every
+// kind in validate-testdata.test.ts).
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import type { PeerAuthentication } from '../../src/api/peerauthentication.ts';
 import { validatePeerAuthentication } from '../../src/validate/peerauthentication.ts';
 import { formatFinding } from '../../src/validate/result.ts';
 
-const testdata = (name: string): PeerAuthentication[] =>
-  parseAllDocuments(readFileSync(resolve(import.meta.dirname, '../../crds/testdata', name), 'utf8')).map(
-    (d) => d.toJS() as PeerAuthentication,
-  );
 const errorsOf = (obj: PeerAuthentication): string[] => validatePeerAuthentication(obj).errors.map(formatFinding);
 const pa = (spec: PeerAuthentication['spec'], namespace = 'default'): PeerAuthentication => ({
   apiVersion: 'security.istio.io/v1',
@@ -20,21 +14,6 @@ const pa = (spec: PeerAuthentication['spec'], namespace = 'default'): PeerAuthen
 });
 
 describe('validate/peerauthentication', () => {
-  describe('testdata', () => {
-    for (const obj of testdata('peerauthentication-valid.yaml')) {
-      it(`accepts ${obj.metadata?.name}`, () => expect(errorsOf(obj)).to.deep.equal([]));
-    }
-    for (const obj of testdata('peerauthentication-invalid.yaml')) {
-      const annotations = obj.metadata?.annotations ?? {};
-      const expected = annotations['test.weft.dev/expected-error'];
-      if (annotations['test.weft.dev/caught-by'] === 'schema') continue;
-      it(`refuses ${obj.metadata?.name} with "${expected}"`, () => {
-        expect(expected, 'expected-error annotation').to.be.a('string');
-        expect(errorsOf(obj).join('\n')).to.include(expected);
-      });
-    }
-  });
-
   it('allows portLevelMtls only in workload policies', () => {
     const ports = { '8080': { mode: 'DISABLE' as const } };
     expect(errorsOf(pa({ portLevelMtls: ports }))[0]).to.match(/^spec\.portLevelMtls: portLevelMtls requires selector/);

@@ -1,16 +1,10 @@
-// RequestAuthentication validation: every testdata case, then the rules that are easy to get subtly wrong.
+// RequestAuthentication validation: the rules that are easy to get subtly wrong (crds/testdata is checked for
+// every kind in validate-testdata.test.ts).
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import type { RequestAuthentication } from '../../src/api/requestauthentication.ts';
 import { checkJwks, checkJwksUri, validateRequestAuthentication } from '../../src/validate/requestauthentication.ts';
 import { formatFinding } from '../../src/validate/result.ts';
 
-const testdata = (name: string): RequestAuthentication[] =>
-  parseAllDocuments(readFileSync(resolve(import.meta.dirname, '../../crds/testdata', name), 'utf8')).map(
-    (d) => d.toJS() as RequestAuthentication,
-  );
 const errorsOf = (obj: RequestAuthentication): string[] => validateRequestAuthentication(obj).errors.map(formatFinding);
 const ra = (spec: RequestAuthentication['spec']): RequestAuthentication => ({
   apiVersion: 'security.istio.io/v1',
@@ -20,21 +14,6 @@ const ra = (spec: RequestAuthentication['spec']): RequestAuthentication => ({
 });
 
 describe('validate/requestauthentication', () => {
-  describe('testdata', () => {
-    for (const obj of testdata('requestauthentication-valid.yaml')) {
-      it(`accepts ${obj.metadata?.name}`, () => expect(errorsOf(obj)).to.deep.equal([]));
-    }
-    for (const obj of testdata('requestauthentication-invalid.yaml')) {
-      const annotations = obj.metadata?.annotations ?? {};
-      const expected = annotations['test.weft.dev/expected-error'];
-      if (annotations['test.weft.dev/caught-by'] === 'schema') continue;
-      it(`refuses ${obj.metadata?.name} with "${expected}"`, () => {
-        expect(expected, 'expected-error annotation').to.be.a('string');
-        expect(errorsOf(obj).join('\n')).to.include(expected);
-      });
-    }
-  });
-
   it('requires an issuer unless the keys come from jwksUri', () => {
     expect(errorsOf(ra({ jwtRules: [{ jwksUri: 'https://k.example.com/keys' }] }))).to.deep.equal([]);
     expect(errorsOf(ra({ jwtRules: [{ jwks_uri: 'https://k.example.com/keys' }] }))).to.deep.equal([]);

@@ -1,22 +1,10 @@
-// WorkloadEntry validation: every testdata case (validator and, for schema-only cases, the CRD's structural
-// schema), then the address forms and the checks ServiceEntry endpoints share.
+// WorkloadEntry validation: the address forms and the checks ServiceEntry endpoints share (crds/testdata is
+// checked for every kind in validate-testdata.test.ts).
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { parse, parseAllDocuments } from 'yaml';
 import type { WorkloadEntry, WorkloadEntrySpec } from '../../src/api/workloadentry.ts';
 import { Findings, formatFinding } from '../../src/validate/result.ts';
-import { checkSchema } from '../../src/validate/schema.ts';
-import type { JSONSchemaProps } from '../../src/validate/schema.ts';
 import { checkServiceAccountName, checkWorkloadEntrySpec, validateWorkloadEntry } from '../../src/validate/workloadentry.ts';
 import type { EndpointContext } from '../../src/validate/workloadentry.ts';
-
-const crds = resolve(import.meta.dirname, '../../crds');
-const testdata = (name: string): WorkloadEntry[] =>
-  parseAllDocuments(readFileSync(resolve(crds, 'testdata', name), 'utf8')).map((d) => d.toJS() as WorkloadEntry);
-const schema = (parse(readFileSync(resolve(crds, 'networking.istio.io_workloadentries.yaml'), 'utf8')) as {
-  spec: { versions: Array<{ schema: { openAPIV3Schema: JSONSchemaProps } }> };
-}).spec.versions[0]!.schema.openAPIV3Schema;
 
 const errorsOf = (obj: WorkloadEntry): string[] => validateWorkloadEntry(obj).errors.map(formatFinding);
 const we = (spec: WorkloadEntrySpec): WorkloadEntry => ({
@@ -32,25 +20,6 @@ const endpoint = (spec: WorkloadEntrySpec, ctx: EndpointContext): string[] => {
 };
 
 describe('validate/workloadentry', () => {
-  describe('testdata', () => {
-    for (const obj of testdata('workloadentry-valid.yaml')) {
-      it(`accepts ${obj.metadata?.name}`, () => {
-        expect(errorsOf(obj)).to.deep.equal([]);
-        expect(checkSchema(obj, schema).errors.map(formatFinding)).to.deep.equal([]);
-      });
-    }
-    for (const obj of testdata('workloadentry-invalid.yaml')) {
-      const annotations = obj.metadata?.annotations ?? {};
-      const expected = annotations['test.weft.dev/expected-error'];
-      const bySchema = annotations['test.weft.dev/caught-by'] === 'schema';
-      it(`refuses ${obj.metadata?.name} with "${expected}"${bySchema ? ' (schema)' : ''}`, () => {
-        expect(expected, 'expected-error annotation').to.be.a('string');
-        const found = bySchema ? checkSchema(obj, schema).errors.map(formatFinding) : errorsOf(obj);
-        expect(found.join('\n')).to.include(expected);
-      });
-    }
-  });
-
   it('takes an IP, a DNS name or a unix socket as the address', () => {
     for (const address of ['10.0.0.1', 'fe80::1', 'vm.corp.example', 'vm', 'unix:///run/a.sock', 'unix://@abstract']) {
       expect(errorsOf(we({ address })), address).to.deep.equal([]);
