@@ -1,0 +1,162 @@
+// The mesh as translation sees it: plain, immutable values built from the informer caches (src/model/snapshot.ts).
+// Nothing here talks to the API server; everything is indexed so translating one workload is cheap.
+import type {
+  AuthorizationPolicy, DestinationRule, Gateway, PeerAuthentication, RequestAuthentication, ServiceEntry, VirtualService,
+  WorkloadEntry,
+} from '../api/index.ts';
+
+export type Labels = Readonly<Record<string, string>>;
+
+/** A port's application protocol, named as Istio names them. UNKNOWN means: sniff HTTP/1, HTTP/2, else TCP. */
+export type Protocol =
+  | 'HTTP' | 'HTTP2' | 'HTTPS' | 'GRPC' | 'GRPC-WEB' | 'TCP' | 'TLS' | 'MONGO' | 'MYSQL' | 'REDIS' | 'UDP' | 'UNKNOWN';
+
+export interface ServicePort {
+  /** Port name; for ServiceEntries the declared name. Kubernetes allows an empty name on single-port services. */
+  name: string;
+  port: number;
+  /** Kubernetes targetPort (number or container port name) or ServiceEntry targetPort. */
+  targetPort?: number | string;
+  protocol: Protocol;
+}
+
+/** Where an object may be seen: everywhere, or in the listed namespaces only (exportTo "." resolved). */
+export type ExportTo = { readonly all: true } | { readonly all: false; readonly namespaces: ReadonlySet<string> };
+
+export type Resolution = 'EDS' | 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN' | 'DYNAMIC_DNS';
+
+/** A Kubernetes Service or one host of a ServiceEntry. */
+export interface MeshService {
+  /** FQDN (`reviews.bookinfo.svc.cluster.local`) or a ServiceEntry host, possibly a `*.` wildcard. */
+  hostname: string;
+  name: string;
+  namespace: string;
+  origin: 'Kubernetes' | 'ServiceEntry';
+  /** ClusterIPs or ServiceEntry addresses; empty for headless services. */
+  addresses: readonly string[];
+  ports: readonly ServicePort[];
+  labels: Labels;
+  /** Kubernetes selector or ServiceEntry workloadSelector; undefined when endpoints come from elsewhere. */
+  selector?: Labels;
+  location: 'MESH_INTERNAL' | 'MESH_EXTERNAL';
+  /** Kubernetes ClusterIP services are 'EDS'; headless ones 'NONE'. */
+  resolution: Resolution;
+  exportTo: ExportTo;
+  subjectAltNames: readonly string[];
+}
+
+export type EndpointHealth = 'HEALTHY' | 'UNHEALTHY' | 'DRAINING';
+
+export interface Endpoint {
+  /** An IP, a hostname (DNS ServiceEntry endpoints) or `unix://path`. */
+  address: string;
+  /** Target port by service port name (EndpointSlice port names; ServiceEntry endpoint `ports`). */
+  ports: Readonly<Record<string, number>>;
+  labels: Labels;
+  serviceAccount?: string;
+  workload?: WorkloadRef;
+  /** EndpointSlice conditions: ready → HEALTHY; serving and terminating → DRAINING; otherwise UNHEALTHY. */
+  health: EndpointHealth;
+  /** `region/zone/subzone`. */
+  locality?: string;
+  weight?: number;
+  network?: string;
+  /** The endpoint runs a weft sidecar: clients use mTLS automatically (identity issue). */
+  sidecar: boolean;
+}
+
+export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Job' | 'CronJob' | 'ReplicaSet' | 'ReplicationController' | 'Pod';
+
+export interface WorkloadRef {
+  kind: WorkloadKind;
+  name: string;
+  namespace: string;
+}
+
+export interface PodInfo {
+  name: string;
+  namespace: string;
+  uid: string;
+  ip?: string;
+  labels: Labels;
+  serviceAccount: string;
+  ready: boolean;
+  /** Terminated pods (Succeeded/Failed) are left out of workloads altogether. */
+  phase: string;
+  containerPorts: ReadonlyArray<{ name?: string; port: number; protocol: string }>;
+}
+
+/** What a ConfigMap `weft-proxy-<name>` is written for: the pods' owning controller, or the bare pod. */
+export interface Workload extends WorkloadRef {
+  /** The owner object (for the ConfigMap's ownerReference). */
+  apiVersion: string;
+  uid: string;
+  /** Labels of its pods (all pods of a workload share the template labels; the first pod's are used). */
+  labels: Labels;
+  serviceAccount: string;
+  pods: readonly PodInfo[];
+  /** In a namespace with `weft-injection=enabled` (or `istio-injection=enabled`) and not opted out. */
+  injected: boolean;
+}
+
+export interface MeshOptions {
+  /** Root namespace: mesh-wide DestinationRules and policies live here. */
+  rootNamespace: string;
+  clusterDomain: string;
+  trustDomain: string;
+  outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+}
+
+export const DEFAULT_MESH_OPTIONS: MeshOptions = {
+  rootNamespace: 'weft-system',
+  clusterDomain: 'cluster.local',
+  trustDomain: 'cluster.local',
+  outboundTrafficPolicy: 'ALLOW_ANY',
+};
+
+/** `Kind/namespace/name`: how config objects are named in dependency sets and status. */
+export type ObjectKey = string;
+
+export interface MeshConfig {
+  virtualServices: readonly VirtualService[];
+  destinationRules: readonly DestinationRule[];
+  gateways: readonly Gateway[];
+  serviceEntries: readonly ServiceEntry[];
+  workloadEntries: readonly WorkloadEntry[];
+  peerAuthentications: readonly PeerAuthentication[];
+  authorizationPolicies: readonly AuthorizationPolicy[];
+  requestAuthentications: readonly RequestAuthentication[];
+}
+
+/**
+ * An immutable view of the whole mesh at one moment. Every list is sorted (deterministic output); lookups
+ * are indexed. Visibility (exportTo) is applied by the `*For(namespace)` queries.
+ */
+export interface Snapshot {
+  readonly options: MeshOptions;
+  readonly config: MeshConfig;
+  readonly services: readonly MeshService[];
+  readonly workloads: readonly Workload[];
+
+  namespaceLabels(namespace: string): Labels | undefined;
+  workload(namespace: string, name: string): Workload | undefined;
+
+  /** Services with exactly this hostname (several when ServiceEntries in different namespaces share a host). */
+  servicesByHost(host: string): readonly MeshService[];
+  /** A host as written in config (short name, name.ns, name.ns.svc, FQDN) made an FQDN, relative to `namespace`. */
+  resolveHost(host: string, namespace: string): string;
+  /** The service a host names as seen from `namespace` (exportTo applied; Kubernetes before ServiceEntry). */
+  serviceFor(host: string, namespace: string): MeshService | undefined;
+  /** Endpoints of a service port, from EndpointSlices, ServiceEntry endpoints and selected WorkloadEntries. */
+  endpoints(service: MeshService, port: ServicePort): readonly Endpoint[];
+  /** The services whose selector selects this workload's pods (its inbound side). */
+  servicesOf(workload: Workload): readonly MeshService[];
+
+  /** Services visible from a namespace (exportTo). */
+  servicesFor(namespace: string): readonly MeshService[];
+  /** VirtualServices visible from a namespace, in Istio's order (creation time, then namespace/name). */
+  virtualServicesFor(namespace: string): readonly VirtualService[];
+  /** The DestinationRule that applies to `host` for a client in `namespace`: the client's namespace, then the
+   * host's namespace, then the root namespace; exportTo respected. */
+  destinationRuleFor(host: string, namespace: string): DestinationRule | undefined;
+}

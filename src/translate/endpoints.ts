@@ -1,0 +1,8 @@
+// Placeholder with the builder's signature; the implementation is being written.
+import type { TranslateContext } from './index.ts';
+import type { EnvoyObject } from './types.ts';
+
+export function buildEndpoints(ctx: TranslateContext, clusters: readonly EnvoyObject[]): EnvoyObject[] {
+  void ctx;
+  return [];
+}
