@@ -160,3 +160,45 @@ export interface Snapshot {
    * host's namespace, then the root namespace; exportTo respected. */
   destinationRuleFor(host: string, namespace: string): DestinationRule | undefined;
 }
+
+/**
+ * What a snapshot is built from: the informer caches' objects as the API server returns them (plain JSON, as
+ * `kubectl get -o json` shows them). `buildSnapshot(input)` in src/model/snapshot.ts is pure.
+ */
+export interface SnapshotInput {
+  options?: Partial<MeshOptions>;
+  namespaces: readonly KubeObject[];
+  services: readonly KubeObject[];
+  endpointSlices: readonly KubeObject[];
+  pods: readonly KubeObject[];
+  /** Owners of pods, to name workloads: ReplicaSets (→ Deployments), Jobs (→ CronJobs), and the controllers
+   * themselves (for their uid in ownerReferences). Missing owners fall back to names derived from the pod. */
+  replicaSets: readonly KubeObject[];
+  deployments: readonly KubeObject[];
+  statefulSets: readonly KubeObject[];
+  daemonSets: readonly KubeObject[];
+  jobs: readonly KubeObject[];
+  cronJobs: readonly KubeObject[];
+  config: MeshConfig;
+}
+
+/** A Kubernetes object in its JSON form. */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }>;
+    creationTimestamp?: string;
+    generation?: number;
+    resourceVersion?: string;
+    deletionTimestamp?: string;
+  };
+  spec?: unknown;
+  status?: unknown;
+  [k: string]: unknown;
+}
