@@ -54,3 +54,11 @@ export function collectionPath(t: ResourceType, namespace?: string): string {
   const base = t.group === '' ? `/api/${t.version}` : `/apis/${t.group}/${t.version}`;
   return t.namespaced && namespace ? `${base}/namespaces/${encodeURIComponent(namespace)}/${t.plural}` : `${base}/${t.plural}`;
 }
+
+// Owners of pods, which the mesh snapshot names workloads after (src/model/workloads.ts).
+export const REPLICA_SETS: ResourceType = { kind: 'ReplicaSet', group: 'apps', version: 'v1', plural: 'replicasets', namespaced: true };
+export const DEPLOYMENTS: ResourceType = { kind: 'Deployment', group: 'apps', version: 'v1', plural: 'deployments', namespaced: true };
+export const STATEFUL_SETS: ResourceType = { kind: 'StatefulSet', group: 'apps', version: 'v1', plural: 'statefulsets', namespaced: true };
+export const DAEMON_SETS: ResourceType = { kind: 'DaemonSet', group: 'apps', version: 'v1', plural: 'daemonsets', namespaced: true };
+export const JOBS: ResourceType = { kind: 'Job', group: 'batch', version: 'v1', plural: 'jobs', namespaced: true };
+export const CRON_JOBS: ResourceType = { kind: 'CronJob', group: 'batch', version: 'v1', plural: 'cronjobs', namespaced: true };

@@ -90,6 +90,7 @@ export interface PodInfo {
 export interface Workload extends WorkloadRef {
   /** The owner object (for the ConfigMap's ownerReference). */
   apiVersion: string;
+  /** '' when the owner object is not (yet) known: leave the ownerReference out then. */
   uid: string;
   /** Labels of its pods (all pods of a workload share the template labels; the first pod's are used). */
   labels: Labels;
@@ -143,7 +144,9 @@ export interface Snapshot {
 
   /** Services with exactly this hostname (several when ServiceEntries in different namespaces share a host). */
   servicesByHost(host: string): readonly MeshService[];
-  /** A host as written in config (short name, name.ns, name.ns.svc, FQDN) made an FQDN, relative to `namespace`. */
+  /** A host as written in config made an FQDN relative to `namespace`, by Istio's rule: only a name without dots
+   * is short (`reviews` → `reviews.<namespace>.svc.<domain>`); anything with a dot (`reviews.other`), wildcards and
+   * IPs are returned unchanged. */
   resolveHost(host: string, namespace: string): string;
   /** The service a host names as seen from `namespace` (exportTo applied; Kubernetes before ServiceEntry). */
   serviceFor(host: string, namespace: string): MeshService | undefined;
@@ -152,13 +155,14 @@ export interface Snapshot {
   /** The services whose selector selects this workload's pods (its inbound side). */
   servicesOf(workload: Workload): readonly MeshService[];
 
-  /** Services visible from a namespace (exportTo). */
+  /** Services visible from a namespace (exportTo), one per hostname (the one serviceFor picks), by hostname. */
   servicesFor(namespace: string): readonly MeshService[];
-  /** VirtualServices visible from a namespace, in Istio's order (creation time, then namespace/name). */
+  /** VirtualServices visible from a namespace, in Istio's order (creation time, then name, then namespace). */
   virtualServicesFor(namespace: string): readonly VirtualService[];
   /** The DestinationRule that applies to `host` for a client in `namespace`: the client's namespace, then the
-   * host's namespace, then the root namespace; exportTo respected. */
-  destinationRuleFor(host: string, namespace: string): DestinationRule | undefined;
+   * host's namespace, then the root namespace; exportTo respected. Rules with a workloadSelector apply only when
+   * `workload` (in `namespace`) is given and selected, and then take precedence over the others there. */
+  destinationRuleFor(host: string, namespace: string, workload?: Workload): DestinationRule | undefined;
 }
 
 /**
