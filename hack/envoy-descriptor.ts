@@ -57,6 +57,7 @@ const ROOT_TYPES = [
   'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
   'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
   'envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer',
+  'envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport',
   'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
   'envoy.extensions.upstreams.tcp.v3.TcpProtocolOptions',
   // load balancing policies
