@@ -1,8 +1,17 @@
-// Placeholder with the builder's signature; the implementation is being written.
+// buildEndpoints(ctx, clusters): a ClusterLoadAssignment for every EDS cluster among the built clusters — the
+// service port's endpoints, filtered by the cluster's subset, grouped by locality, with priorities and weights
+// from the DestinationRule's locality setting for this workload.
 import type { TranslateContext } from './index.ts';
+import { planEndpoints } from './lb-endpoints.ts';
+import { clientView } from './locality.ts';
+import { outboundClusterPlans } from './cluster-plan.ts';
 import type { EnvoyObject } from './types.ts';
 
 export function buildEndpoints(ctx: TranslateContext, clusters: readonly EnvoyObject[]): EnvoyObject[] {
-  void ctx;
-  return [];
+  const eds = new Set(clusters.filter((c) => c.type === 'EDS').map((c) => String(c.name)));
+  if (!eds.size) return [];
+  const client = clientView(ctx);
+  return outboundClusterPlans(ctx)
+    .filter((plan) => eds.has(plan.name))
+    .map((plan) => ({ clusterName: plan.name, endpoints: planEndpoints(ctx, plan, client) }));
 }
