@@ -106,3 +106,10 @@ export function groupBy<T>(items: readonly T[], keyOf: (x: T) => string): Map<st
   }
   return m;
 }
+
+/** Freezes a plain value and everything it holds (arrays, records); Sets and Maps are left as they are. */
+export function deepFreeze<T>(v: T): T {
+  if (v === null || typeof v !== 'object' || Object.isFrozen(v) || v instanceof Set || v instanceof Map) return v;
+  for (const x of Object.values(v)) deepFreeze(x);
+  return Object.freeze(v);
+}

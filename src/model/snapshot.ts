@@ -4,7 +4,7 @@ import type { DestinationRule, ServiceEntry, VirtualService } from '../api/index
 import { indexDestinationRules } from './destination-rules.ts';
 import { buildEndpoints, endpointsForPort } from './endpoints.ts';
 import { resolveHost } from './hosts.ts';
-import { by, creationOf, type HasMeta, groupBy, indexBy, key, labelsOf, nameOf, namespaceOf, selectorMatches, stringList, record, uidOf } from './kube.ts';
+import { by, creationOf, deepFreeze, type HasMeta, groupBy, indexBy, key, labelsOf, nameOf, namespaceOf, selectorMatches, stringList, record, uidOf } from './kube.ts';
 import { kubernetesService, serviceEntryServices, serviceKey, type ServiceRecord } from './services.ts';
 import {
   DEFAULT_MESH_OPTIONS, type Endpoint, type KubeObject, type Labels, type MeshConfig, type MeshService, type ServicePort, type Snapshot,
@@ -69,7 +69,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
   for (const se of config.serviceEntries as readonly ServiceEntry[]) records.push(...serviceEntryServices(se));
   records.sort(recordOrder);
   const unique = [...indexBy(records, (r) => serviceKey(r.service)).values()];
-  const services = Object.freeze(unique.map((r) => r.service));
+  const services = deepFreeze(unique.map((r) => r.service));
   const recordsByHost = groupBy(unique, (r) => r.service.hostname);
 
   const endpointsByService = buildEndpoints(unique, {
@@ -101,7 +101,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     options,
     config,
     services,
-    workloads: Object.freeze(workloads),
+    workloads: deepFreeze(workloads),
 
     namespaceLabels,
     workload: (namespace, name) => workloadsByKey.get(key(namespace, name)),
@@ -113,7 +113,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
       const k = `${serviceKey(service)}|${port.name}|${port.port}`;
       let eps = endpointCache.get(k);
       if (!eps) {
-        eps = Object.freeze(endpointsForPort(endpointsByService.get(serviceKey(service)) ?? [], port));
+        eps = deepFreeze(endpointsForPort(endpointsByService.get(serviceKey(service)) ?? [], port));
         endpointCache.set(k, eps);
       }
       return eps;
@@ -121,8 +121,8 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
 
     servicesOf(workload: Workload): readonly MeshService[] {
       const labelSets = [workload.labels, ...workload.pods.map((p) => p.labels)];
+      // Any pod's own labels count too: a StatefulSet's per-pod Service selects on the pod-name label.
       return services.filter((s) => s.namespace === workload.namespace && s.selector !== undefined
-        && (s.origin === 'ServiceEntry' || Object.keys(s.selector).length > 0)
         && labelSets.some((l) => selectorMatches(s.selector!, l)));
     },
 
