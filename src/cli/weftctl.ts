@@ -11,6 +11,8 @@ const HELP = `weftctl — command line for the weft service mesh
 
 Usage:
   weftctl validate -f FILE [-f FILE ...] [flags]   check mesh resources offline
+  weftctl proxy-config <pod|kind/name> [KIND]      show the config a workload's sidecar runs
+  weftctl proxy-config --file FILE [KIND]          decode a proxy config bundle file
   weftctl version                                  print the version
   weftctl help                                     show this help
 
@@ -26,6 +28,18 @@ validate flags:
       --root-namespace NS the mesh root namespace (default "weft-system")
       --skip-unknown      ignore kinds of the mesh API groups that weft does not serve (e.g. Sidecar)
                           instead of reporting them; documents of other groups (Deployment…) are always skipped
+
+proxy-config reads the workload's ConfigMap weft-proxy-<workload> and prints its listeners, routes, clusters
+and endpoints (KIND: listeners, routes, clusters, endpoints or all; default all). A pod is followed to its
+workload through its owners (ReplicaSet → Deployment, Job → CronJob); deployment/NAME, statefulset/NAME,
+daemonset/NAME, job/NAME, cronjob/NAME, replicaset/NAME and workload/NAME name one directly, and a name that is
+no pod is taken as the workload's. istioctl's order (proxy-config clusters <pod>) works too.
+
+proxy-config flags:
+  -n, --namespace NS      namespace (default: the kubeconfig context's, else "default")
+  -o, --output FORMAT     table (default), json or yaml (the full Envoy objects)
+      --kubeconfig PATH   kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+  -f, --file FILE         read a bundle (config.pb.gz, gzipped or not; "-" for stdin) instead of the cluster
 `;
 
 class UsageError extends Error {}
@@ -72,7 +86,7 @@ function parseValidateArgs(argv: string[]): ValidateArgs {
   return args;
 }
 
-export function main(argv: string[]): number {
+export function main(argv: string[]): number | Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -81,6 +95,9 @@ export function main(argv: string[]): number {
           out: (line) => process.stdout.write(`${line}\n`),
           readStdin: () => readFileSync(0, 'utf8'),
         });
+      case 'proxy-config':
+      case 'pc':
+        return proxyConfig(rest);
       case 'version':
       case '--version':
         process.stdout.write(`weftctl ${version()}\n`);
@@ -96,11 +113,30 @@ export function main(argv: string[]): number {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    if (e.message) process.stderr.write(`weftctl: ${e.message}\n\n`);
-    process.stderr.write(HELP);
-    return 2;
+    return usageFailure(e);
   }
 }
 
-if (import.meta.main) process.exitCode = main(process.argv.slice(2));
+function usageFailure(e: unknown): number {
+  if (!(e instanceof UsageError)) throw e;
+  if (e.message) process.stderr.write(`weftctl: ${e.message}\n\n`);
+  process.stderr.write(HELP);
+  return 2;
+}
+
+/** Loaded on demand: it brings the API client and the Envoy descriptor, which other commands do not need. */
+async function proxyConfig(argv: string[]): Promise<number> {
+  const { parseProxyConfigArgs, runProxyConfig } = await import('./proxy-config-cmd.ts');
+  let args;
+  try {
+    args = parseProxyConfigArgs(argv, (m) => new UsageError(m));
+  } catch (e) {
+    return usageFailure(e);
+  }
+  return runProxyConfig(args, {
+    out: (text) => process.stdout.write(text),
+    err: (line) => process.stderr.write(`${line}\n`),
+  });
+}
+
+if (import.meta.main) process.exitCode = await main(process.argv.slice(2));
