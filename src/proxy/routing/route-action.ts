@@ -1,0 +1,303 @@
+// What a matched route does to a request, computed as Envoy's router does: redirect Location (path rewritten
+// first, then scheme/host/port/path/query rules), direct responses, or the upstream cluster (weighted pick with
+// the request's random value), path and host rewrites, header mutations, timeout, retry, mirrors, hash policy,
+// and the per-route config of the connection manager's HTTP filters (fault, CORS).
+import {
+  anyType, arr, bool, durationMs, fractionalPercent, num, obj, str, u32,
+} from './envoy-values.ts';
+import type { Obj } from './envoy-values.ts';
+import { applyMutations, flattenMutations, headerMutations } from './header-ops.ts';
+import type { HeaderMutations } from './header-ops.ts';
+import { compileRegex, globalReplace } from './regex.ts';
+import { pathOnly } from './request.ts';
+import type { HttpRequest } from './request.ts';
+import type { CompiledRoute, CompiledVirtualHost } from './route-table.ts';
+import type { Action, ClusterAction, FaultSummary, MirrorSummary, RetrySummary, UpstreamCluster } from './types.ts';
+
+/** An HTTP filter of the connection manager: its name (the key of typed_per_filter_config) and config type. */
+export interface HttpFilter {
+  name: string;
+  type: string;
+  config: Obj;
+}
+
+export interface RouteContext {
+  req: HttpRequest;
+  random: number;
+  routeConfig: Obj;
+  vhost: CompiledVirtualHost;
+  route: CompiledRoute;
+  matchedPath: string;
+  httpFilters: readonly HttpFilter[];
+  upstream(cluster: string): UpstreamCluster;
+}
+
+const FAULT_TYPE = 'envoy.extensions.filters.http.fault.v3.HTTPFault';
+const CORS_TYPE = 'envoy.extensions.filters.http.cors.v3.Cors';
+const FILTER_CONFIG_TYPE = 'envoy.config.route.v3.FilterConfig';
+
+const REDIRECT_CODES: Record<string, number> = {
+  MOVED_PERMANENTLY: 301, FOUND: 302, SEE_OTHER: 303, TEMPORARY_REDIRECT: 307, PERMANENT_REDIRECT: 308,
+};
+const REDIRECT_CODES_BY_NUMBER = [301, 302, 303, 307, 308];
+
+export function routeAction(ctx: RouteContext): Action {
+  const r = ctx.route.config;
+  if (r.redirect) return redirect(ctx, obj(r.redirect));
+  if (r.directResponse) {
+    const d = obj(r.directResponse);
+    const body = dataSource(d.body);
+    return { kind: 'direct', status: u32(d.status) ?? 200, ...(body !== undefined ? { body } : {}) };
+  }
+  if (r.route) return forward(ctx, obj(r.route));
+  // non_forwarding_action and unknown actions: nothing to route to.
+  return { kind: 'no-route' };
+}
+
+function dataSource(v: unknown): string | undefined {
+  const d = obj(v);
+  if (typeof d.inlineString === 'string') return d.inlineString;
+  if (typeof d.inlineBytes === 'string') return Buffer.from(d.inlineBytes, 'base64').toString('utf8');
+  if (d.inlineBytes instanceof Uint8Array) return Buffer.from(d.inlineBytes).toString('utf8');
+  return undefined;
+}
+
+/** The path after a prefix_rewrite / regex_rewrite, as Envoy computes it (query string kept). */
+export function rewritePath(path: string, matchedPath: string, prefixRewrite: string, regex?: { pattern: string; substitution: string }): string {
+  if (prefixRewrite !== '') return prefixRewrite + path.slice(matchedPath.length);
+  if (regex) {
+    const just = pathOnly(path);
+    return globalReplace(compileRegex(regex.pattern), just, regex.substitution) + path.slice(just.length);
+  }
+  return path;
+}
+
+function regexRewriteOf(v: unknown): { pattern: string; substitution: string } | undefined {
+  if (!v) return undefined;
+  const rr = obj(v);
+  return { pattern: str(obj(rr.pattern).regex), substitution: str(rr.substitution) };
+}
+
+function hostAndPort(host: string): { host: string; port: string } {
+  const end = host.startsWith('[') ? (host.lastIndexOf(']:') < 0 ? -1 : host.lastIndexOf(']:') + 1) : host.lastIndexOf(':');
+  return end < 0 ? { host, port: '' } : { host: host.slice(0, end), port: host.slice(end) };
+}
+
+function redirect(ctx: RouteContext, rd: Obj): Action {
+  const { req } = ctx;
+  // The router rewrites :path with the redirect's prefix_rewrite / regex_rewrite before building Location.
+  let path = req.path;
+  const regex = regexRewriteOf(rd.regexRewrite);
+  if (regex) {
+    const just = pathOnly(path);
+    path = globalReplace(compileRegex(regex.pattern), just, regex.substitution) + path.slice(just.length);
+  } else if (str(rd.prefixRewrite) !== '') {
+    path = str(rd.prefixRewrite) + path.slice(ctx.matchedPath.length);
+  }
+
+  const scheme = str(rd.schemeRedirect) || (bool(rd.httpsRedirect, false) ? 'https' : req.scheme);
+  const portRedirect = u32(rd.portRedirect) ?? 0;
+  const port = portRedirect ? `:${portRedirect}` : '';
+  let host = str(rd.hostRedirect);
+  if (!host) {
+    host = req.authority;
+    const hp = hostAndPort(host);
+    if (hp.port) {
+      let remove = port !== '';
+      if (scheme !== req.forwardedProto) {
+        remove ||= (req.forwardedProto === 'https' && hp.port === ':443') || (req.forwardedProto === 'http' && hp.port === ':80');
+      }
+      if (remove) host = hp.host;
+    }
+  }
+  const pathRedirect = str(rd.pathRedirect);
+  const pathRedirectHasQuery = pathRedirect.includes('?');
+  let finalPath = path;
+  if (pathRedirect) {
+    const q = path.indexOf('?');
+    finalPath = pathRedirectHasQuery || q < 0 ? pathRedirect : pathRedirect + path.slice(q);
+  }
+  if (!finalPath.startsWith('/')) finalPath = '/' + finalPath;
+  if (!pathRedirectHasQuery && bool(rd.stripQuery, false)) {
+    const q = finalPath.indexOf('?');
+    if (q >= 0) finalPath = finalPath.slice(0, q);
+  }
+  const code = typeof rd.responseCode === 'number' ? REDIRECT_CODES_BY_NUMBER[rd.responseCode] ?? 301
+    : REDIRECT_CODES[str(rd.responseCode)] ?? 301;
+  return { kind: 'redirect', location: `${scheme}://${host}${port}${finalPath}`, status: code };
+}
+
+function pickWeighted(clusters: Obj[], random: number): Obj | undefined {
+  const total = clusters.reduce((s, c) => s + (u32(c.weight) ?? 0), 0);
+  if (total === 0) return undefined;
+  const selected = Math.min(total - 1, Math.floor(random * total));
+  let begin = 0;
+  for (const c of clusters) {
+    const end = begin + (u32(c.weight) ?? 0);
+    if (selected >= begin && selected < end) return c;
+    begin = end;
+  }
+  return undefined;
+}
+
+function firstHeader(req: HttpRequest, name: string): string {
+  return req.headers.get(name.toLowerCase())?.[0] ?? '';
+}
+
+function forward(ctx: RouteContext, ra: Obj): ClusterAction {
+  const { req, route, vhost, routeConfig } = ctx;
+  let cluster = str(ra.cluster);
+  let entry: Obj | undefined;
+  let weightedClusters: ClusterAction['weightedClusters'];
+  if (ra.weightedClusters) {
+    const wc = arr(obj(ra.weightedClusters).clusters);
+    weightedClusters = wc.map((c) => ({ name: str(c.name) || `header:${str(c.clusterHeader)}`, weight: u32(c.weight) ?? 0 }));
+    entry = pickWeighted(wc, ctx.random);
+    cluster = entry ? (str(entry.name) || firstHeader(req, str(entry.clusterHeader))) : '';
+  } else if (!cluster && ra.clusterHeader) {
+    cluster = firstHeader(req, str(ra.clusterHeader));
+  }
+
+  // Header mutations, in the order they take effect.
+  const levels = (dir: 'request' | 'response'): HeaderMutations[] => {
+    const general = [headerMutations(route.config, dir), headerMutations(vhost.config, dir), headerMutations(routeConfig, dir)];
+    if (bool(routeConfig.mostSpecificHeaderMutationsWins, false)) general.reverse();
+    return entry ? [headerMutations(entry, dir), ...general] : general;
+  };
+  const requestLevels = levels('request');
+  const headers = new Map<string, string[]>([...req.headers].map(([k, v]) => [k, [...v]]));
+  for (const level of requestLevels) applyMutations(headers, level);
+
+  let host = req.authority;
+  let rewrittenHost: string | undefined;
+  if (entry && str(entry.hostRewriteLiteral)) host = rewrittenHost = str(entry.hostRewriteLiteral);
+  if (str(ra.hostRewriteLiteral)) host = rewrittenHost = str(ra.hostRewriteLiteral);
+  else if (ra.hostRewriteHeader) {
+    const v = firstHeader(req, str(ra.hostRewriteHeader));
+    if (v) host = rewrittenHost = v;
+  } else if (ra.hostRewritePathRegex) {
+    const rr = regexRewriteOf(ra.hostRewritePathRegex)!;
+    host = rewrittenHost = globalReplace(compileRegex(rr.pattern), pathOnly(req.path), rr.substitution);
+  }
+  const regex = regexRewriteOf(ra.regexRewrite);
+  const prefixRewrite = str(ra.prefixRewrite);
+  const rewrites = prefixRewrite !== '' || regex !== undefined;
+  const path = rewritePath(req.path, ctx.matchedPath, prefixRewrite, regex);
+
+  const upstreamHeaders: Record<string, string> = { ':authority': host, ':path': path };
+  for (const [k, v] of [...headers].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) upstreamHeaders[k] = v.join(',');
+
+  const out: ClusterAction = {
+    kind: 'cluster',
+    via: 'http',
+    cluster,
+    ...(weightedClusters ? { weightedClusters } : {}),
+    upstream: ctx.upstream(cluster),
+    ...(rewrites ? { rewrittenPath: path } : {}),
+    ...(rewrittenHost !== undefined ? { rewrittenHost } : {}),
+    ...(bool(ra.autoHostRewrite, false) ? { autoHostRewrite: true as const } : {}),
+  };
+  const requestHeaderOps = flattenMutations(requestLevels);
+  if (requestHeaderOps.length > 0) out.requestHeaderOps = requestHeaderOps;
+  const responseHeaderOps = flattenMutations(levels('response'));
+  if (responseHeaderOps.length > 0) out.responseHeaderOps = responseHeaderOps;
+  out.upstreamHeaders = upstreamHeaders;
+  out.timeoutMs = ra.timeout === undefined || ra.timeout === null ? 15_000 : durationMs(ra.timeout) ?? 15_000;
+  const retry = retrySummary(ra.retryPolicy ?? vhost.config.retryPolicy);
+  if (retry) out.retry = retry;
+  const mirrors = mirrorSummary(
+    arr(ra.requestMirrorPolicies).length ? ra.requestMirrorPolicies
+      : arr(vhost.config.requestMirrorPolicies).length ? vhost.config.requestMirrorPolicies : routeConfig.requestMirrorPolicies,
+  );
+  if (mirrors.length > 0) out.mirrors = mirrors;
+  if (arr(ra.hashPolicy).length > 0) out.hashPolicy = arr(ra.hashPolicy);
+  Object.assign(out, filterEffects(ctx, entry, ra));
+  return out;
+}
+
+function retrySummary(v: unknown): RetrySummary | undefined {
+  if (!v) return undefined;
+  const p = obj(v);
+  const out: RetrySummary = {
+    numRetries: u32(p.numRetries) ?? 1,
+    retryOn: str(p.retryOn).split(',').map((s) => s.trim()).filter(Boolean),
+  };
+  const perTry = durationMs(p.perTryTimeout);
+  if (perTry !== undefined && perTry > 0) out.perTryTimeoutMs = perTry;
+  const codes = Array.isArray(p.retriableStatusCodes) ? p.retriableStatusCodes.map((c) => num(c) ?? 0) : [];
+  if (codes.length > 0) out.retriableStatusCodes = codes;
+  const predicates = arr(p.retryHostPredicate).map((h) => str(h.name));
+  if (predicates.length > 0) out.hostPredicates = predicates;
+  const attempts = num(p.hostSelectionRetryMaxAttempts);
+  if (attempts) out.hostSelectionRetryMaxAttempts = attempts;
+  return out;
+}
+
+function mirrorSummary(v: unknown): MirrorSummary[] {
+  return arr(v).map((m) => ({
+    cluster: str(m.cluster) || `header:${str(m.clusterHeader)}`,
+    percent: m.runtimeFraction ? fractionalPercent(obj(m.runtimeFraction).defaultValue) : 100,
+  }));
+}
+
+/** typed_per_filter_config of one level, unwrapping FilterConfig; `null` marks a filter disabled there. */
+function perFilter(level: Obj | undefined, name: string): Obj | null | undefined {
+  const c = obj(level?.typedPerFilterConfig)[name];
+  if (c === undefined) return undefined;
+  const o = obj(c);
+  if (anyType(o) === FILTER_CONFIG_TYPE) return bool(o.disabled, false) ? null : obj(o.config);
+  return o;
+}
+
+function filterEffects(ctx: RouteContext, entry: Obj | undefined, ra: Obj): Partial<ClusterAction> {
+  const levels = [entry, ctx.route.config, ctx.vhost.config, ctx.routeConfig];
+  const mostSpecific = (name: string) => {
+    for (const l of levels) {
+      const c = perFilter(l, name);
+      if (c !== undefined) return c;
+    }
+    return undefined;
+  };
+  const out: Partial<ClusterAction> = {};
+  const names = new Set(ctx.httpFilters.map((f) => f.name));
+  const ignored = new Set<string>();
+  for (const l of levels) for (const k of Object.keys(obj(l?.typedPerFilterConfig))) if (!names.has(k)) ignored.add(k);
+  if (ignored.size > 0) out.ignoredFilterConfigs = [...ignored].sort();
+
+  for (const f of ctx.httpFilters) {
+    if (f.type === FAULT_TYPE) {
+      const c = mostSpecific(f.name);
+      if (c === null) continue;
+      const fault = faultSummary(c ?? f.config);
+      if (fault) out.fault = fault;
+    } else if (f.type === CORS_TYPE) {
+      const c = mostSpecific(f.name);
+      if (c === null) continue;
+      const policy = c ?? (ra.cors ? obj(ra.cors) : ctx.vhost.config.cors ? obj(ctx.vhost.config.cors) : undefined);
+      if (policy) {
+        const { '@type': _t, ...fields } = policy;
+        out.cors = fields;
+      }
+    }
+  }
+  return out;
+}
+
+function faultSummary(c: Obj): FaultSummary | undefined {
+  const out: FaultSummary = {};
+  if (c.delay) {
+    const d = obj(c.delay);
+    // An unset percentage is FractionalPercent's default, 0 %: the fault never fires.
+    const percent = fractionalPercent(d.percentage);
+    out.delay = d.headerDelay ? { fromHeader: true, percent } : { fixedDelayMs: durationMs(d.fixedDelay) ?? 0, percent };
+  }
+  if (c.abort) {
+    const a = obj(c.abort);
+    const percent = fractionalPercent(a.percentage);
+    if (a.headerAbort) out.abort = { fromHeader: true, percent };
+    else if (a.grpcStatus !== undefined && a.grpcStatus !== null) out.abort = { grpcStatus: u32(a.grpcStatus) ?? 0, percent };
+    else out.abort = { httpStatus: u32(a.httpStatus) ?? 0, percent };
+  }
+  return out.delay || out.abort ? out : undefined;
+}
+

@@ -1,0 +1,190 @@
+// A RouteConfiguration compiled once into a lookup structure: virtual hosts by domain in Envoy's order (exact,
+// then suffix wildcards longest first, then prefix wildcards longest first, then `*`), and per virtual host
+// the routes as precompiled matchers, evaluated in order (first match wins).
+import { arr, bool, fractionalPercent, obj, str, strs } from './envoy-values.ts';
+import type { Obj } from './envoy-values.ts';
+import { compileHeaderMatchers, compileQueryMatcher } from './header-matcher.ts';
+import type { RequestPredicate } from './header-matcher.ts';
+import { compileRegex, fullMatch } from './regex.ts';
+import { headerValue, parseQuery, pathOnly } from './request.ts';
+import type { HttpRequest } from './request.ts';
+import { asciiLower } from './string-matcher.ts';
+
+export interface CompiledRoute {
+  readonly config: Obj;
+  readonly name: string;
+  /** The part of the path a prefix rewrite replaces, or undefined when the route does not match. */
+  match(req: HttpRequest, random: number): string | undefined;
+}
+
+export interface CompiledVirtualHost {
+  readonly config: Obj;
+  readonly name: string;
+  readonly requireTls: 'NONE' | 'EXTERNAL_ONLY' | 'ALL';
+  readonly routes: readonly CompiledRoute[];
+}
+
+export type RouteLookup =
+  | { kind: 'route'; vhost: CompiledVirtualHost; route: CompiledRoute; matchedPath: string }
+  | { kind: 'ssl-redirect'; vhost: CompiledVirtualHost }
+  | { kind: 'no-route'; vhost?: CompiledVirtualHost };
+
+export interface CompiledRouteTable {
+  readonly config: Obj;
+  readonly name: string;
+  findVirtualHost(req: HttpRequest): CompiledVirtualHost | undefined;
+  route(req: HttpRequest, random: number): RouteLookup;
+}
+
+type PathMatch = (path: string, req: HttpRequest) => string | undefined;
+
+function compilePathMatch(m: Obj, ignorePathParams: boolean): PathMatch {
+  const caseSensitive = bool(m.caseSensitive, true);
+  const fold = caseSensitive ? (s: string) => s : asciiLower;
+  const sanitize = ignorePathParams ? (p: string) => { const i = p.indexOf(';'); return i < 0 ? p : p.slice(0, i); } : (p: string) => p;
+  if (m.prefix !== undefined && m.prefix !== null) {
+    const prefix = str(m.prefix);
+    const folded = fold(prefix);
+    return (path) => (fold(sanitize(pathOnly(path))).startsWith(folded) ? prefix : undefined);
+  }
+  if (m.path !== undefined && m.path !== null) {
+    const exact = str(m.path);
+    const folded = fold(exact);
+    return (path) => (fold(sanitize(pathOnly(path))) === folded ? exact : undefined);
+  }
+  if (m.safeRegex !== undefined && m.safeRegex !== null) {
+    const re = compileRegex(str(obj(m.safeRegex).regex));
+    return (path) => { const p = pathOnly(path); return fullMatch(re, sanitize(p)) ? p : undefined; };
+  }
+  if (m.pathSeparatedPrefix !== undefined && m.pathSeparatedPrefix !== null) {
+    const prefix = str(m.pathSeparatedPrefix);
+    const folded = fold(prefix);
+    return (path) => {
+      const p = fold(sanitize(pathOnly(path)));
+      return p.startsWith(folded) && (p.length === folded.length || p[folded.length] === '/') ? prefix : undefined;
+    };
+  }
+  if (m.connectMatcher !== undefined && m.connectMatcher !== null) {
+    return (path, req) => (req.method === 'CONNECT' ? pathOnly(path) : undefined);
+  }
+  // path_match_policy (URI templates) and a missing path specifier: never match.
+  return () => undefined;
+}
+
+function compileRoute(route: Obj, index: number, ignorePathParams: boolean): CompiledRoute {
+  const m = obj(route.match);
+  const path = compilePathMatch(m, ignorePathParams);
+  const headers: RequestPredicate | undefined = compileHeaderMatchers(arr(m.headers));
+  const queries = arr(m.queryParameters).map(compileQueryMatcher);
+  const grpc = m.grpc !== undefined && m.grpc !== null;
+  const runtime = m.runtimeFraction !== undefined ? fractionalPercent(obj(m.runtimeFraction).defaultValue) : undefined;
+  return {
+    config: route,
+    name: str(route.name) || `#${index}`,
+    match(req, random) {
+      if (runtime !== undefined && !(random * 100 < runtime)) return undefined;
+      if (grpc && !(headerValue(req, 'content-type') ?? '').startsWith('application/grpc')) return undefined;
+      if (headers && !headers(req)) return undefined;
+      if (queries.length > 0) {
+        const params = parseQuery(req.path);
+        if (!queries.every((q) => q(params))) return undefined;
+      }
+      return path(req.path, req);
+    },
+  };
+}
+
+function compileVirtualHost(vh: Obj, ignorePathParams: boolean): CompiledVirtualHost {
+  const tls = str(vh.requireTls);
+  return {
+    config: vh,
+    name: str(vh.name),
+    requireTls: tls === 'ALL' || tls === 'EXTERNAL_ONLY' ? tls : 'NONE',
+    routes: arr(vh.routes).map((r, i) => compileRoute(r, i, ignorePathParams)),
+  };
+}
+
+/** Wildcards by the length of their fixed part, longest first. */
+type Wildcards = Array<[number, Map<string, CompiledVirtualHost>]>;
+
+function addWildcard(w: Wildcards, fixed: string, vh: CompiledVirtualHost): void {
+  let entry = w.find(([len]) => len === fixed.length);
+  if (!entry) {
+    entry = [fixed.length, new Map()];
+    w.push(entry);
+    w.sort((a, b) => b[0] - a[0]);
+  }
+  if (!entry[1].has(fixed)) entry[1].set(fixed, vh);
+}
+
+function findWildcard(host: string, w: Wildcards, suffix: boolean): CompiledVirtualHost | undefined {
+  for (const [len, map] of w) {
+    // `>=`: a wildcard matches at least one character (`*.foo.com` does not match `.foo.com`).
+    if (len >= host.length) continue;
+    const vh = map.get(suffix ? host.slice(host.length - len) : host.slice(0, len));
+    if (vh) return vh;
+  }
+  return undefined;
+}
+
+/** Where the port starts in a host header value (`[::1]:80`, `a:80`), or -1. */
+function portStart(host: string): number {
+  if (host.startsWith('[')) {
+    const i = host.lastIndexOf(']:');
+    return i < 0 ? -1 : i + 1;
+  }
+  const i = host.lastIndexOf(':');
+  return i >= 0 && /^\d+$/.test(host.slice(i + 1)) ? i : -1;
+}
+
+export function stripPort(host: string): string {
+  const i = portStart(host);
+  return i < 0 ? host : host.slice(0, i);
+}
+
+export function compileRouteTable(rc: Obj): CompiledRouteTable {
+  const ignorePathParams = bool(rc.ignorePathParametersInPathMatching, false);
+  const ignorePort = bool(rc.ignorePortInHostMatching, false);
+  const exact = new Map<string, CompiledVirtualHost>();
+  const suffixes: Wildcards = [];
+  const prefixes: Wildcards = [];
+  let fallback: CompiledVirtualHost | undefined;
+  for (const vhConfig of arr(rc.virtualHosts)) {
+    const vh = compileVirtualHost(vhConfig, ignorePathParams);
+    for (const raw of strs(vhConfig.domains)) {
+      const d = raw.toLowerCase();
+      // Envoy rejects duplicate domains; the first one wins here.
+      if (d === '*') fallback ??= vh;
+      else if (d.startsWith('*')) addWildcard(suffixes, d.slice(1), vh);
+      else if (d.endsWith('*')) addWildcard(prefixes, d.slice(0, -1), vh);
+      else if (!exact.has(d)) exact.set(d, vh);
+    }
+  }
+  const findVirtualHost = (req: HttpRequest): CompiledVirtualHost | undefined => {
+    if (exact.size === 0 && suffixes.length === 0 && prefixes.length === 0) return fallback;
+    let host = req.authority;
+    if (ignorePort) host = stripPort(host);
+    host = host.toLowerCase();
+    return exact.get(host) ?? findWildcard(host, suffixes, true) ?? findWildcard(host, prefixes, false) ?? fallback;
+  };
+  return {
+    config: rc,
+    name: str(rc.name),
+    findVirtualHost,
+    route(req, random) {
+      const vhost = findVirtualHost(req);
+      if (!vhost) return { kind: 'no-route' };
+      const scheme = req.forwardedProto;
+      if (scheme === '') return { kind: 'no-route', vhost };
+      const internal = req.headers.get('x-envoy-internal')?.[0] === 'true';
+      if (scheme !== 'https' && (vhost.requireTls === 'ALL' || (vhost.requireTls === 'EXTERNAL_ONLY' && !internal))) {
+        return { kind: 'ssl-redirect', vhost };
+      }
+      for (const route of vhost.routes) {
+        const matchedPath = route.match(req, random);
+        if (matchedPath !== undefined) return { kind: 'route', vhost, route, matchedPath };
+      }
+      return { kind: 'no-route', vhost };
+    },
+  };
+}

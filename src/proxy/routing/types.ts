@@ -1,0 +1,119 @@
+// The routing core's vocabulary: a request as the proxy sees it arrive, and what Envoy's semantics make of it
+// (listener, filter chain, route, action, upstream endpoints). Shared by `simulate()` and the sidecar.
+
+/** A connection (and, for HTTP, its first request) as it reaches the proxy after iptables capture. */
+export interface RequestDescription {
+  direction: 'outbound' | 'inbound';
+  /** The original destination address. Outbound: a service's ClusterIP or any IP; inbound: the pod's IP. */
+  destinationIp?: string;
+  port: number;
+  sourceIp?: string;
+  /** `http1` (default when `host` or `path` is given), `http2`, or `tcp` for an opaque byte stream. */
+  protocol?: 'http1' | 'http2' | 'tcp';
+  /** The connection is TLS: originated by the application (SNI = its target) or mTLS from a peer sidecar. */
+  tls?: { sni?: string; alpn?: string[] };
+  /** :authority / Host, with or without a port. */
+  host?: string;
+  /** :path, query string included. */
+  path?: string;
+  method?: string;
+  /** :scheme and x-forwarded-proto; `http` by default (`https` when the proxy terminates TLS). */
+  scheme?: string;
+  headers?: Record<string, string | string[]>;
+}
+
+export interface SimulateOptions {
+  /** Uniform in [0, 1): weighted cluster picks and runtime fractions. Math.random by default. */
+  random?: () => number;
+}
+
+export interface HeaderOp {
+  op: 'append' | 'set' | 'add-if-absent' | 'overwrite-if-exists' | 'remove';
+  name: string;
+  value?: string;
+}
+
+export interface RetrySummary {
+  numRetries: number;
+  retryOn: string[];
+  perTryTimeoutMs?: number;
+  retriableStatusCodes?: number[];
+  hostPredicates?: string[];
+  hostSelectionRetryMaxAttempts?: number;
+}
+
+export interface FaultSummary {
+  delay?: { fixedDelayMs?: number; fromHeader?: true; percent: number };
+  abort?: { httpStatus?: number; grpcStatus?: number; fromHeader?: true; percent: number };
+}
+
+export interface MirrorSummary {
+  cluster: string;
+  percent: number;
+}
+
+export interface UpstreamEndpoint {
+  /** `ip:port`, `host:port` (DNS clusters) or `unix://path`. */
+  address: string;
+  health: string;
+  locality?: string;
+  priority: number;
+  weight?: number;
+  /** How the proxy would connect: cluster transport socket or the matching transportSocketMatches entry. */
+  transport: 'plaintext' | 'tls' | 'mtls';
+  sni?: string;
+}
+
+export interface UpstreamCluster {
+  name: string;
+  /** Envoy answers 503 (NC) when a route names a cluster that does not exist. */
+  found: boolean;
+  type?: string;
+  lbPolicy?: string;
+  /** Endpoints that take traffic (health UNKNOWN or HEALTHY; DEGRADED as last resort), by priority. */
+  endpoints: UpstreamEndpoint[];
+  /** Endpoints that do not take traffic (UNHEALTHY, DRAINING, TIMEOUT). */
+  excluded: UpstreamEndpoint[];
+}
+
+export interface ClusterAction {
+  kind: 'cluster';
+  via: 'http' | 'tcp';
+  /** The cluster this request goes to (for weighted routes, the one the random source picked). */
+  cluster: string;
+  weightedClusters?: Array<{ name: string; weight: number }>;
+  upstream: UpstreamCluster;
+  /** HTTP only from here on. */
+  rewrittenPath?: string;
+  rewrittenHost?: string;
+  autoHostRewrite?: true;
+  requestHeaderOps?: HeaderOp[];
+  responseHeaderOps?: HeaderOp[];
+  /** Headers the upstream receives (pseudo-headers :authority and :path included). */
+  upstreamHeaders?: Record<string, string>;
+  /** 0 = no timeout; Envoy's default is 15 s when the route sets none. */
+  timeoutMs?: number;
+  retry?: RetrySummary;
+  fault?: FaultSummary;
+  mirrors?: MirrorSummary[];
+  cors?: Record<string, unknown>;
+  hashPolicy?: Array<Record<string, unknown>>;
+  /** Per-route filter configs whose filter is not in the connection manager's chain (so they do nothing). */
+  ignoredFilterConfigs?: string[];
+}
+
+export type Action =
+  | ClusterAction
+  | { kind: 'redirect'; location: string; status: number }
+  | { kind: 'direct'; status: number; body?: string }
+  | { kind: 'no-route' }
+  | { kind: 'closed'; reason: string };
+
+export interface SimulationResult {
+  listener?: string;
+  filterChain?: string;
+  routeConfig?: string;
+  virtualHost?: string;
+  route?: string;
+  action: Action;
+}
