@@ -129,7 +129,7 @@ function reachable(pbRoot: protobuf.Root): Set<protobuf.ReflectionObject> {
       visit(pbRoot.lookupTypeOrEnum(name));
     }
   }
-  // Any, Struct, Duration and the wrappers come with protobufjs but are part of the descriptor all the same.
+  // Always present, whatever the roots reference: Any (the typed_config of everything), Struct and Duration.
   for (const name of ['google.protobuf.Any', 'google.protobuf.Struct', 'google.protobuf.Duration']) visit(pbRoot.lookupType(name));
   return keep;
 }
