@@ -6,7 +6,7 @@
 //                       namespace); DNS / DNS_ROUND_ROBIN entries without either resolve the host itself.
 // A ServiceEntry endpoint's port is `ports[name]`, else the service port's targetPort, else its number.
 import type { ServiceEntry, WorkloadEntry } from '../api/index.ts';
-import { by, compare, key, labelsOf, list, nameOf, namespaceOf, num, record, selectorMatches, str, stringList, stringMap } from './kube.ts';
+import { by, compare, groupBy, key, labelsOf, list, nameOf, namespaceOf, num, record, selectorMatches, str, stringList, stringMap } from './kube.ts';
 import { serviceKey, type ServiceRecord } from './services.ts';
 import type { Endpoint, EndpointHealth, KubeObject, Labels, MeshService, ServicePort } from './types.ts';
 import type { PodView } from './workloads.ts';
@@ -21,6 +21,14 @@ export interface EndpointInputs {
   endpointSlices: readonly KubeObject[];
   pods: ReadonlyMap<string, PodView>;
   workloadEntries: readonly WorkloadEntry[];
+  namespaceLabels: (ns: string) => Labels | undefined;
+}
+
+/** The inputs grouped by namespace, since selectors select within their own namespace only. */
+interface Indexed {
+  workloadEntries: Map<string, WorkloadEntry[]>;
+  pods: Map<string, PodView[]>;
+  podsByKey: ReadonlyMap<string, PodView>;
   namespaceLabels: (ns: string) => Labels | undefined;
 }
 
@@ -65,7 +73,7 @@ function podEndpoint(pod: PodView | undefined, address: string, ports: Record<st
   };
 }
 
-function sliceEndpoints(svc: MeshService, slices: readonly KubeObject[], inputs: EndpointInputs): Endpoint[] {
+function sliceEndpoints(svc: MeshService, slices: readonly KubeObject[], inputs: Indexed): Endpoint[] {
   const byAddress = new Map<string, Endpoint>();
   for (const slice of slices) {
     const s = record(slice);
@@ -87,7 +95,7 @@ function sliceEndpoints(svc: MeshService, slices: readonly KubeObject[], inputs:
         continue;
       }
       const ref = record(ep.targetRef);
-      const pod = ref.kind === 'Pod' ? inputs.pods.get(key(str(ref.namespace) ?? svc.namespace, str(ref.name) ?? '')) : undefined;
+      const pod = ref.kind === 'Pod' ? inputs.podsByKey.get(key(str(ref.namespace) ?? svc.namespace, str(ref.name) ?? '')) : undefined;
       byAddress.set(address, podEndpoint(pod, address, { ...ports }, sliceEndpointHealth(ep.conditions), podLocality(pod, str(ep.zone)),
         podNetwork(pod, inputs.namespaceLabels)));
     }
@@ -145,10 +153,9 @@ function workloadEntryHealth(we: WorkloadEntry): EndpointHealth {
   return healthy !== undefined && record(healthy).status === 'False' ? 'UNHEALTHY' : 'HEALTHY';
 }
 
-function selectedWorkloadEntries(svc: MeshService, selector: Labels, inputs: EndpointInputs): Endpoint[] {
+function selectedWorkloadEntries(svc: MeshService, selector: Labels, inputs: Indexed): Endpoint[] {
   const out: Endpoint[] = [];
-  for (const we of inputs.workloadEntries) {
-    if (namespaceOf(we) !== svc.namespace) continue;
+  for (const we of inputs.workloadEntries.get(svc.namespace) ?? []) {
     const spec = record(we.spec);
     if (!selectorMatches(selector, stringMap(spec.labels))) continue;
     const ep = entryEndpoint(svc, spec, workloadEntryHealth(we));
@@ -158,10 +165,10 @@ function selectedWorkloadEntries(svc: MeshService, selector: Labels, inputs: End
 }
 
 /** Pods a ServiceEntry's workloadSelector selects; ports are found among their named container ports. */
-function selectedPods(svc: MeshService, selector: Labels, inputs: EndpointInputs): Endpoint[] {
+function selectedPods(svc: MeshService, selector: Labels, inputs: Indexed): Endpoint[] {
   const out: Endpoint[] = [];
-  for (const pod of inputs.pods.values()) {
-    if (pod.info.namespace !== svc.namespace || !pod.workload || !pod.info.ip) continue;
+  for (const pod of inputs.pods.get(svc.namespace) ?? []) {
+    if (!pod.workload || !pod.info.ip) continue;
     if (!selectorMatches(selector, pod.info.labels)) continue;
     const named: Record<string, number> = {};
     for (const c of pod.info.containerPorts) if (c.name) named[c.name] = c.port;
@@ -173,7 +180,7 @@ function selectedPods(svc: MeshService, selector: Labels, inputs: EndpointInputs
   return out;
 }
 
-function serviceEntryEndpoints(svc: MeshService, se: ServiceEntry, inputs: EndpointInputs): Endpoint[] {
+function serviceEntryEndpoints(svc: MeshService, se: ServiceEntry, inputs: Indexed): Endpoint[] {
   const spec = record(se.spec);
   const inline = list(spec.endpoints);
   if (inline.length > 0) {
@@ -198,14 +205,15 @@ function externalNameEndpoints(svc: MeshService, externalName: string): Endpoint
 
 const endpointOrder = by<Endpoint>((e) => e.address, (e) => JSON.stringify(Object.entries(e.ports).sort((a, b) => compare(a[0], b[0]))));
 
-export function buildEndpoints(records: readonly ServiceRecord[], inputs: EndpointInputs): Map<string, readonly Endpoint[]> {
-  const slicesByService = new Map<string, KubeObject[]>();
-  for (const slice of [...inputs.endpointSlices].sort(by(namespaceOf, nameOf))) {
-    const svcName = labelsOf(slice)[SERVICE_NAME_LABEL];
-    if (!svcName) continue;
-    const k = key(namespaceOf(slice), svcName);
-    slicesByService.set(k, [...(slicesByService.get(k) ?? []), slice]);
-  }
+export function buildEndpoints(records: readonly ServiceRecord[], given: EndpointInputs): Map<string, readonly Endpoint[]> {
+  const inputs: Indexed = {
+    namespaceLabels: given.namespaceLabels,
+    workloadEntries: groupBy([...given.workloadEntries].sort(by(namespaceOf, nameOf)), namespaceOf),
+    pods: groupBy([...given.pods.values()], (p) => p.info.namespace),
+    podsByKey: given.pods,
+  };
+  const labelled = given.endpointSlices.filter((s) => labelsOf(s)[SERVICE_NAME_LABEL]);
+  const slicesByService = groupBy([...labelled].sort(by(namespaceOf, nameOf)), (s) => key(namespaceOf(s), labelsOf(s)[SERVICE_NAME_LABEL]!));
   const out = new Map<string, readonly Endpoint[]>();
   for (const { service: svc, source } of records) {
     let eps: Endpoint[];

@@ -7,7 +7,7 @@ import { resolveHost } from './hosts.ts';
 import { by, creationOf, deepFreeze, type HasMeta, groupBy, indexBy, key, labelsOf, nameOf, namespaceOf, selectorMatches, stringList, record, uidOf } from './kube.ts';
 import { kubernetesService, serviceEntryServices, serviceKey, type ServiceRecord } from './services.ts';
 import {
-  DEFAULT_MESH_OPTIONS, type Endpoint, type KubeObject, type Labels, type MeshConfig, type MeshService, type ServicePort, type Snapshot,
+  DEFAULT_MESH_OPTIONS, type Endpoint, type KubeObject, type Labels, type MeshConfig, type MeshOptions, type MeshService, type ServicePort, type Snapshot,
   type SnapshotInput, type Workload,
 } from './types.ts';
 import { parseExportTo, visibleIn } from './visibility.ts';
@@ -40,7 +40,9 @@ const recordOrder = by<ServiceRecord>(
 );
 
 export function buildSnapshot(input: SnapshotInput): Snapshot {
-  const options = Object.freeze({ ...DEFAULT_MESH_OPTIONS, ...input.options });
+  // Options given as undefined keep their defaults.
+  const given = Object.fromEntries(Object.entries(input.options ?? {}).filter(([, v]) => v !== undefined && v !== ''));
+  const options: MeshOptions = Object.freeze({ ...DEFAULT_MESH_OPTIONS, ...given });
   const config = sortedConfig(input.config);
   const domain = options.clusterDomain;
 
@@ -71,6 +73,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
   const unique = [...indexBy(records, (r) => serviceKey(r.service)).values()];
   const services = deepFreeze(unique.map((r) => r.service));
   const recordsByHost = groupBy(unique, (r) => r.service.hostname);
+  const selectingByNamespace = groupBy(services.filter((s) => s.selector !== undefined), (s) => s.namespace);
 
   const endpointsByService = buildEndpoints(unique, {
     endpointSlices: input.endpointSlices ?? [],
@@ -122,8 +125,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     servicesOf(workload: Workload): readonly MeshService[] {
       const labelSets = [workload.labels, ...workload.pods.map((p) => p.labels)];
       // Any pod's own labels count too: a StatefulSet's per-pod Service selects on the pod-name label.
-      return services.filter((s) => s.namespace === workload.namespace && s.selector !== undefined
-        && labelSets.some((l) => selectorMatches(s.selector!, l)));
+      return (selectingByNamespace.get(workload.namespace) ?? []).filter((s) => labelSets.some((l) => selectorMatches(s.selector!, l)));
     },
 
     servicesFor(namespace: string): readonly MeshService[] {

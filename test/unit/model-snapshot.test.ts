@@ -100,6 +100,8 @@ describe('model: buildSnapshot', () => {
     expect(snap.namespaceLabels('bookinfo')).to.deep.equal({ 'weft-injection': 'enabled' });
     expect(snap.namespaceLabels('nope')).to.equal(undefined);
     expect(snap.options).to.deep.equal({ rootNamespace: 'weft-system', clusterDomain: 'cluster.local', trustDomain: 'cluster.local', outboundTrafficPolicy: 'ALLOW_ANY' });
+    expect(snapshotOf({ options: { rootNamespace: 'istio-system', clusterDomain: undefined } }).options)
+      .to.deep.equal({ rootNamespace: 'istio-system', clusterDomain: 'cluster.local', trustDomain: 'cluster.local', outboundTrafficPolicy: 'ALLOW_ANY' });
   });
 
   it('servicesOf: services selecting any pod of the workload, ServiceEntries by workloadSelector, same namespace only', () => {
