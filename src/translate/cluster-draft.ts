@@ -32,10 +32,6 @@ export function isHttp2Protocol(p: Protocol): boolean {
   return p === 'HTTP2' || p === 'GRPC' || p === 'GRPC-WEB';
 }
 
-export function isHttpProtocol(p: Protocol): boolean {
-  return p === 'HTTP' || isHttp2Protocol(p);
-}
-
 export function isHttp2Cluster(d: ClusterDraft): boolean {
   return d.http?.protocol === 'http2';
 }
