@@ -1,8 +1,18 @@
-// Placeholder with the builder's signature; the implementation is being written.
+// buildListeners: a sidecar's Envoy listeners — `virtualOutbound` (15001) and the outbound listeners it hands
+// connections to (listener-plan.ts decides which), and `virtualInbound` (15006). Routes for the outbound HTTP
+// listeners come over RDS from buildRoutes; inbound routes are inline.
 import type { TranslateContext } from './index.ts';
+import { planOutbound } from './listener-plan.ts';
+import { virtualInboundListener } from './listeners-inbound.ts';
+import { outboundListener, virtualOutboundListener } from './listeners-outbound.ts';
 import type { EnvoyObject } from './types.ts';
+import { sidecarVirtualServices } from './virtual-services.ts';
 
 export function buildListeners(ctx: TranslateContext): EnvoyObject[] {
-  void ctx;
-  return [];
+  const entries = planOutbound(ctx, sidecarVirtualServices(ctx));
+  return [
+    ...entries.map((e) => outboundListener(ctx, e)),
+    virtualOutboundListener(ctx),
+    virtualInboundListener(ctx),
+  ];
 }
