@@ -38,6 +38,12 @@ export interface OutboundEntry {
   chains: ChainOpt[];
 }
 
+/**
+ * Ports the proxy itself listens on (admin, capture, health, metrics): a service port or target port with one
+ * of these numbers would collide with the proxy's own listeners or chains, so it gets none (as in Istio).
+ */
+export const PROXY_PORTS: ReadonlySet<number> = new Set([15000, 15001, 15004, 15006, 15008, 15020, 15021, 15053, 15090]);
+
 /** Visible services, one per hostname (the snapshot's choice for the client's namespace when several share one). */
 export function visibleServices(ctx: TranslateContext): MeshService[] {
   const { snapshot, workload } = ctx;
@@ -59,7 +65,7 @@ export function planOutbound(ctx: TranslateContext, vses: readonly SidecarVirtua
     const hostVses = virtualServicesForHost(vses, service.hostname);
     for (const port of service.ports) {
       const cls = listenerClass(port.protocol);
-      if (!cls) continue;
+      if (!cls || PROXY_PORTS.has(port.port)) continue;
       for (const b of bindsFor(ctx, service, port, cls, ownIps)) {
         add(ctx, entries, { service, port, cls, bind: b.bind, cidr: b.cidr, hostVses });
       }
@@ -72,8 +78,9 @@ interface Bind { bind: string; cidr?: string }
 
 function bindsFor(ctx: TranslateContext, service: MeshService, port: ServicePort, cls: ListenerClass, ownIps: ReadonlySet<string>): Bind[] {
   if (cls === 'http') return [{ bind: WILDCARD_ADDRESS }];
-  const address = service.addresses[0];
-  if (address) return address.includes('/') ? [{ bind: WILDCARD_ADDRESS, cidr: address }] : [{ bind: address }];
+  // A ServiceEntry's addresses each stand for the host; a Kubernetes service is reached on its (first) cluster IP.
+  const addresses = service.origin === 'ServiceEntry' ? service.addresses : service.addresses.slice(0, 1);
+  if (addresses.length > 0) return addresses.map((a) => (a.includes('/') ? { bind: WILDCARD_ADDRESS, cidr: a } : { bind: a }));
   if (service.resolution !== 'NONE') return [{ bind: WILDCARD_ADDRESS }];
   // Headless: one listener per endpoint IP (a wildcard listener would catch every destination on the port).
   const endpoints = ctx.snapshot.endpoints(service, port);

@@ -6,7 +6,7 @@ import type { Protocol } from '../model/types.ts';
 import { DEFAULT_ROUTE_NAME } from './http-routes.ts';
 import type { TranslateContext } from './index.ts';
 import { inboundPorts } from './inbound-ports.ts';
-import { listenerClass } from './listener-plan.ts';
+import { PROXY_PORTS, listenerClass } from './listener-plan.ts';
 import {
   BLACKHOLE_CLUSTER, INBOUND_CAPTURE_PORT, INBOUND_PASSTHROUGH_CLUSTER, VIRTUAL_INBOUND_LISTENER, clusterName, listenerName,
 } from './names.ts';
@@ -68,7 +68,7 @@ function portChains(ctx: TranslateContext): EnvoyObject[] {
   const chains: EnvoyObject[] = [];
   for (const p of inboundPorts(ctx)) {
     const cls = listenerClass(p.protocol);
-    if (!cls) continue;
+    if (!cls || PROXY_PORTS.has(p.port)) continue;
     const cluster = clusterName('inbound', p.port);
     const name = listenerName(WILDCARD_ADDRESS, p.port);
     for (const plan of chainPlans(cls, securityFor(ctx, p.port))) {

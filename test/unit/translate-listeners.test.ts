@@ -147,6 +147,23 @@ describe('translate/listeners', () => {
       expect(names).not.to.include('0.0.0.0_7000');
     });
 
+    it('listens on every address of a ServiceEntry; a CIDR address becomes a prefix match on 0.0.0.0', () => {
+      const r = productpage(configOf({ se: [['ips', 'bookinfo', {
+        hosts: ['legacy.example.com'], addresses: ['192.168.1.10', '172.16.0.0/12'], ports: [{ number: 5000, name: 'tcp', protocol: 'TCP' }], resolution: 'STATIC',
+        endpoints: [{ address: '192.168.1.10' }],
+      }]] }));
+      expect(r.listenerNames()).to.include.members(['192.168.1.10_5000', '0.0.0.0_5000']);
+      const chains = r.listener('0.0.0.0_5000').filterChains;
+      expect(chains[0].filterChainMatch).to.deep.equal({ prefixRanges: [{ addressPrefix: '172.16.0.0', prefixLen: { value: 12 } }] });
+      expect(r.config(chains[0]).cluster).to.equal(out(5000, 'legacy.example.com'));
+    });
+
+    it('gives no listener or inbound chain to ports the proxy uses itself', () => {
+      const r = xds(snapshotOf(app('odd', 'x', { ports: [{ name: 'tcp', port: 15001 }, { name: 'http', port: 15006 }] })), 'x', 'odd-v1');
+      expect(r.listenerNames().filter((n) => n.endsWith('_15001') || n.endsWith('_15006'))).to.deep.equal([]);
+      expect(r.listener('virtualInbound').filterChains.map((c: Any) => c.name)).to.deep.equal(['virtualInbound-blackhole', 'virtualInbound-catchall-http', 'virtualInbound']);
+    });
+
     it('uses 0.0.0.0 for a resolution NONE ServiceEntry without addresses or endpoints', () => {
       const r = productpage(configOf({ se: [['any', 'bookinfo', { hosts: ['db.example.com'], ports: [{ number: 3306, name: 'mysql', protocol: 'MYSQL' }], resolution: 'NONE' }]] }));
       expect(r.listener('0.0.0.0_3306').filterChains).to.deep.equal([{ filters: [tcpProxy(out(3306, 'db.example.com'))] }]);
