@@ -62,7 +62,9 @@ function translateRule(ctx: TranslateContext, vs: SidecarVirtualService, http: H
     out.directResponse = directResponseAction(rule.directResponse);
   } else {
     if (!rule.route || rule.route.length === 0) return undefined;
-    out.route = forwardAction(ctx, http, port, out, ops.authority);
+    const forward = forwardAction(ctx, http, port, out, ops.authority);
+    if (!forward) return undefined;
+    out.route = forward;
   }
   const action = out.route as EnvoyObject | undefined;
   const single = typeof action?.cluster === 'string' ? parseClusterName(action.cluster) : undefined;
@@ -78,7 +80,8 @@ function translateRule(ctx: TranslateContext, vs: SidecarVirtualService, http: H
   return out;
 }
 
-function forwardAction(ctx: TranslateContext, http: HttpRule, port: number, route: EnvoyObject, routeAuthority: string | undefined): EnvoyObject {
+/** The RouteAction of a forwarding rule; undefined when a split leaves no destination with weight. */
+function forwardAction(ctx: TranslateContext, http: HttpRule, port: number, route: EnvoyObject, routeAuthority: string | undefined): EnvoyObject | undefined {
   const rule: HTTPRoute = http.rule;
   const action: EnvoyObject = {};
   let authority = routeAuthority;
@@ -118,6 +121,7 @@ function forwardAction(ctx: TranslateContext, http: HttpRule, port: number, rout
       const hash = hashPolicy(ctx, dest, r.destination.subset);
       if (hash) hashes.push(hash);
     }
+    if (clusters.length === 0) return undefined;
     action.weightedClusters = { clusters };
   }
   if (authority !== undefined) action.hostRewriteLiteral = authority;

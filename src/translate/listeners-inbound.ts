@@ -2,7 +2,6 @@
 // a chain per served port (HTTP → HttpConnectionManager with an inline route to `inbound|<port>||`, TCP →
 // tcp_proxy to it, UNKNOWN → both, told apart by HTTP sniffing), a passthrough for ports no service declares,
 // and a blackhole for connections addressed to 15006 itself. Context in, one Listener out.
-import type { Protocol } from '../model/types.ts';
 import { DEFAULT_ROUTE_NAME } from './http-routes.ts';
 import type { TranslateContext } from './index.ts';
 import { inboundPorts } from './inbound-ports.ts';
@@ -95,7 +94,7 @@ function passthroughChains(ctx: TranslateContext): EnvoyObject[] {
       filters: [httpConnectionManagerFilter({
         statPrefix: cluster,
         routes: { kind: 'inline', routeConfig: inboundRouteConfig(cluster, 0, undefined) },
-        protocol: 'UNKNOWN' as Protocol,
+        protocol: 'UNKNOWN',
         direction: 'inbound',
       })],
     }

@@ -242,6 +242,14 @@ describe('translate/routes', () => {
       expect(split.decorator).to.deep.equal({ operation: 'reviews:9080/*' });
     });
 
+    it('drops a split whose destinations all have weight 0 (Envoy needs a weighted cluster)', () => {
+      const routes = reviewsRoutes(
+        { name: 'none', match: [{ uri: { prefix: '/x' } }], route: [to('reviews', 'v1', { weight: 0 }), to('reviews', 'v2', { weight: 0 })] },
+        { name: 'rest', route: [to('reviews')] },
+      );
+      expect(routes.map((r) => r.name)).to.deep.equal(['rest']);
+    });
+
     it('resolves destination ports: given, the service\'s only port, else the listener port', () => {
       const snap = bookinfo(
         app('details', 'bookinfo', { port: 8000 }),
