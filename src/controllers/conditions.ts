@@ -1,7 +1,9 @@
 // Status of a mesh resource, computed from values only (no I/O).
 // In: the resource's generation and current status, the validator's findings and the reference report.
-// Out: `{observedGeneration, conditions: [Accepted, ResolvedRefs], validationMessages}` as stored in `.status`,
-// and `statusEqual` to decide whether a write is needed at all.
+// Out: `{observedGeneration, conditions: [Accepted, ResolvedRefs, Programmed], validationMessages}` as stored in
+// `.status`, and `statusEqual` to decide whether a write is needed at all. Programmed comes from the distribution
+// (src/controllers/distribution/programmed.ts) with the generation it translated; while the distribution has no
+// answer yet (startup, new leader) the previous Programmed condition is kept as it was.
 import type { Finding, ValidationResult } from '../validate/result.ts';
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -67,6 +69,8 @@ export interface StatusInput {
   validation: ValidationResult;
   refs: RefReport;
   now: Date;
+  /** The Programmed condition as the distribution reports it; undefined keeps the previous one. */
+  programmed?: Condition;
 }
 
 export function buildStatus(input: StatusInput): MeshStatus {
@@ -80,6 +84,12 @@ export function buildStatus(input: StatusInput): MeshStatus {
       ? { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'All references resolved' }
       : { type: 'ResolvedRefs', status: 'False', reason: 'ReferencedResourceNotFound', message: summarise(refs.errors) };
   const conditions = [accepted, resolved].map((c) => withTimes(c, generation, previous, now));
+  if (input.programmed) {
+    conditions.push(withTimes(input.programmed, input.programmed.observedGeneration ?? generation, previous, now));
+  } else {
+    const kept = previous?.conditions?.find((c) => c?.type === 'Programmed');
+    if (kept) conditions.push(kept);
+  }
   const messages = [
     ...validation.errors.map((f) => toMessage(f, 'ERROR', CODE_SCHEMA)),
     ...refs.errors.map((f) => toMessage(f, 'ERROR', CODE_REFERENCE_NOT_FOUND)),
@@ -118,6 +128,7 @@ export function timestamp(d: Date): string {
 function withTimes(c: Condition, generation: number | undefined, previous: MeshStatus | undefined, now: Date): Condition {
   const prev = previous?.conditions?.find((p) => p?.type === c.type);
   const out: Condition = { ...c };
+  delete out.lastTransitionTime;
   if (generation !== undefined) out.observedGeneration = generation;
   // The transition time only moves when the status flips; a new reason or message is not a transition.
   out.lastTransitionTime = prev && prev.status === c.status && prev.lastTransitionTime ? prev.lastTransitionTime : timestamp(now);

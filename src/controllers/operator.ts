@@ -1,13 +1,16 @@
-// The operator process: informers → workqueue → reconciler → status writer, gated by leader election.
+// The operator process: informers → workqueue → reconciler → status writer, and informers → distribution loop
+// → per-workload ConfigMaps (src/controllers/distribution), both gated by leader election.
 // In: a KubeConfig and options. Out: a running operator with `stop()`.
 // Every replica runs the informers (so a successor starts warm) and the webhook (admission must not depend on
 // leadership); only the leader reconciles and writes status. Reconciling waits until every cache has synced, so a
 // half-filled cache never produces a false "not found".
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { validateResource } from '../validate/index.ts';
-import { Informer } from './informer.ts';
+import { createDistribution, type Distribution, type DistributionSetup } from './distribution/index.ts';
+import type { DistributionStats } from './distribution/loop.ts';
+import { Informer, type InformerOptions } from './informer.ts';
 import { LeaderElector, kubeLeaseStore } from './leader.ts';
 import { createLogger, type Logger } from './log.ts';
 import { CacheMeshView } from './mesh-view.ts';
@@ -51,6 +54,8 @@ export interface OperatorOptions {
   log?: Logger;
   timers?: Timers;
   webhook?: WebhookHook;
+  /** Per-workload proxy config (default on); `false` runs status only. */
+  distribution?: false | Pick<DistributionSetup, 'writer' | 'tuning'>;
 }
 
 export interface Operator {
@@ -62,7 +67,9 @@ export interface Operator {
   idle(): Promise<void>;
   /** Queues every mesh object for reconciling. */
   resync(): void;
-  stats(): { reconciles: number; writes: number; conflicts: number };
+  stats(): { reconciles: number; writes: number; conflicts: number; distribution?: DistributionStats };
+  /** Resolves when the distribution has no batch due or running. */
+  distributed(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -81,12 +88,27 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
 
   const webhook = opts.webhook ? await opts.webhook.start({ kubeConfig: kc, log: log.child('webhook') }) : undefined;
 
-  const informer = (type: ResourceType): Informer<Obj> =>
-    new Informer<Obj>({ kubeConfig: kc, type, log, timers, retryBaseMs: opts.informerRetry?.baseMs, retryMaxMs: opts.informerRetry?.maxMs });
+  const informer = (type: ResourceType, extra: Partial<InformerOptions<Obj>> = {}): Informer<Obj> =>
+    new Informer<Obj>({ kubeConfig: kc, type, log, timers, retryBaseMs: opts.informerRetry?.baseMs, retryMaxMs: opts.informerRetry?.maxMs, ...extra });
   const caches = new Map<string, Informer<Obj>>(MESH_TYPES.map((t) => [t.kind, informer(t)]));
   const services = informer(SERVICES);
   const pods = informer(PODS);
-  const all = [...caches.values(), services, pods];
+  let queueProgrammed = (keys: string[]): void => void keys;
+  const distribution: Distribution | undefined =
+    opts.distribution === false
+      ? undefined
+      : createDistribution({
+          kubeConfig: kc,
+          informer: informer as unknown as DistributionSetup['informer'],
+          existing: new Map<string, Informer<KubernetesObject>>([...caches, ['Service', services], ['Pod', pods]]),
+          validate,
+          rootNamespace,
+          onProgrammed: (keys) => queueProgrammed(keys),
+          timers,
+          log: log.child('distribution'),
+          ...opts.distribution,
+        });
+  const all = [...caches.values(), services, pods, ...((distribution?.informers ?? []) as Array<Informer<Obj>>)];
   const cache = (kind: string): Informer<Obj> => caches.get(kind)!;
   const view = new CacheMeshView(
     {
@@ -111,7 +133,11 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   };
   const resync = (): void => {
     if (!leading || !synced || stopping) return;
+    distribution?.loop.activate();
     for (const kind of RECONCILED.keys()) enqueueKind(kind);
+  };
+  queueProgrammed = (keys) => {
+    if (leading && synced && !stopping) for (const k of keys) queue.add(k);
   };
   const enqueueDependents = (sourceKind: string, ns: string): void => {
     if (!leading || !synced) return; // becoming leader or synced resyncs everything anyway
@@ -149,7 +175,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   queue.run(async (key) => {
     if (!leading || !synced || stopping) return;
     counters.reconciles++;
-    const outcome = await reconcile(key, { caches, view, writer, validate, log });
+    const outcome = await reconcile(key, { caches, view, writer, validate, log, programmed: distribution?.programmed });
     if (outcome === 'written') counters.writes++;
     if (outcome === 'conflict') {
       counters.conflicts++;
@@ -182,6 +208,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
       },
       onStoppedLeading: () => {
         leading = false;
+        distribution?.loop.deactivate();
       },
     });
     elector.start();
@@ -208,12 +235,14 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     waitForSync: () => syncedAll,
     idle: () => queue.whenIdle(),
     resync,
-    stats: () => ({ ...counters }),
+    stats: () => ({ ...counters, ...(distribution ? { distribution: distribution.loop.stats() } : {}) }),
+    distributed: () => distribution?.loop.idle() ?? Promise.resolve(),
     async stop() {
       if (stopping) return;
       stopping = true;
       timers.clearTimeout(resyncTimer);
       // Finish in-flight writes before giving up the lease, so a successor never races our last write.
+      await distribution?.loop.stop();
       await queue.shutdown();
       leading = false;
       await elector?.stop();

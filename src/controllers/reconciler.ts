@@ -4,7 +4,7 @@
 // Also the dependency table: which kinds must be looked at again when some other object changes.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ValidationResult } from '../validate/result.ts';
-import { buildStatus, type MeshStatus } from './conditions.ts';
+import { buildStatus, type Condition, type MeshStatus } from './conditions.ts';
 import type { Informer } from './informer.ts';
 import type { Logger } from './log.ts';
 import { resolveRefs, type MeshView } from './refs.ts';
@@ -50,6 +50,8 @@ export interface ReconcileDeps {
   view: MeshView;
   writer: StatusWriter;
   validate: Validate;
+  /** The Programmed condition for `Kind/namespace/name`, when the distribution has one. */
+  programmed?: (key: string) => Condition | undefined;
   now?: () => Date;
   log: Logger;
 }
@@ -78,7 +80,7 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Outco
   return result;
 }
 
-export function computeStatus(obj: StatusObject, deps: Pick<ReconcileDeps, 'view' | 'validate' | 'now' | 'log'>): MeshStatus {
+export function computeStatus(obj: StatusObject, deps: Pick<ReconcileDeps, 'view' | 'validate' | 'now' | 'log' | 'programmed'>): MeshStatus {
   let validation: ValidationResult;
   try {
     validation = deps.validate(obj as unknown as Parameters<Validate>[0]);
@@ -93,5 +95,6 @@ export function computeStatus(obj: StatusObject, deps: Pick<ReconcileDeps, 'view
     validation,
     refs,
     now: (deps.now ?? (() => new Date()))(),
+    programmed: deps.programmed?.(queueKey(obj.kind ?? '', obj)),
   });
 }

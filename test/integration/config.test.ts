@@ -101,6 +101,17 @@ describe('config/ on a real API server', function () {
       expect(await canI('delete', 'pods', '-n', 'default')).to.equal('no');
     });
 
+    it('lets the operator distribute proxy config: owners read, ConfigMaps written, pods annotated', async () => {
+      for (const r of ['replicasets.apps', 'deployments.apps', 'statefulsets.apps', 'daemonsets.apps', 'jobs.batch', 'cronjobs.batch']) {
+        expect(await canI('watch', r, '-A'), r).to.equal('yes');
+        expect(await canI('update', r, '-n', 'default'), r).to.equal('no');
+      }
+      for (const verb of ['watch', 'create', 'patch', 'delete']) expect(await canI(verb, 'configmaps', '-n', 'default'), verb).to.equal('yes');
+      expect(await canI('patch', 'pods', '-n', 'default')).to.equal('yes');
+      expect(await canI('update', 'pods', '-n', 'default')).to.equal('no');
+      expect(await canI('create', 'pods', '-n', 'default')).to.equal('no');
+    });
+
     it('limits secrets, leases and webhook configurations to weft\'s own', async () => {
       expect(await canI('create', 'secrets', '-n', 'weft-system')).to.equal('yes');
       expect(await canI('update', 'secrets/weft-webhook-tls', '-n', 'weft-system')).to.equal('yes');

@@ -1,0 +1,91 @@
+// Wires the distribution into the operator: the informers it needs beyond the operator's own (Namespaces,
+// EndpointSlices, pod owners, and the operator's ConfigMaps as metadata only), change notifications into the
+// loop, and the Programmed condition for the status reconciler.
+// In: the operator's informer factory and caches, the validator, options. Out: informers to start with the
+// others, the loop to activate on the leader, and `programmed(key)`.
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { buildSnapshot } from '../../model/snapshot.ts';
+import { translate } from '../../translate/index.ts';
+import type { Condition } from '../conditions.ts';
+import type { Informer, InformerOptions } from '../informer.ts';
+import { KubeClient } from '../kube-client.ts';
+import type { Logger } from '../log.ts';
+import type { Validate } from '../reconciler.ts';
+import {
+  CRON_JOBS, DAEMON_SETS, DEPLOYMENTS, ENDPOINT_SLICES, JOBS, NAMESPACES, REPLICA_SETS, STATEFUL_SETS, collectionPath, type ResourceType,
+} from '../resources.ts';
+import type { Timers } from '../timers.ts';
+import { encodeBundle } from './bundle.ts';
+import { DistributionLoop, type DistributionOptions } from './loop.ts';
+import { programmedCondition } from './programmed.ts';
+import { InformerSources, type Cache } from './sources.ts';
+import { CONFIG_MAPS, CONFIG_MAP_SELECTOR, KubeDistributionWriter, type DistributionWriter } from './writer.ts';
+
+export { DistributionLoop } from './loop.ts';
+
+type AnyInformer = Informer<KubernetesObject>;
+
+export interface DistributionSetup {
+  kubeConfig: KubeConfig;
+  /** The operator's informer factory (its timers, retry settings and logger). */
+  informer: (type: ResourceType, extra?: Partial<InformerOptions<KubernetesObject>>) => AnyInformer;
+  /** Informers the operator already runs, by kind (Service, Pod and the mesh kinds). */
+  existing: ReadonlyMap<string, AnyInformer>;
+  validate: Validate;
+  rootNamespace: string;
+  onProgrammed: (keys: string[]) => void;
+  writer?: DistributionWriter;
+  timers?: Timers;
+  log?: Logger;
+  tuning?: Pick<DistributionOptions, 'debounceMs' | 'maxDelayMs' | 'concurrency'>;
+}
+
+export interface Distribution {
+  /** Informers the distribution added; the operator starts, syncs and stops them with its own. */
+  informers: AnyInformer[];
+  loop: DistributionLoop;
+  programmed(key: string): Condition | undefined;
+}
+
+export function createDistribution(s: DistributionSetup): Distribution {
+  const added: AnyInformer[] = [];
+  const caches = new Map<string, AnyInformer>(s.existing);
+  for (const t of [NAMESPACES, ENDPOINT_SLICES, REPLICA_SETS, DEPLOYMENTS, STATEFUL_SETS, DAEMON_SETS, JOBS, CRON_JOBS]) {
+    if (caches.has(t.kind)) continue;
+    const inf = s.informer(t);
+    caches.set(t.kind, inf);
+    added.push(inf);
+  }
+  // Metadata only: the loop needs hashes and owners, never the (possibly large) data.
+  const client = new KubeClient(s.kubeConfig);
+  const configMaps = s.informer(CONFIG_MAPS, {
+    labelSelector: CONFIG_MAP_SELECTOR,
+    list: client.metadataList(collectionPath(CONFIG_MAPS), { labelSelector: CONFIG_MAP_SELECTOR }),
+    watch: client.metadataWatch(),
+  });
+  caches.set('ConfigMap', configMaps);
+  added.push(configMaps);
+
+  const loop = new DistributionLoop({
+    sources: new InformerSources(caches as ReadonlyMap<string, Cache>, s.validate),
+    writer: s.writer ?? new KubeDistributionWriter(s.kubeConfig),
+    buildSnapshot: (input) => buildSnapshot({ ...input, options: { ...input.options, rootNamespace: s.rootNamespace } }),
+    translate,
+    encode: encodeBundle,
+    rootNamespace: s.rootNamespace,
+    onProgrammed: s.onProgrammed,
+    timers: s.timers,
+    log: s.log,
+    ...s.tuning,
+  });
+  for (const [kind, inf] of caches) inf.onChange((key) => loop.notify(kind, key));
+
+  return {
+    informers: added,
+    loop,
+    programmed(key) {
+      const p = loop.programmed(key);
+      return p ? programmedCondition(p) : undefined;
+    },
+  };
+}

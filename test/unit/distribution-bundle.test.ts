@@ -1,0 +1,65 @@
+// What the writer stores: the same bytes and hash weftctl's packing gives, a gzip that is byte-for-byte stable,
+// the ConfigMap body (labels, owner, annotation), and the status's Programmed condition next to Accepted and
+// ResolvedRefs.
+import { gunzipSync } from 'node:zlib';
+import { expect } from 'chai';
+import { buildStatus } from '../../src/controllers/conditions.ts';
+import { encodeBundle, gzipBundle } from '../../src/controllers/distribution/bundle.ts';
+import { configMapBody } from '../../src/controllers/distribution/writer.ts';
+import { packProxyConfig, unpackProxyConfig } from '../../src/controllers/proxy-bundle.ts';
+import { proxyConfig } from './envoy-fixtures.ts';
+
+describe('distribution: bundle and ConfigMap', () => {
+  it('encodes like packProxyConfig, and gzips deterministically without a timestamp', () => {
+    const b = encodeBundle(proxyConfig);
+    const packed = packProxyConfig(proxyConfig);
+    expect(b.hash).to.equal(packed.hash);
+    const gz = gzipBundle(b.bytes);
+    expect(Buffer.from(gunzipSync(gz)).equals(Buffer.from(b.bytes))).to.equal(true);
+    expect(gz.equals(gzipBundle(encodeBundle(structuredClone(proxyConfig)).bytes))).to.equal(true);
+    expect(gz.readUInt32LE(4), 'gzip MTIME').to.equal(0);
+    expect(unpackProxyConfig(gz).hash).to.equal(b.hash);
+  });
+
+  it('builds the applied ConfigMap: labels, hash annotation, a non-controller owner reference, binaryData', () => {
+    const body = configMapBody({
+      workload: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'reviews-v1', namespace: 'bookinfo', uid: 'u1' },
+      hash: 'abc',
+      gzipped: Buffer.from([1, 2, 3]),
+    });
+    expect(body).to.deep.equal({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'weft-proxy-reviews-v1',
+        namespace: 'bookinfo',
+        labels: { 'app.kubernetes.io/managed-by': 'weft', 'weft.dev/workload': 'reviews-v1' },
+        annotations: { 'weft.dev/config-hash': 'abc' },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'reviews-v1', uid: 'u1', controller: false, blockOwnerDeletion: false }],
+      },
+      binaryData: { 'config.pb.gz': 'AQID' },
+    });
+    const orphan = configMapBody({ workload: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'x', namespace: 'n', uid: '' }, hash: 'h', gzipped: Buffer.alloc(0) });
+    expect((orphan.metadata as Record<string, unknown>).ownerReferences).to.equal(undefined);
+  });
+});
+
+describe('status: Programmed next to Accepted and ResolvedRefs', () => {
+  const base = { generation: 5, validation: { errors: [], warnings: [] }, refs: { errors: [], warnings: [] }, now: new Date('2026-01-01T00:00:00Z') };
+  const programmed = { type: 'Programmed', status: 'True' as const, reason: 'Programmed', message: 'written to 2/2 workloads', observedGeneration: 4 };
+
+  it('adds Programmed with the generation the distribution translated', () => {
+    const st = buildStatus({ ...base, previous: undefined, programmed });
+    expect(st.conditions!.map((c) => [c.type, c.status, c.observedGeneration])).to.deep.equal([
+      ['Accepted', 'True', 5], ['ResolvedRefs', 'True', 5], ['Programmed', 'True', 4],
+    ]);
+  });
+
+  it('keeps the previous Programmed while the distribution has no answer, and has none before the first', () => {
+    const first = buildStatus({ ...base, previous: undefined });
+    expect(first.conditions!.map((c) => c.type)).to.deep.equal(['Accepted', 'ResolvedRefs']);
+    const written = buildStatus({ ...base, previous: undefined, programmed });
+    const kept = buildStatus({ ...base, previous: written });
+    expect(kept.conditions!.find((c) => c.type === 'Programmed')).to.deep.equal(written.conditions!.find((c) => c.type === 'Programmed'));
+  });
+});
