@@ -155,6 +155,22 @@ describe('proxy/routing: upstream endpoints', () => {
     expect(up.excluded.map((e) => [e.address, e.health])).to.deep.equal([['10.0.0.2:80', 'DRAINING'], ['10.0.0.4:80', 'UNHEALTHY']]);
   });
 
+  it('balances over every endpoint in panic mode (below healthy_panic_threshold, 50 % by default)', () => {
+    const eps = cla('c', ['10.0.0.1:80', { address: '10.0.0.2:80', health: 'UNHEALTHY' }, { address: '10.0.0.3:80', health: 'UNHEALTHY' }]);
+    const config = (cluster: Record<string, unknown>) => proxyConfig({
+      listeners: [listener('0.0.0.0_80', '0.0.0.0', 80, [{ filters: [tcpProxy('c')] }])], clusters: [cluster], endpoints: [eps],
+    });
+    const panicking = forwarded(config(edsCluster('c')), tcp('1.1.1.1', 80)).upstream;
+    expect(panicking.panic).to.equal(true);
+    expect(panicking.endpoints).to.have.length(3);
+    // A present Percent without value is 0: panic mode off.
+    const off = forwarded(config(edsCluster('c', { commonLbConfig: { healthyPanicThreshold: {} } })), tcp('1.1.1.1', 80)).upstream;
+    expect(off.panic).to.equal(undefined);
+    expect(off.endpoints.map((e) => e.address)).to.deep.equal(['10.0.0.1:80']);
+    const strict = forwarded(config(edsCluster('c', { commonLbConfig: { healthyPanicThreshold: { value: 30 } } })), tcp('1.1.1.1', 80)).upstream;
+    expect(strict.panic).to.equal(undefined);
+  });
+
   it('picks each endpoint\'s transport socket through transport_socket_matches', () => {
     const mtls = { name: 'envoy.transport_sockets.tls', typedConfig: { '@type': UPSTREAM_TLS, sni: 'outbound_.80_._.c', commonTlsContext: { tlsCertificates: [{ certificateChain: { filename: '/etc/weft/cert-chain.pem' } }] } } };
     const pc = proxyConfig({

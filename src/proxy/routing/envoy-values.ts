@@ -69,10 +69,11 @@ export function fractionalPercent(v: unknown): number {
   return Math.min(100, (n * 100) / d);
 }
 
-/** envoy.type.v3.Percent ({ value: double }) → a percentage. */
+/** envoy.type.v3.Percent ({ value: double }) → a percentage; `dflt` when the message is absent. A message
+ * without `value` is 0 (proto3 leaves the default off the wire). */
 export function percent(v: unknown, dflt: number): number {
-  const x = num(unwrap(v));
-  return x === undefined ? dflt : x;
+  if (isObj(v)) return num(v.value) ?? 0;
+  return num(v) ?? dflt;
 }
 
 /** google.protobuf.Struct in object form ({ fields: { k: Value } }) → plain JSON; plain objects pass through. */

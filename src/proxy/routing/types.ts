@@ -74,6 +74,8 @@ export interface UpstreamCluster {
   endpoints: UpstreamEndpoint[];
   /** Endpoints that do not take traffic (UNHEALTHY, DRAINING, TIMEOUT). */
   excluded: UpstreamEndpoint[];
+  /** Too few healthy endpoints (healthy_panic_threshold): Envoy balances over all of them. */
+  panic?: true;
 }
 
 export interface ClusterAction {

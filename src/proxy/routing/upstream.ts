@@ -2,7 +2,7 @@
 // ClusterLoadAssignment (eds_cluster_config.service_name or the cluster name), STATIC/DNS clusters their inline
 // load_assignment, ORIGINAL_DST the connection's original destination. Each endpoint gets the transport socket
 // Envoy would pick (transport_socket_matches against the endpoint's envoy.transport_socket_match metadata).
-import { anyType, arr, isObj, num, obj, str, structToJs, u32 } from './envoy-values.ts';
+import { anyType, arr, isObj, num, obj, percent, str, structToJs, u32 } from './envoy-values.ts';
 import type { Obj } from './envoy-values.ts';
 import type { UpstreamCluster, UpstreamEndpoint } from './types.ts';
 
@@ -93,7 +93,12 @@ export function resolveUpstream(index: UpstreamIndex, name: string, originalDest
   } else {
     all = endpointsOf(cluster, cluster.loadAssignment ? obj(cluster.loadAssignment) : undefined);
   }
-  const takesTraffic = (e: UpstreamEndpoint) => e.health === 'UNKNOWN' || e.health === 'HEALTHY' || e.health === 'DEGRADED';
+  const healthy = (e: UpstreamEndpoint) => e.health === 'UNKNOWN' || e.health === 'HEALTHY' || e.health === 'DEGRADED';
+  // Panic mode: below healthy_panic_threshold percent healthy (Envoy's default 50; 0 disables it), Envoy
+  // balances over every endpoint, unhealthy ones included.
+  const threshold = percent(obj(cluster.commonLbConfig).healthyPanicThreshold, 50);
+  const panic = all.length > 0 && (100 * all.filter(healthy).length) / all.length < threshold;
+  const takesTraffic = panic ? () => true : healthy;
   return {
     name,
     found: true,
@@ -101,5 +106,6 @@ export function resolveUpstream(index: UpstreamIndex, name: string, originalDest
     lbPolicy: enumName(cluster.lbPolicy, LB_POLICIES, 'ROUND_ROBIN'),
     endpoints: all.filter(takesTraffic),
     excluded: all.filter((e) => !takesTraffic(e)),
+    ...(panic ? { panic: true as const } : {}),
   };
 }
