@@ -14,7 +14,7 @@ export interface CompiledRoute {
   readonly config: Obj;
   readonly name: string;
   /** The part of the path a prefix rewrite replaces, or undefined when the route does not match. */
-  match(req: HttpRequest, random: number): string | undefined;
+  match(req: HttpRequest, random: number, view: PathView): string | undefined;
 }
 
 export interface CompiledVirtualHost {
@@ -36,44 +36,63 @@ export interface CompiledRouteTable {
   route(req: HttpRequest, random: number): RouteLookup;
 }
 
-type PathMatch = (path: string, req: HttpRequest) => string | undefined;
+/** The request path in the forms route matchers read, computed once per request and lazily. */
+export interface PathView {
+  /** Without query string and fragment. */
+  readonly just: string;
+  /** `just`, cut at the first `;` when the route configuration ignores path parameters. */
+  readonly sanitized: string;
+  lower(): string;
+  query(): Map<string, string>;
+}
 
-function compilePathMatch(m: Obj, ignorePathParams: boolean): PathMatch {
+export function pathView(path: string, ignorePathParams: boolean): PathView {
+  const just = pathOnly(path);
+  const semi = ignorePathParams ? just.indexOf(';') : -1;
+  const sanitized = semi < 0 ? just : just.slice(0, semi);
+  let lower: string | undefined;
+  let params: Map<string, string> | undefined;
+  return { just, sanitized, lower: () => (lower ??= asciiLower(sanitized)), query: () => (params ??= parseQuery(path)) };
+}
+
+type PathMatch = (v: PathView, req: HttpRequest) => string | undefined;
+
+function compilePathMatch(m: Obj): PathMatch {
   const caseSensitive = bool(m.caseSensitive, true);
+  const text = (v: PathView) => (caseSensitive ? v.sanitized : v.lower());
   const fold = caseSensitive ? (s: string) => s : asciiLower;
-  const sanitize = ignorePathParams ? (p: string) => { const i = p.indexOf(';'); return i < 0 ? p : p.slice(0, i); } : (p: string) => p;
   if (m.prefix !== undefined && m.prefix !== null) {
     const prefix = str(m.prefix);
     const folded = fold(prefix);
-    return (path) => (fold(sanitize(pathOnly(path))).startsWith(folded) ? prefix : undefined);
+    return (v) => (text(v).startsWith(folded) ? prefix : undefined);
   }
   if (m.path !== undefined && m.path !== null) {
     const exact = str(m.path);
     const folded = fold(exact);
-    return (path) => (fold(sanitize(pathOnly(path))) === folded ? exact : undefined);
+    return (v) => (text(v) === folded ? exact : undefined);
   }
   if (m.safeRegex !== undefined && m.safeRegex !== null) {
     const re = compileRegex(str(obj(m.safeRegex).regex));
-    return (path) => { const p = pathOnly(path); return fullMatch(re, sanitize(p)) ? p : undefined; };
+    return (v) => (fullMatch(re, v.sanitized) ? v.just : undefined);
   }
   if (m.pathSeparatedPrefix !== undefined && m.pathSeparatedPrefix !== null) {
     const prefix = str(m.pathSeparatedPrefix);
     const folded = fold(prefix);
-    return (path) => {
-      const p = fold(sanitize(pathOnly(path)));
+    return (v) => {
+      const p = text(v);
       return p.startsWith(folded) && (p.length === folded.length || p[folded.length] === '/') ? prefix : undefined;
     };
   }
   if (m.connectMatcher !== undefined && m.connectMatcher !== null) {
-    return (path, req) => (req.method === 'CONNECT' ? pathOnly(path) : undefined);
+    return (v, req) => (req.method === 'CONNECT' ? v.just : undefined);
   }
   // path_match_policy (URI templates) and a missing path specifier: never match.
   return () => undefined;
 }
 
-function compileRoute(route: Obj, index: number, ignorePathParams: boolean): CompiledRoute {
+function compileRoute(route: Obj, index: number): CompiledRoute {
   const m = obj(route.match);
-  const path = compilePathMatch(m, ignorePathParams);
+  const path = compilePathMatch(m);
   const headers: RequestPredicate | undefined = compileHeaderMatchers(arr(m.headers));
   const queries = arr(m.queryParameters).map(compileQueryMatcher);
   const grpc = m.grpc !== undefined && m.grpc !== null;
@@ -81,26 +100,26 @@ function compileRoute(route: Obj, index: number, ignorePathParams: boolean): Com
   return {
     config: route,
     name: str(route.name) || `#${index}`,
-    match(req, random) {
+    match(req, random, view) {
       if (runtime !== undefined && !(random * 100 < runtime)) return undefined;
       if (grpc && !(headerValue(req, 'content-type') ?? '').startsWith('application/grpc')) return undefined;
       if (headers && !headers(req)) return undefined;
       if (queries.length > 0) {
-        const params = parseQuery(req.path);
+        const params = view.query();
         if (!queries.every((q) => q(params))) return undefined;
       }
-      return path(req.path, req);
+      return path(view, req);
     },
   };
 }
 
-function compileVirtualHost(vh: Obj, ignorePathParams: boolean): CompiledVirtualHost {
+function compileVirtualHost(vh: Obj): CompiledVirtualHost {
   const tls = str(vh.requireTls);
   return {
     config: vh,
     name: str(vh.name),
     requireTls: tls === 'ALL' || tls === 'EXTERNAL_ONLY' ? tls : 'NONE',
-    routes: arr(vh.routes).map((r, i) => compileRoute(r, i, ignorePathParams)),
+    routes: arr(vh.routes).map((r, i) => compileRoute(r, i)),
   };
 }
 
@@ -150,7 +169,7 @@ export function compileRouteTable(rc: Obj): CompiledRouteTable {
   const prefixes: Wildcards = [];
   let fallback: CompiledVirtualHost | undefined;
   for (const vhConfig of arr(rc.virtualHosts)) {
-    const vh = compileVirtualHost(vhConfig, ignorePathParams);
+    const vh = compileVirtualHost(vhConfig);
     for (const raw of strs(vhConfig.domains)) {
       const d = raw.toLowerCase();
       // Envoy rejects duplicate domains; the first one wins here.
@@ -180,8 +199,9 @@ export function compileRouteTable(rc: Obj): CompiledRouteTable {
       if (scheme !== 'https' && (vhost.requireTls === 'ALL' || (vhost.requireTls === 'EXTERNAL_ONLY' && !internal))) {
         return { kind: 'ssl-redirect', vhost };
       }
+      const view = pathView(req.path, ignorePathParams);
       for (const route of vhost.routes) {
-        const matchedPath = route.match(req, random);
+        const matchedPath = route.match(req, random, view);
         if (matchedPath !== undefined) return { kind: 'route', vhost, route, matchedPath };
       }
       return { kind: 'no-route', vhost };
