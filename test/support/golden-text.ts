@@ -59,3 +59,26 @@ export function lineDiff(expected: string, actual: string, limit = 80): string {
   const header = `@@ golden line ${start + 1} (- golden, + now) @@`;
   return [header, ...body.slice(0, limit), ...(body.length > limit ? [`… ${body.length - limit} more lines`] : [])].join('\n');
 }
+
+/** The paths at which two JSON values differ (`clusters[BlackHoleCluster].lbPolicy: "ROUND_ROBIN" → absent`). */
+export function valueDiffs(expected: unknown, actual: unknown, limit = 20): string[] {
+  const out: string[] = [];
+  const show = (v: unknown) => (v === undefined ? 'absent' : JSON.stringify(v));
+  const walk = (a: unknown, b: unknown, path: string): void => {
+    if (out.length >= limit || JSON.stringify(a) === JSON.stringify(b)) return;
+    if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b)) {
+      const x = a as Record<string, unknown>;
+      const y = b as Record<string, unknown>;
+      for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) {
+        // Resources are named by name/clusterName rather than by index.
+        const item = x[k] as Record<string, unknown> | undefined;
+        const label = Array.isArray(a) ? `[${String(item?.name ?? item?.clusterName ?? k)}]` : `.${k}`;
+        walk(x[k], y[k], path + label);
+      }
+      return;
+    }
+    out.push(`${path || '.'}: ${show(a)} → ${show(b)}`);
+  };
+  walk(expected, actual, '');
+  return out;
+}
