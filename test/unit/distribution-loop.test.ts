@@ -66,8 +66,9 @@ class FakeSources implements DistributionSources {
     const p = this.object('Pod', `${ns}/${name}`);
     return p ? { uid: p.metadata!.uid!, hash: p.metadata?.annotations?.['weft.dev/config-hash'], deleting: Boolean(p.metadata?.deletionTimestamp) } : undefined;
   }
-  ownerExists(ns: string, owner: { kind: string; name: string; uid: string }) {
-    return this.items(owner.kind).some((o) => o.metadata?.namespace === ns && o.metadata?.name === owner.name && o.metadata?.uid === owner.uid);
+  ownerIsWorkload(ns: string, owner: { kind: string; name: string; uid: string }) {
+    return owner.kind !== 'Pod' && this.items(owner.kind).some((o) => o.metadata?.namespace === ns && o.metadata?.name === owner.name && o.metadata?.uid === owner.uid
+      && !(o.metadata?.ownerReferences ?? []).some((r) => r.controller));
   }
   signature(kind: string, key: string) {
     return signatureOf(kind, this.object(kind, key) as never);

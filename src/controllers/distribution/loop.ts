@@ -392,8 +392,10 @@ export class DistributionLoop {
   }
 
   /**
-   * ConfigMaps whose workload is not injected (any more), or whose workload is gone and whose owner is gone or
-   * whose namespace is no longer injected. A workload scaled to zero keeps its ConfigMap for its next pod.
+   * ConfigMaps whose workload is not injected (any more), or whose workload is gone, unless its owner is a
+   * controller that still exists as a workload of its own in an injected namespace: a workload scaled to zero
+   * keeps its ConfigMap for its next pod. A bare pod adopted by a ReplicaSet, or a ReplicaSet adopted by a
+   * Deployment, names no workload any more: its ConfigMap goes.
    */
   private async sweep(snap: Snapshot, limit: Limiter): Promise<void> {
     const deletions: Array<Promise<void>> = [];
@@ -401,7 +403,7 @@ export class DistributionLoop {
       const w = snap.workload(cm.namespace, cm.workload);
       let keep: boolean;
       if (w) keep = w.injected && proxyConfigMapName(w.name) === cm.name;
-      else keep = cm.owner !== undefined && this.o.sources.ownerExists(cm.namespace, cm.owner) && namespaceInjected(snap.namespaceLabels(cm.namespace));
+      else keep = cm.owner !== undefined && this.o.sources.ownerIsWorkload(cm.namespace, cm.owner) && namespaceInjected(snap.namespaceLabels(cm.namespace));
       if (keep) continue;
       deletions.push(
         limit.run(async () => {

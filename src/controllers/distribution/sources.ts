@@ -56,8 +56,10 @@ export interface DistributionSources {
   configMap(namespace: string, name: string): CachedConfigMap | undefined;
   configMaps(): CachedConfigMap[];
   pod(namespace: string, name: string): CachedPod | undefined;
-  /** Whether the object an ownerReference names is in the caches, with that uid. */
-  ownerExists(namespace: string, owner: { kind: string; name: string; uid: string }): boolean;
+  /** Whether the controller an ownerReference names is in the caches, with that uid, and still owned by no other
+   * controller (so it still names a workload of its own). Bare pods never count: without pods a bare pod is no
+   * workload. */
+  ownerIsWorkload(namespace: string, owner: { kind: string; name: string; uid: string }): boolean;
   /** What of the cached object can matter to a snapshot ('' when it is gone). */
   signature(kind: string, key: string): string;
 }
@@ -175,9 +177,10 @@ export class InformerSources implements DistributionSources {
     return { uid: p.metadata?.uid ?? '', hash: p.metadata?.annotations?.[CONFIG_HASH_ANNOTATION], deleting: Boolean(p.metadata?.deletionTimestamp) };
   }
 
-  ownerExists(namespace: string, owner: { kind: string; name: string; uid: string }): boolean {
+  ownerIsWorkload(namespace: string, owner: { kind: string; name: string; uid: string }): boolean {
+    if (!(OWNER_KINDS as readonly string[]).includes(owner.kind)) return false;
     const o = this.caches.get(owner.kind)?.get(namespace, owner.name);
-    return o !== undefined && o.metadata?.uid === owner.uid;
+    return o !== undefined && o.metadata?.uid === owner.uid && !(o.metadata?.ownerReferences ?? []).some((r) => r.controller);
   }
 
   signature(kind: string, key: string): string {
