@@ -7,7 +7,7 @@
 //                                 #   `name`, `name.namespace` or a full host name
 //     headers: { end-user: jason }
 //     direction: outbound         # default; inbound for the workload's own ports
-//     method: GET, scheme, protocol (http1|http2|tcp), tls: { sni, alpn }, destinationIp, port, host, path
+//     method: GET, scheme, protocol (http1|http1.0|http2|tcp), tls: { sni, alpn }, destinationIp, port, host, path
 //   random: 0.5                   # the random value in [0, 1) for weighted picks
 //   expect:                       # keys of the view below; objects compare as subsets, null means absent
 //     cluster: outbound|9080|v1|reviews.bookinfo.svc.cluster.local

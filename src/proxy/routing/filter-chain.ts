@@ -14,7 +14,7 @@ export interface Connection {
   sourceIp?: string;
   /** What the client sends first. */
   tls?: { sni?: string; alpn?: string[] };
-  http?: 'http1' | 'http2';
+  http?: 'http1' | 'http1.0' | 'http2';
 }
 
 /** What the listener filters found out about a connection. */
@@ -56,7 +56,8 @@ export function detect(l: Obj, c: Connection): Detected {
     if (!hasListenerFilter(l, TLS_INSPECTOR, c)) return { transportProtocol: 'raw_buffer', applicationProtocols: [] };
     return { transportProtocol: 'tls', ...(c.tls.sni ? { serverName: c.tls.sni } : {}), applicationProtocols: c.tls.alpn ?? [] };
   }
-  const app = c.http && hasListenerFilter(l, HTTP_INSPECTOR, c) ? [c.http === 'http2' ? 'h2c' : 'http/1.1'] : [];
+  const alpn = c.http === 'http2' ? 'h2c' : c.http === 'http1.0' ? 'http/1.0' : 'http/1.1';
+  const app = c.http && hasListenerFilter(l, HTTP_INSPECTOR, c) ? [alpn] : [];
   return { transportProtocol: 'raw_buffer', applicationProtocols: app };
 }
 

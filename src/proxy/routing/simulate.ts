@@ -75,7 +75,7 @@ function pickListener(c: CompiledProxy, req: RequestDescription): Obj | undefine
 }
 
 function isHttp(req: RequestDescription): boolean {
-  return req.protocol === 'http1' || req.protocol === 'http2' || (req.protocol !== 'tcp' && (req.host !== undefined || req.path !== undefined));
+  return req.protocol !== undefined ? req.protocol !== 'tcp' : req.host !== undefined || req.path !== undefined;
 }
 
 function pickWeighted(clusters: Obj[], random: number): string {
@@ -114,7 +114,7 @@ export function simulate(pc: ProxyConfig, req: RequestDescription, options: Simu
     ...(req.destinationIp ? { destinationIp: req.destinationIp } : {}),
     ...(req.sourceIp ? { sourceIp: req.sourceIp } : {}),
     ...(req.tls ? { tls: req.tls } : {}),
-    ...(http ? { http: req.protocol === 'http2' ? 'http2' as const : 'http1' as const } : {}),
+    ...(http ? { http: req.protocol === 'http2' || req.protocol === 'http1.0' ? req.protocol : 'http1' as const } : {}),
   };
   const chain = selectFilterChain(listener, conn, detect(listener, conn));
   if (!chain) return { ...out, action: { kind: 'closed', reason: 'no filter chain matches' } };

@@ -8,8 +8,9 @@ export interface RequestDescription {
   destinationIp?: string;
   port: number;
   sourceIp?: string;
-  /** `http1` (default when `host` or `path` is given), `http2`, or `tcp` for an opaque byte stream. */
-  protocol?: 'http1' | 'http2' | 'tcp';
+  /** `http1` (HTTP/1.1, the default when `host` or `path` is given), `http1.0`, `http2` (prior knowledge), or
+   * `tcp` for an opaque byte stream. */
+  protocol?: 'http1' | 'http1.0' | 'http2' | 'tcp';
   /** The connection is TLS: originated by the application (SNI = its target) or mTLS from a peer sidecar. */
   tls?: { sni?: string; alpn?: string[] };
   /** :authority / Host, with or without a port. */
