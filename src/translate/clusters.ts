@@ -104,7 +104,7 @@ function firstEndpointOnly(groups: EnvoyObject[]): EnvoyObject[] {
 }
 
 function blackHoleCluster(): EnvoyObject {
-  return { name: BLACKHOLE_CLUSTER, type: 'STATIC', connectTimeout: DEFAULT_CONNECT_TIMEOUT, lbPolicy: 'ROUND_ROBIN' };
+  return { name: BLACKHOLE_CLUSTER, type: 'STATIC', connectTimeout: DEFAULT_CONNECT_TIMEOUT };
 }
 
 /** Forwards to the address the client connected to, speaking whatever HTTP version it spoke. */

@@ -24,7 +24,8 @@ export function applyLoadBalancer(d: ClusterDraft, lb: LoadBalancer | undefined)
       c.lbPolicy = 'RANDOM';
       break;
     case 'ROUND_ROBIN':
-      c.lbPolicy = 'ROUND_ROBIN';
+      // Envoy's default lb_policy (the enum's zero value): proto3 does not carry it, so it is not spelled out.
+      delete c.lbPolicy;
       withSlowStart(c, 'roundRobinLbConfig', lb);
       break;
     case 'PASSTHROUGH':

@@ -19,9 +19,10 @@ export function wholeSeconds(value: string | undefined): number | undefined {
   return ns === undefined || ns < 0 ? undefined : Math.floor(ns / 1e9);
 }
 
-/** envoy.type.v3.Percent (0–100). */
-export function percent(value: number): { value: number } {
-  return { value };
+/** envoy.type.v3.Percent (0–100). Zero is written as `{}`: proto3 does not carry a zero double, and the
+ * config must decode to exactly what was encoded. */
+export function percent(value: number): { value?: number } {
+  return value === 0 ? {} : { value };
 }
 
 type StructValue = string | number | boolean | null | readonly StructValue[] | { readonly [k: string]: StructValue | undefined };

@@ -158,13 +158,14 @@ describe('translate/clusters', () => {
 
     it('uses the rule level unless a port-level setting exists, which replaces it whole', () => {
       expect(summary(out(9080))).to.deep.equal({ lb: 'RANDOM', maxConnections: 100, consecutive5xx: 7 });
-      expect(summary(out(9090))).to.deep.equal({ lb: 'ROUND_ROBIN', maxConnections: MAX, consecutive5xx: undefined });
+      // ROUND_ROBIN is Envoy's default lb_policy, so it is left unset.
+      expect(summary(out(9090))).to.deep.equal({ lb: undefined, maxConnections: MAX, consecutive5xx: undefined });
     });
 
     it('lets a subset override the parts it sets', () => {
       expect(summary(out(9080, REVIEWS, 'v1'))).to.deep.equal({ lb: 'LEAST_REQUEST', maxConnections: 100, consecutive5xx: 7 });
       expect(summary(out(9090, REVIEWS, 'v1'))).to.deep.equal({ lb: 'LEAST_REQUEST', maxConnections: MAX, consecutive5xx: undefined });
-      expect(summary(out(9090, REVIEWS, 'v2'))).to.deep.equal({ lb: 'ROUND_ROBIN', maxConnections: 5, consecutive5xx: undefined });
+      expect(summary(out(9090, REVIEWS, 'v2'))).to.deep.equal({ lb: undefined, maxConnections: 5, consecutive5xx: undefined });
     });
 
     it("lets a subset's port-level settings replace everything for that port", () => {
@@ -265,8 +266,8 @@ describe('translate/clusters', () => {
     it("leaves Envoy's 5xx detector as is when unset, and never panics by default", () => {
       const c = reviewsUnder({ trafficPolicy: { outlierDetection: { interval: '5s' } } }).cluster(out(9080)) as Any;
       expect(c.outlierDetection).to.deep.equal({ enforcingSuccessRate: { value: 0 }, interval: { seconds: 5 } });
-      expect(c.commonLbConfig.healthyPanicThreshold).to.deep.equal({ value: 0 });
-      expect(reviewsUnder({}).cluster(out(9080)).commonLbConfig).to.deep.equal({ healthyPanicThreshold: { value: 0 } });
+      expect(c.commonLbConfig.healthyPanicThreshold).to.deep.equal({}); // a present Percent of 0: never panic
+      expect(reviewsUnder({}).cluster(out(9080)).commonLbConfig).to.deep.equal({ healthyPanicThreshold: {} });
     });
 
     it('reads the deprecated consecutiveErrors as gateway errors', () => {
@@ -284,7 +285,7 @@ describe('translate/clusters', () => {
       expect(lbOf({}).lbPolicy).to.equal('LEAST_REQUEST');
       expect(lbOf({ simple: 'UNSPECIFIED' }).lbPolicy).to.equal('LEAST_REQUEST');
       expect(lbOf({ simple: 'LEAST_CONN' }).lbPolicy).to.equal('LEAST_REQUEST');
-      expect(lbOf({ simple: 'ROUND_ROBIN' }).lbPolicy).to.equal('ROUND_ROBIN');
+      expect(lbOf({ simple: 'ROUND_ROBIN' })).to.not.have.property('lbPolicy'); // Envoy's default
       expect(lbOf({ simple: 'RANDOM' }).lbPolicy).to.equal('RANDOM');
     });
 
@@ -524,7 +525,7 @@ describe('translate/clusters', () => {
       expect(httpOptionsOf(r.cluster('PassthroughCluster'))).to.deep.include({
         commonHttpProtocolOptions: { idleTimeout: { seconds: 300 } }, useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: {} },
       });
-      expect(r.cluster('BlackHoleCluster')).to.deep.equal({ name: 'BlackHoleCluster', type: 'STATIC', connectTimeout: { seconds: 10 }, lbPolicy: 'ROUND_ROBIN' });
+      expect(r.cluster('BlackHoleCluster')).to.deep.equal({ name: 'BlackHoleCluster', type: 'STATIC', connectTimeout: { seconds: 10 } });
     });
   });
 });
