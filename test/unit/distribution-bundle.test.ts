@@ -4,7 +4,12 @@
 import { gunzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import { buildStatus } from '../../src/controllers/conditions.ts';
-import { encodeBundle, gzipBundle } from '../../src/controllers/distribution/bundle.ts';
+import { CachingBundleEncoder, encodeBundle, gzipBundle } from '../../src/controllers/distribution/bundle.ts';
+import { ResourceEncoder } from '../../src/controllers/distribution/encoder.ts';
+import { emptyReads, trackingSnapshot } from '../../src/controllers/distribution/tracking.ts';
+import { translate } from '../../src/translate/index.ts';
+import { encodeProxyConfig } from '../../src/translate/envoy/proto.ts';
+import { app, destinationRule, inputOf, namespace, snapshotOf, virtualService } from '../support/mesh-fixtures.ts';
 import { configMapBody } from '../../src/controllers/distribution/writer.ts';
 import { packProxyConfig, unpackProxyConfig } from '../../src/controllers/proxy-bundle.ts';
 import { proxyConfig } from './envoy-fixtures.ts';
@@ -19,6 +24,35 @@ describe('distribution: bundle and ConfigMap', () => {
     expect(gz.equals(gzipBundle(encodeBundle(structuredClone(proxyConfig)).bytes))).to.equal(true);
     expect(gz.readUInt32LE(4), 'gzip MTIME').to.equal(0);
     expect(unpackProxyConfig(gz).hash).to.equal(b.hash);
+  });
+
+  it('the caching encoder gives encodeProxyConfig\'s bytes, for workloads sharing most resources', () => {
+    const snap = snapshotOf(inputOf(
+      app('reviews', 'bookinfo', { port: 9080, versions: { v1: ['10.0.0.1'], v2: ['10.0.0.2'], v3: ['10.0.0.3'] } }),
+      app('ratings', 'bookinfo', { port: 9080, versions: { v1: ['10.0.0.4'] } }),
+      app('cart', 'shop', { port: 8080, versions: { v1: ['10.0.1.1'] } }),
+      {
+        namespaces: [namespace('bookinfo', { 'weft-injection': 'enabled' }), namespace('shop', { 'weft-injection': 'enabled' })],
+        config: {
+          virtualServices: [virtualService('reviews', 'bookinfo', { hosts: ['reviews'], http: [{ timeout: '2s', route: [{ destination: { host: 'reviews', subset: 'v2' } }] }] })],
+          destinationRules: [destinationRule('reviews', 'bookinfo', { host: 'reviews', subsets: [{ name: 'v2', labels: { version: 'v2' } }] })],
+        },
+      },
+    ));
+    const enc = new CachingBundleEncoder();
+    for (const pc of [proxyConfig, ...snap.workloads.map((w) => translate(w, trackingSnapshot(snap, emptyReads())))]) {
+      expect(enc.encode(pc)).to.deep.equal(encodeBundle(pc));
+      expect(Buffer.from(encodeProxyConfig(pc)).equals(Buffer.from(encodeBundle(pc).bytes.subarray(0, encodeProxyConfig(pc).length)))).to.equal(true);
+    }
+    // With room for almost nothing, entries come and go and the bytes stay the same.
+    const tiny = new ResourceEncoder(4096);
+    for (const w of snap.workloads) {
+      const pc = translate(w, snap);
+      expect(Buffer.from(tiny.encode(pc)).equals(Buffer.from(encodeProxyConfig(pc)))).to.equal(true);
+    }
+    // Invalid config still fails with the encoder's precise error.
+    const bad = { ...proxyConfig, clusters: [{ name: 'x', type: 'NOT_A_TYPE' }] };
+    expect(() => enc.encode(bad)).to.throw(/Cluster "x" \(clusters\[0\]\)/);
   });
 
   it('builds the applied ConfigMap: labels, hash annotation, a non-controller owner reference, binaryData', () => {

@@ -111,9 +111,11 @@ class RecordingWriter implements DistributionWriter {
   }
 }
 
-const encode = (pc: ProxyConfig) => {
-  const bytes = Buffer.from(stableJson(pc));
-  return { bytes, hash: createHash('sha256').update(bytes).digest('hex') };
+const encoder = {
+  encode(pc: ProxyConfig) {
+    const bytes = Buffer.from(stableJson(pc));
+    return { bytes, hash: createHash('sha256').update(bytes).digest('hex') };
+  },
 };
 
 function setup(o: { sources?: FakeSources } = {}) {
@@ -122,7 +124,7 @@ function setup(o: { sources?: FakeSources } = {}) {
   const writer = new RecordingWriter(sources);
   const programmed: string[][] = [];
   const loop = new DistributionLoop({
-    sources, writer, buildSnapshot, translate, encode, rootNamespace: 'weft-system', timers, onProgrammed: (k) => programmed.push(k),
+    sources, writer, buildSnapshot, translate, encoder, rootNamespace: 'weft-system', timers, onProgrammed: (k) => programmed.push(k),
   });
   writer.echo = (key) => loop.notify('ConfigMap', key);
   const settle = async (ms = 0): Promise<void> => {

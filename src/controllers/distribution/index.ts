@@ -15,7 +15,7 @@ import {
   CRON_JOBS, DAEMON_SETS, DEPLOYMENTS, ENDPOINT_SLICES, JOBS, NAMESPACES, REPLICA_SETS, STATEFUL_SETS, collectionPath, type ResourceType,
 } from '../resources.ts';
 import type { Timers } from '../timers.ts';
-import { encodeBundle } from './bundle.ts';
+import { CachingBundleEncoder } from './bundle.ts';
 import { DistributionLoop, type DistributionOptions } from './loop.ts';
 import { programmedCondition } from './programmed.ts';
 import { InformerSources, type Cache } from './sources.ts';
@@ -71,7 +71,7 @@ export function createDistribution(s: DistributionSetup): Distribution {
     writer: s.writer ?? new KubeDistributionWriter(s.kubeConfig),
     buildSnapshot: (input) => buildSnapshot({ ...input, options: { ...input.options, rootNamespace: s.rootNamespace } }),
     translate,
-    encode: encodeBundle,
+    encoder: new CachingBundleEncoder(),
     rootNamespace: s.rootNamespace,
     onProgrammed: s.onProgrammed,
     timers: s.timers,

@@ -4,6 +4,7 @@
 // objects' keys, the cached state of ConfigMaps and pods, and per-object signatures: the part of an object that
 // can matter to a snapshot, so that status writes, our own pod annotations and controller status updates do not
 // wake the loop.
+import { createHash } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { KubeObject, MeshConfig, ObjectKey, SnapshotInput } from '../../model/types.ts';
 import { CONFIG_HASH_ANNOTATION } from '../../translate/envoy/bundle-format.ts';
@@ -184,7 +185,9 @@ export class InformerSources implements DistributionSources {
   }
 
   signature(kind: string, key: string): string {
-    return signatureOf(kind, this.caches.get(kind)?.getByKey(key));
+    const sig = signatureOf(kind, this.caches.get(kind)?.getByKey(key));
+    // Kept per object by the loop: a digest, not the object's JSON.
+    return sig === '' ? '' : createHash('sha256').update(sig).digest('base64');
   }
 }
 
