@@ -93,7 +93,6 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   const caches = new Map<string, Informer<Obj>>(MESH_TYPES.map((t) => [t.kind, informer(t)]));
   const services = informer(SERVICES);
   const pods = informer(PODS);
-  let queueProgrammed = (keys: string[]): void => void keys;
   const distribution: Distribution | undefined =
     opts.distribution === false
       ? undefined
@@ -103,7 +102,10 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
           existing: new Map<string, Informer<KubernetesObject>>([...caches, ['Service', services], ['Pod', pods]]),
           validate,
           rootNamespace,
-          onProgrammed: (keys) => queueProgrammed(keys),
+          // Called only after batches, which run once everything below is set up.
+          onProgrammed: (keys) => {
+            if (leading && synced && !stopping) for (const k of keys) queue.add(k);
+          },
           timers,
           log: log.child('distribution'),
           ...opts.distribution,
@@ -135,9 +137,6 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     if (!leading || !synced || stopping) return;
     distribution?.loop.activate();
     for (const kind of RECONCILED.keys()) enqueueKind(kind);
-  };
-  queueProgrammed = (keys) => {
-    if (leading && synced && !stopping) for (const k of keys) queue.add(k);
   };
   const enqueueDependents = (sourceKind: string, ns: string): void => {
     if (!leading || !synced) return; // becoming leader or synced resyncs everything anyway
