@@ -1,9 +1,9 @@
 // `npm run demo [-- --exit]`: the whole of weft on a local control plane. Starts etcd, kube-apiserver and
 // kube-controller-manager (real binaries, built once and cached), installs the CRDs and config/ (RBAC, webhook),
 // runs the operator as its own ServiceAccount, applies the bookinfo sample from examples/, and shows what weft
-// says about it: status conditions, a broken reference, an invalid resource refused at admission. Then it stays
+// makes of it: status conditions, the per-workload proxy config, a broken reference, an invalid resource refused. Then it stays
 // up with a kubeconfig for kubectl, until Ctrl-C (or at once with --exit).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -40,6 +40,11 @@ function localInstallManifests(webhookUrl: string): string {
       return stringify(d);
     })
     .join('---\n');
+}
+
+function weftctl(args: string[]): string {
+  const r = spawnSync(process.execPath, [join(root, 'src/cli/weftctl.ts'), ...args, '--kubeconfig', cp!.kubeconfigPath], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout : `weftctl ${args.join(' ')} failed: ${r.stderr}`;
 }
 
 async function until(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
@@ -105,13 +110,24 @@ async function main(): Promise<void> {
     'get', 'vs,dr,gw,se,pa,ap,ra', '-n', 'bookinfo', '-o',
     'custom-columns=KIND:.kind,NAME:.metadata.name,GEN:.metadata.generation,OBSERVED:.status.conditions[0].observedGeneration,' +
       'ACCEPTED:.status.conditions[?(@.type=="Accepted")].status,RESOLVED-REFS:.status.conditions[?(@.type=="ResolvedRefs")].status,' +
-      'REASON:.status.conditions[?(@.type=="ResolvedRefs")].reason',
+      'PROGRAMMED:.status.conditions[?(@.type=="Programmed")].message',
   ]));
+
+  step('Per-workload proxy config: one ConfigMap per injected workload, Envoy resources encoded and gzipped');
+  await until('a ConfigMap for each of the six bookinfo workloads', () =>
+    cp!.kubectl(['get', 'configmaps', '-n', 'bookinfo', '-l', 'app.kubernetes.io/managed-by=weft', '-o', 'name']).trim().split('\n').filter(Boolean).length >= 6,
+  );
+  show(cp.kubectl(['get', 'configmaps', '-n', 'bookinfo', '-l', 'app.kubernetes.io/managed-by=weft',
+    '-o', 'custom-columns=NAME:.metadata.name,OWNER:.metadata.ownerReferences[0].kind,HASH:.metadata.annotations.weft\\.dev/config-hash']));
+
+  step('What the reviews canary compiles to (weftctl proxy-config, like istioctl proxy-config)');
+  show(weftctl(['proxy-config', 'deployment/productpage-v1', 'routes', '-n', 'bookinfo']));
+  show(weftctl(['proxy-config', 'deployment/productpage-v1', 'clusters', '-n', 'bookinfo']).split('\n').filter((l, i) => i === 0 || l.includes('reviews')).join('\n'));
 
   step('A broken reference: VirtualService details-canary names a Gateway that does not exist');
   show(cp.kubectl(['get', 'vs', 'details-canary', '-n', 'bookinfo', '-o', 'jsonpath={range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\\n"}{end}']));
 
-  step('Messages weft found (status.validationMessages, with Istio analyzer codes; no pods run yet)');
+  step('Messages weft found (status.validationMessages, with Istio analyzer codes)');
   show(cp.kubectl([
     'get', 'vs,dr,gw,se,pa,ap,ra', '-n', 'bookinfo', '-o',
     'jsonpath={range .items[*]}{range .status.validationMessages[*]}{.level} {.type.code} {.field}: {.message}{"\\n"}{end}{end}',
