@@ -103,8 +103,10 @@ async function main(): Promise<void> {
   show(cp.kubectl(['get', 'gw,vs,dr,se', '-n', 'bookinfo']));
 
   step('Status conditions written by weft');
-  await until('ResolvedRefs on every resource', () =>
-    !cp!.kubectl(['get', 'vs,dr,gw,se,pa,ap,ra', '-n', 'bookinfo', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="ResolvedRefs")].status}{"\\n"}{end}']).trim().split('\n').some((l) => l === ''),
+  await until('ResolvedRefs and Programmed on every resource', () =>
+    !cp!.kubectl(['get', 'vs,dr,gw,se,pa,ap,ra', '-n', 'bookinfo', '-o',
+      'jsonpath={range .items[*]}{.status.conditions[?(@.type=="ResolvedRefs")].status}/{.status.conditions[?(@.type=="Programmed")].status}{"\\n"}{end}',
+    ]).trim().split('\n').some((l) => l.startsWith('/') || l.endsWith('/')),
   );
   show(cp.kubectl([
     'get', 'vs,dr,gw,se,pa,ap,ra', '-n', 'bookinfo', '-o',
