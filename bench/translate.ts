@@ -1,9 +1,7 @@
 // The `translate` bench: the operator distributing proxy config for a synthetic mesh on a real API server.
-// A control plane of its own (etcd + kube-apiserver, no controller manager, so nothing else writes), then:
-//   20 namespaces × (50 Services, 25 Deployments → ReplicaSet → Running Pod), 1000 EndpointSlices holding
-//   10 000 endpoints, a VirtualService and a DestinationRule per namespace, and a hub namespace whose one
-//   workload sees every service (the others see their own namespace's: Services carry the
-//   `networking.istio.io/exportTo: .,bench-hub` annotation, as scoped meshes do). 500 injected workloads in all.
+// A control plane of its own (etcd + kube-apiserver, no controller manager, so nothing else writes), then the
+// mesh of bench/mesh.ts: 20 namespaces of 50 Services and 25 workloads, 10 000 endpoints, a VirtualService and a
+// DestinationRule per namespace, and a hub workload that sees every service. 500 injected workloads in all.
 // Measured: full_ms (operator start → all 500 ConfigMaps written, seen by an independent watch),
 // incremental_p99_ms (one VirtualService change → every ConfigMap it reaches has a new hash), max_config_bytes
 // (largest gzipped bundle: the hub's), operator_rss_mb (peak RSS growth while the operator runs) and
@@ -19,20 +17,14 @@ import { KubeClient } from '../src/controllers/kube-client.ts';
 import { createLogger } from '../src/controllers/log.ts';
 import { startOperator, type Operator } from '../src/controllers/operator.ts';
 import { collectionPath } from '../src/controllers/resources.ts';
+import type { KubeObject } from '../src/model/types.ts';
 import { CONFIG_HASH_ANNOTATION, PROXY_CONFIG_KEY } from '../src/translate/envoy/bundle-format.ts';
+import { benchMesh, type BenchWorkload, HUB, NAMESPACES, SERVICES_PER_NS, ENDPOINTS_PER_SERVICE, nsName } from './mesh.ts';
 
-const NAMESPACES = 20;
-const SERVICES_PER_NS = 50;
-const WORKLOADS_PER_NS = 25;
-const ENDPOINTS_PER_SERVICE = 10;
-const HUB = 'bench-hub';
 const INCREMENTAL_CHANGES = 30;
 const CONCURRENCY = 32;
 
 const GOALS = { full_ms: 2000, incremental_p99_ms: 300, max_config_bytes: 262144, operator_rss_mb: 300 };
-
-const nsName = (i: number): string => `bench-${String(i).padStart(2, '0')}`;
-const HASH = '5d8f7c9b4';
 
 async function pool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<unknown>): Promise<void> {
   let next = 0;
@@ -42,90 +34,42 @@ async function pool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<unk
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
 }
 
-interface Workload {
-  namespace: string;
-  name: string;
-  ip: string;
-}
+const pathOf = (o: KubeObject, plural: string, group = ''): string =>
+  `${group ? `/apis/${group}` : '/api/v1'}/namespaces/${o.metadata!.namespace!}/${plural}`;
 
 /** Everything the mesh is made of, created directly (no controllers run): owners first, so pods name their uids. */
-async function createMesh(client: KubeClient, log: (l: string) => void): Promise<Workload[]> {
+async function createMesh(client: KubeClient, log: (l: string) => void): Promise<BenchWorkload[]> {
+  const mesh = benchMesh();
   const post = <T = KubernetesObject>(path: string, body: unknown) => client.request<T>(HttpMethod.POST, path, { body });
-  const namespaces = [...Array.from({ length: NAMESPACES }, (_, i) => nsName(i)), HUB];
-  await pool(namespaces, CONCURRENCY, (ns) => post('/api/v1/namespaces', { metadata: { name: ns, labels: { 'weft-injection': 'enabled' } } }));
+  await pool(mesh.namespaces, CONCURRENCY, (ns) => post('/api/v1/namespaces', ns));
   // Pod admission wants the ServiceAccount; no controller makes `default` here.
-  await pool(namespaces, CONCURRENCY, (ns) => post(`/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: 'default' } }));
+  await pool(mesh.namespaces, CONCURRENCY, (ns) => post(`/api/v1/namespaces/${ns.metadata!.name!}/serviceaccounts`, { metadata: { name: 'default' } }));
 
-  const workloads: Workload[] = [];
-  for (let n = 0; n < NAMESPACES; n++) {
-    for (let j = 0; j < WORKLOADS_PER_NS; j++) workloads.push({ namespace: nsName(n), name: `wl-${j}`, ip: `10.10.${n}.${j + 1}` });
-  }
-  workloads.pop(); // 499 + the hub = 500
-  workloads.push({ namespace: HUB, name: 'hub', ip: '10.10.250.1' });
-
-  log(`creating ${NAMESPACES * SERVICES_PER_NS} services and their EndpointSlices`);
-  const services: Array<{ ns: string; n: number; j: number }> = [];
-  for (let n = 0; n < NAMESPACES; n++) for (let j = 0; j < SERVICES_PER_NS; j++) services.push({ ns: nsName(n), n, j });
-  await pool(services, CONCURRENCY, async ({ ns, n, j }) => {
-    const name = `svc-${j}`;
-    const backed = j < WORKLOADS_PER_NS && workloads.some((w) => w.namespace === ns && w.name === `wl-${j}`);
-    await post(`/api/v1/namespaces/${ns}/services`, {
-      metadata: { name, annotations: { 'networking.istio.io/exportTo': `.,${HUB}` } },
-      spec: { ports: [{ name: 'http', port: 8080, targetPort: 8080 }], ...(backed ? { selector: { app: `wl-${j}` } } : {}) },
-    });
-    const endpoints = Array.from({ length: ENDPOINTS_PER_SERVICE }, (_, e) => ({
-      addresses: [backed && e === 0 ? `10.10.${n}.${j + 1}` : `10.${20 + n}.${j}.${e + 1}`],
-      conditions: { ready: true },
-      ...(backed && e === 0 ? { targetRef: { kind: 'Pod', namespace: ns, name: `wl-${j}-${HASH}-bench` } } : {}),
-    }));
-    await post(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
-      metadata: { name: `${name}-bench`, labels: { 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': 'weft-bench' } },
-      addressType: 'IPv4',
-      endpoints,
-      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-    });
+  log(`creating ${mesh.services.length} services and their EndpointSlices`);
+  await pool(mesh.services.map((svc, i) => [svc, mesh.endpointSlices[i]!] as const), CONCURRENCY, async ([svc, slice]) => {
+    await post(pathOf(svc, 'services'), svc);
+    await post(pathOf(slice, 'endpointslices', 'discovery.k8s.io/v1'), slice);
   });
 
-  log(`creating ${workloads.length} Deployments, ReplicaSets and Running Pods`);
-  await pool(workloads, CONCURRENCY, async (w) => {
-    const labels = { app: w.name, version: 'v1' };
-    const template = { metadata: { labels }, spec: { automountServiceAccountToken: false, containers: [{ name: 'app', image: 'example.invalid/app:1', ports: [{ name: 'http', containerPort: 8080 }] }] } };
-    const dep = await post<KubernetesObject>(`/apis/apps/v1/namespaces/${w.namespace}/deployments`, {
-      metadata: { name: w.name, labels }, spec: { replicas: 1, selector: { matchLabels: labels }, template },
-    });
-    const rsName = `${w.name}-${HASH}`;
-    const podLabels = { ...labels, 'pod-template-hash': HASH };
-    const owner = (o: KubernetesObject, kind: string, apiVersion: string) =>
-      [{ apiVersion, kind, name: o.metadata!.name!, uid: o.metadata!.uid!, controller: true, blockOwnerDeletion: true }];
-    const rs = await post<KubernetesObject>(`/apis/apps/v1/namespaces/${w.namespace}/replicasets`, {
-      metadata: { name: rsName, labels: podLabels, ownerReferences: owner(dep, 'Deployment', 'apps/v1') },
-      spec: { replicas: 1, selector: { matchLabels: podLabels }, template: { ...template, metadata: { labels: podLabels } } },
-    });
-    const podName = `${rsName}-bench`;
-    await post(`/api/v1/namespaces/${w.namespace}/pods`, {
-      metadata: { name: podName, labels: podLabels, ownerReferences: owner(rs, 'ReplicaSet', 'apps/v1') },
-      spec: template.spec,
-    });
-    await client.request(HttpMethod.PATCH, `/api/v1/namespaces/${w.namespace}/pods/${podName}/status`, {
+  log(`creating ${mesh.workloads.length} Deployments, ReplicaSets and Running Pods`);
+  await pool(mesh.workloadObjects, CONCURRENCY, async (w) => {
+    const dep = await post<KubernetesObject>(pathOf(w.deployment, 'deployments', 'apps/v1'), w.deployment);
+    const rsBody = w.replicaSet(dep.metadata!.uid!);
+    const rs = await post<KubernetesObject>(pathOf(rsBody, 'replicasets', 'apps/v1'), rsBody);
+    const podBody = w.pod(rs.metadata!.uid!);
+    await post(pathOf(podBody, 'pods'), podBody);
+    await client.request(HttpMethod.PATCH, `${pathOf(podBody, 'pods')}/${podBody.metadata!.name!}/status`, {
       contentType: 'application/merge-patch+json',
-      body: { status: { phase: 'Running', podIP: w.ip, podIPs: [{ ip: w.ip }], conditions: [{ type: 'Ready', status: 'True' }] } },
+      body: { status: w.podStatus },
     });
   });
 
   log('creating a DestinationRule and a VirtualService per namespace');
-  await pool(Array.from({ length: NAMESPACES }, (_, n) => nsName(n)), CONCURRENCY, async (ns) => {
-    await post(`/apis/networking.istio.io/v1/namespaces/${ns}/destinationrules`, {
-      apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule',
-      metadata: { name: 'svc-0' },
-      spec: { host: 'svc-0', exportTo: ['.', HUB], subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] },
-    });
-    await post(`/apis/networking.istio.io/v1/namespaces/${ns}/virtualservices`, {
-      apiVersion: 'networking.istio.io/v1', kind: 'VirtualService',
-      metadata: { name: 'svc-0' },
-      spec: { hosts: ['svc-0'], exportTo: ['.', HUB], http: [{ timeout: '1s', route: [{ destination: { host: 'svc-0', subset: 'v1' } }] }] },
-    });
+  await pool(mesh.destinationRules.map((dr, i) => [dr, mesh.virtualServices[i]!] as const), CONCURRENCY, async ([dr, vs]) => {
+    await post(pathOf(dr, 'destinationrules', 'networking.istio.io/v1'), dr);
+    await post(pathOf(vs, 'virtualservices', 'networking.istio.io/v1'), vs);
   });
-  return workloads;
+  return mesh.workloads;
 }
 
 /** The operator's ConfigMaps as an independent observer sees them: hash per `namespace/name`, as it arrives. */
@@ -184,7 +128,7 @@ const percentile = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 };
 const round = (x: number): number => Math.round(x * 10) / 10;
-const cmKey = (w: Workload): string => `${w.namespace}/weft-proxy-${w.name}`;
+const cmKey = (w: BenchWorkload): string => `${w.namespace}/weft-proxy-${w.name}`;
 
 export async function runTranslateBench(log: (line: string) => void): Promise<Record<string, unknown>> {
   log('starting a control plane (etcd, kube-apiserver)');
