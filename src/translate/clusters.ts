@@ -25,15 +25,24 @@ export const INBOUND_PASSTHROUGH_BIND_IPV6 = '::6';
 /** Istio's mesh default DNS refresh rate (DNS TTLs are respected within it). */
 const DNS_REFRESH_RATE = duration('60s');
 
-export function buildClusters(ctx: TranslateContext): EnvoyObject[] {
-  const client = clientView(ctx);
+export function buildClusters(ctx: TranslateContext, client: ClientView = clientView(ctx)): EnvoyObject[] {
+  return [...buildOutboundClusters(ctx, client), ...buildInboundClusters(ctx)];
+}
+
+/** The clusters that depend on what the workload sees (outbound ones) and the fixed fallbacks, unsorted. */
+export function buildOutboundClusters(ctx: TranslateContext, client: ClientView): EnvoyObject[] {
   const out: EnvoyObject[] = [];
   for (const plan of outboundClusterPlans(ctx)) {
     const c = outboundCluster(ctx, plan, client);
     if (c) out.push(c);
   }
-  out.push(blackHoleCluster(), passthroughCluster(), inboundPassthroughCluster(ctx), ...inboundClusters(ctx));
+  out.push(blackHoleCluster(), passthroughCluster());
   return out;
+}
+
+/** The clusters towards the workload's own app, unsorted. */
+export function buildInboundClusters(ctx: TranslateContext): EnvoyObject[] {
+  return [inboundPassthroughCluster(ctx), ...inboundClusters(ctx)];
 }
 
 function ipFamilies(ctx: TranslateContext): { v4: boolean; v6: boolean } {

@@ -3,14 +3,14 @@
 // from the DestinationRule's locality setting for this workload.
 import type { TranslateContext } from './index.ts';
 import { planEndpoints } from './lb-endpoints.ts';
-import { clientView } from './locality.ts';
+import { type ClientView, clientView } from './locality.ts';
 import { outboundClusterPlans } from './cluster-plan.ts';
 import type { EnvoyObject } from './types.ts';
 
-export function buildEndpoints(ctx: TranslateContext, clusters: readonly EnvoyObject[]): EnvoyObject[] {
+export function buildEndpoints(ctx: TranslateContext, clusters: readonly EnvoyObject[], client?: ClientView): EnvoyObject[] {
   const eds = new Set(clusters.filter((c) => c.type === 'EDS').map((c) => String(c.name)));
   if (!eds.size) return [];
-  const client = clientView(ctx);
+  client ??= clientView(ctx);
   return outboundClusterPlans(ctx)
     .filter((plan) => eds.has(plan.name))
     .map((plan) => ({ clusterName: plan.name, endpoints: planEndpoints(ctx, plan, client) }));

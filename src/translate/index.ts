@@ -1,10 +1,12 @@
 // translate(workload, snapshot) → ProxyConfig: everything one workload's sidecar needs, as Envoy v3 resources.
-// Pure and deterministic: the same snapshot gives the same objects in the same order.
+// Pure and deterministic: the same snapshot gives the same objects in the same order. The outbound part is
+// shared between the workloads of one snapshot that would build the same one (outbound.ts); the inbound part
+// (`virtualInbound`, the clusters to the app) is the workload's own.
 import type { ObjectKey, Snapshot, Workload } from '../model/types.ts';
-import { buildClusters } from './clusters.ts';
-import { buildEndpoints } from './endpoints.ts';
-import { buildListeners } from './listeners.ts';
-import { buildRoutes } from './routes.ts';
+import { buildInboundClusters } from './clusters.ts';
+import { buildInboundListeners } from './listeners.ts';
+import { clientView } from './locality.ts';
+import { buildOutbound, byName, type OutboundPart, sharedOutbound } from './outbound.ts';
 import type { EnvoyObject, ProxyConfig } from './types.ts';
 
 /** What every builder gets: the workload, the mesh, and a place to record which config objects it used. */
@@ -15,16 +17,19 @@ export interface TranslateContext {
   use(key: ObjectKey): void;
 }
 
-const byName = (key: string) => (a: EnvoyObject, b: EnvoyObject) => {
-  const x = String(a[key]);
-  const y = String(b[key]);
-  return x < y ? -1 : x > y ? 1 : 0;
-};
+export interface TranslateOptions {
+  /** `shared` (the default): reuse the outbound part another workload of this snapshot built; `own`: build it. */
+  outbound?: 'shared' | 'own';
+}
 
-export function translate(workload: Workload, snapshot: Snapshot): ProxyConfig {
+export function translate(workload: Workload, snapshot: Snapshot, opts: TranslateOptions = {}): ProxyConfig {
   const inputs = new Set<ObjectKey>();
   const ctx: TranslateContext = { workload, snapshot, use: (k) => void inputs.add(k) };
-  const clusters = buildClusters(ctx).sort(byName('name'));
+  const client = clientView(ctx);
+  const out: OutboundPart = opts.outbound === 'own' ? buildOutbound(ctx, client) : sharedOutbound(ctx, client);
+  const clusters = merge(out.clusters, buildInboundClusters(ctx).sort(byName('name')), 'name');
+  const listeners = merge(out.listeners, buildInboundListeners(ctx).sort(byName('name')), 'name');
+  for (const k of out.inputs) inputs.add(k);
   return {
     workload: {
       kind: workload.kind,
@@ -33,10 +38,22 @@ export function translate(workload: Workload, snapshot: Snapshot): ProxyConfig {
       serviceAccount: workload.serviceAccount,
       labels: workload.labels,
     },
-    listeners: buildListeners(ctx).sort(byName('name')),
-    routes: buildRoutes(ctx).sort(byName('name')),
+    listeners,
+    routes: [...out.routes],
     clusters,
-    endpoints: buildEndpoints(ctx, clusters).sort(byName('clusterName')),
+    endpoints: [...out.endpoints],
     inputs: [...inputs].sort(),
   };
+}
+
+/** Two lists sorted by `key` as one (ties: `a` first, as a stable sort of `a` then `b` would have it). */
+function merge(a: readonly EnvoyObject[], b: readonly EnvoyObject[], key: string): EnvoyObject[] {
+  const cmp = byName(key);
+  const out: EnvoyObject[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) out.push(cmp(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!);
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
 }

@@ -9,10 +9,16 @@ import type { EnvoyObject } from './types.ts';
 import { sidecarVirtualServices } from './virtual-services.ts';
 
 export function buildListeners(ctx: TranslateContext): EnvoyObject[] {
+  return [...buildOutboundListeners(ctx), ...buildInboundListeners(ctx)];
+}
+
+/** `virtualOutbound` and the outbound listeners it hands connections to, unsorted. */
+export function buildOutboundListeners(ctx: TranslateContext): EnvoyObject[] {
   const entries = planOutbound(ctx, sidecarVirtualServices(ctx));
-  return [
-    ...entries.map((e) => outboundListener(ctx, e)),
-    virtualOutboundListener(ctx),
-    virtualInboundListener(ctx),
-  ];
+  return [...entries.map((e) => outboundListener(ctx, e)), virtualOutboundListener(ctx)];
+}
+
+/** `virtualInbound`. */
+export function buildInboundListeners(ctx: TranslateContext): EnvoyObject[] {
+  return [virtualInboundListener(ctx)];
 }

@@ -1,8 +1,11 @@
 // A Snapshot that records what translation reads from it: the dependency record of one workload.
 // In: a Snapshot and an empty `Reads`. Out: a Snapshot with the same answers whose queries also note their
 // arguments in `Reads`. The dependency index (dependencies.ts) decides from these notes which workloads a change
-// can affect, so it never has to guess how the translation builders look things up.
+// can affect, so it never has to guess how the translation builders look things up. Translation builds parts
+// that several workloads share through views of their own (READ_RECORDER), and replays their reads into the
+// record of each workload that uses them.
 import type { MeshConfig, MeshService, ServicePort, Snapshot, Workload } from '../../model/types.ts';
+import { READ_RECORDER, type ReadRecorder } from '../../translate/outbound.ts';
 
 /** Everything a translation asked the snapshot. Hostnames are FQDNs (as resolved by the snapshot). */
 export interface Reads {
@@ -42,7 +45,23 @@ export function emptyReads(): Reads {
   };
 }
 
+/** Adds everything `from` records to `into`. */
+export function mergeReads(into: Reads, from: Reads): void {
+  for (const k of Object.keys(into) as Array<keyof Reads>) for (const x of from[k]) into[k].add(x);
+}
+
+const recordOf = new WeakMap<Snapshot, Reads>();
+
 export function trackingSnapshot(s: Snapshot, r: Reads): Snapshot {
+  const recorder: ReadRecorder = {
+    base: s,
+    fork: () => trackingSnapshot(s, emptyReads()),
+    replay(view) {
+      const from = recordOf.get(view);
+      if (!from) throw new Error('replay: not a tracking snapshot');
+      mergeReads(r, from);
+    },
+  };
   const config = {} as MeshConfig;
   for (const field of CONFIG_LISTS) {
     Object.defineProperty(config, field, {
@@ -54,7 +73,8 @@ export function trackingSnapshot(s: Snapshot, r: Reads): Snapshot {
     });
   }
   const host = (h: string): void => void r.hosts.add(h.toLowerCase());
-  return {
+  const view: Snapshot & { [READ_RECORDER]: ReadRecorder } = {
+    [READ_RECORDER]: recorder,
     options: s.options,
     config,
     get services() {
@@ -107,4 +127,6 @@ export function trackingSnapshot(s: Snapshot, r: Reads): Snapshot {
       return s.destinationRuleFor(h, namespace, w);
     },
   };
+  recordOf.set(view, r);
+  return view;
 }
