@@ -26,7 +26,7 @@ describe('distribution: bundle and ConfigMap', () => {
     expect(unpackProxyConfig(gz).hash).to.equal(b.hash);
   });
 
-  it('the caching encoder gives encodeProxyConfig\'s bytes, for workloads sharing most resources', () => {
+  it('the caching encoder gives encodeProxyConfig\'s bytes, encoding each shared resource object once', () => {
     const snap = snapshotOf(inputOf(
       app('reviews', 'bookinfo', { port: 9080, versions: { v1: ['10.0.0.1'], v2: ['10.0.0.2'], v3: ['10.0.0.3'] } }),
       app('ratings', 'bookinfo', { port: 9080, versions: { v1: ['10.0.0.4'] } }),
@@ -44,12 +44,16 @@ describe('distribution: bundle and ConfigMap', () => {
       expect(enc.encode(pc)).to.deep.equal(encodeBundle(pc));
       expect(Buffer.from(encodeProxyConfig(pc)).equals(Buffer.from(encodeBundle(pc).bytes.subarray(0, encodeProxyConfig(pc).length)))).to.equal(true);
     }
-    // With room for almost nothing, entries come and go and the bytes stay the same.
-    const tiny = new ResourceEncoder(4096);
-    for (const w of snap.workloads) {
-      const pc = translate(w, snap);
-      expect(Buffer.from(tiny.encode(pc)).equals(Buffer.from(encodeProxyConfig(pc)))).to.equal(true);
-    }
+    // Workloads sharing an outbound part share its objects: each is encoded once.
+    const resources = new ResourceEncoder();
+    const pcs = snap.workloads.map((w) => translate(w, snap));
+    for (const pc of pcs) expect(Buffer.from(resources.encode(pc)).equals(Buffer.from(encodeProxyConfig(pc)))).to.equal(true);
+    const distinct = new Set(pcs.flatMap((pc) => [...pc.listeners, ...pc.routes, ...pc.clusters, ...pc.endpoints]));
+    expect(resources.misses).to.equal(distinct.size);
+    expect(resources.hits).to.be.greaterThan(0);
+    // Equal content in a new object is encoded again, to the same bytes.
+    const copy = structuredClone(pcs[0]!);
+    expect(Buffer.from(resources.encode(copy)).equals(Buffer.from(encodeProxyConfig(pcs[0]!)))).to.equal(true);
     // Invalid config still fails with the encoder's precise error.
     const bad = { ...proxyConfig, clusters: [{ name: 'x', type: 'NOT_A_TYPE' }] };
     expect(() => enc.encode(bad)).to.throw(/Cluster "x" \(clusters\[0\]\)/);

@@ -1,10 +1,9 @@
-// Encodes ProxyConfigs to the same bytes as encodeProxyConfig (src/translate/envoy/proto.ts), remembering each
-// encoded Envoy resource: workloads of one namespace share most of their outbound clusters, endpoints and
-// routes, and most resources survive a change elsewhere, so each distinct resource is encoded once.
-// In: ProxyConfigs. Out: ProxyBundle bytes without `version`. Keyed by the SHA-256 of the resource's JSON, so
-// only an equal object reuses bytes; anything the fast path cannot handle goes through encodeProxyConfig (which
-// also gives the precise error for invalid config). The least recently used entries go past `maxBytes`.
-import { createHash } from 'node:crypto';
+// Encodes ProxyConfigs to the same bytes as encodeProxyConfig (src/translate/envoy/proto.ts), remembering the
+// bytes of each Envoy resource object: workloads that share an outbound part (src/translate/outbound.ts) hold the
+// very same objects, so each shared resource is encoded once per snapshot, with no serialising to find it again.
+// In: ProxyConfigs. Out: ProxyBundle bytes without `version`. Entries live as long as their objects (a WeakMap);
+// resources must not change once translated (translation never changes an object it has returned). Anything the
+// fast path cannot handle goes through encodeProxyConfig, which also gives the precise error for invalid config.
 import protobuf from 'protobufjs';
 import { encodeMessage, encodeProxyConfig } from '../../translate/envoy/proto.ts';
 import type { ProxyConfig } from '../../translate/types.ts';
@@ -21,35 +20,10 @@ const INPUTS_FIELD = 6;
 const LEN = 2;
 
 export class ResourceEncoder {
-  /** Insertion order is recency: a hit moves its entry to the end. */
-  private readonly cache = new Map<string, Uint8Array>();
-  private size = 0;
-  private readonly maxBytes: number;
+  /** Per list: an object is only ever encoded as the type of the list it was found in. */
+  private readonly encoded = new Map(LISTS.map(([list]) => [list, new WeakMap<object, Uint8Array>()]));
   hits = 0;
   misses = 0;
-
-  constructor(maxBytes = 32 * 2 ** 20) {
-    this.maxBytes = maxBytes;
-  }
-
-  private lookup(key: string): Uint8Array | undefined {
-    const b = this.cache.get(key);
-    if (b) {
-      this.cache.delete(key);
-      this.cache.set(key, b);
-    }
-    return b;
-  }
-
-  private remember(key: string, bytes: Uint8Array): void {
-    this.cache.set(key, bytes);
-    this.size += bytes.length;
-    for (const [k, b] of this.cache) {
-      if (this.size <= this.maxBytes) break;
-      this.cache.delete(k);
-      this.size -= b.length;
-    }
-  }
 
   encode(pc: ProxyConfig): Uint8Array {
     try {
@@ -60,15 +34,16 @@ export class ResourceEncoder {
       });
       w.uint32((WORKLOAD_FIELD << 3) | LEN).bytes(workload);
       for (const [list, field, type] of LISTS) {
-        const items = pc[list];
+        const items: unknown = pc[list];
         if (!Array.isArray(items)) return encodeProxyConfig(pc);
-        for (const r of items) {
-          const key = createHash('sha256').update(`${field}${JSON.stringify(r)}`).digest('base64');
-          let bytes = this.lookup(key);
+        const encoded = this.encoded.get(list)!;
+        for (const r of items as unknown[]) {
+          if (r === null || typeof r !== 'object') return encodeProxyConfig(pc);
+          let bytes = encoded.get(r);
           if (bytes) this.hits++;
           else {
-            bytes = encodeMessage(type, r);
-            this.remember(key, bytes);
+            bytes = encodeMessage(type, r as Record<string, unknown>);
+            encoded.set(r, bytes);
             this.misses++;
           }
           w.uint32((field << 3) | LEN).bytes(bytes);
