@@ -1,7 +1,8 @@
 // Minimal X.509 issuing on @peculiar/x509 and WebCrypto: a CA, and leaf certificates signed by it, as PEM.
-// In: names, SANs, usages and lifetimes. Out: PEM strings. Keys are ECDSA P-256 and never leave the caller.
+// In: names, SANs, usages and lifetimes. Out: PEM strings. New keys are ECDSA P-256 and never leave the caller;
+// a loaded CA (loadCa) may also hold an RSA key, as plug-in CAs often do.
 import 'reflect-metadata';
-import { webcrypto } from 'node:crypto';
+import { createPrivateKey, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
 type CryptoKey = webcrypto.CryptoKey;
@@ -20,7 +21,15 @@ export interface KeyPairPem {
 export interface Ca extends KeyPairPem {
   cert: x509.X509Certificate;
   keys: CryptoKeyPair;
+  /** How this CA signs; ECDSA P-256 with SHA-256 when absent. */
+  signingAlgorithm?: SigningAlgorithm;
+  /** Authority key identifier extension for the leaves it signs (computed once). */
+  aki?: x509.Extension;
 }
+
+export type SigningAlgorithm =
+  | { name: 'ECDSA'; namedCurve: 'P-256'; hash: 'SHA-256' }
+  | { name: 'RSASSA-PKCS1-v1_5'; hash: 'SHA-256' };
 
 export interface LeafOptions {
   commonName: string;
@@ -34,6 +43,8 @@ export interface LeafOptions {
   validMs?: number;
   /** Injectable clock for tests of expiry and renewal. */
   now?: Date;
+  /** An empty subject (SPIFFE leaves carry their identity in the SAN only, which is then critical). */
+  emptySubject?: boolean;
 }
 
 async function keyPair(): Promise<CryptoKeyPair> {
@@ -62,7 +73,8 @@ function dn(commonName: string, organizations: string[] = []): string {
   return [`CN=${esc(commonName)}`, ...organizations.map((o) => `O=${esc(o)}`)].join(', ');
 }
 
-export async function createCa(commonName: string, opts: { validMs?: number; now?: Date; organizations?: string[] } = {}): Promise<Ca> {
+export async function createCa(commonName: string, opts: { validMs?: number; now?: Date; organizations?: string[]; issuer?: Ca } = {}): Promise<Ca> {
+  if (opts.issuer) return createIntermediate(opts.issuer, commonName, opts);
   const keys = await keyPair();
   const now = opts.now ?? new Date();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -81,6 +93,58 @@ export async function createCa(commonName: string, opts: { validMs?: number; now
   return { cert, keys, certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
 }
 
+/** A CA certificate signed by another CA (for plug-in chains and tests of them). */
+async function createIntermediate(issuer: Ca, commonName: string, opts: { validMs?: number; now?: Date; organizations?: string[] }): Promise<Ca> {
+  const keys = await keyPair();
+  const now = opts.now ?? new Date();
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: dn(commonName, opts.organizations),
+    issuer: issuer.cert.subject,
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + (opts.validMs ?? 3650 * DAY_MS)),
+    publicKey: keys.publicKey,
+    signingKey: issuer.keys.privateKey,
+    signingAlgorithm: issuer.signingAlgorithm ?? ALG,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await authorityKeyId(issuer),
+    ],
+  });
+  return { cert, keys, certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
+}
+
+/** The issuer's own subject key identifier when it has one (verifiers match the two), else one from its key. */
+async function authorityKeyId(ca: Ca): Promise<x509.Extension> {
+  if (ca.aki) return ca.aki;
+  const ski = ca.cert.getExtension(x509.SubjectKeyIdentifierExtension);
+  ca.aki = ski ? new x509.AuthorityKeyIdentifierExtension(ski.keyId) : await x509.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey);
+  return ca.aki;
+}
+
+/** Rebuilds a CA from its PEM certificate and PKCS#8 (or PKCS#1/SEC1) key: ECDSA P-256 or RSA. */
+export async function loadCa(certPem: string, keyPem: string): Promise<Ca> {
+  const cert = new x509.X509Certificate(certPem);
+  const node = createPrivateKey(keyPem);
+  const pkcs8 = node.export({ format: 'der', type: 'pkcs8' });
+  let signingAlgorithm: SigningAlgorithm;
+  let importAlg: { name: string; namedCurve?: string; hash?: string };
+  if (node.asymmetricKeyType === 'ec' && node.asymmetricKeyDetails?.namedCurve === 'prime256v1') {
+    signingAlgorithm = ALG;
+    importAlg = { name: 'ECDSA', namedCurve: 'P-256' };
+  } else if (node.asymmetricKeyType === 'rsa') {
+    signingAlgorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+    importAlg = signingAlgorithm;
+  } else {
+    throw new Error(`unsupported CA key type ${node.asymmetricKeyType}${node.asymmetricKeyDetails?.namedCurve ? ` (${node.asymmetricKeyDetails.namedCurve})` : ''}; use ECDSA P-256 or RSA`);
+  }
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', pkcs8, importAlg, true, ['sign']);
+  const publicKey = await webcrypto.subtle.importKey('spki', cert.publicKey.rawData, importAlg, true, ['verify']);
+  return { cert, keys: { privateKey, publicKey }, certPem, keyPem, signingAlgorithm };
+}
+
 export async function issueLeaf(ca: Ca, o: LeafOptions): Promise<KeyPairPem> {
   const keys = await keyPair();
   const now = o.now ?? new Date();
@@ -93,19 +157,19 @@ export async function issueLeaf(ca: Ca, o: LeafOptions): Promise<KeyPairPem> {
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-    await x509.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey),
+    await authorityKeyId(ca),
   ];
   if (usages.length) extensions.push(new x509.ExtendedKeyUsageExtension(usages, false));
-  if (names.length) extensions.push(new x509.SubjectAlternativeNameExtension(names, false));
+  if (names.length) extensions.push(new x509.SubjectAlternativeNameExtension(names, o.emptySubject === true));
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
-    subject: dn(o.commonName, o.organizations),
+    subject: o.emptySubject ? '' : dn(o.commonName, o.organizations),
     issuer: ca.cert.subject,
     notBefore: new Date(now.getTime() - 60_000),
     notAfter: new Date(now.getTime() + (o.validMs ?? 365 * DAY_MS)),
     publicKey: keys.publicKey,
     signingKey: ca.keys.privateKey,
-    signingAlgorithm: ALG,
+    signingAlgorithm: ca.signingAlgorithm ?? ALG,
     extensions,
   });
   return { certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };

@@ -1,10 +1,8 @@
 // Serving certificates for the admission webhook. In: the Service's name/namespace (and a clock); out: a CA and a
 // serving certificate/key as PEM, ECDSA P-256. The CA goes into the webhook configuration's caBundle; the leaf is
 // served by server.ts. Renewal reissues the leaf from the same CA so the caBundle never has to change in a hurry.
-import 'reflect-metadata';
-import { webcrypto, X509Certificate } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
-import { createCa, issueLeaf } from '../pki/certs.ts';
+import { X509Certificate } from 'node:crypto';
+import { createCa, issueLeaf, loadCa } from '../pki/certs.ts';
 import type { Ca } from '../pki/certs.ts';
 
 export const WEBHOOK_NAMESPACE = 'weft-system';
@@ -60,16 +58,6 @@ function issueServing(ca: Ca, opts: WebhookCertOptions) {
     validMs: opts.validMs ?? 365 * DAY_MS,
     now: opts.now ?? new Date(),
   });
-}
-
-/** Rebuilds the issuing CA from its PEM certificate and PKCS#8 key. */
-export async function loadCa(certPem: string, keyPem: string): Promise<Ca> {
-  const cert = new x509.X509Certificate(certPem);
-  const alg = { name: 'ECDSA', namedCurve: 'P-256' };
-  const der = x509.PemConverter.decodeFirst(keyPem);
-  const privateKey = await webcrypto.subtle.importKey('pkcs8', der, alg, true, ['sign']);
-  const publicKey = await webcrypto.subtle.importKey('spki', cert.publicKey.rawData, alg, true, ['verify']);
-  return { cert, keys: { privateKey, publicKey }, certPem, keyPem };
 }
 
 /**
