@@ -41,38 +41,63 @@ function endpointMetadata(ep: Endpoint, service: MeshService): EnvoyObject {
   return { filterMetadata };
 }
 
-function lbEndpoint(ep: Endpoint, service: MeshService, port: ServicePort): EndpointEntry {
+interface Entry extends EndpointEntry {
+  /** What entries are sorted by: the address, with the port zero-padded. */
+  sortKey: string;
+  /** The namespace the metadata names when the endpoint names no workload. */
+  serviceNamespace: string;
+}
+
+/**
+ * Every cluster of a service port (the service-wide one, each subset's) of every workload sends an endpoint the
+ * same way: built once per endpoint and port object, shared (translation output is never changed once built).
+ */
+const entries = new WeakMap<Endpoint, WeakMap<ServicePort, Entry>>();
+
+function lbEndpoint(ep: Endpoint, service: MeshService, port: ServicePort): Entry {
+  let byPort = entries.get(ep);
+  if (!byPort) entries.set(ep, (byPort = new WeakMap()));
+  const e = byPort.get(port);
+  if (e?.serviceNamespace === service.namespace) return e;
+  const fresh = newEntry(ep, service, port);
+  if (!e) byPort.set(port, fresh);
+  return fresh;
+}
+
+function newEntry(ep: Endpoint, service: MeshService, port: ServicePort): Entry {
   const weight = ep.weight && ep.weight > 0 ? ep.weight : 1;
+  const portValue = endpointPort(ep, port);
+  const address = envoyAddress(ep.address, portValue);
   return {
     lbEndpoint: {
-      endpoint: { address: envoyAddress(ep.address, endpointPort(ep, port)) },
+      endpoint: { address },
       healthStatus: ep.health,
       metadata: endpointMetadata(ep, service),
       loadBalancingWeight: wrap(weight),
     },
     labels: withTopologyLabels(ep.labels, ep.locality, ep.network),
     weight,
+    serviceNamespace: service.namespace,
+    sortKey: ep.address.startsWith('unix://') ? `unix:${ep.address.slice('unix://'.length)}` : `${ep.address}:${String(portValue).padStart(5, '0')}`,
   };
 }
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-function addressKey(e: EndpointEntry): string {
-  const a = (e.lbEndpoint.endpoint as { address: { socketAddress?: { address: string; portValue: number }; pipe?: { path: string } } }).address;
-  return a.pipe ? `unix:${a.pipe.path}` : `${a.socketAddress!.address}:${String(a.socketAddress!.portValue).padStart(5, '0')}`;
-}
-
 /** Endpoints of the plan's service port and subset, by locality (sorted), before locality settings apply. */
 export function localityGroups(ctx: TranslateContext, plan: ClusterPlan): LocalityGroup[] {
   const want = Object.entries(subsetLabels(plan.subset));
-  const byLocality = new Map<string, EndpointEntry[]>();
+  const byLocality = new Map<string, Entry[]>();
   for (const ep of ctx.snapshot.endpoints(plan.service, plan.port)) {
     if (!want.every(([k, v]) => ep.labels[k] === v)) continue;
     const key = ep.locality ?? '';
-    byLocality.set(key, [...(byLocality.get(key) ?? []), lbEndpoint(ep, plan.service, plan.port)]);
+    const group = byLocality.get(key);
+    const entry = lbEndpoint(ep, plan.service, plan.port);
+    if (group) group.push(entry);
+    else byLocality.set(key, [entry]);
   }
   return [...byLocality.keys()].sort(compare).map((locality) => {
-    const entries = byLocality.get(locality)!.sort((a, b) => compare(addressKey(a), addressKey(b)));
+    const entries = byLocality.get(locality)!.sort((a, b) => compare(a.sortKey, b.sortKey));
     return { locality, entries, weight: entries.reduce((s, e) => s + e.weight, 0), priority: 0 };
   });
 }

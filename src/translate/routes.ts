@@ -29,15 +29,15 @@ export function buildRoutes(ctx: TranslateContext): EnvoyObject[] {
     }
     const host = name.slice(0, sep);
     const port = Number(name.slice(sep + 1));
-    return routeConfiguration(name, sniffedVirtualHosts(structuredClone(hostsOf(port)), host, port));
+    return routeConfiguration(name, sniffedVirtualHosts(hostsOf(port), host, port));
   });
 }
 
-/** Only the service's own virtual host; when there is exactly one it answers for any Host. */
-function sniffedVirtualHosts(vhosts: EnvoyObject[], host: string, port: number): EnvoyObject[] {
+/** Only the service's own virtual host (the port's, shared); when there is exactly one it answers for any Host. */
+function sniffedVirtualHosts(vhosts: readonly EnvoyObject[], host: string, port: number): EnvoyObject[] {
   const mine = vhosts.filter((v) => (v.domains as string[]).some((d) => d === host || d === `${host}:${port}`));
   const only = mine[0];
-  if (mine.length === 1 && only) only.domains = ['*'];
+  if (mine.length === 1 && only) return [{ ...only, domains: ['*'] }];
   return mine;
 }
 

@@ -91,7 +91,8 @@ function assemble(ctx: TranslateContext, port: number, wrappers: readonly Wrappe
     const kept = domains.filter((d) => !taken.has(d.toLowerCase()) && !(alt.includes(d) && known.has(d)));
     for (const d of kept) taken.add(d.toLowerCase());
     if (kept.length === 0) return;
-    out.push({ name, domains: kept, routes: structuredClone(routes), includeRequestAttemptCount: true });
+    // Virtual hosts of one VirtualService share its route objects: translation output is never changed once built.
+    out.push({ name, domains: kept, routes, includeRequestAttemptCount: true });
   };
   for (const w of wrappers) {
     for (const h of w.hosts) build(h, w.routes, [bracketed(h), `${bracketed(h)}:${port}`], []);
