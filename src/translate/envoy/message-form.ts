@@ -32,6 +32,8 @@ function show(v: unknown): string {
 
 const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
 
+const mismatch = (path: string, v: unknown, what: string) => new FieldError(path, `expected ${what}, got ${show(v)}`);
+
 export interface MessageForm {
   /** Converts `obj` (object form of `type`); throws FieldError. */
   toMessage(type: protobuf.Type, obj: unknown, path?: string): Obj;
@@ -40,6 +42,11 @@ export interface MessageForm {
 }
 
 export function messageForm(root: protobuf.Root): MessageForm {
+  // Paths are only for errors: a conversion first runs without building them, and runs again with them when it
+  // fails, to name the field.
+  let tracking = false;
+  const child = (path: string, key: string) => (tracking ? join(path, key) : '');
+  const item = (path: string, i: number) => (tracking ? `${path}[${i}]` : '');
   const anyT = root.lookupType('google.protobuf.Any');
   const durationT = root.lookupType('google.protobuf.Duration');
   const anyTypes = new Map<string, protobuf.Type | undefined>();
@@ -54,26 +61,25 @@ export function messageForm(root: protobuf.Root): MessageForm {
   }
 
   function scalar(type: string, v: unknown, path: string): unknown {
-    const fail = (what: string) => new FieldError(path, `expected ${what}, got ${show(v)}`);
     switch (type) {
       case 'string':
-        if (typeof v !== 'string') throw fail('a string');
+        if (typeof v !== 'string') throw mismatch(path, v, 'a string');
         return v;
       case 'bool':
-        if (typeof v !== 'boolean') throw fail('a boolean');
+        if (typeof v !== 'boolean') throw mismatch(path, v, 'a boolean');
         return v;
       case 'double':
       case 'float':
-        if (typeof v !== 'number') throw fail('a number');
+        if (typeof v !== 'number') throw mismatch(path, v, 'a number');
         return v;
       case 'int32':
       case 'sint32':
       case 'sfixed32':
-        if (!Number.isInteger(v) || (v as number) < -INT32 || (v as number) >= INT32) throw fail(`an ${type}`);
+        if (!Number.isInteger(v) || (v as number) < -INT32 || (v as number) >= INT32) throw mismatch(path, v, `an ${type}`);
         return v;
       case 'uint32':
       case 'fixed32':
-        if (!Number.isInteger(v) || (v as number) < 0 || (v as number) >= UINT32) throw fail(`a ${type}`);
+        if (!Number.isInteger(v) || (v as number) < 0 || (v as number) >= UINT32) throw mismatch(path, v, `a ${type}`);
         return v;
       case 'int64':
       case 'sint64':
@@ -85,7 +91,7 @@ export function messageForm(root: protobuf.Root): MessageForm {
           (Number.isSafeInteger(v) && (!unsigned || (v as number) >= 0)) ||
           (typeof v === 'string' && DIGITS.test(v) && (!unsigned || !v.startsWith('-'))) ||
           (typeof v === 'bigint' && (!unsigned || v >= 0n));
-        if (!ok) throw fail(`a${type.startsWith('int') ? 'n' : ''} ${type} (a safe integer, or decimal digits in a string)`);
+        if (!ok) throw mismatch(path, v, `a${type.startsWith('int') ? 'n' : ''} ${type} (a safe integer, or decimal digits in a string)`);
         return typeof v === 'bigint' ? v.toString() : v;
       }
       case 'bytes':
@@ -95,7 +101,7 @@ export function messageForm(root: protobuf.Root): MessageForm {
           protobuf.util.base64.decode(v, buf, 0);
           return buf;
         }
-        throw fail('bytes (a Uint8Array or a base64 string)');
+        throw mismatch(path, v, 'bytes (a Uint8Array or a base64 string)');
       default:
         throw new FieldError(path, `field type ${type} is not supported`);
     }
@@ -110,7 +116,7 @@ export function messageForm(root: protobuf.Root): MessageForm {
       const list = names.length > 12 ? `${names.slice(0, 12).join(', ')}, …` : names.join(', ');
       throw new FieldError(path, `unknown value ${show(v)} of enum ${rt.fullName.slice(1)} (one of ${list})`);
     }
-    if (rt instanceof protobuf.Type) return toMessage(rt, v, path);
+    if (rt instanceof protobuf.Type) return convert(rt, v, path);
     return scalar(field.type, v, path);
   }
 
@@ -121,7 +127,7 @@ export function messageForm(root: protobuf.Root): MessageForm {
     keys.sort(); // maps are encoded in key order: the same map always gives the same bytes
     const out: Obj = {};
     for (const k of keys) {
-      const at = `${path}[${JSON.stringify(k)}]`;
+      const at = tracking ? `${path}[${JSON.stringify(k)}]` : '';
       if (field.keyType === 'bool' ? k !== 'true' && k !== 'false' : field.keyType !== 'string' && !DIGITS.test(k)) {
         throw new FieldError(at, `not a valid ${field.keyType} map key`);
       }
@@ -131,6 +137,22 @@ export function messageForm(root: protobuf.Root): MessageForm {
   }
 
   function toMessage(type: protobuf.Type, obj: unknown, path = ''): Obj {
+    if (tracking) return convert(type, obj, path);
+    try {
+      return convert(type, obj, path);
+    } catch (e) {
+      if (!(e instanceof FieldError)) throw e;
+      tracking = true;
+      try {
+        convert(type, obj, path);
+      } finally {
+        tracking = false;
+      }
+      throw e;
+    }
+  }
+
+  function convert(type: protobuf.Type, obj: unknown, path: string): Obj {
     if (!isPlainObject(obj)) throw new FieldError(path, `expected an object (${type.fullName.slice(1)}), got ${show(obj)}`);
     if (type === anyT) return packAny(obj, path);
     const out: Obj = {};
@@ -138,7 +160,7 @@ export function messageForm(root: protobuf.Root): MessageForm {
     for (const key of Object.keys(obj)) {
       const v = obj[key];
       if (v === undefined) continue;
-      const at = join(path, key);
+      const at = child(path, key);
       if (!Object.hasOwn(type.fields, key)) {
         const camel = key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
         const hint = camel !== key && Object.hasOwn(type.fields, camel) ? ` (did you mean "${camel}"?)` : '';
@@ -159,7 +181,7 @@ export function messageForm(root: protobuf.Root): MessageForm {
         if (!Array.isArray(v)) throw new FieldError(at, `expected a list, got ${show(v)}`);
         if (v.length === 0) continue;
         const list = new Array<unknown>(v.length);
-        for (let i = 0; i < v.length; i++) list[i] = value(field, v[i], `${at}[${i}]`);
+        for (let i = 0; i < v.length; i++) list[i] = value(field, v[i], item(at, i));
         out[key] = list;
       } else {
         out[key] = value(field, v, at);
@@ -179,7 +201,7 @@ export function messageForm(root: protobuf.Root): MessageForm {
     const fields: Obj = {};
     for (const k of Object.keys(obj)) if (k !== '@type') fields[k] = obj[k];
     // protobufjs names Any's fields as declared (type_url), unlike every other field here.
-    return { type_url: url, value: inner.encode(toMessage(inner, fields, path)).finish() };
+    return { type_url: url, value: inner.encode(convert(inner, fields, path)).finish() };
   }
 
   function checkDuration(d: Obj, path: string): void {
