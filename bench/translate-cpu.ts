@@ -1,8 +1,8 @@
 // The `translate-cpu` bench: the CPU side of the translate bench, in process and without an API server — the
 // same mesh (bench/mesh.ts) built into a snapshot, every injected workload translated, encoded and gzipped as
 // the distribution loop does it, then one VirtualService change and its namespace's workloads and the hub again.
-// Measured: milliseconds per phase (snapshot, translate, encode, gzip) for the full run and per incremental
-// change, and the bundle sizes. Profile with `node --cpu-prof bench/run.ts translate-cpu`.
+// Measured: milliseconds per phase (snapshot, translate, encode, gzip) for the first (cold) and the best of three
+// full runs and per incremental change, and the bundle sizes. Profile with `node --cpu-prof bench/run.ts translate-cpu`.
 import { performance } from 'node:perf_hooks';
 import { buildSnapshot } from '../src/model/snapshot.ts';
 import type { Snapshot, SnapshotInput, Workload } from '../src/model/types.ts';
@@ -12,6 +12,7 @@ import { translate } from '../src/translate/index.ts';
 import { HUB, meshInput, NAMESPACES, nsName } from './mesh.ts';
 
 const CHANGES = 10;
+const FULL_RUNS = 3;
 
 interface Phases { snapshot: number; translate: number; encode: number; gzip: number; workloads: number; maxGzipBytes: number }
 
@@ -43,9 +44,18 @@ const rounded = (p: Phases): Record<string, number> =>
 
 export async function runTranslateCpuBench(log: (line: string) => void): Promise<Record<string, unknown>> {
   const input = meshInput();
-  const encoder = new CachingBundleEncoder();
-  log('full: every injected workload');
-  const full = run(input, encoder, () => true);
+  let encoder = new CachingBundleEncoder();
+  // The best of a few full runs (each from scratch): a shared machine is noisy.
+  // The first run is the operator's (a cold process); the best of a few shows the steady cost on a noisy machine.
+  let first: Phases | undefined;
+  let full: Phases | undefined;
+  for (let i = 0; i < FULL_RUNS; i++) {
+    log(`full ${i + 1}/${FULL_RUNS}: every injected workload`);
+    encoder = new CachingBundleEncoder();
+    const p = run(input, encoder, () => true);
+    first ??= p;
+    if (!full || p.translate + p.encode + p.gzip < full.translate + full.encode + full.gzip) full = p;
+  }
   const incremental: Phases[] = [];
   for (let i = 0; i < CHANGES; i++) {
     const ns = nsName(i % NAMESPACES);
@@ -62,5 +72,5 @@ export async function runTranslateCpuBench(log: (line: string) => void): Promise
     snapshot: mean('snapshot'), translate: mean('translate'), encode: mean('encode'), gzip: mean('gzip'),
     workloads: mean('workloads'), maxGzipBytes: Math.max(...incremental.map((p) => p.maxGzipBytes)),
   };
-  return { full: rounded(full), incremental_mean: rounded(incMean), changes: CHANGES };
+  return { full_first: rounded(first!), full_best: rounded(full!), incremental_mean: rounded(incMean), full_runs: FULL_RUNS, changes: CHANGES };
 }
