@@ -6,7 +6,8 @@
 import { performance } from 'node:perf_hooks';
 import { buildSnapshot } from '../src/model/snapshot.ts';
 import type { Snapshot, SnapshotInput, Workload } from '../src/model/types.ts';
-import { CachingBundleEncoder, gzipBundle } from '../src/controllers/distribution/bundle.ts';
+import { CachingBundleEncoder } from '../src/controllers/distribution/encoder.ts';
+import { gzipBundle } from '../src/controllers/proxy-bundle.ts';
 import { emptyReads, trackingSnapshot } from '../src/controllers/distribution/tracking.ts';
 import { translate } from '../src/translate/index.ts';
 import { HUB, meshInput, NAMESPACES, nsName } from './mesh.ts';

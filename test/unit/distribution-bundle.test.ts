@@ -4,14 +4,13 @@
 import { gunzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import { buildStatus } from '../../src/controllers/conditions.ts';
-import { CachingBundleEncoder, encodeBundle, gzipBundle } from '../../src/controllers/distribution/bundle.ts';
-import { ResourceEncoder } from '../../src/controllers/distribution/encoder.ts';
+import { CachingBundleEncoder, ResourceEncoder } from '../../src/controllers/distribution/encoder.ts';
 import { emptyReads, trackingSnapshot } from '../../src/controllers/distribution/tracking.ts';
 import { translate } from '../../src/translate/index.ts';
 import { encodeProxyConfig } from '../../src/translate/envoy/proto.ts';
 import { app, destinationRule, inputOf, namespace, snapshotOf, virtualService } from '../support/mesh-fixtures.ts';
 import { configMapBody } from '../../src/controllers/distribution/writer.ts';
-import { packProxyConfig, unpackProxyConfig } from '../../src/controllers/proxy-bundle.ts';
+import { encodeBundle, gzipBundle, packProxyConfig, unpackProxyConfig } from '../../src/controllers/proxy-bundle.ts';
 import { proxyConfig } from './envoy-fixtures.ts';
 
 describe('distribution: bundle and ConfigMap', () => {
@@ -20,6 +19,7 @@ describe('distribution: bundle and ConfigMap', () => {
     const packed = packProxyConfig(proxyConfig);
     expect(b.hash).to.equal(packed.hash);
     const gz = gzipBundle(b.bytes);
+    expect(packed.gzipped.equals(gz)).to.equal(true);
     expect(Buffer.from(gunzipSync(gz)).equals(Buffer.from(b.bytes))).to.equal(true);
     expect(gz.equals(gzipBundle(encodeBundle(structuredClone(proxyConfig)).bytes))).to.equal(true);
     expect(gz.readUInt32LE(4), 'gzip MTIME').to.equal(0);

@@ -4,9 +4,11 @@
 // In: ProxyConfigs. Out: ProxyBundle bytes without `version`. Entries live as long as their objects (a WeakMap);
 // resources must not change once translated (translation never changes an object it has returned). Anything the
 // fast path cannot handle goes through encodeProxyConfig, which also gives the precise error for invalid config.
+// CachingBundleEncoder seals those bytes into the bundle the ConfigMap holds (src/controllers/proxy-bundle.ts).
 import protobuf from 'protobufjs';
 import { encodeMessage, encodeProxyConfig } from '../../translate/envoy/proto.ts';
 import type { ProxyConfig } from '../../translate/types.ts';
+import { type EncodedBundle, sealBundle } from '../proxy-bundle.ts';
 
 /** weft.v1.ProxyBundle's fields, in the order protobufjs writes them (proto/weft/v1/bundle.proto). */
 const WORKLOAD_FIELD = 1;
@@ -54,5 +56,18 @@ export class ResourceEncoder {
     } catch {
       return encodeProxyConfig(pc);
     }
+  }
+}
+
+export interface BundleEncoder {
+  encode(pc: ProxyConfig): EncodedBundle;
+}
+
+/** encodeBundle (src/controllers/proxy-bundle.ts) with each Envoy resource object encoded once. */
+export class CachingBundleEncoder implements BundleEncoder {
+  private readonly resources = new ResourceEncoder();
+
+  encode(pc: ProxyConfig): EncodedBundle {
+    return sealBundle(this.resources.encode(pc));
   }
 }

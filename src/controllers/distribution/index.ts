@@ -15,7 +15,7 @@ import {
   CRON_JOBS, DAEMON_SETS, DEPLOYMENTS, ENDPOINT_SLICES, JOBS, NAMESPACES, REPLICA_SETS, STATEFUL_SETS, collectionPath, type ResourceType,
 } from '../resources.ts';
 import type { Timers } from '../timers.ts';
-import { CachingBundleEncoder } from './bundle.ts';
+import { CachingBundleEncoder } from './encoder.ts';
 import { DistributionLoop, type DistributionOptions } from './loop.ts';
 import { programmedCondition } from './programmed.ts';
 import { InformerSources, type Cache } from './sources.ts';

@@ -1,0 +1,130 @@
+// Delivers what a batch decided: a workload's ConfigMap written when its hash (or owner) differs from the cached
+// one, then its running pods annotated with the hash (the kubelet refreshes a pod's ConfigMap volumes when the pod
+// object changes); ConfigMaps of workloads that are gone or not injected deleted. In: workloads with their
+// encoded bundles, the caches, a writer. Out: API writes, and each write's outcome for the loop to report.
+//
+// ConfigMap writes, deletions and pod annotations share a pool of `concurrency` requests.
+// A bundle is gzipped only when its write is due (on the event loop: for bundles of this size zlib's thread pool
+// round trip costs the event loop as much as the compression itself).
+import type { Snapshot, Workload } from '../../model/types.ts';
+import { namespaceInjected } from '../../model/injection.ts';
+import { proxyConfigMapName } from '../../translate/envoy/bundle-format.ts';
+import type { Logger } from '../log.ts';
+import { type EncodedBundle, gzipBundle } from '../proxy-bundle.ts';
+import { Limiter } from './limiter.ts';
+import type { DistributionSources } from './sources.ts';
+import { CONFIG_WARN_BYTES, type DistributionWriter } from './writer.ts';
+
+export type WriteResult = { kind: 'written'; bytes?: number } | { kind: 'failed'; error: string; bytes?: number };
+
+export interface DeliveryCounters {
+  written: number;
+  deleted: number;
+  podsAnnotated: number;
+}
+
+export class Delivery {
+  private readonly sources: DistributionSources;
+  private readonly writer: DistributionWriter;
+  private readonly log: Logger;
+  private readonly configs: Limiter;
+  private readonly pods: Limiter;
+  /** The hash each workload's ConfigMap was last written with: the cache may not show our write yet. */
+  private readonly lastWritten = new Map<string, string>();
+  readonly counters: DeliveryCounters = { written: 0, deleted: 0, podsAnnotated: 0 };
+
+  constructor(o: { sources: DistributionSources; writer: DistributionWriter; concurrency: number; log: Logger }) {
+    this.sources = o.sources;
+    this.writer = o.writer;
+    this.log = o.log;
+    this.configs = new Limiter(o.concurrency);
+    this.pods = this.configs;
+  }
+
+  forget(key: string): void {
+    this.lastWritten.delete(key);
+  }
+
+  clear(): void {
+    this.lastWritten.clear();
+  }
+
+  /** Writes the workload's ConfigMap unless the cached one already holds this bundle for this workload. */
+  async writeConfig(key: string, w: Workload, bundle: EncodedBundle): Promise<WriteResult> {
+    const cm = this.sources.configMap(w.namespace, proxyConfigMapName(w.name));
+    const current =
+      cm !== undefined && cm.hash === bundle.hash && (cm.owner?.uid ?? '') === w.uid && (this.lastWritten.get(key) ?? bundle.hash) === bundle.hash;
+    if (current) {
+      // Only a bundle this large can gzip to more than the threshold.
+      if (bundle.bytes.length <= CONFIG_WARN_BYTES) return { kind: 'written' };
+      const size = gzipBundle(bundle.bytes).length;
+      this.warnSize(key, size);
+      return { kind: 'written', bytes: size };
+    }
+    return this.configs.run(async () => {
+      const gz = gzipBundle(bundle.bytes);
+      this.warnSize(key, gz.length);
+      try {
+        await this.writer.apply({ workload: w, hash: bundle.hash, gzipped: gz });
+      } catch (err) {
+        return { kind: 'failed', error: `writing ConfigMap ${proxyConfigMapName(w.name)} failed: ${(err as Error).message}`, bytes: gz.length };
+      }
+      this.lastWritten.set(key, bundle.hash);
+      this.counters.written++;
+      return { kind: 'written', bytes: gz.length };
+    });
+  }
+
+  /** Annotates the workload's running pods that do not show `hash` yet; false when one failed. */
+  async annotatePods(key: string, w: Workload, hash: string): Promise<boolean> {
+    let ok = true;
+    for (const pod of w.pods) {
+      if (pod.phase !== 'Running') continue;
+      const cached = this.sources.pod(w.namespace, pod.name);
+      if (!cached || cached.deleting || cached.uid !== pod.uid || cached.hash === hash) continue;
+      try {
+        await this.pods.run(() => this.writer.annotatePod(w.namespace, pod.name, pod.uid, hash));
+        this.counters.podsAnnotated++;
+      } catch (err) {
+        this.log.warn('annotating a pod failed', { workload: key, pod: pod.name, error: err });
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+  /**
+   * Deletes ConfigMaps whose workload is not injected (any more), or whose workload is gone, unless its owner is
+   * a controller that still exists as a workload of its own in an injected namespace: a workload scaled to zero
+   * keeps its ConfigMap for its next pod. A bare pod adopted by a ReplicaSet, or a ReplicaSet adopted by a
+   * Deployment, names no workload any more: its ConfigMap goes.
+   */
+  async sweep(snap: Snapshot): Promise<void> {
+    const deletions: Array<Promise<void>> = [];
+    for (const cm of this.sources.configMaps()) {
+      const w = snap.workload(cm.namespace, cm.workload);
+      let keep: boolean;
+      if (w) keep = w.injected && proxyConfigMapName(w.name) === cm.name;
+      else keep = cm.owner !== undefined && this.sources.ownerIsWorkload(cm.namespace, cm.owner) && namespaceInjected(snap.namespaceLabels(cm.namespace));
+      if (keep) continue;
+      deletions.push(
+        this.configs.run(async () => {
+          try {
+            await this.writer.delete(cm.namespace, cm.name, cm.uid);
+            this.counters.deleted++;
+            this.log.info('deleted proxy config of a workload that is gone or not injected', { namespace: cm.namespace, configMap: cm.name });
+          } catch (err) {
+            this.log.warn('deleting a ConfigMap failed', { namespace: cm.namespace, configMap: cm.name, error: err });
+          }
+        }),
+      );
+    }
+    await Promise.all(deletions);
+  }
+
+  private warnSize(key: string, size: number): void {
+    if (size > CONFIG_WARN_BYTES) {
+      this.log.warn('proxy config is close to the ConfigMap size limit', { workload: key, bytes: size, limit: 1024 * 1024 });
+    }
+  }
+}
