@@ -1,5 +1,6 @@
 // The operator process: informers → workqueue → reconciler → status writer, and informers → distribution loop
-// → per-workload ConfigMaps (src/controllers/distribution), both gated by leader election.
+// → per-workload ConfigMaps (src/controllers/distribution), and informers → workload identity Secrets and trust
+// bundles (src/controllers/identity), all gated by leader election.
 // In: a KubeConfig and options. Out: a running operator with `stop()`.
 // Every replica runs the informers (so a successor starts warm) and the webhook (admission must not depend on
 // leadership); only the leader reconciles and writes status. Reconciling waits until every cache has synced, so a
@@ -10,6 +11,8 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { validateResource } from '../validate/index.ts';
 import { createDistribution, type Distribution, type DistributionSetup } from './distribution/index.ts';
 import type { DistributionStats } from './distribution/loop.ts';
+import { createIdentity, type Identity, type IdentityOptions } from './identity/index.ts';
+import type { IdentityStats } from './identity/controller.ts';
 import { Informer, type InformerOptions } from './informer.ts';
 import { LeaderElector, kubeLeaseStore } from './leader.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -56,6 +59,8 @@ export interface OperatorOptions {
   webhook?: WebhookHook;
   /** Per-workload proxy config (default on); `false` runs status only. */
   distribution?: false | Pick<DistributionSetup, 'writer' | 'tuning'>;
+  /** Workload certificates and trust bundles from the mesh CA (default on); `false` turns them off. */
+  workloadIdentity?: false | IdentityOptions;
 }
 
 export interface Operator {
@@ -67,7 +72,9 @@ export interface Operator {
   idle(): Promise<void>;
   /** Queues every mesh object for reconciling. */
   resync(): void;
-  stats(): { reconciles: number; writes: number; conflicts: number; distribution?: DistributionStats };
+  stats(): { reconciles: number; writes: number; conflicts: number; distribution?: DistributionStats; identity?: IdentityStats };
+  /** The workload identity part, unless turned off. */
+  readonly workloadIdentity?: Identity;
   /** Resolves when the distribution has no batch due or running. */
   distributed(): Promise<void>;
   stop(): Promise<void>;
@@ -110,7 +117,27 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
           log: log.child('distribution'),
           ...opts.distribution,
         });
-  const all = [...caches.values(), services, pods, ...((distribution?.informers ?? []) as Array<Informer<Obj>>)];
+  const workloadIdentity: Identity | undefined =
+    opts.workloadIdentity === false
+      ? undefined
+      : createIdentity({
+          kubeConfig: kc,
+          informer: informer as unknown as DistributionSetup['informer'],
+          existing: new Map<string, Informer<KubernetesObject>>([
+            ['Pod', pods],
+            ...(distribution?.informers ?? []).map((i) => [i.type.kind, i] as [string, Informer<KubernetesObject>]),
+          ]),
+          log: log.child('identity'),
+          ...opts.workloadIdentity,
+          timers: opts.workloadIdentity?.timers ?? timers,
+        });
+  const all = [
+    ...caches.values(),
+    services,
+    pods,
+    ...((distribution?.informers ?? []) as Array<Informer<Obj>>),
+    ...((workloadIdentity?.informers ?? []) as Array<Informer<Obj>>),
+  ];
   const cache = (kind: string): Informer<Obj> => caches.get(kind)!;
   const view = new CacheMeshView(
     {
@@ -136,6 +163,8 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   const resync = (): void => {
     if (!leading || !synced || stopping) return;
     distribution?.loop.activate();
+    workloadIdentity?.activate();
+    workloadIdentity?.controller.resync();
     for (const kind of RECONCILED.keys()) enqueueKind(kind);
   };
   const enqueueDependents = (sourceKind: string, ns: string): void => {
@@ -208,6 +237,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
       onStoppedLeading: () => {
         leading = false;
         distribution?.loop.deactivate();
+        workloadIdentity?.deactivate();
       },
     });
     elector.start();
@@ -234,7 +264,12 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     waitForSync: () => syncedAll,
     idle: () => queue.whenIdle(),
     resync,
-    stats: () => ({ ...counters, ...(distribution ? { distribution: distribution.loop.stats() } : {}) }),
+    stats: () => ({
+      ...counters,
+      ...(distribution ? { distribution: distribution.loop.stats() } : {}),
+      ...(workloadIdentity ? { identity: workloadIdentity.stats() } : {}),
+    }),
+    workloadIdentity,
     distributed: () => distribution?.loop.idle() ?? Promise.resolve(),
     async stop() {
       if (stopping) return;
@@ -242,6 +277,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
       timers.clearTimeout(resyncTimer);
       // Finish in-flight writes before giving up the lease, so a successor never races our last write.
       await distribution?.loop.stop();
+      await workloadIdentity?.stop();
       await queue.shutdown();
       leading = false;
       await elector?.stop();

@@ -112,11 +112,18 @@ describe('config/ on a real API server', function () {
       expect(await canI('create', 'pods', '-n', 'default')).to.equal('no');
     });
 
+    it('lets the operator write workload identity Secrets anywhere, but never delete or patch Secrets', async () => {
+      for (const verb of ['get', 'watch', 'create', 'update']) expect(await canI(verb, 'secrets', '-n', 'default'), verb).to.equal('yes');
+      for (const verb of ['delete', 'patch', 'deletecollection']) expect(await canI(verb, 'secrets', '-n', 'default'), verb).to.equal('no');
+      expect(await canI('watch', 'serviceaccounts', '-A')).to.equal('yes');
+      expect(await canI('update', 'serviceaccounts', '-n', 'default')).to.equal('no');
+    });
+
     it('limits secrets, leases and webhook configurations to weft\'s own', async () => {
       expect(await canI('create', 'secrets', '-n', 'weft-system')).to.equal('yes');
       expect(await canI('update', 'secrets/weft-webhook-tls', '-n', 'weft-system')).to.equal('yes');
-      expect(await canI('get', 'secrets/other', '-n', 'weft-system')).to.equal('no');
-      expect(await canI('get', 'secrets', '-n', 'default')).to.equal('no');
+      expect(await canI('patch', 'secrets/other', '-n', 'weft-system')).to.equal('no');
+      expect(await canI('delete', 'secrets/weft-webhook-tls', '-n', 'weft-system')).to.equal('no');
       expect(await canI('update', 'leases.coordination.k8s.io/weft-operator', '-n', 'weft-system')).to.equal('yes');
       expect(await canI('update', 'leases.coordination.k8s.io/weft-operator', '-n', 'default')).to.equal('no');
       expect(await canI('patch', 'validatingwebhookconfigurations/weft-validator')).to.equal('yes');

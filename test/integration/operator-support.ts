@@ -136,7 +136,7 @@ export async function waitForStatus(mesh: Mesh, kind: string, ns: string, name: 
   );
 }
 
-/** An operator in this process with timings short enough for tests; logs only with $WEFT_LOG_LEVEL. */
+/** An operator in this process with timings short enough for tests (workload identity off unless asked for); logs only with $WEFT_LOG_LEVEL. */
 export async function testOperator(kc: KubeConfig, opts: Partial<OperatorOptions> = {}): Promise<Operator> {
   return startOperator({
     kubeConfig: kc,
@@ -146,6 +146,8 @@ export async function testOperator(kc: KubeConfig, opts: Partial<OperatorOptions
     retryPeriodMs: 500,
     informerRetry: { baseMs: 100, maxMs: 2_000 },
     log: process.env.WEFT_LOG_LEVEL ? createLogger('operator') : silentLogger,
+    // Workload identity writes Secrets and ConfigMaps of its own; only the tests about it turn it on.
+    workloadIdentity: false,
     ...opts,
   });
 }

@@ -1,0 +1,213 @@
+// The identity controller (leader only). In: caches of pods, namespaces, service accounts, the identity Secrets and
+// the trust bundle ConfigMaps; the mesh CA. Out: for every service account used by a pod with a sidecar, Secret
+// `weft-identity-<sa>` in its namespace (`key.pem`, `cert-chain.pem`, `root-cert.pem`) owned by the ServiceAccount
+// so the garbage collector removes it with the account; ConfigMap `weft-root-cert` (`root-cert.pem`) in every
+// injected namespace. Writes happen only when something changed or a certificate is due for renewal; renewal is a
+// delayed queue entry at the time `renewalDue` chose (recorded on the Secret, so a new leader keeps the schedule).
+import { X509Certificate } from 'node:crypto';
+import { CoreV1Api, type KubeConfig, type KubernetesObject, type V1ConfigMap, type V1Secret } from '@kubernetes/client-node';
+import { bundlePem, type MeshCa } from '../../pki/ca.ts';
+import { spiffeId, formatSpiffeId, sameSpiffeId } from '../../pki/spiffe.ts';
+import { CHAIN_FILE, KEY_FILE, ROOT_FILE, inspectChain, issueWorkloadCert, renewalDue } from '../../pki/workload-cert.ts';
+import type { Informer } from '../informer.ts';
+import type { Logger } from '../log.ts';
+import type { Timers } from '../timers.ts';
+import { Requeue, WorkQueue } from '../workqueue.ts';
+import {
+  IDENTITY_LABEL, IDENTITY_SECRET_PREFIX, ROOT_CERT_CONFIGMAP, identitySecretName, namespaceNeedsBundle, neededServiceAccounts, podServiceAccount,
+} from './desired.ts';
+
+export const RENEW_AT_ANNOTATION = 'weft.dev/renew-at';
+export const SPIFFE_ANNOTATION = 'weft.dev/spiffe-id';
+
+type Obj = KubernetesObject & { data?: Record<string, string>; spec?: Record<string, unknown>; status?: Record<string, unknown> };
+type Cache = Pick<Informer<Obj>, 'list' | 'get' | 'onChange'>;
+
+export interface IdentityCaches {
+  pods: Cache;
+  namespaces: Cache;
+  serviceAccounts: Cache;
+  secrets: Cache;
+  configMaps: Cache;
+}
+
+export interface IdentityControllerOptions {
+  kubeConfig: KubeConfig;
+  caches: IdentityCaches;
+  /** The current mesh CA; called before each reconcile round, so it should be cheap (a cached value). */
+  ca: () => MeshCa | undefined;
+  trustDomain: string;
+  ttlMs?: number;
+  timers: Timers;
+  rng?: () => number;
+  log: Logger;
+}
+
+export interface IdentityStats {
+  issued: number;
+  bundlesWritten: number;
+}
+
+const code = (e: unknown): number | undefined => (e as { code?: number }).code;
+const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+const unb64 = (s: string | undefined): string => Buffer.from(s ?? '', 'base64').toString('utf8');
+const nsLabels = (c: Cache, ns: string): Record<string, string> | undefined => c.get(undefined, ns)?.metadata?.labels;
+
+export class IdentityController {
+  private readonly o: IdentityControllerOptions;
+  private readonly core: CoreV1Api;
+  private readonly queue: WorkQueue;
+  private active = false;
+  private readonly counters: IdentityStats = { issued: 0, bundlesWritten: 0 };
+
+  constructor(o: IdentityControllerOptions) {
+    this.o = o;
+    this.core = o.kubeConfig.makeApiClient(CoreV1Api);
+    this.queue = new WorkQueue({ workers: 4, timers: o.timers, log: o.log.child('queue') });
+    const c = o.caches;
+    c.pods.onChange((key) => {
+      const [ns = '', name = ''] = key.split('/');
+      this.add(`ns:${ns}`);
+      const pod = c.pods.get(ns, name);
+      if (pod) this.add(`sa:${ns}/${podServiceAccount(pod)}`);
+    });
+    c.namespaces.onChange((ns) => this.enqueueNamespace(ns));
+    c.serviceAccounts.onChange((key) => this.add(`sa:${key}`));
+    c.secrets.onChange((key) => {
+      const [ns = '', name = ''] = key.split('/');
+      if (name.startsWith(IDENTITY_SECRET_PREFIX)) this.add(`sa:${ns}/${name.slice(IDENTITY_SECRET_PREFIX.length)}`);
+    });
+    c.configMaps.onChange((key) => this.add(`ns:${key.split('/')[0] ?? ''}`));
+    this.queue.run((key) => this.reconcile(key));
+  }
+
+  /** Leader only: start writing, and look at everything once. */
+  activate(): void {
+    this.active = true;
+    this.resync();
+  }
+
+  deactivate(): void {
+    this.active = false;
+  }
+
+  /** Queues every namespace and every needed identity (after a CA change, or as a safety net). */
+  resync(): void {
+    if (!this.active) return;
+    for (const ns of this.o.caches.namespaces.list()) this.enqueueNamespace(ns.metadata?.name ?? '');
+  }
+
+  stats(): IdentityStats {
+    return { ...this.counters };
+  }
+
+  idle(): Promise<void> {
+    return this.queue.whenIdle();
+  }
+
+  async stop(): Promise<void> {
+    this.active = false;
+    await this.queue.shutdown();
+  }
+
+  private add(key: string): void {
+    if (this.active) this.queue.add(key);
+  }
+
+  private enqueueNamespace(ns: string): void {
+    if (!this.active || !ns) return;
+    this.queue.add(`ns:${ns}`);
+    const pods = this.o.caches.pods.list(ns);
+    for (const sa of neededServiceAccounts(pods, nsLabels(this.o.caches.namespaces, ns))) this.queue.add(`sa:${ns}/${sa}`);
+  }
+
+  private async reconcile(key: string): Promise<void> {
+    if (!this.active) return;
+    const ca = this.o.ca();
+    if (!ca) throw new Requeue('mesh CA not loaded yet');
+    if (key.startsWith('ns:')) return this.reconcileBundle(key.slice(3), ca);
+    const [ns = '', sa = ''] = key.slice(3).split('/');
+    return this.reconcileIdentity(key, ns, sa, ca);
+  }
+
+  private async reconcileBundle(ns: string, ca: MeshCa): Promise<void> {
+    const c = this.o.caches;
+    const namespace = c.namespaces.get(undefined, ns);
+    if (!namespace || namespace.metadata?.deletionTimestamp) return;
+    if (!namespaceNeedsBundle(c.pods.list(ns), namespace.metadata?.labels)) return;
+    const bundle = bundlePem(ca);
+    const current = c.configMaps.get(ns, ROOT_CERT_CONFIGMAP);
+    if (current?.data?.[ROOT_FILE] === bundle) return;
+    const body: V1ConfigMap = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: ROOT_CERT_CONFIGMAP, namespace: ns, resourceVersion: current?.metadata?.resourceVersion, labels: { 'app.kubernetes.io/part-of': 'weft' } },
+      data: { [ROOT_FILE]: bundle },
+    };
+    await this.write(() => (current ? this.core.replaceNamespacedConfigMap({ name: ROOT_CERT_CONFIGMAP, namespace: ns, body }) : this.core.createNamespacedConfigMap({ namespace: ns, body })));
+    this.counters.bundlesWritten++;
+    this.o.log.info('trust bundle written', { namespace: ns, roots: ca.rootsPem.length });
+  }
+
+  private async reconcileIdentity(key: string, ns: string, sa: string, ca: MeshCa): Promise<void> {
+    const c = this.o.caches;
+    const needed = neededServiceAccounts(c.pods.list(ns), nsLabels(c.namespaces, ns));
+    if (!needed.has(sa)) return; // kept until its ServiceAccount goes (owner reference), as a running pod may still mount it
+    const account = c.serviceAccounts.get(ns, sa);
+    const uid = account?.metadata?.uid;
+    if (!account || !uid || account.metadata?.deletionTimestamp) return; // its add event brings us back
+    const id = spiffeId(this.o.trustDomain, ns, sa);
+    const name = identitySecretName(sa);
+    const current = c.secrets.get(ns, name);
+    const now = this.o.timers.now();
+    const dueAt = current ? this.currentDue(current, ca, id, uid, now) : undefined;
+    if (dueAt !== undefined) {
+      this.queue.addAfter(key, Math.min(dueAt - now, 2 ** 31 - 1));
+      return;
+    }
+    const cert = await issueWorkloadCert(ca, id, { now: new Date(now), ttlMs: this.o.ttlMs });
+    const due = renewalDue(cert, this.o.rng);
+    const body: V1Secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name,
+        namespace: ns,
+        resourceVersion: current?.metadata?.resourceVersion,
+        labels: { [IDENTITY_LABEL]: 'true', 'app.kubernetes.io/part-of': 'weft' },
+        annotations: { [SPIFFE_ANNOTATION]: formatSpiffeId(id), [RENEW_AT_ANNOTATION]: due.toISOString() },
+        ownerReferences: [{ apiVersion: 'v1', kind: 'ServiceAccount', name: sa, uid }],
+      },
+      type: 'Opaque',
+      data: { [KEY_FILE]: b64(cert.keyPem), [CHAIN_FILE]: b64(cert.certChainPem), [ROOT_FILE]: b64(cert.rootCertPem) },
+    };
+    await this.write(() => (current ? this.core.replaceNamespacedSecret({ name, namespace: ns, body }) : this.core.createNamespacedSecret({ namespace: ns, body })));
+    this.counters.issued++;
+    this.o.log.info(current ? 'workload certificate renewed' : 'workload certificate issued', { namespace: ns, serviceAccount: sa, notAfter: cert.notAfter.toISOString(), renewAt: due.toISOString() });
+    this.queue.addAfter(key, Math.max(1, due.getTime() - now));
+  }
+
+  /** When the stored certificate is due; undefined when it must be replaced now. */
+  private currentDue(secret: Obj, ca: MeshCa, id: ReturnType<typeof spiffeId>, uid: string, now: number): number | undefined {
+    const d = secret.data ?? {};
+    if (!d[KEY_FILE] || unb64(d[ROOT_FILE]) !== bundlePem(ca)) return undefined;
+    if (!(secret.metadata?.ownerReferences ?? []).some((r) => r.uid === uid)) return undefined;
+    const info = inspectChain(unb64(d[CHAIN_FILE]));
+    if (!info?.id || !sameSpiffeId(info.id, id)) return undefined;
+    // Issued by the current signer (a new plug-in CA or a rotated root replaces every certificate).
+    if (!info.leaf.verify(new X509Certificate(ca.signer.certPem).publicKey)) return undefined;
+    const recorded = Date.parse(secret.metadata?.annotations?.[RENEW_AT_ANNOTATION] ?? '');
+    const due = Number.isFinite(recorded) && recorded < info.notAfter.getTime() ? recorded : renewalDue(info, this.o.rng).getTime();
+    return now < due ? due : undefined;
+  }
+
+  /** A write lost to a concurrent change is retried once the cache shows the newer object. */
+  private async write(fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      if (code(e) === 409) throw new Requeue('identity object changed concurrently');
+      throw e;
+    }
+  }
+}
