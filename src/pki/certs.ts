@@ -2,7 +2,8 @@
 // In: names, SANs, usages and lifetimes. Out: PEM strings. New keys are ECDSA P-256 and never leave the caller;
 // a loaded CA (loadCa) may also hold an RSA key, as plug-in CAs often do.
 import 'reflect-metadata';
-import { createPrivateKey, webcrypto } from 'node:crypto';
+import { createPrivateKey, generateKeyPair, webcrypto } from 'node:crypto';
+import { promisify } from 'node:util';
 import * as x509 from '@peculiar/x509';
 
 type CryptoKey = webcrypto.CryptoKey;
@@ -145,34 +146,63 @@ export async function loadCa(certPem: string, keyPem: string): Promise<Ca> {
   return { cert, keys: { privateKey, publicKey }, certPem, keyPem, signingAlgorithm };
 }
 
-export async function issueLeaf(ca: Ca, o: LeafOptions): Promise<KeyPairPem> {
-  const keys = await keyPair();
+const generateEcKeyPair = promisify(generateKeyPair);
+
+/** A leaf's key pair straight from node:crypto as PKCS#8 PEM and SPKI DER (no WebCrypto export round trip). */
+async function leafKeyPair(): Promise<{ keyPem: string; spki: Buffer }> {
+  // Encoded by the same thread-pool job that generates the key, off the event loop.
+  const { privateKey, publicKey } = await generateEcKeyPair('ec', {
+    namedCurve: 'P-256',
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { keyPem: privateKey, spki: publicKey };
+}
+
+// Leaf extensions that never vary, encoded once.
+const LEAF_BASIC = new x509.BasicConstraintsExtension(false, undefined, true);
+const LEAF_KEY_USAGE = new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true);
+const LEAF_EKU = new Map<string, x509.Extension>();
+
+function extendedKeyUsage(server: boolean, client: boolean): x509.Extension | undefined {
+  const usages = [...(server ? [x509.ExtendedKeyUsage.serverAuth] : []), ...(client ? [x509.ExtendedKeyUsage.clientAuth] : [])];
+  if (usages.length === 0) return undefined;
+  const k = usages.join();
+  let ext = LEAF_EKU.get(k);
+  if (!ext) LEAF_EKU.set(k, (ext = new x509.ExtendedKeyUsageExtension(usages, false)));
+  return ext;
+}
+
+export interface IssuedLeaf extends KeyPairPem {
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export async function issueLeaf(ca: Ca, o: LeafOptions): Promise<IssuedLeaf> {
+  const keys = await leafKeyPair();
   const now = o.now ?? new Date();
   const names: x509.JsonGeneralName[] = [
     ...(o.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(o.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
     ...(o.uris ?? []).map((value) => ({ type: 'url' as const, value })),
   ];
-  const usages = [...(o.server ? [x509.ExtendedKeyUsage.serverAuth] : []), ...(o.client ? [x509.ExtendedKeyUsage.clientAuth] : [])];
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-    await authorityKeyId(ca),
-  ];
-  if (usages.length) extensions.push(new x509.ExtendedKeyUsageExtension(usages, false));
+  const extensions: x509.Extension[] = [LEAF_BASIC, LEAF_KEY_USAGE, await authorityKeyId(ca)];
+  const eku = extendedKeyUsage(o.server === true, o.client === true);
+  if (eku) extensions.push(eku);
   if (names.length) extensions.push(new x509.SubjectAlternativeNameExtension(names, o.emptySubject === true));
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
     subject: o.emptySubject ? '' : dn(o.commonName, o.organizations),
     issuer: ca.cert.subject,
-    notBefore: new Date(now.getTime() - 60_000),
-    notAfter: new Date(now.getTime() + (o.validMs ?? 365 * DAY_MS)),
-    publicKey: keys.publicKey,
+    // Whole seconds: what the certificate can encode, so callers see the validity it really has.
+    notBefore: new Date(Math.floor((now.getTime() - 60_000) / 1000) * 1000),
+    notAfter: new Date(Math.floor((now.getTime() + (o.validMs ?? 365 * DAY_MS)) / 1000) * 1000),
+    publicKey: keys.spki,
     signingKey: ca.keys.privateKey,
     signingAlgorithm: ca.signingAlgorithm ?? ALG,
     extensions,
   });
-  return { certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
+  return { certPem: cert.toString('pem'), keyPem: keys.keyPem, notBefore: cert.notBefore, notAfter: cert.notAfter };
 }
 
 /** An ECDSA key pair for signing tokens (the API server's service-account issuer). */

@@ -45,14 +45,13 @@ export async function issueWorkloadCert(ca: MeshCa, id: SpiffeId, opts: IssueOpt
     validMs,
     now,
   });
-  const c = new X509Certificate(leaf.certPem);
   return {
     id,
     keyPem: leaf.keyPem,
     certChainPem: [leaf.certPem, ...ca.intermediatesPem].map((p) => `${p.trim()}\n`).join(''),
     rootCertPem: bundlePem(ca),
-    notBefore: new Date(c.validFrom),
-    notAfter: new Date(c.validTo),
+    notBefore: leaf.notBefore,
+    notAfter: leaf.notAfter,
   };
 }
 
