@@ -1,5 +1,6 @@
 // Keeps the webhook's TLS trust in place on a cluster. In: a KubeConfig. Out: the Secret `weft-webhook-tls` holding
-// the CA and serving certificate (created once, leaf renewed in place, shared by every replica), and the
+// the trust bundle and a serving certificate issued by the mesh CA (src/pki/ca.ts; created once, renewed in place
+// when due or when the mesh CA changes, shared by every replica; the CA key is never copied into it), and the
 // `caBundle` of the ValidatingWebhookConfiguration `weft-validator`, patched whenever it differs from that CA
 // (for instance after `kubectl apply -k config` reset it to empty).
 import {
@@ -12,7 +13,8 @@ import {
   type V1Secret,
   type V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
-import { generateWebhookCerts, needsRenewal, renewServingCert, webhookDnsNames, WEBHOOK_CONFIGURATION, WEBHOOK_NAMESPACE, WEBHOOK_SERVICE } from './certs.ts';
+import { bundlePem as bundlePemOf, loadOrCreateMeshCa } from '../pki/ca.ts';
+import { issuedBy, issueServingFromMeshCa, needsRenewal, webhookDnsNames, WEBHOOK_CONFIGURATION, WEBHOOK_NAMESPACE, WEBHOOK_SERVICE } from './certs.ts';
 import type { WebhookCerts } from './certs.ts';
 
 export const WEBHOOK_SECRET = 'weft-webhook-tls';
@@ -28,7 +30,7 @@ const unb64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString
 
 function fromSecret(s: V1Secret): WebhookCerts {
   const d = s.data ?? {};
-  return { caPem: unb64(d['ca.crt']), caKeyPem: unb64(d['ca.key']), certPem: unb64(d['tls.crt']), keyPem: unb64(d['tls.key']) };
+  return { caPem: unb64(d['ca.crt']), caKeyPem: '', certPem: unb64(d['tls.crt']), keyPem: unb64(d['tls.key']) };
 }
 
 function toSecret(name: string, namespace: string, c: WebhookCerts, resourceVersion?: string): V1Secret {
@@ -37,7 +39,7 @@ function toSecret(name: string, namespace: string, c: WebhookCerts, resourceVers
     kind: 'Secret',
     metadata: { name, namespace, resourceVersion, labels: { 'app.kubernetes.io/part-of': 'weft', 'app.kubernetes.io/component': 'webhook' } },
     type: 'kubernetes.io/tls',
-    data: { 'ca.crt': b64(c.caPem), 'ca.key': b64(c.caKeyPem), 'tls.crt': b64(c.certPem), 'tls.key': b64(c.keyPem) },
+    data: { 'ca.crt': b64(c.caPem), 'tls.crt': b64(c.certPem), 'tls.key': b64(c.keyPem) },
   };
 }
 
@@ -45,6 +47,8 @@ export interface CertSecretOptions {
   namespace?: string;
   name?: string;
   service?: string;
+  /** Where the mesh CA's Secrets live (default: `namespace`). */
+  caNamespace?: string;
   now?: Date;
 }
 
@@ -58,6 +62,7 @@ export async function ensureWebhookCertSecret(kc: KubeConfig, opts: CertSecretOp
   const name = opts.name ?? WEBHOOK_SECRET;
   const certOpts = { service: opts.service ?? WEBHOOK_SERVICE, namespace, now: opts.now ?? new Date() };
   const wanted = webhookDnsNames(certOpts.service, namespace);
+  const ca = await loadOrCreateMeshCa(kc, { namespace: opts.caNamespace ?? namespace, now: certOpts.now });
   for (let attempt = 0; attempt < 5; attempt++) {
     let current: V1Secret | undefined;
     try {
@@ -67,14 +72,13 @@ export async function ensureWebhookCertSecret(kc: KubeConfig, opts: CertSecretOp
     }
     try {
       if (!current) {
-        const fresh = await generateWebhookCerts(certOpts);
+        const fresh = await issueServingFromMeshCa(ca, certOpts);
         await core.createNamespacedSecret({ namespace, body: toSecret(name, namespace, fresh) });
         return fresh;
       }
       const certs = fromSecret(current);
-      if (!certs.caPem || !certs.caKeyPem) throw new Error(`Secret ${namespace}/${name} lacks ca.crt/ca.key`);
-      if (!needsRenewal(certs, wanted, certOpts.now)) return certs;
-      const renewed = await renewServingCert(certs, certOpts);
+      if (certs.caPem === bundlePemOf(ca) && issuedBy(certs.certPem, ca) && !needsRenewal(certs, wanted, certOpts.now)) return certs;
+      const renewed = await issueServingFromMeshCa(ca, certOpts);
       await core.replaceNamespacedSecret({ name, namespace, body: toSecret(name, namespace, renewed, current.metadata?.resourceVersion) });
       return renewed;
     } catch (e) {

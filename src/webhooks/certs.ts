@@ -1,9 +1,12 @@
-// Serving certificates for the admission webhook. In: the Service's name/namespace (and a clock); out: a CA and a
-// serving certificate/key as PEM, ECDSA P-256. The CA goes into the webhook configuration's caBundle; the leaf is
-// served by server.ts. Renewal reissues the leaf from the same CA so the caBundle never has to change in a hurry.
+// Serving certificates for the admission webhook. In: the Service's name/namespace (and a clock) and the mesh CA;
+// out: the trust bundle and a serving certificate chain/key as PEM, ECDSA P-256. The bundle goes into the webhook
+// configuration's caBundle; the chain is served by server.ts. On a cluster the mesh CA issues it
+// (`issueServingFromMeshCa`); a standalone self-signed CA (`generateWebhookCerts`) serves local runs and tests.
+// Renewal reissues the leaf from the same CA so the caBundle never has to change in a hurry.
 import { X509Certificate } from 'node:crypto';
 import { createCa, issueLeaf, loadCa } from '../pki/certs.ts';
 import type { Ca } from '../pki/certs.ts';
+import { bundlePem, splitPem, type MeshCa } from '../pki/ca.ts';
 
 export const WEBHOOK_NAMESPACE = 'weft-system';
 export const WEBHOOK_SERVICE = 'weft-webhook';
@@ -13,6 +16,7 @@ const DAY_MS = 86_400_000;
 
 export interface WebhookCerts {
   caPem: string;
+  /** Only for a standalone CA; empty when the mesh CA issued the certificate (its key stays in its own Secret). */
   caKeyPem: string;
   certPem: string;
   keyPem: string;
@@ -47,6 +51,22 @@ export async function renewServingCert(certs: WebhookCerts, opts: WebhookCertOpt
   return { ...certs, certPem: leaf.certPem, keyPem: leaf.keyPem };
 }
 
+/** A serving certificate from the mesh CA: the chain carries the intermediates, caPem is the trust bundle. */
+export async function issueServingFromMeshCa(ca: MeshCa, opts: WebhookCertOptions = {}): Promise<WebhookCerts> {
+  const leaf = await issueServing(ca.signer, opts);
+  const certPem = [leaf.certPem, ...ca.intermediatesPem].map((p) => `${p.trim()}\n`).join('');
+  return { caPem: bundlePem(ca), caKeyPem: '', certPem, keyPem: leaf.keyPem };
+}
+
+/** True when the leaf of `certPem` was signed by the mesh CA's current signer. */
+export function issuedBy(certPem: string, ca: MeshCa): boolean {
+  try {
+    return new X509Certificate(certPem).verify(new X509Certificate(ca.signer.certPem).publicKey);
+  } catch {
+    return false;
+  }
+}
+
 function issueServing(ca: Ca, opts: WebhookCertOptions) {
   const service = opts.service ?? WEBHOOK_SERVICE;
   const namespace = opts.namespace ?? WEBHOOK_NAMESPACE;
@@ -66,9 +86,11 @@ function issueServing(ca: Ca, opts: WebhookCertOptions) {
  */
 export function needsRenewal(certs: WebhookCerts, wantDnsNames: readonly string[], now = new Date()): boolean {
   try {
-    const leaf = new X509Certificate(certs.certPem);
-    const ca = new X509Certificate(certs.caPem);
-    if (!leaf.verify(ca.publicKey)) return true;
+    // The leaf's issuer: the next certificate of the served chain, or else one of the trusted roots.
+    const [leafPem, ...chain] = splitPem(certs.certPem);
+    const leaf = new X509Certificate(leafPem!);
+    const issuers = chain.length > 0 ? chain.slice(0, 1) : splitPem(certs.caPem);
+    if (!issuers.some((p) => leaf.verify(new X509Certificate(p).publicKey))) return true;
     const sans = (leaf.subjectAltName ?? '').split(', ');
     if (wantDnsNames.some((n) => !sans.includes(`DNS:${n}`))) return true;
     const from = Date.parse(leaf.validFrom);

@@ -1,6 +1,7 @@
 // The webhook as the operator runs it. In: a KubeConfig (via the operator's WebhookHook) and options. Out: the
-// HTTPS admission server serving the certificate kept in the Secret `weft-webhook-tls`, the caBundle of
-// `weft-validator` kept on that CA, and an hourly check that renews the certificate in place before it expires.
+// HTTPS admission server serving the certificate kept in the Secret `weft-webhook-tls` (issued by the mesh CA), the
+// caBundle of `weft-validator` kept on the mesh trust bundle, and an hourly check that renews the certificate in
+// place before it expires or once the mesh CA changed (plug-in CA, root rotation), updating the caBundle with it.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../controllers/log.ts';
 import type { WebhookHook } from '../controllers/operator.ts';

@@ -1,6 +1,7 @@
 // Workload identity on a real API server: an injected namespace with a pod running as ServiceAccount `reviews`
 // gets Secret `weft-identity-reviews` (a chain openssl verifies, for spiffe://cluster.local/ns/<ns>/sa/reviews,
-// owned by the ServiceAccount) and ConfigMap `weft-root-cert`; a restarted operator rewrites nothing; moving the
+// owned by the ServiceAccount) and ConfigMap `weft-root-cert`; the webhook's serving certificate comes from the same
+// CA; a restarted operator rewrites nothing; moving the
 // clock past the renewal time rewrites the Secret; a plug-in `cacerts` replaces the self-signed root.
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -12,6 +13,7 @@ import { CoreV1Api, type V1Secret } from '@kubernetes/client-node';
 import type { Operator } from '../../src/controllers/operator.ts';
 import { realTimers, type Timers } from '../../src/controllers/timers.ts';
 import { splitPem } from '../../src/pki/ca.ts';
+import { ensureWebhookCertSecret } from '../../src/webhooks/cabundle.ts';
 import { createCa } from '../../src/pki/certs.ts';
 import { createNamespace, installCrds, sharedCluster, type Cluster } from '../support/cluster.ts';
 import { retry, sleep, testOperator, waitFor } from './operator-support.ts';
@@ -80,6 +82,15 @@ describe('identity: workload certificates on a real API server', function () {
     expect(s.metadata?.ownerReferences?.map((r) => [r.kind, r.name, r.uid])).to.deep.equal([['ServiceAccount', 'reviews', sa.metadata!.uid]]);
     const ca = await core.readNamespacedSecret({ namespace: caNs, name: 'weft-ca' });
     expect(text(ca, 'root-cert.pem')).to.equal(text(s, 'root-cert.pem'));
+  });
+
+  it('issues the webhook serving certificate from the same mesh CA, without copying the CA key', async () => {
+    const certs = await ensureWebhookCertSecret(cp.kubeConfig(), { namespace: caNs });
+    const root = text(await core.readNamespacedSecret({ namespace: caNs, name: 'weft-ca' }), 'root-cert.pem');
+    expect(certs.caPem).to.equal(root);
+    expect(opensslVerify(root, certs.certPem, Date.now())).to.contain('OK');
+    const stored = await core.readNamespacedSecret({ namespace: caNs, name: 'weft-webhook-tls' });
+    expect(Object.keys(stored.data ?? {}).sort()).to.deep.equal(['ca.crt', 'tls.crt', 'tls.key']);
   });
 
   it('writes the trust bundle ConfigMap weft-root-cert', async () => {
