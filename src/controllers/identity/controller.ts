@@ -31,8 +31,12 @@ export interface IdentityCaches {
   configMaps: Cache;
 }
 
+/** The writes the controller makes (CoreV1Api's; a test seam). */
+export type IdentityApi = Pick<CoreV1Api, 'createNamespacedSecret' | 'replaceNamespacedSecret' | 'createNamespacedConfigMap' | 'replaceNamespacedConfigMap'>;
+
 export interface IdentityControllerOptions {
   kubeConfig: KubeConfig;
+  api?: IdentityApi;
   caches: IdentityCaches;
   /** The current mesh CA; called before each reconcile round, so it should be cheap (a cached value). */
   ca: () => MeshCa | undefined;
@@ -55,14 +59,14 @@ const nsLabels = (c: Cache, ns: string): Record<string, string> | undefined => c
 
 export class IdentityController {
   private readonly o: IdentityControllerOptions;
-  private readonly core: CoreV1Api;
+  private readonly core: IdentityApi;
   private readonly queue: WorkQueue;
   private active = false;
   private readonly counters: IdentityStats = { issued: 0, bundlesWritten: 0 };
 
   constructor(o: IdentityControllerOptions) {
     this.o = o;
-    this.core = o.kubeConfig.makeApiClient(CoreV1Api);
+    this.core = o.api ?? o.kubeConfig.makeApiClient(CoreV1Api);
     this.queue = new WorkQueue({ workers: 4, timers: o.timers, log: o.log.child('queue') });
     const c = o.caches;
     c.pods.onChange((key) => {
