@@ -67,7 +67,7 @@ export class IdentityController {
   constructor(o: IdentityControllerOptions) {
     this.o = o;
     this.core = o.api ?? o.kubeConfig.makeApiClient(CoreV1Api);
-    this.queue = new WorkQueue({ workers: 4, timers: o.timers, log: o.log.child('queue') });
+    this.queue = new WorkQueue({ workers: 8, timers: o.timers, log: o.log.child('queue') });
     const c = o.caches;
     c.pods.onChange((key) => {
       const [ns = '', name = ''] = key.split('/');
