@@ -3,7 +3,8 @@
 // object changes); ConfigMaps of workloads that are gone or not injected deleted. In: workloads with their
 // encoded bundles, the caches, a writer. Out: API writes, and each write's outcome for the loop to report.
 //
-// ConfigMap writes, deletions and pod annotations share a pool of `concurrency` requests.
+// ConfigMap writes (and deletions) and pod annotations each have a pool of `concurrency` requests: a ConfigMap
+// never waits behind another workload's pod annotation, and a pod is annotated as soon as its ConfigMap is written.
 // A bundle is gzipped only when its write is due (on the event loop: for bundles of this size zlib's thread pool
 // round trip costs the event loop as much as the compression itself).
 import type { Snapshot, Workload } from '../../model/types.ts';
@@ -38,7 +39,7 @@ export class Delivery {
     this.writer = o.writer;
     this.log = o.log;
     this.configs = new Limiter(o.concurrency);
-    this.pods = this.configs;
+    this.pods = new Limiter(o.concurrency);
   }
 
   forget(key: string): void {

@@ -39,7 +39,7 @@ export interface DistributionOptions {
   debounceMs?: number;
   /** Longest a change waits for its batch (default 1 s). */
   maxDelayMs?: number;
-  /** Concurrent API writes (default 16). */
+  /** Concurrent API writes of each kind: ConfigMap writes and deletions, pod annotations (default 16 each). */
   concurrency?: number;
   /** Called with `Kind/namespace/name` of mesh objects whose Programmed answer changed. */
   onProgrammed?: (keys: ObjectKey[]) => void;
