@@ -1,6 +1,7 @@
 // `npm run bench [-- <section>… [--json]]`: runs benchmark sections and prints one JSON report on stdout.
 // Progress goes to stderr (silenced by --json). Each section stops by itself (its own deadline); the runner
-// adds an overall one. Sections: translate (bench/translate.ts), translate-cpu (bench/translate-cpu.ts).
+// adds an overall one. Sections: translate (bench/translate.ts), translate-cpu (bench/translate-cpu.ts), pki (bench/pki.ts).
+import { runPkiBench } from './pki.ts';
 import { runTranslateCpuBench } from './translate-cpu.ts';
 import { runTranslateBench } from './translate.ts';
 
@@ -9,6 +10,7 @@ type Section = (log: (line: string) => void) => Promise<Record<string, unknown>>
 const SECTIONS: Record<string, Section> = {
   translate: runTranslateBench,
   'translate-cpu': runTranslateCpuBench,
+  pki: runPkiBench,
 };
 
 const OVERALL_DEADLINE_MS = 20 * 60_000;
