@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { HttpMethod, RequestContext, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { fetch, type Dispatcher } from 'undici';
 import type { ListFn, WatchFn } from './informer.ts';
-import { KubeHttpError } from './rest.ts';
+import { KubeHttpError, statusError } from './rest.ts';
 
 /** Ask for `PartialObjectMetadata`: names, labels, annotations, owners, resourceVersion; no data. */
 export const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
@@ -60,18 +60,7 @@ export class KubeClient {
       signal: req.signal ?? null,
     });
     const text = await res.text();
-    if (res.status < 200 || res.status >= 300) {
-      let message = `${res.status} ${res.statusText}`;
-      let reason: string | undefined;
-      try {
-        const st = JSON.parse(text) as { message?: string; reason?: string };
-        if (st.message) message = st.message;
-        reason = st.reason;
-      } catch {
-        // not a Status object
-      }
-      throw new KubeHttpError(res.status, message, reason);
-    }
+    if (res.status < 200 || res.status >= 300) throw statusError(res.status, res.statusText, text);
     return (text ? JSON.parse(text) : undefined) as T;
   }
 

@@ -38,19 +38,22 @@ export async function getJson<T>(kc: KubeConfig, path: string, opts: RequestOpti
     signal: opts.signal ?? null,
   });
   const text = await res.text();
-  if (res.status < 200 || res.status >= 300) {
-    let message = `${res.status} ${res.statusText}`;
-    let reason: string | undefined;
-    try {
-      const st = JSON.parse(text) as { message?: string; reason?: string };
-      if (st.message) message = st.message;
-      reason = st.reason;
-    } catch {
-      // not a Status object
-    }
-    throw new KubeHttpError(res.status, message, reason);
-  }
+  if (res.status < 200 || res.status >= 300) throw statusError(res.status, res.statusText, text);
   return JSON.parse(text) as T;
+}
+
+/** The error for a non-2xx answer, with the message and reason of the API server's Status body when it sent one. */
+export function statusError(status: number, statusText: string, body: string): KubeHttpError {
+  let message = `${status} ${statusText}`;
+  let reason: string | undefined;
+  try {
+    const st = JSON.parse(body) as { message?: string; reason?: string };
+    if (st.message) message = st.message;
+    reason = st.reason;
+  } catch {
+    // not a Status object
+  }
+  return new KubeHttpError(status, message, reason);
 }
 
 export interface ListOptions {
