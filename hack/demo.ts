@@ -1,9 +1,11 @@
 // `npm run demo [-- --exit]`: the whole of weft on a local control plane. Starts etcd, kube-apiserver and
 // kube-controller-manager (real binaries, built once and cached), installs the CRDs and config/ (RBAC, webhook),
 // runs the operator as its own ServiceAccount, applies the bookinfo sample from examples/, and shows what weft
-// makes of it: status conditions, the per-workload proxy config, a broken reference, an invalid resource refused. Then it stays
+// makes of it: status conditions, per-workload proxy config, workload identities, a broken reference, an invalid
+// resource refused at admission. Then it stays
 // up with a kubeconfig for kubectl, until Ctrl-C (or at once with --exit).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -125,6 +127,17 @@ async function main(): Promise<void> {
   step('What the reviews canary compiles to (weftctl proxy-config, like istioctl proxy-config)');
   show(weftctl(['proxy-config', 'deployment/productpage-v1', 'routes', '-n', 'bookinfo']));
   show(weftctl(['proxy-config', 'deployment/productpage-v1', 'clusters', '-n', 'bookinfo']).split('\n').filter((l, i) => i === 0 || l.includes('reviews')).join('\n'));
+
+  step('Workload identities from the mesh CA: Secret weft-identity-<serviceaccount>, trust bundle weft-root-cert');
+  await until('an identity Secret for each of the four bookinfo service accounts', () =>
+    cp!.kubectl(['get', 'secrets', '-n', 'bookinfo', '-o', 'name']).split('\n').filter((l) => l.includes('weft-identity-')).length >= 4,
+  );
+  for (const sa of ['bookinfo-productpage', 'bookinfo-reviews']) {
+    const pem = Buffer.from(cp.kubectl(['get', 'secret', `weft-identity-${sa}`, '-n', 'bookinfo', '-o', 'jsonpath={.data.cert-chain\\.pem}']), 'base64').toString();
+    const cert = new X509Certificate(pem);
+    show(`weft-identity-${sa}: ${cert.subjectAltName}, valid until ${cert.validTo}`);
+  }
+  show(cp.kubectl(['get', 'configmap', 'weft-root-cert', '-n', 'bookinfo', '-o', 'name']));
 
   step('A broken reference: VirtualService details-canary names a Gateway that does not exist');
   show(cp.kubectl(['get', 'vs', 'details-canary', '-n', 'bookinfo', '-o', 'jsonpath={range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\\n"}{end}']));
