@@ -152,7 +152,8 @@ export async function runTranslateBench(log: (line: string) => void): Promise<Re
     // memoryUsage.rss() only reads the RSS: the sampler must cost the operator it shares the process with little.
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 20);
     const t0 = performance.now();
-    op = await startOperator({ kubeConfig: kc, leaderElect: false, resyncPeriodMs: 0, log: createLogger('operator', { level: process.env.WEFT_LOG_LEVEL ? undefined : 'warn' }) });
+    op = await startOperator({ kubeConfig: kc, leaderElect: false, resyncPeriodMs: 0, workloadIdentity: false, // this section measures translation and distribution only
+      log: createLogger('operator', { level: process.env.WEFT_LOG_LEVEL ? undefined : 'warn' }) });
     const allKeys = workloads.map(cmKey);
     const tFull = await observer.until(`${workloads.length} ConfigMaps`, () => allKeys.every((k) => observer!.hashes.has(k)), 120_000);
     const fullMs = tFull - t0;
