@@ -74,6 +74,12 @@ function prepare(schema: Schema): Schema {
   return out;
 }
 
+/** The storage version's status schema: the same in every CRD, so it becomes one shared type (status.ts). */
+function statusSchema(crd: Crd): Schema | undefined {
+  const v = crd.spec.versions.find((x) => x.storage) ?? crd.spec.versions[0]!;
+  return v.schema.openAPIV3Schema.properties?.status;
+}
+
 function kindSchema(crd: Crd): { schema: JSONSchema; version: string } {
   const v = crd.spec.versions.find((x) => x.storage) ?? crd.spec.versions[0]!;
   const kind = crd.spec.names.kind;
@@ -91,7 +97,7 @@ function kindSchema(crd: Crd): { schema: JSONSchema; version: string } {
       kind: { const: kind, tsType: JSON.stringify(kind) },
       metadata: { tsType: 'V1ObjectMeta' },
       ...(props.spec ? { spec: { ...props.spec, title: `${kind}Spec` } } : {}),
-      ...(props.status ? { status: { ...props.status, title: `${kind}Status` } } : {}),
+      ...(props.status ? { status: { tsType: 'IstioStatus' } } : {}),
     },
   };
   return { schema: schema as JSONSchema, version: v.name };
@@ -107,6 +113,24 @@ const crds = readdirSync(crdDir)
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
 
+const compileOptions = {
+  additionalProperties: false,
+  strictIndexSignatures: true,
+  unknownAny: true,
+  ignoreMinAndMaxItems: true, // bounds are for the API server's CEL cost estimate, not tuple types
+  format: true,
+  style: { singleQuote: true, printWidth: 120 },
+};
+
+const statuses = crds.map(statusSchema).filter((x): x is Schema => x !== undefined);
+const status = statuses[0];
+if (status) {
+  const differing = crds.filter((c) => JSON.stringify(statusSchema(c)) !== JSON.stringify(status)).map((c) => c.spec.names.kind);
+  if (differing.length) throw new Error(`the status schema must be the same in every CRD; it differs in ${differing.join(', ')}`);
+  const ts = await compile({ ...prepare(status), title: 'IstioStatus' } as JSONSchema, 'IstioStatus', { ...compileOptions, bannerComment: banner });
+  writeFileSync(join(outDir, 'status.ts'), ts);
+}
+
 const table: string[] = [];
 const exports: string[] = [];
 for (const crd of crds) {
@@ -114,17 +138,12 @@ for (const crd of crds) {
   const { schema, version } = kindSchema(crd);
   const file = kind.toLowerCase();
   const ts = await compile(schema, kind, {
-    bannerComment: `${banner}\nimport type { V1ObjectMeta } from '@kubernetes/client-node';`,
-    additionalProperties: false,
-    strictIndexSignatures: true,
-    unknownAny: true,
-    ignoreMinAndMaxItems: true, // bounds are for the API server's CEL cost estimate, not tuple types
-    format: true,
-    style: { singleQuote: true, printWidth: 120 },
+    ...compileOptions,
+    bannerComment: `${banner}\nimport type { V1ObjectMeta } from '@kubernetes/client-node';\nimport type { IstioStatus } from './status.ts';`,
   });
   writeFileSync(join(outDir, `${file}.ts`), ts);
   // Only the kind's own types at the top level: nested names (TargetRef, StringMatch…) repeat across kinds.
-  exports.push(`export type { ${kind}, ${kind}Spec, ${kind}Status } from './${file}.ts';`);
+  exports.push(`export type { ${kind}, ${kind}Spec } from './${file}.ts';`);
   const served = crd.spec.versions.filter((x) => x.served).map((x) => x.name);
   table.push(
     `  { kind: '${kind}', group: '${crd.spec.group}', version: '${version}', plural: '${plural}', ` +
@@ -154,5 +173,5 @@ ${table.join('\n')}
 ];
 `,
 );
-writeFileSync(join(outDir, 'index.ts'), `${banner}\n\n${exports.join('\n')}\nexport * from './kinds.ts';\n`);
+writeFileSync(join(outDir, 'index.ts'), `${banner}\n\n${exports.join('\n')}\nexport type { IstioStatus } from './status.ts';\nexport * from './kinds.ts';\n`);
 console.log(`codegen: ${crds.length} kinds → ${outDir}`);
