@@ -27,6 +27,7 @@
 // something by those who now see it. Because every workload that could read a different answer is translated
 // again, a workload that is not affected would read the same answers from the new snapshot as from the one it was
 // translated with; that is why its recorded reads may be checked against the previous snapshot.
+import { list, record, stringList, stringMap } from '../../model/kube.ts';
 import type { Labels, ObjectKey, Snapshot } from '../../model/types.ts';
 import { hostCovers, matches } from '../refs.ts';
 import {
@@ -108,10 +109,6 @@ export function isEmpty(c: Change): boolean {
 }
 
 type Obj = Record<string, unknown>;
-const asObj = (v: unknown): Obj => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
-const labelsOf = (v: unknown): Record<string, string> =>
-  Object.fromEntries(Object.entries(asObj(v)).filter((e): e is [string, string] => typeof e[1] === 'string'));
 
 /** Evaluates the rule for one batch; memoizes per-namespace answers across entries. */
 class Rule {
@@ -189,7 +186,7 @@ class Rule {
   }
 
   private concerns(kind: string, k: ObjectKey, v: ConfigObject, s: Snapshot, e: DependencyEntry): boolean {
-    const spec = asObj(v.spec);
+    const spec = record(v.spec);
     const ns = v.metadata?.namespace ?? '';
     switch (kind) {
       case 'VirtualService':
@@ -197,8 +194,8 @@ class Rule {
       case 'DestinationRule':
         return e.reads.lists.has('destinationRules') || this.ruleHost(spec, ns, s, e);
       case 'Gateway': {
-        const sel = labelsOf(spec.selector);
-        return Object.keys(sel).length === 0 || matches(e.labels, sel);
+        // An empty selector selects every workload (as `matches` has it).
+        return matches(e.labels, stringMap(spec.selector));
       }
       case 'PeerAuthentication':
         return e.reads.lists.has('peerAuthentications') || this.policy(spec, ns, e);
@@ -217,10 +214,10 @@ class Rule {
   private virtualService(k: ObjectKey, v: ConfigObject, spec: Obj, s: Snapshot, e: DependencyEntry): boolean {
     const visible = e.reads.lists.has('virtualServices') || [...e.reads.virtualServicesIn].some((n) => visibleVirtualServices(s, n).has(k));
     if (!visible) return false;
-    const gateways = strings(spec.gateways);
+    const gateways = stringList(spec.gateways);
     // Bound to gateways only: shapes the gateway workloads, never a sidecar.
     if (gateways.length > 0 && !gateways.includes('mesh')) return this.isGateway(e);
-    if (strings(spec.hosts).length === 0) return this.delegatedFrom(v, e);
+    if (stringList(spec.hosts).length === 0) return this.delegatedFrom(v, e);
     // Its hosts do not narrow it down: a host a workload does not see as a service still reaches that workload's
     // port-80 routes (hosts outside the registry), so every visible mesh VirtualService counts.
     return true;
@@ -228,8 +225,8 @@ class Rule {
 
   /** Selected by a Gateway before or after (an empty selector selects every workload). */
   private isGateway(e: DependencyEntry): boolean {
-    this.gatewaySelectors ??= [this.prev, this.next].flatMap((s) => s.config.gateways.map((g) => labelsOf(asObj(g.spec).selector)));
-    return this.gatewaySelectors.some((sel) => Object.keys(sel).length === 0 || matches(e.labels, sel));
+    this.gatewaySelectors ??= [this.prev, this.next].flatMap((s) => s.config.gateways.map((g) => stringMap(record(g.spec).selector)));
+    return this.gatewaySelectors.some((sel) => matches(e.labels, sel));
   }
 
   /** A delegate (no hosts) matters to the workloads that used a VirtualService delegating to it. */
@@ -242,8 +239,8 @@ class Rule {
         const root = configObjects(s).get(key);
         if (!root) continue;
         const rootNs = root.metadata?.namespace;
-        for (const rule of Array.isArray(asObj(root.spec).http) ? (asObj(root.spec).http as unknown[]) : []) {
-          const d = asObj(asObj(rule).delegate);
+        for (const rule of list(record(root.spec).http)) {
+          const d = record(record(rule).delegate);
           if (d.name === name && ((typeof d.namespace === 'string' && d.namespace) || rootNs) === ns) return true;
         }
       }
@@ -261,8 +258,7 @@ class Rule {
   private policy(spec: Obj, ns: string, e: DependencyEntry): boolean {
     if (ns !== e.namespace && ns !== this.root) return false;
     if (spec.targetRef !== undefined || (Array.isArray(spec.targetRefs) && spec.targetRefs.length > 0)) return true;
-    const sel = labelsOf(asObj(spec.selector).matchLabels);
-    return Object.keys(sel).length === 0 || matches(e.labels, sel);
+    return matches(e.labels, stringMap(record(spec.selector).matchLabels));
   }
 }
 
