@@ -3,6 +3,7 @@
 // In: a Snapshot. Out: config objects by key, services and workloads by namespace, the hostnames and
 // VirtualService keys visible from a namespace, and stable signatures of a service (with its endpoints) and of a
 // workload, used to see what differs between two snapshots.
+import { groupBy } from '../../model/kube.ts';
 import type { Labels, MeshConfig, MeshService, ObjectKey, Snapshot, Workload } from '../../model/types.ts';
 import { CONFIG_LISTS } from './tracking.ts';
 
@@ -59,17 +60,6 @@ export function configObjects(s: Snapshot): Map<ObjectKey, ConfigObject> {
     }
   }
   return m.config;
-}
-
-function groupBy<T>(items: readonly T[], ns: (t: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const it of items) {
-    const k = ns(it);
-    const list = out.get(k);
-    if (list) list.push(it);
-    else out.set(k, [it]);
-  }
-  return out;
 }
 
 export function servicesIn(s: Snapshot, namespace: string): readonly MeshService[] {
