@@ -49,12 +49,6 @@ export const knownKinds: readonly string[] = MESH_KINDS.map((k) => k.kind);
 /** The kinds that have a semantic validator (all of knownKinds once every validator is in place). */
 export const validatedKinds: readonly string[] = Object.keys(VALIDATORS);
 
-/** The kind table entry for an apiVersion + kind, or undefined when weft does not serve it. */
-export function kindInfo(apiVersion: string | undefined, kind: string | undefined): KindInfo | undefined {
-  const group = (apiVersion ?? '').split('/')[0];
-  return MESH_KINDS.find((k) => k.kind === kind && k.group === group);
-}
-
 export function validateResource(obj: ResourceLike, opts: ValidateOptions = {}): ValidationResult {
   const f = new Findings();
   const info = checkTypeMeta(obj, f);
