@@ -12,6 +12,7 @@ import type { OwnerIndex } from '../model/workloads.ts';
 import type { KubeObject } from '../model/types.ts';
 import { CONFIG_HASH_ANNOTATION, PROXY_CONFIG_KEY, proxyConfigMapName } from '../translate/envoy/bundle-format.ts';
 import type { DecodedProxyConfig } from '../translate/envoy/proto.ts';
+import { eachFlag } from './flags.ts';
 import { clustersTable, endpointsTable, listenersTable, routesTable } from './proxy-config-tables.ts';
 
 export type ProxyResource = 'listeners' | 'routes' | 'clusters' | 'endpoints' | 'all';
@@ -38,15 +39,7 @@ export function parseProxyConfigArgs(argv: string[], usage: (message: string) =>
   let namespace: string | undefined;
   let kubeconfig: string | undefined;
   let output: ProxyConfigArgs['output'] = 'table';
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const eq = a.indexOf('=');
-    const [flag, inline] = a.startsWith('--') && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v === '') throw usage(`${flag} needs a value`);
-      return v;
-    };
+  eachFlag(argv, usage, (flag, a, value) => {
     switch (flag) {
       case '-n':
       case '--namespace':
@@ -73,7 +66,7 @@ export function parseProxyConfigArgs(argv: string[], usage: (message: string) =>
         if (a.startsWith('-') && a !== '-') throw usage(`unknown argument "${a}"`);
         positional.push(a);
     }
-  }
+  });
   if (file !== undefined) {
     if (positional.length > 1) throw usage('with --file, proxy-config takes at most a resource kind');
     const word = positional[0];

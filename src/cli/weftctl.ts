@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from './crds.ts';
+import { eachFlag } from './flags.ts';
 import { runValidate } from './validate-cmd.ts';
 import type { ValidateArgs } from './validate-cmd.ts';
 
@@ -51,15 +52,7 @@ function version(): string {
 
 function parseValidateArgs(argv: string[]): ValidateArgs {
   const args: ValidateArgs = { files: [], namespace: 'default', skipUnknown: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const eq = a.indexOf('=');
-    const [flag, inline] = a.startsWith('--') && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v === '') throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
+  eachFlag(argv, (m) => new UsageError(m), (flag, a, value) => {
     switch (flag) {
       case '-f':
       case '--filename':
@@ -81,7 +74,7 @@ function parseValidateArgs(argv: string[]): ValidateArgs {
       default:
         throw new UsageError(`unknown argument "${a}"`);
     }
-  }
+  });
   if (args.files.length === 0) throw new UsageError('validate needs at least one -f FILE');
   return args;
 }
