@@ -8,7 +8,34 @@ import { Readable } from 'node:stream';
 import { HttpMethod, RequestContext, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { fetch, type Dispatcher } from 'undici';
 import type { ListFn, WatchFn } from './informer.ts';
-import { KubeHttpError, statusError } from './rest.ts';
+
+export class KubeHttpError extends Error {
+  readonly statusCode: number;
+  /** Same as statusCode; ListWatch looks at `code` for 410 Gone. */
+  readonly code: number;
+  readonly reason: string | undefined;
+  constructor(statusCode: number, message: string, reason?: string) {
+    super(message);
+    this.name = 'KubeHttpError';
+    this.statusCode = statusCode;
+    this.code = statusCode;
+    this.reason = reason;
+  }
+}
+
+/** The error for a non-2xx answer, with the message and reason of the API server's Status body when it sent one. */
+export function statusError(status: number, statusText: string, body: string): KubeHttpError {
+  let message = `${status} ${statusText}`;
+  let reason: string | undefined;
+  try {
+    const st = JSON.parse(body) as { message?: string; reason?: string };
+    if (st.message) message = st.message;
+    reason = st.reason;
+  } catch {
+    // not a Status object
+  }
+  return new KubeHttpError(status, message, reason);
+}
 
 /** Ask for `PartialObjectMetadata`: names, labels, annotations, owners, resourceVersion; no data. */
 export const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
@@ -19,6 +46,15 @@ export interface KubeRequest {
   /** Serialized as JSON. */
   body?: unknown;
   contentType?: string;
+  accept?: string;
+  signal?: AbortSignal;
+}
+
+export interface ListOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Items per page (default 500). */
+  pageSize?: number;
   accept?: string;
   signal?: AbortSignal;
 }
@@ -64,23 +100,27 @@ export class KubeClient {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
+  /** A list, its pages followed with `continue` into one consistent list. */
+  async list<T extends KubernetesObject>(path: string, opts: ListOptions = {}): Promise<KubernetesListObject<T>> {
+    const items: T[] = [];
+    let cont: string | undefined;
+    let last: KubernetesListObject<T>;
+    do {
+      last = await this.request<KubernetesListObject<T>>(HttpMethod.GET, path, {
+        query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector, limit: opts.pageSize ?? 500, continue: cont },
+        accept: opts.accept,
+        signal: opts.signal,
+      });
+      items.push(...(last.items ?? []));
+      // Plain JSON: the field is `continue` (the typed models call it `_continue`).
+      cont = (last.metadata as { continue?: string } | undefined)?.continue || undefined;
+    } while (cont);
+    return { ...last, items };
+  }
+
   /** A paged list of object metadata, for `InformerOptions.list`. */
   metadataList<T extends KubernetesObject>(path: string, opts: { labelSelector?: string; pageSize?: number } = {}): ListFn<T> {
-    return async (signal) => {
-      const items: T[] = [];
-      let cont: string | undefined;
-      let last: KubernetesListObject<T>;
-      do {
-        last = await this.request<KubernetesListObject<T>>(HttpMethod.GET, path, {
-          query: { labelSelector: opts.labelSelector, limit: opts.pageSize ?? 500, continue: cont },
-          accept: METADATA_LIST,
-          signal,
-        });
-        items.push(...(last.items ?? []));
-        cont = (last.metadata as { continue?: string } | undefined)?.continue || undefined;
-      } while (cont);
-      return { ...last, items };
-    };
+    return (signal) => this.list<T>(path, { ...opts, accept: METADATA_LIST, signal });
   }
 
   /** A watch stream of object metadata, for `InformerOptions.watch`. */
