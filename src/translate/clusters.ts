@@ -6,6 +6,7 @@ import type { MeshService, ServicePort } from '../model/types.ts';
 import { type ClusterDraft, finishCluster, setPortProtocol } from './cluster-draft.ts';
 import { applyConnectionPool, applyH2Upgrade, DEFAULT_CONNECT_TIMEOUT } from './connection-pool.ts';
 import type { TranslateContext } from './index.ts';
+import { targetPortOf } from './inbound-ports.ts';
 import { planEndpoints } from './lb-endpoints.ts';
 import { applyLoadBalancer } from './load-balancer.ts';
 import { type ClientView, clientView } from './locality.ts';
@@ -141,24 +142,13 @@ function inboundPassthroughCluster(ctx: TranslateContext): EnvoyObject {
   return finishCluster(d);
 }
 
-/** The port the app listens on for a service port: a number, or a container port name of the workload's pods. */
-function targetPortOf(ctx: TranslateContext, port: ServicePort): number | undefined {
-  if (port.targetPort === undefined) return port.port;
-  if (typeof port.targetPort === 'number') return port.targetPort;
-  for (const pod of ctx.workload.pods) {
-    const found = pod.containerPorts.find((p) => p.name === port.targetPort);
-    if (found) return found.port;
-  }
-  return undefined;
-}
-
 /** `inbound|<targetPort>||`, one per port the app serves; the first service on a port decides its protocol. */
 function inboundClusters(ctx: TranslateContext): EnvoyObject[] {
   const byPort = new Map<number, Array<{ service: MeshService; port: ServicePort }>>();
   for (const service of ctx.snapshot.servicesOf(ctx.workload)) {
     for (const port of service.ports) {
       if (port.protocol === 'UDP') continue;
-      const target = targetPortOf(ctx, port);
+      const target = targetPortOf(ctx.workload, port);
       if (target === undefined) continue;
       byPort.set(target, [...(byPort.get(target) ?? []), { service, port }]);
     }
