@@ -1,6 +1,7 @@
 // A cluster's endpoints in Envoy's form: the service port's endpoints (filtered by the subset's labels), grouped
 // by locality, weighted, with health and the metadata telemetry and mTLS read, then shaped by the locality LB
 // setting. Used for EDS ClusterLoadAssignments and for the inline load assignments of DNS clusters.
+import { compare } from '../model/kube.ts';
 import type { Endpoint, MeshService, ServicePort } from '../model/types.ts';
 import type { TranslateContext } from './index.ts';
 import {
@@ -81,8 +82,6 @@ function newEntry(ep: Endpoint, service: MeshService, port: ServicePort): Entry 
     sortKey: ep.address.startsWith('unix://') ? `unix:${ep.address.slice('unix://'.length)}` : `${ep.address}:${String(portValue).padStart(5, '0')}`,
   };
 }
-
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Endpoints of the plan's service port and subset, by locality (sorted), before locality settings apply. */
 export function localityGroups(ctx: TranslateContext, plan: ClusterPlan): LocalityGroup[] {
