@@ -1,5 +1,6 @@
 // The resource types the controllers watch, and their REST collection paths.
 // In: a type (and optionally a namespace). Out: `/api/v1/pods`, `/apis/networking.istio.io/v1/namespaces/x/gateways`.
+import { MESH_KINDS } from '../api/kinds.ts';
 
 export interface ResourceType {
   kind: string;
@@ -21,29 +22,10 @@ export const ENDPOINT_SLICES: ResourceType = {
   namespaced: true,
 };
 
-const networking = (kind: string, plural: string): ResourceType => ({ kind, group: 'networking.istio.io', version: 'v1', plural, namespaced: true });
-const security = (kind: string, plural: string): ResourceType => ({ kind, group: 'security.istio.io', version: 'v1', plural, namespaced: true });
+/** The Istio kinds weft serves, read and written at their storage version (v1); from the generated kind table. */
+export const MESH_TYPES: readonly ResourceType[] = MESH_KINDS.map(({ kind, group, version, plural, namespaced }) => ({ kind, group, version, plural, namespaced }));
 
-export const GATEWAYS = networking('Gateway', 'gateways');
-export const VIRTUAL_SERVICES = networking('VirtualService', 'virtualservices');
-export const DESTINATION_RULES = networking('DestinationRule', 'destinationrules');
-export const SERVICE_ENTRIES = networking('ServiceEntry', 'serviceentries');
-export const WORKLOAD_ENTRIES = networking('WorkloadEntry', 'workloadentries');
-export const PEER_AUTHENTICATIONS = security('PeerAuthentication', 'peerauthentications');
-export const AUTHORIZATION_POLICIES = security('AuthorizationPolicy', 'authorizationpolicies');
-export const REQUEST_AUTHENTICATIONS = security('RequestAuthentication', 'requestauthentications');
-
-/** The Istio kinds weft serves, read and written at their storage version (v1). */
-export const MESH_TYPES: readonly ResourceType[] = [
-  GATEWAYS,
-  VIRTUAL_SERVICES,
-  DESTINATION_RULES,
-  SERVICE_ENTRIES,
-  WORKLOAD_ENTRIES,
-  PEER_AUTHENTICATIONS,
-  AUTHORIZATION_POLICIES,
-  REQUEST_AUTHENTICATIONS,
-];
+export const GATEWAYS: ResourceType = MESH_TYPES.find((t) => t.kind === 'Gateway')!;
 
 export function apiVersionOf(t: ResourceType): string {
   return t.group === '' ? t.version : `${t.group}/${t.version}`;
