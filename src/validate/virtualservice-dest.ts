@@ -1,7 +1,8 @@
-// Destinations, weights and gateway references of a VirtualService: (value, path) -> findings.
+// Destinations, weights, gateway references and match conditions on the source of a VirtualService:
+// (value, path) -> findings.
 // Shared by the HTTP, TLS and TCP rule checks.
-import type { VirtualServiceSpec } from '../api/virtualservice.ts';
-import { checkDnsLabel, checkPort } from './common.ts';
+import type { SourceLabels, VirtualServiceSpec } from '../api/virtualservice.ts';
+import { checkDnsLabel, checkLabels, checkPort } from './common.ts';
 import { checkGatewayRef, checkWildcardDomain } from './networking-common.ts';
 import { at } from './result.ts';
 import type { Findings } from './result.ts';
@@ -49,4 +50,19 @@ export function checkGatewayRefs(refs: readonly string[] | undefined, path: stri
     if (error) f.error(at(path, i), error);
     if (warning) f.warn(at(path, i), warning);
   });
+}
+
+/** The conditions an HTTP, TLS and TCP match share: destination port, source labels and namespace, gateways. */
+export function checkMatchSource(
+  m: { port?: number; sourceLabels?: SourceLabels; gateways?: string[]; sourceNamespace?: string },
+  path: string,
+  f: Findings,
+): void {
+  if (m.port !== undefined) {
+    const err = checkPort(m.port);
+    if (err) f.error(at(path, 'port'), err);
+  }
+  checkLabels(m.sourceLabels as Record<string, string> | undefined, (k, msg) => f.error(`${at(path, 'sourceLabels')}[${k}]`, msg));
+  checkGatewayRefs(m.gateways, at(path, 'gateways'), f);
+  if (m.sourceNamespace !== undefined && checkDnsLabel(m.sourceNamespace)) f.error(at(path, 'sourceNamespace'), `"${m.sourceNamespace}" is not a valid namespace name`);
 }

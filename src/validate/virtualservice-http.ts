@@ -2,14 +2,14 @@
 // CRD also enforces with CEL (same messages), matches, header changes, redirect/rewrite/directResponse, retries,
 // faults, mirrors, CORS and destinations.
 import type { VirtualServiceSpec } from '../api/virtualservice.ts';
-import { checkDnsLabel, checkLabels, checkPercent, checkPort, checkRegex, parseDurationNs } from './common.ts';
+import { checkDnsLabel, checkPercent, checkPort, checkRegex, parseDurationNs } from './common.ts';
 import {
   checkFractionalPercent, checkHeaderName, checkHeaderValue, checkHeaderWrite, checkMsDuration,
   checkRequestHeaderWrite, isAuthorityHeader, isJwtClaimKey,
 } from './networking-common.ts';
 import { at } from './result.ts';
 import type { Findings } from './result.ts';
-import { checkDestination, checkGatewayRefs, checkWeights } from './virtualservice-dest.ts';
+import { checkDestination, checkMatchSource, checkWeights } from './virtualservice-dest.ts';
 
 export type HTTPRoute = NonNullable<VirtualServiceSpec['http']>[number];
 type HTTPMatch = NonNullable<HTTPRoute['match']>[number];
@@ -133,13 +133,7 @@ function checkMatch(m: HTTPMatch, path: string, ctx: HttpContext, f: Findings): 
     }
   }
   for (const [name, sm] of Object.entries(m.queryParams ?? {})) checkStringMatch(sm, `${at(path, 'queryParams')}[${name}]`, f);
-  if (m.port !== undefined) {
-    const err = checkPort(m.port);
-    if (err) f.error(at(path, 'port'), err);
-  }
-  checkLabels(m.sourceLabels as Record<string, string> | undefined, (k, msg) => f.error(`${at(path, 'sourceLabels')}[${k}]`, msg));
-  checkGatewayRefs(m.gateways, at(path, 'gateways'), f);
-  if (m.sourceNamespace !== undefined && checkDnsLabel(m.sourceNamespace)) f.error(at(path, 'sourceNamespace'), `"${m.sourceNamespace}" is not a valid namespace name`);
+  checkMatchSource(m, path, f);
 }
 
 export function checkHeaderOps(h: { request?: HeaderOps; response?: HeaderOps } | undefined, path: string, f: Findings): void {

@@ -1,10 +1,10 @@
 // TLS (SNI) and TCP rules of a VirtualService: (rule, path, the VirtualService's hosts) -> findings.
 import type { VirtualServiceSpec } from '../api/virtualservice.ts';
-import { checkDnsLabel, checkIpOrCidr, checkLabels, checkPort } from './common.ts';
+import { checkIpOrCidr } from './common.ts';
 import { checkWildcardDomain, hostSubsetOf, isIpAddress } from './networking-common.ts';
 import { at } from './result.ts';
 import type { Findings } from './result.ts';
-import { checkDestination, checkGatewayRefs, checkWeights } from './virtualservice-dest.ts';
+import { checkDestination, checkMatchSource, checkWeights } from './virtualservice-dest.ts';
 
 export type TLSRoute = NonNullable<VirtualServiceSpec['tls']>[number];
 export type TCPRoute = NonNullable<VirtualServiceSpec['tcp']>[number];
@@ -53,13 +53,7 @@ function checkL4Match(m: L4Match, path: string, f: Findings): void {
     const err = checkIpOrCidr(s);
     if (err) f.error(at(path, 'destinationSubnets', i), err);
   });
-  if (m.port !== undefined) {
-    const err = checkPort(m.port);
-    if (err) f.error(at(path, 'port'), err);
-  }
-  checkLabels(m.sourceLabels as Record<string, string> | undefined, (k, msg) => f.error(`${at(path, 'sourceLabels')}[${k}]`, msg));
-  checkGatewayRefs(m.gateways, at(path, 'gateways'), f);
-  if (m.sourceNamespace !== undefined && checkDnsLabel(m.sourceNamespace)) f.error(at(path, 'sourceNamespace'), `"${m.sourceNamespace}" is not a valid namespace name`);
+  checkMatchSource(m, path, f);
 }
 
 function checkL4Destinations(route: TCPRoute['route'], path: string, kind: string, f: Findings): void {
