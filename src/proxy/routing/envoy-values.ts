@@ -11,6 +11,11 @@ export function obj(v: unknown): Obj {
   return isObj(v) ? v : {};
 }
 
+/** Whether field `k` is set (protobufjs leaves unset oneof members undefined or null). */
+export function has(m: Obj, k: string): boolean {
+  return m[k] !== undefined && m[k] !== null;
+}
+
 export function arr(v: unknown): Obj[] {
   return Array.isArray(v) ? v.filter(isObj) : [];
 }

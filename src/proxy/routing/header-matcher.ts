@@ -1,7 +1,7 @@
 // Route HeaderMatcher and QueryParameterMatcher → predicates over an HttpRequest, with Envoy's rules: a missing
 // header fails every matcher except present_match:false (and inverted present_match:true) unless
 // treat_missing_header_as_empty; invert_match flips the result only when the header is there (or treated as "").
-import { bool, num, obj, str } from './envoy-values.ts';
+import { bool, has, num, obj, str } from './envoy-values.ts';
 import type { Obj } from './envoy-values.ts';
 import { compileRegex, fullMatch } from './regex.ts';
 import { headerValue } from './request.ts';
@@ -10,8 +10,6 @@ import { compileStringMatcher } from './string-matcher.ts';
 import type { StringPredicate } from './string-matcher.ts';
 
 export type RequestPredicate = (req: HttpRequest) => boolean;
-
-const has = (m: Obj, k: string) => m[k] !== undefined && m[k] !== null;
 
 type Kind = { type: 'present'; present: boolean } | { type: 'value'; test: StringPredicate };
 

@@ -1,7 +1,7 @@
 // Request/response header mutations (HeaderValueOption lists and *_headers_to_remove) as Envoy's HeaderParser
 // applies them: per level, removals first, then overwrites, then appends; levels in order weighted cluster →
 // route → virtual host → route configuration (the later level wins), reversed by most_specific_header_mutations_wins.
-import { arr, bool, obj, str, strs } from './envoy-values.ts';
+import { arr, bool, has, obj, str, strs } from './envoy-values.ts';
 import type { HeaderOp } from './types.ts';
 
 export interface HeaderMutations {
@@ -18,7 +18,7 @@ export function headerMutations(level: Record<string, unknown>, direction: 'requ
     const value = str(header.value);
     if (value === '' && !bool(option.keepEmptyValue, false)) continue;
     let op: HeaderOp['op'] = 'append';
-    if (option.append !== undefined && option.append !== null) op = bool(option.append, true) ? 'append' : 'set';
+    if (has(option, 'append')) op = bool(option.append, true) ? 'append' : 'set';
     else if (option.appendAction === 'OVERWRITE_IF_EXISTS_OR_ADD') op = 'set';
     else if (option.appendAction === 'ADD_IF_ABSENT') op = 'add-if-absent';
     else if (option.appendAction === 'OVERWRITE_IF_EXISTS') op = 'overwrite-if-exists';

@@ -3,7 +3,7 @@
 // the request's random value), path and host rewrites, header mutations, timeout, retry, mirrors, hash policy,
 // and the per-route config of the connection manager's HTTP filters (fault, CORS).
 import {
-  anyType, arr, bool, durationMs, fractionalPercent, num, obj, str, u32,
+  anyType, arr, bool, durationMs, fractionalPercent, has, num, obj, str, u32,
 } from './envoy-values.ts';
 import type { Obj } from './envoy-values.ts';
 import { applyMutations, flattenMutations, headerMutations } from './header-ops.ts';
@@ -127,7 +127,8 @@ function redirect(ctx: RouteContext, rd: Obj): Action {
   return { kind: 'redirect', location: `${scheme}://${host}${port}${finalPath}`, status: code };
 }
 
-function pickWeighted(clusters: Obj[], random: number): Obj | undefined {
+/** The weighted entry (route weighted_clusters or tcp_proxy weighted_clusters) that `random` in [0, 1) falls on. */
+export function pickWeighted(clusters: Obj[], random: number): Obj | undefined {
   const total = clusters.reduce((s, c) => s + (u32(c.weight) ?? 0), 0);
   if (total === 0) return undefined;
   const selected = Math.min(total - 1, Math.floor(random * total));
@@ -295,7 +296,7 @@ function faultSummary(c: Obj): FaultSummary | undefined {
     const a = obj(c.abort);
     const percent = fractionalPercent(a.percentage);
     if (a.headerAbort) out.abort = { fromHeader: true, percent };
-    else if (a.grpcStatus !== undefined && a.grpcStatus !== null) out.abort = { grpcStatus: u32(a.grpcStatus) ?? 0, percent };
+    else if (has(a, 'grpcStatus')) out.abort = { grpcStatus: u32(a.grpcStatus) ?? 0, percent };
     else out.abort = { httpStatus: u32(a.httpStatus) ?? 0, percent };
   }
   return out.delay || out.abort ? out : undefined;

@@ -1,7 +1,7 @@
 // A RouteConfiguration compiled once into a lookup structure: virtual hosts by domain in Envoy's order (exact,
 // then suffix wildcards longest first, then prefix wildcards longest first, then `*`), and per virtual host
 // the routes as precompiled matchers, evaluated in order (first match wins).
-import { arr, bool, fractionalPercent, obj, str, strs } from './envoy-values.ts';
+import { arr, bool, fractionalPercent, has, obj, str, strs } from './envoy-values.ts';
 import type { Obj } from './envoy-values.ts';
 import { compileHeaderMatchers, compileQueryMatcher } from './header-matcher.ts';
 import type { RequestPredicate } from './header-matcher.ts';
@@ -61,21 +61,21 @@ function compilePathMatch(m: Obj): PathMatch {
   const caseSensitive = bool(m.caseSensitive, true);
   const text = (v: PathView) => (caseSensitive ? v.sanitized : v.lower());
   const fold = caseSensitive ? (s: string) => s : asciiLower;
-  if (m.prefix !== undefined && m.prefix !== null) {
+  if (has(m, 'prefix')) {
     const prefix = str(m.prefix);
     const folded = fold(prefix);
     return (v) => (text(v).startsWith(folded) ? prefix : undefined);
   }
-  if (m.path !== undefined && m.path !== null) {
+  if (has(m, 'path')) {
     const exact = str(m.path);
     const folded = fold(exact);
     return (v) => (text(v) === folded ? exact : undefined);
   }
-  if (m.safeRegex !== undefined && m.safeRegex !== null) {
+  if (has(m, 'safeRegex')) {
     const re = compileRegex(str(obj(m.safeRegex).regex));
     return (v) => (fullMatch(re, v.sanitized) ? v.just : undefined);
   }
-  if (m.pathSeparatedPrefix !== undefined && m.pathSeparatedPrefix !== null) {
+  if (has(m, 'pathSeparatedPrefix')) {
     const prefix = str(m.pathSeparatedPrefix);
     const folded = fold(prefix);
     return (v) => {
@@ -83,7 +83,7 @@ function compilePathMatch(m: Obj): PathMatch {
       return p.startsWith(folded) && (p.length === folded.length || p[folded.length] === '/') ? prefix : undefined;
     };
   }
-  if (m.connectMatcher !== undefined && m.connectMatcher !== null) {
+  if (has(m, 'connectMatcher')) {
     return (v, req) => (req.method === 'CONNECT' ? v.just : undefined);
   }
   // path_match_policy (URI templates) and a missing path specifier: never match.
@@ -95,7 +95,7 @@ function compileRoute(route: Obj, index: number): CompiledRoute {
   const path = compilePathMatch(m);
   const headers: RequestPredicate | undefined = compileHeaderMatchers(arr(m.headers));
   const queries = arr(m.queryParameters).map(compileQueryMatcher);
-  const grpc = m.grpc !== undefined && m.grpc !== null;
+  const grpc = has(m, 'grpc');
   const runtime = m.runtimeFraction !== undefined ? fractionalPercent(obj(m.runtimeFraction).defaultValue) : undefined;
   return {
     config: route,

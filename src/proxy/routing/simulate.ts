@@ -7,7 +7,7 @@ import type { Obj } from './envoy-values.ts';
 import { detect, listenerAddress, selectFilterChain } from './filter-chain.ts';
 import type { Connection } from './filter-chain.ts';
 import { makeHttpRequest, normalizePath } from './request.ts';
-import { routeAction } from './route-action.ts';
+import { pickWeighted, routeAction } from './route-action.ts';
 import type { HttpFilter } from './route-action.ts';
 import { compileRouteTable, stripPort } from './route-table.ts';
 import type { CompiledRouteTable } from './route-table.ts';
@@ -78,21 +78,9 @@ function isHttp(req: RequestDescription): boolean {
   return req.protocol !== undefined ? req.protocol !== 'tcp' : req.host !== undefined || req.path !== undefined;
 }
 
-function pickWeighted(clusters: Obj[], random: number): string {
-  const total = clusters.reduce((s, x) => s + (u32(x.weight) ?? 0), 0);
-  const selected = Math.min(total - 1, Math.floor(random * total));
-  let begin = 0;
-  for (const x of clusters) {
-    const end = begin + (u32(x.weight) ?? 0);
-    if (selected >= begin && selected < end) return str(x.name);
-    begin = end;
-  }
-  return '';
-}
-
 function tcpProxy(c: CompiledProxy, tp: Obj, random: number, destination: string | undefined): ClusterAction {
   const weighted = arr(obj(tp.weightedClusters).clusters);
-  const cluster = weighted.length > 0 ? pickWeighted(weighted, random) : str(tp.cluster);
+  const cluster = weighted.length > 0 ? str(pickWeighted(weighted, random)?.name) : str(tp.cluster);
   return {
     kind: 'cluster',
     via: 'tcp',

@@ -1,6 +1,6 @@
 // envoy.type.matcher.v3.StringMatcher → a predicate, compiled once. exact/prefix/suffix/contains honour
 // ignore_case (ASCII, as Envoy); safe_regex must match the whole value and ignores ignore_case.
-import { bool, obj, str } from './envoy-values.ts';
+import { bool, has, obj, str } from './envoy-values.ts';
 import type { Obj } from './envoy-values.ts';
 import { compileRegex, fullMatch } from './regex.ts';
 
@@ -14,8 +14,6 @@ export function asciiLower(s: string): string {
   }
   return out;
 }
-
-const has = (m: Obj, k: string) => m[k] !== undefined && m[k] !== null;
 
 export function compileStringMatcher(matcher: unknown): StringPredicate {
   const m = obj(matcher);
