@@ -14,6 +14,9 @@ export interface ResourceType {
 export const SERVICES: ResourceType = { kind: 'Service', group: '', version: 'v1', plural: 'services', namespaced: true };
 export const PODS: ResourceType = { kind: 'Pod', group: '', version: 'v1', plural: 'pods', namespaced: true };
 export const NAMESPACES: ResourceType = { kind: 'Namespace', group: '', version: 'v1', plural: 'namespaces', namespaced: false };
+export const SERVICE_ACCOUNTS: ResourceType = { kind: 'ServiceAccount', group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true };
+export const SECRETS: ResourceType = { kind: 'Secret', group: '', version: 'v1', plural: 'secrets', namespaced: true };
+export const CONFIG_MAPS: ResourceType = { kind: 'ConfigMap', group: '', version: 'v1', plural: 'configmaps', namespaced: true };
 export const ENDPOINT_SLICES: ResourceType = {
   kind: 'EndpointSlice',
   group: 'discovery.k8s.io',

@@ -8,17 +8,13 @@ import { bundlePem, CA_NAMESPACE, loadOrCreateMeshCa, type MeshCa } from '../../
 import { DEFAULT_TRUST_DOMAIN } from '../../pki/spiffe.ts';
 import type { Informer, InformerOptions } from '../informer.ts';
 import type { Logger } from '../log.ts';
-import { NAMESPACES, type ResourceType } from '../resources.ts';
+import { CONFIG_MAPS, NAMESPACES, SECRETS, SERVICE_ACCOUNTS, type ResourceType } from '../resources.ts';
 import { expBackoff, type Timers } from '../timers.ts';
 import { IdentityController, type IdentityCaches, type IdentityStats } from './controller.ts';
 import { IDENTITY_LABEL, ROOT_CERT_CONFIGMAP } from './desired.ts';
 
 export { IdentityController } from './controller.ts';
 export { IDENTITY_LABEL, ROOT_CERT_CONFIGMAP, identitySecretName } from './desired.ts';
-
-const SERVICE_ACCOUNTS: ResourceType = { kind: 'ServiceAccount', group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true };
-const SECRETS: ResourceType = { kind: 'Secret', group: '', version: 'v1', plural: 'secrets', namespaced: true };
-const CONFIG_MAPS: ResourceType = { kind: 'ConfigMap', group: '', version: 'v1', plural: 'configmaps', namespaced: true };
 
 type AnyInformer = Informer<KubernetesObject>;
 
