@@ -143,15 +143,17 @@ const DIRECT: Record<string, string> = {
   workload: 'workload',
 };
 const POD_WORDS = new Set(['pod', 'pods', 'po']);
-const VIA_OWNER: Record<string, { kind: string; path: (ns: string, name: string) => string }> = {
-  replicaset: { kind: 'ReplicaSet', path: (ns, n) => `/apis/apps/v1/namespaces/${ns}/replicasets/${n}` },
-  replicasets: { kind: 'ReplicaSet', path: (ns, n) => `/apis/apps/v1/namespaces/${ns}/replicasets/${n}` },
-  rs: { kind: 'ReplicaSet', path: (ns, n) => `/apis/apps/v1/namespaces/${ns}/replicasets/${n}` },
-  job: { kind: 'Job', path: (ns, n) => `/apis/batch/v1/namespaces/${ns}/jobs/${n}` },
-  jobs: { kind: 'Job', path: (ns, n) => `/apis/batch/v1/namespaces/${ns}/jobs/${n}` },
+type OwnerKind = 'ReplicaSet' | 'Job';
+const VIA_OWNER: Record<string, OwnerKind> = {
+  replicaset: 'ReplicaSet', replicasets: 'ReplicaSet', rs: 'ReplicaSet',
+  job: 'Job', jobs: 'Job',
 };
 
 const enc = encodeURIComponent;
+const OWNER_PATH: Record<OwnerKind, (ns: string, name: string) => string> = {
+  ReplicaSet: (ns, n) => `/apis/apps/v1/namespaces/${enc(ns)}/replicasets/${enc(n)}`,
+  Job: (ns, n) => `/apis/batch/v1/namespaces/${enc(ns)}/jobs/${enc(n)}`,
+};
 
 async function getOptional<T>(kc: KubeConfig, path: string): Promise<T | undefined> {
   try {
@@ -177,8 +179,8 @@ async function workloadName(kc: KubeConfig, namespace: string, target: string): 
   const owner = word !== undefined ? VIA_OWNER[word] : undefined;
   if (word !== undefined && !owner && !POD_WORDS.has(word)) throw new Failure(`"${word}" is not a kind of workload (pod, deployment, statefulset, daemonset, job, cronjob, replicaset, replicationcontroller)`);
   if (owner) {
-    const obj = await getOptional<KubeObject>(kc, owner.path(enc(namespace), enc(name)));
-    if (!obj) throw new Failure(`${owner.kind} ${namespace}/${name} not found`);
+    const obj = await getOptional<KubeObject>(kc, OWNER_PATH[owner](namespace, name));
+    if (!obj) throw new Failure(`${owner} ${namespace}/${name} not found`);
     // As for its pods: a ReplicaSet's Deployment, a Job's CronJob, else the object itself.
     const up = controllerOf(obj);
     return up && (up.kind === 'Deployment' || up.kind === 'CronJob') ? up.name : name;
@@ -188,14 +190,12 @@ async function workloadName(kc: KubeConfig, namespace: string, target: string): 
     if (word !== undefined) throw new Failure(`pod ${namespace}/${name} not found`);
     return name; // not a pod: a workload's name
   }
-  const ref = pod.metadata?.ownerReferences?.find((r) => r.controller);
+  // podOwner goes up one more level (to the Deployment or CronJob) when it has the pod's own owner at hand.
+  const ref = controllerOf(pod);
   const index: OwnerIndex = {};
-  if (ref?.kind === 'ReplicaSet') {
-    const rs = await getOptional<KubeObject>(kc, `/apis/apps/v1/namespaces/${enc(namespace)}/replicasets/${enc(ref.name)}`);
-    if (rs) index.replicaSets = new Map([[`${namespace}/${ref.name}`, rs]]);
-  } else if (ref?.kind === 'Job') {
-    const job = await getOptional<KubeObject>(kc, `/apis/batch/v1/namespaces/${enc(namespace)}/jobs/${enc(ref.name)}`);
-    if (job) index.jobs = new Map([[`${namespace}/${ref.name}`, job]]);
+  if (ref && (ref.kind === 'ReplicaSet' || ref.kind === 'Job')) {
+    const obj = await getOptional<KubeObject>(kc, OWNER_PATH[ref.kind](namespace, ref.name));
+    if (obj) index[ref.kind === 'ReplicaSet' ? 'replicaSets' : 'jobs'] = new Map([[`${namespace}/${ref.name}`, obj]]);
   }
   return podOwner(pod, index).name;
 }
