@@ -1,4 +1,4 @@
-// buildListeners: a sidecar's Envoy listeners — `virtualOutbound` (15001) and the outbound listeners it hands
+// A sidecar's Envoy listeners — `virtualOutbound` (15001) and the outbound listeners it hands
 // connections to (listener-plan.ts decides which), and `virtualInbound` (15006). Routes for the outbound HTTP
 // listeners come over RDS from buildRoutes; inbound routes are inline.
 import type { TranslateContext } from './index.ts';
@@ -7,10 +7,6 @@ import { virtualInboundListener } from './listeners-inbound.ts';
 import { outboundListener, virtualOutboundListener } from './listeners-outbound.ts';
 import type { EnvoyObject } from './types.ts';
 import { sidecarVirtualServices } from './virtual-services.ts';
-
-export function buildListeners(ctx: TranslateContext): EnvoyObject[] {
-  return [...buildOutboundListeners(ctx), ...buildInboundListeners(ctx)];
-}
 
 /** `virtualOutbound` and the outbound listeners it hands connections to, unsorted. */
 export function buildOutboundListeners(ctx: TranslateContext): EnvoyObject[] {
