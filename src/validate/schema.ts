@@ -3,7 +3,7 @@
 // Unknown fields are errors (kubectl's default strict field validation). CEL rules (x-kubernetes-validations)
 // are not evaluated here: the per-kind validators implement the same rules in TypeScript.
 import { RE2JS } from 're2js';
-import { isObject } from './common.ts';
+import { canonicalJson, isObject } from './common.ts';
 import { at, Findings } from './result.ts';
 import type { ValidationResult } from './result.ts';
 
@@ -157,7 +157,7 @@ function checkArray(v: unknown[], s: JSONSchemaProps, path: string, f: Findings,
     const seen = new Set<string>();
     v.forEach((item, i) => {
       const key = listType === 'set' ? item : isObject(item) ? Object.fromEntries(keys.map((k) => [k, item[k]])) : item;
-      const id = canonical(key);
+      const id = canonicalJson(key);
       if (seen.has(id)) f.error(at(path, i), `Duplicate value: ${render(key)}`);
       seen.add(id);
     });
@@ -276,18 +276,8 @@ function typeMatches(expected: string, actual: string): boolean {
 }
 
 
-/** JSON with sorted keys: equal values give equal strings (set and map-list uniqueness, enum). */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (isObject(v)) {
-    const keys = Object.keys(v).filter((k) => v[k] !== undefined).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
-  }
-  return v === undefined ? 'null' : JSON.stringify(v);
-}
-
 function deepEqual(a: unknown, b: unknown): boolean {
-  return canonical(a) === canonical(b);
+  return canonicalJson(a) === canonicalJson(b);
 }
 
 function structuredCloneJson(v: unknown): unknown {

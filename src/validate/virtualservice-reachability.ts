@@ -2,6 +2,7 @@
 // VirtualService: (rules, path) -> warnings. A match entry is ineffective when an entry of an earlier rule
 // matches everything it matches (same conditions, or fewer, or a shorter uri prefix); a rule is unreachable when
 // all of its entries are. A rule without match entries matches everything.
+import { canonicalJson } from './common.ts';
 import { hostSubsetOf } from './networking-common.ts';
 import { at } from './result.ts';
 import type { Findings } from './result.ts';
@@ -43,7 +44,7 @@ function analyze(rules: ReadonlyArray<{ name?: string; match?: Entry[] }>, path:
     const entries = rule.match && rule.match.length > 0 ? rule.match.map((e) => conditions(e, fields)) : [{}];
     const explicit = Boolean(rule.match && rule.match.length > 0);
     const coveredBy = entries.map((entry) => {
-      const key = canonical(entry);
+      const key = canonicalJson(entry);
       const dup = byKey.get(key);
       if (dup !== undefined) return { rule: dup, duplicate: true };
       if (pairwise) {
@@ -66,7 +67,7 @@ function analyze(rules: ReadonlyArray<{ name?: string; match?: Entry[] }>, path:
     }
     entries.forEach((entry, j) => {
       if (coveredBy[j]) return;
-      const key = canonical(entry);
+      const key = canonicalJson(entry);
       if (!byKey.has(key)) byKey.set(key, i);
       if (pairwise) earlier.push({ entry, key, rule: i });
     });
@@ -95,11 +96,11 @@ function covers(a: Entry, b: Entry, fields: Record<string, FieldKind>): boolean 
     if (bv === undefined) return false;
     switch (fields[k]) {
       case 'eq':
-        if (canonical(av) !== canonical(bv)) return false;
+        if (canonicalJson(av) !== canonicalJson(bv)) return false;
         break;
       case 'map': {
         const bm = bv as Record<string, unknown>;
-        for (const [mk, mv] of Object.entries(av as Record<string, unknown>)) if (!(mk in bm) || canonical(bm[mk]) !== canonical(mv)) return false;
+        for (const [mk, mv] of Object.entries(av as Record<string, unknown>)) if (!(mk in bm) || canonicalJson(bm[mk]) !== canonicalJson(mv)) return false;
         break;
       }
       case 'list':
@@ -126,14 +127,5 @@ function uriCovers(a: Entry, b: Entry, aNoCase: boolean, bNoCase: boolean): bool
     const bValue = typeof b.exact === 'string' ? b.exact : typeof b.prefix === 'string' ? b.prefix : undefined;
     return bValue !== undefined && norm(bValue).startsWith(norm(a.prefix));
   }
-  return canonical(a) === canonical(b);
-}
-
-/** JSON with sorted keys, so equal values give equal strings. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Entry)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
+  return canonicalJson(a) === canonicalJson(b);
 }

@@ -2,6 +2,7 @@
 // server (server.ts) decodes the body and writes back what this returns.
 // Denials list every error as `<field>: <message>` lines; warnings travel as AdmissionResponse.warnings, which
 // kubectl prints as "Warning: ..." lines.
+import { canonicalJson } from '../validate/common.ts';
 import { formatFinding } from '../validate/result.ts';
 import { validateResource } from '../validate/index.ts';
 import type { ResourceLike, ValidateOptions } from '../validate/index.ts';
@@ -81,17 +82,7 @@ function withNamespace(obj: ResourceLike, namespace: string | undefined): Resour
 }
 
 function sameSpec(a: ResourceLike, b: ResourceLike): boolean {
-  return canonical(a.spec ?? null) === canonical(b.spec ?? null);
-}
-
-/** JSON with sorted keys, so equal specs compare equal whatever order their fields arrived in. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'null';
+  return canonicalJson(a.spec ?? null) === canonicalJson(b.spec ?? null);
 }
 
 function truncate(s: string): string {
