@@ -17,7 +17,7 @@ import { Informer, type InformerOptions } from './informer.ts';
 import { LeaderElector, kubeLeaseStore } from './leader.ts';
 import { createLogger, type Logger } from './log.ts';
 import { CacheMeshView } from './mesh-view.ts';
-import { DEPENDENCIES, RECONCILED, reconcile, type Validate } from './reconciler.ts';
+import { DEPENDENCIES, RECONCILED, queueKey, reconcile, type Validate } from './reconciler.ts';
 import { MESH_TYPES, PODS, SERVICES, type ResourceType } from './resources.ts';
 import { KubeStatusWriter, type StatusObject, type StatusWriter } from './status-writer.ts';
 import { realTimers, type Timers } from './timers.ts';
@@ -158,13 +158,12 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   let stopping = false;
 
   const enqueueKind = (kind: string, ns?: string): void => {
-    for (const o of cache(kind).list(ns)) queue.add(`${kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`);
+    for (const o of cache(kind).list(ns)) queue.add(queueKey(kind, o));
   };
   const resync = (): void => {
     if (!leading || !synced || stopping) return;
     distribution?.loop.activate();
     workloadIdentity?.activate();
-    workloadIdentity?.controller.resync();
     for (const kind of RECONCILED.keys()) enqueueKind(kind);
   };
   const enqueueDependents = (sourceKind: string, ns: string): void => {

@@ -48,6 +48,7 @@ export interface Identity {
   ca(): MeshCa | undefined;
   /** Re-reads the CA Secrets now; resolves when done. */
   reloadCa(): Promise<void>;
+  /** Leader only: load the CA and start issuing; when already active, look at everything again. */
   activate(): void;
   deactivate(): void;
   stats(): IdentityStats;
@@ -115,7 +116,7 @@ export function createIdentity(s: IdentitySetup): Identity {
     ca: () => ca,
     reloadCa: reload,
     activate() {
-      if (active) return;
+      if (active) return controller.resync();
       active = true;
       controller.activate();
       void reload().then(schedule);
