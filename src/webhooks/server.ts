@@ -84,9 +84,9 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
     },
   };
 
+  // Only certificate files are polled; PEM strings change through setTls.
   const files = opts.tls?.certFile && opts.tls.keyFile ? opts.tls : undefined;
-  const timer = setInterval(() => {
-    if (!files) return;
+  const timer = files && setInterval(() => {
     try {
       const next = readTlsFiles(files);
       if (next.certPem === material.certPem && next.keyPem === material.keyPem) return;
@@ -97,7 +97,7 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
       log(`webhook: certificate reload failed, keeping the current one: ${(e as Error).message}`);
     }
   }, opts.reloadMs ?? 10_000);
-  timer.unref();
+  timer?.unref();
   log(`webhook: listening on https://${opts.host ?? '0.0.0.0'}:${handle_.port}`);
   return handle_;
 }
