@@ -31,9 +31,10 @@ export function buildClusters(ctx: TranslateContext, client: ClientView = client
 }
 
 /** The clusters that depend on what the workload sees (outbound ones) and the fixed fallbacks, unsorted. */
-export function buildOutboundClusters(ctx: TranslateContext, client: ClientView): EnvoyObject[] {
+export function buildOutboundClusters(ctx: TranslateContext, client: ClientView,
+  plans: readonly ClusterPlan[] = outboundClusterPlans(ctx)): EnvoyObject[] {
   const out: EnvoyObject[] = [];
-  for (const plan of outboundClusterPlans(ctx)) {
+  for (const plan of plans) {
     const c = outboundCluster(ctx, plan, client);
     if (c) out.push(c);
   }

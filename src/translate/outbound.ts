@@ -8,6 +8,7 @@
 // ReadRecorder: the part is then built through a view of its own, and what it read is added to the record of
 // every workload that uses it, as if each had built it.
 import type { ObjectKey, Snapshot } from '../model/types.ts';
+import { outboundClusterPlans } from './cluster-plan.ts';
 import { buildOutboundClusters } from './clusters.ts';
 import { buildEndpoints } from './endpoints.ts';
 import type { TranslateContext } from './index.ts';
@@ -52,12 +53,14 @@ export const byName = (key: string) => (a: EnvoyObject, b: EnvoyObject): number 
 export function buildOutbound(ctx: TranslateContext, client: ClientView): OutboundPart {
   const inputs = new Set<ObjectKey>();
   const own: TranslateContext = { workload: ctx.workload, snapshot: ctx.snapshot, use: (k) => void inputs.add(k) };
-  const clusters = buildOutboundClusters(own, client).sort(byName('name'));
+  // Clusters and endpoints come from the same plans: worked out once.
+  const plans = outboundClusterPlans(own);
+  const clusters = buildOutboundClusters(own, client, plans).sort(byName('name'));
   return {
     listeners: buildOutboundListeners(own).sort(byName('name')),
     routes: buildRoutes(own).sort(byName('name')),
     clusters,
-    endpoints: buildEndpoints(own, clusters, client).sort(byName('clusterName')),
+    endpoints: buildEndpoints(own, clusters, client, plans).sort(byName('clusterName')),
     inputs,
   };
 }
