@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import {
   ApiextensionsV1Api, CoreV1Api, KubeConfig, loadYaml, type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
+import { waitFor } from './processes.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -24,7 +25,8 @@ export function crdManifests(): V1CustomResourceDefinition[] {
 /** Creates (or replaces) every CRD in crds/ and waits until each is Established. */
 export async function installCrds(kc: KubeConfig): Promise<void> {
   const api = kc.makeApiClient(ApiextensionsV1Api);
-  for (const crd of crdManifests()) {
+  const crds = crdManifests();
+  for (const crd of crds) {
     const name = crd.metadata!.name!;
     try {
       const current = await api.readCustomResourceDefinition({ name });
@@ -35,14 +37,11 @@ export async function installCrds(kc: KubeConfig): Promise<void> {
       await api.createCustomResourceDefinition({ body: crd });
     }
   }
-  for (const crd of crdManifests()) {
+  for (const crd of crds) {
     const name = crd.metadata!.name!;
-    for (let i = 0; ; i++) {
-      const c = await api.readCustomResourceDefinition({ name });
-      if (c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True')) break;
-      if (i > 300) throw new Error(`CRD ${name} not Established`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const established = async (): Promise<boolean> =>
+      (await api.readCustomResourceDefinition({ name })).status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True') === true;
+    await waitFor(`CRD ${name} Established`, established, 30_000);
   }
 }
 
