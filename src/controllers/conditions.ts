@@ -127,11 +127,9 @@ export function timestamp(d: Date): string {
 
 function withTimes(c: Condition, generation: number | undefined, previous: MeshStatus | undefined, now: Date): Condition {
   const prev = previous?.conditions?.find((p) => p?.type === c.type);
-  const out: Condition = { ...c };
-  delete out.lastTransitionTime;
-  if (generation !== undefined) out.observedGeneration = generation;
   // The transition time only moves when the status flips; a new reason or message is not a transition.
-  out.lastTransitionTime = prev && prev.status === c.status && prev.lastTransitionTime ? prev.lastTransitionTime : timestamp(now);
+  const out: Condition = { ...c, lastTransitionTime: prev && prev.status === c.status && prev.lastTransitionTime ? prev.lastTransitionTime : timestamp(now) };
+  if (generation !== undefined) out.observedGeneration = generation;
   return out;
 }
 
