@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import { ControlPlane } from './local-cluster/control-plane.ts';
 import { installCrds, serviceAccountKubeConfig } from './local-cluster/manifests.ts';
-import { freePort } from './local-cluster/processes.ts';
+import { freePort, waitFor } from './local-cluster/processes.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const { values: flags } = parseArgs({ options: { exit: { type: 'boolean', default: false } } });
@@ -49,13 +49,7 @@ function weftctl(args: string[]): string {
   return r.status === 0 ? r.stdout : `weftctl ${args.join(' ')} failed: ${r.stderr}`;
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const until = (what: string, check: () => boolean): Promise<void> => waitFor(`waiting for ${what}`, async () => check(), 60_000);
 
 async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown(0));
