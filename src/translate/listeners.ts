@@ -2,15 +2,13 @@
 // connections to (listener-plan.ts decides which), and `virtualInbound` (15006). Routes for the outbound HTTP
 // listeners come over RDS from buildRoutes; inbound routes are inline.
 import type { TranslateContext } from './index.ts';
-import { planOutbound } from './listener-plan.ts';
+import type { OutboundEntry } from './listener-plan.ts';
 import { virtualInboundListener } from './listeners-inbound.ts';
 import { outboundListener, virtualOutboundListener } from './listeners-outbound.ts';
 import type { EnvoyObject } from './types.ts';
-import { sidecarVirtualServices } from './virtual-services.ts';
 
-/** `virtualOutbound` and the outbound listeners it hands connections to, unsorted. */
-export function buildOutboundListeners(ctx: TranslateContext): EnvoyObject[] {
-  const entries = planOutbound(ctx, sidecarVirtualServices(ctx));
+/** `virtualOutbound` and the outbound listeners of the plan (planOutbound) it hands connections to, unsorted. */
+export function buildOutboundListeners(ctx: TranslateContext, entries: readonly OutboundEntry[]): EnvoyObject[] {
   return [...entries.map((e) => outboundListener(ctx, e)), virtualOutboundListener(ctx)];
 }
 

@@ -12,11 +12,13 @@ import { outboundClusterPlans } from './cluster-plan.ts';
 import { buildOutboundClusters } from './clusters.ts';
 import { buildEndpoints } from './endpoints.ts';
 import type { TranslateContext } from './index.ts';
+import { planOutbound } from './listener-plan.ts';
 import { buildOutboundListeners } from './listeners.ts';
 import type { ClientView } from './locality.ts';
 import { outboundProfile } from './outbound-profile.ts';
 import { buildRoutes } from './routes.ts';
 import type { EnvoyObject } from './types.ts';
+import { sidecarVirtualServices } from './virtual-services.ts';
 
 export interface OutboundPart {
   /** Each list sorted by name (`clusterName` for endpoints). */
@@ -53,12 +55,14 @@ export const byName = (key: string) => (a: EnvoyObject, b: EnvoyObject): number 
 export function buildOutbound(ctx: TranslateContext, client: ClientView): OutboundPart {
   const inputs = new Set<ObjectKey>();
   const own: TranslateContext = { workload: ctx.workload, snapshot: ctx.snapshot, use: (k) => void inputs.add(k) };
-  // Clusters and endpoints come from the same plans: worked out once.
+  // Listeners and routes come from one listener plan, clusters and endpoints from one set of cluster plans.
+  const vses = sidecarVirtualServices(own);
+  const entries = planOutbound(own, vses);
   const plans = outboundClusterPlans(own);
   const clusters = buildOutboundClusters(own, client, plans).sort(byName('name'));
   return {
-    listeners: buildOutboundListeners(own).sort(byName('name')),
-    routes: buildRoutes(own).sort(byName('name')),
+    listeners: buildOutboundListeners(own, entries).sort(byName('name')),
+    routes: buildRoutes(own, vses, entries).sort(byName('name')),
     clusters,
     endpoints: buildEndpoints(own, clusters, client, plans).sort(byName('clusterName')),
     inputs,

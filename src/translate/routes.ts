@@ -3,17 +3,17 @@
 // host) and `<fqdn>:<port>` for a sniffed service-address listener (that service only, under `*`). Inbound
 // route configurations are inline in their listeners (listeners-inbound.ts).
 import type { TranslateContext } from './index.ts';
-import { planOutbound, routeNamesOf, visibleServices } from './listener-plan.ts';
+import { type OutboundEntry, routeNamesOf, visibleServices } from './listener-plan.ts';
 import { u32, bool } from './envoy/values.ts';
 import type { EnvoyObject } from './types.ts';
 import { catchAllVirtualHost, portVirtualHosts } from './vhosts.ts';
-import { sidecarVirtualServices } from './virtual-services.ts';
+import type { SidecarVirtualService } from './virtual-services.ts';
 
 /** Istio's limit for direct response bodies (Envoy's own default is 4 KiB). */
 const MAX_DIRECT_RESPONSE_BODY = 1024 * 1024;
 
-export function buildRoutes(ctx: TranslateContext): EnvoyObject[] {
-  const vses = sidecarVirtualServices(ctx);
+/** The route configurations the plan's HTTP chains name; `vses`: the ones the plan was made with. */
+export function buildRoutes(ctx: TranslateContext, vses: readonly SidecarVirtualService[], entries: readonly OutboundEntry[]): EnvoyObject[] {
   const services = visibleServices(ctx);
   const byPort = new Map<number, EnvoyObject[]>();
   const hostsOf = (port: number) => {
@@ -21,7 +21,7 @@ export function buildRoutes(ctx: TranslateContext): EnvoyObject[] {
     if (!v) byPort.set(port, (v = portVirtualHosts(ctx, port, services, vses)));
     return v;
   };
-  return routeNamesOf(planOutbound(ctx, vses)).map((name) => {
+  return routeNamesOf(entries).map((name) => {
     const sep = name.lastIndexOf(':');
     if (sep < 0) {
       const port = Number(name);
