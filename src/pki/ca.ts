@@ -32,7 +32,12 @@ export interface MeshCa {
 
 /** The trust bundle as one PEM file. */
 export function bundlePem(ca: MeshCa): string {
-  return ca.rootsPem.map(normalize).join('');
+  return joinPem(ca.rootsPem);
+}
+
+/** Certificates as one PEM file, each block ending in exactly one newline. */
+export function joinPem(pems: readonly string[]): string {
+  return pems.map(normalize).join('');
 }
 
 export function splitPem(text: string): string[] {

@@ -4,7 +4,7 @@
 // mesh issued at once does not renew at once, and never after it expires.
 import { X509Certificate } from 'node:crypto';
 import { issueLeaf } from './certs.ts';
-import { bundlePem, type MeshCa } from './ca.ts';
+import { bundlePem, joinPem, type MeshCa } from './ca.ts';
 import { formatSpiffeId, parseSpiffeId, type SpiffeId } from './spiffe.ts';
 
 export const WORKLOAD_CERT_TTL_MS = 24 * 3_600_000;
@@ -48,7 +48,7 @@ export async function issueWorkloadCert(ca: MeshCa, id: SpiffeId, opts: IssueOpt
   return {
     id,
     keyPem: leaf.keyPem,
-    certChainPem: [leaf.certPem, ...ca.intermediatesPem].map((p) => `${p.trim()}\n`).join(''),
+    certChainPem: joinPem([leaf.certPem, ...ca.intermediatesPem]),
     rootCertPem: bundlePem(ca),
     notBefore: leaf.notBefore,
     notAfter: leaf.notAfter,
