@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MESH_KINDS } from '../api/kinds.ts';
-import { validateResource } from '../validate/index.ts';
+import { validateResource, withNamespace } from '../validate/index.ts';
 import type { Finding } from '../validate/result.ts';
 import { formatFinding } from '../validate/result.ts';
 import { checkSchema, normalize } from '../validate/schema.ts';
@@ -135,15 +135,6 @@ function describe(obj: Record<string, unknown>, defaultNamespace: string): strin
   const name = typeof meta.name === 'string' ? meta.name : typeof meta.generateName === 'string' ? `${meta.generateName}*` : '<unnamed>';
   const ns = typeof meta.namespace === 'string' && meta.namespace ? meta.namespace : defaultNamespace;
   return `${typeof obj.kind === 'string' && obj.kind ? obj.kind : '<no kind>'} ${ns}/${name}`;
-}
-
-/** The API server fills in the request's namespace; validators may depend on it (mesh-wide policies). */
-function withNamespace(obj: Record<string, unknown>, namespace: string): Record<string, unknown> {
-  const meta = obj.metadata;
-  if (meta !== undefined && (typeof meta !== 'object' || meta === null || Array.isArray(meta))) return obj;
-  const m = (meta ?? {}) as Record<string, unknown>;
-  if (typeof m.namespace === 'string' && m.namespace) return obj;
-  return { ...obj, metadata: { ...m, namespace } };
 }
 
 /** Files as given; directories contribute their .yaml/.yml/.json files (not recursively, like kubectl -f). */

@@ -3,7 +3,7 @@
 // shares: a served apiVersion and valid metadata. The webhook, `weftctl validate` and the controllers all call this.
 import { MESH_KINDS } from '../api/kinds.ts';
 import type { KindInfo } from '../api/kinds.ts';
-import { checkDnsLabel, checkLabels } from './common.ts';
+import { checkDnsLabel, checkLabels, isObject } from './common.ts';
 import { at, Findings } from './result.ts';
 import type { ValidationResult } from './result.ts';
 import { validateAuthorizationPolicy } from './authorizationpolicy.ts';
@@ -48,6 +48,17 @@ export const knownKinds: readonly string[] = MESH_KINDS.map((k) => k.kind);
 
 /** The kinds that have a semantic validator (all of knownKinds once every validator is in place). */
 export const validatedKinds: readonly string[] = Object.keys(VALIDATORS);
+
+/**
+ * The object as the API server hands it on: a namespaced resource submitted without a namespace gets the
+ * request's. Validators may depend on it (mesh-wide policies live in the root namespace).
+ */
+export function withNamespace(obj: ResourceLike, namespace: string | undefined): ResourceLike {
+  const meta: unknown = obj.metadata;
+  if (!namespace || (meta !== undefined && !isObject(meta))) return obj;
+  if (typeof obj.metadata?.namespace === 'string' && obj.metadata.namespace) return obj;
+  return { ...obj, metadata: { ...obj.metadata, namespace } };
+}
 
 export function validateResource(obj: ResourceLike, opts: ValidateOptions = {}): ValidationResult {
   const f = new Findings();

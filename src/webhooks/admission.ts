@@ -4,7 +4,7 @@
 // kubectl prints as "Warning: ..." lines.
 import { canonicalJson } from '../validate/common.ts';
 import { formatFinding } from '../validate/result.ts';
-import { validateResource } from '../validate/index.ts';
+import { validateResource, withNamespace } from '../validate/index.ts';
 import type { ResourceLike, ValidateOptions } from '../validate/index.ts';
 
 export interface AdmissionRequest {
@@ -52,6 +52,7 @@ export function admit(req: AdmissionRequest, opts: ValidateOptions = {}): Admiss
   const allow: AdmissionResponse = { uid: req.uid, allowed: true };
   // Deleting must always work, or a resource that became invalid under newer rules could never be removed.
   if (req.operation === 'DELETE' || req.operation === 'CONNECT' || !req.object) return allow;
+  // The request carries the namespace even when the submitted object omits it.
   const obj = withNamespace(req.object, req.namespace);
   // An update that leaves the spec alone (labels, finalizers, status via the main resource) is allowed even if
   // the stored spec no longer passes: otherwise stricter rules would wedge finalizer removal and relabelling.
@@ -73,12 +74,6 @@ function deny(uid: string, lines: string[], warnings: string[]): AdmissionRespon
   const res: AdmissionResponse = { uid, allowed: false, status: { code: 400, reason: 'Invalid', message: lines.join('\n') } };
   if (warnings.length > 0) res.warnings = warnings;
   return res;
-}
-
-/** The request carries the namespace even when the submitted object omits it; validators may need it. */
-function withNamespace(obj: ResourceLike, namespace: string | undefined): ResourceLike {
-  if (!namespace || obj.metadata?.namespace) return obj;
-  return { ...obj, metadata: { ...obj.metadata, namespace } };
 }
 
 function sameSpec(a: ResourceLike, b: ResourceLike): boolean {
