@@ -1,7 +1,7 @@
 // A Cluster under construction: the Envoy Cluster object plus the pieces of its upstream HttpProtocolOptions,
 // which several policy parts contribute to and which are encoded once, at the end (finishCluster).
 import type { Protocol } from '../model/types.ts';
-import { anyOf } from './policy-values.ts';
+import { any } from './envoy/values.ts';
 import type { EnvoyObject } from './types.ts';
 
 export const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
@@ -56,6 +56,6 @@ export function finishCluster(d: ClusterDraft): EnvoyObject {
     case 'http2': options.explicitHttpConfig = { http2ProtocolOptions: h.http2 ?? {} }; break;
     case 'downstream': options.useDownstreamProtocolConfig = { httpProtocolOptions: {}, http2ProtocolOptions: {} }; break;
   }
-  d.cluster.typedExtensionProtocolOptions = { [HTTP_PROTOCOL_OPTIONS]: anyOf(HTTP_PROTOCOL_OPTIONS, options) };
+  d.cluster.typedExtensionProtocolOptions = { [HTTP_PROTOCOL_OPTIONS]: any(HTTP_PROTOCOL_OPTIONS, options) };
   return d.cluster;
 }

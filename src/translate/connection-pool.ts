@@ -2,7 +2,8 @@
 // TCP keepalive and upstream HTTP protocol options, with Istio's defaults for everything left unset.
 import type { ConnectionPool } from '../api/destinationrule.ts';
 import { type ClusterDraft, httpOptions } from './cluster-draft.ts';
-import { duration, durationOf, MAX_UINT32, percent, wholeSeconds, wrap } from './policy-values.ts';
+import { u32 } from './envoy/values.ts';
+import { duration, durationOf, MAX_UINT32, percent, wholeSeconds } from './policy-values.ts';
 import type { EffectivePolicy } from './traffic-policy.ts';
 import type { EnvoyObject } from './types.ts';
 
@@ -13,10 +14,10 @@ export const DEFAULT_CONNECT_TIMEOUT = duration('10s');
  * defaults, e.g. 3 concurrent retries, are too low while endpoints churn). */
 export function defaultThresholds(): EnvoyObject {
   return {
-    maxConnections: wrap(MAX_UINT32),
-    maxPendingRequests: wrap(MAX_UINT32),
-    maxRequests: wrap(MAX_UINT32),
-    maxRetries: wrap(MAX_UINT32),
+    maxConnections: u32(MAX_UINT32),
+    maxPendingRequests: u32(MAX_UINT32),
+    maxRequests: u32(MAX_UINT32),
+    maxRetries: u32(MAX_UINT32),
     trackRemaining: true,
   };
 }
@@ -29,14 +30,14 @@ export function applyConnectionPool(d: ClusterDraft, pool: ConnectionPool | unde
   const http = pool?.http;
   const tcp = pool?.tcp;
   // Zero cannot be told apart from unset in Istio's API: only positive values override the defaults.
-  if (positive(http?.http2MaxRequests)) thresholds.maxRequests = wrap(http.http2MaxRequests);
-  if (positive(http?.http1MaxPendingRequests)) thresholds.maxPendingRequests = wrap(http.http1MaxPendingRequests);
-  if (positive(http?.maxRetries)) thresholds.maxRetries = wrap(http.maxRetries);
-  if (positive(tcp?.maxConnections)) thresholds.maxConnections = wrap(tcp.maxConnections);
+  if (positive(http?.http2MaxRequests)) thresholds.maxRequests = u32(http.http2MaxRequests);
+  if (positive(http?.http1MaxPendingRequests)) thresholds.maxPendingRequests = u32(http.http1MaxPendingRequests);
+  if (positive(http?.maxRetries)) thresholds.maxRetries = u32(http.maxRetries);
+  if (positive(tcp?.maxConnections)) thresholds.maxConnections = u32(tcp.maxConnections);
   if (retryBudget) {
     thresholds.retryBudget = {
       budgetPercent: percent(retryBudget.percent ?? 20),
-      minRetryConcurrency: wrap(positive(retryBudget.minRetryConcurrency) ? retryBudget.minRetryConcurrency : 3),
+      minRetryConcurrency: u32(positive(retryBudget.minRetryConcurrency) ? retryBudget.minRetryConcurrency : 3),
     };
   }
   d.cluster.connectTimeout = durationOf(tcp?.connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT;
@@ -46,11 +47,11 @@ export function applyConnectionPool(d: ClusterDraft, pool: ConnectionPool | unde
   if (keepalive) {
     // An empty tcpKeepalive turns SO_KEEPALIVE on with the OS's timings; set fields override them (whole seconds).
     const k: EnvoyObject = {};
-    if (positive(keepalive.probes)) k.keepaliveProbes = wrap(keepalive.probes);
+    if (positive(keepalive.probes)) k.keepaliveProbes = u32(keepalive.probes);
     const time = wholeSeconds(keepalive.time);
-    if (time !== undefined) k.keepaliveTime = wrap(time);
+    if (time !== undefined) k.keepaliveTime = u32(time);
     const interval = wholeSeconds(keepalive.interval);
-    if (interval !== undefined) k.keepaliveInterval = wrap(interval);
+    if (interval !== undefined) k.keepaliveInterval = u32(interval);
     d.cluster.upstreamConnectionOptions = { tcpKeepalive: k };
   }
 
@@ -60,11 +61,11 @@ export function applyConnectionPool(d: ClusterDraft, pool: ConnectionPool | unde
   const common: EnvoyObject = {};
   if (idleTimeout) common.idleTimeout = idleTimeout;
   if (maxConnectionDuration) common.maxConnectionDuration = maxConnectionDuration;
-  if (positive(http?.maxRequestsPerConnection)) common.maxRequestsPerConnection = wrap(http.maxRequestsPerConnection);
+  if (positive(http?.maxRequestsPerConnection)) common.maxRequestsPerConnection = u32(http.maxRequestsPerConnection);
   if (Object.keys(common).length || positive(http?.maxConcurrentStreams)) {
     const h = httpOptions(d);
     h.common = { ...h.common, ...common };
-    if (positive(http?.maxConcurrentStreams)) h.http2 = { maxConcurrentStreams: wrap(http.maxConcurrentStreams) };
+    if (positive(http?.maxConcurrentStreams)) h.http2 = { maxConcurrentStreams: u32(http.maxConcurrentStreams) };
   }
   if (http?.useClientProtocol) httpOptions(d).protocol = 'downstream';
 }

@@ -9,7 +9,8 @@ import {
   withTopologyLabels,
 } from './locality.ts';
 import { type ClusterPlan, subsetLabels } from './cluster-plan.ts';
-import { struct, wrap } from './policy-values.ts';
+import { u32 } from './envoy/values.ts';
+import { struct } from './policy-values.ts';
 import type { EnvoyObject } from './types.ts';
 
 /** Metadata key Envoy matches transport sockets on (auto mTLS picks the mTLS socket for `tlsMode: istio`). */
@@ -74,7 +75,7 @@ function newEntry(ep: Endpoint, service: MeshService, port: ServicePort): Entry 
       endpoint: { address },
       healthStatus: ep.health,
       metadata: endpointMetadata(ep, service),
-      loadBalancingWeight: wrap(weight),
+      loadBalancingWeight: u32(weight),
     },
     labels: withTopologyLabels(ep.labels, ep.locality, ep.network),
     weight,
@@ -109,7 +110,7 @@ export function toLocalityLbEndpoints(groups: readonly LocalityGroup[]): EnvoyOb
       const locality = envoyLocality(g.locality);
       if (locality) out.locality = locality;
       out.lbEndpoints = g.entries.map((e) => e.lbEndpoint);
-      out.loadBalancingWeight = wrap(g.weight);
+      out.loadBalancingWeight = u32(g.weight);
       if (g.priority) out.priority = g.priority;
       return out;
     });

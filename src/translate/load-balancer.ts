@@ -4,7 +4,8 @@ import type { LoadBalancer } from '../api/destinationrule.ts';
 import type { ClusterDraft } from './cluster-draft.ts';
 import { localitySettingFor, needsLocalityWeights } from './locality.ts';
 import { commonLbConfig } from './outlier.ts';
-import { durationOf, percent, wrap } from './policy-values.ts';
+import { u32 } from './envoy/values.ts';
+import { durationOf, percent } from './policy-values.ts';
 import type { EnvoyObject } from './types.ts';
 
 /** Envoy's default ring size, which Istio states explicitly when a ring hash is chosen. */
@@ -60,13 +61,13 @@ function applyConsistentHash(c: EnvoyObject, ch: LoadBalancer['consistentHash'])
   delete c.leastRequestLbConfig;
   if (ch.maglev) {
     c.lbPolicy = 'MAGLEV';
-    if (ch.maglev.tableSize) c.maglevLbConfig = { tableSize: wrap(ch.maglev.tableSize) };
+    if (ch.maglev.tableSize) c.maglevLbConfig = { tableSize: u32(ch.maglev.tableSize) };
   } else if (ch.ringHash) {
     c.lbPolicy = 'RING_HASH';
-    if (ch.ringHash.minimumRingSize) c.ringHashLbConfig = { minimumRingSize: wrap(ch.ringHash.minimumRingSize) };
+    if (ch.ringHash.minimumRingSize) c.ringHashLbConfig = { minimumRingSize: u32(ch.ringHash.minimumRingSize) };
   } else {
     c.lbPolicy = 'RING_HASH';
-    c.ringHashLbConfig = { minimumRingSize: wrap(ch.minimumRingSize || DEFAULT_MIN_RING_SIZE) };
+    c.ringHashLbConfig = { minimumRingSize: u32(ch.minimumRingSize || DEFAULT_MIN_RING_SIZE) };
   }
 }
 

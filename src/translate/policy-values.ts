@@ -4,7 +4,7 @@ import { parseDurationNs } from '../validate/common.ts';
 import { duration, type Duration } from './envoy/values.ts';
 import type { EnvoyObject } from './types.ts';
 
-export { any as anyOf, duration, u32 as wrap } from './envoy/values.ts';
+export { duration } from './envoy/values.ts';
 
 /** A policy's duration string as google.protobuf.Duration; undefined when absent (or not a duration). */
 export function durationOf(value: string | undefined): Duration | undefined {

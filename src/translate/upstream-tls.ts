@@ -6,7 +6,7 @@ import type { MeshService, ServicePort } from '../model/types.ts';
 import { type ClusterDraft, httpOptions, isHttp2Cluster } from './cluster-draft.ts';
 import { ROOT_CERT, spiffeId, WORKLOAD_CERT_CHAIN, WORKLOAD_KEY } from './identity-files.ts';
 import type { TranslateContext } from './index.ts';
-import { anyOf } from './policy-values.ts';
+import { any } from './envoy/values.ts';
 import type { EnvoyObject } from './types.ts';
 
 export const TLS_TRANSPORT_SOCKET = 'envoy.transport_sockets.tls';
@@ -75,16 +75,16 @@ export function autoMtls(ctx: TranslateContext, d: ClusterDraft, target: TlsTarg
 }
 
 export function tlsSocket(context: EnvoyObject): EnvoyObject {
-  return { name: TLS_TRANSPORT_SOCKET, typedConfig: anyOf(UPSTREAM_TLS_CONTEXT, context) };
+  return { name: TLS_TRANSPORT_SOCKET, typedConfig: any(UPSTREAM_TLS_CONTEXT, context) };
 }
 
 /** Wraps the transport socket (plaintext when there is none) so that a PROXY protocol header goes first. */
 export function applyProxyProtocol(d: ClusterDraft, version: 'V1' | 'V2' | undefined): void {
   const inner = (d.cluster.transportSocket as EnvoyObject | undefined)
-    ?? { name: 'envoy.transport_sockets.raw_buffer', typedConfig: anyOf(RAW_BUFFER, {}) };
+    ?? { name: 'envoy.transport_sockets.raw_buffer', typedConfig: any(RAW_BUFFER, {}) };
   d.cluster.transportSocket = {
     name: 'envoy.transport_sockets.upstream_proxy_protocol',
-    typedConfig: anyOf(PROXY_PROTOCOL, { config: { version: version ?? 'V1' }, transportSocket: inner }),
+    typedConfig: any(PROXY_PROTOCOL, { config: { version: version ?? 'V1' }, transportSocket: inner }),
   };
 }
 
