@@ -2,12 +2,11 @@
 // Covers the CRD's CEL rules (port keys, portLevelMtls needs a selector, selector syntax) so the offline path,
 // which has no CEL, refuses the same objects, plus the checks the mesh makes beyond the schema.
 import type { PeerAuthentication } from '../api/peerauthentication.ts';
+import { DEFAULT_MESH_OPTIONS } from '../model/types.ts';
 import { checkWorkloadSelector, selectorHasLabels } from './policy-scope.ts';
 import { Findings, type ValidationResult } from './result.ts';
 
 const MODES = ['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT'];
-/** Where the mesh-wide policies live when the caller does not say otherwise. */
-export const DEFAULT_ROOT_NAMESPACE = 'weft-system';
 
 export interface PeerAuthenticationOptions {
   /** The mesh root namespace: a policy there without selector applies to the whole mesh. */
@@ -24,7 +23,7 @@ function checkMode(f: Findings, path: string, mode: unknown): void {
 export function validatePeerAuthentication(obj: PeerAuthentication, opts: PeerAuthenticationOptions = {}): ValidationResult {
   const f = new Findings();
   const spec = obj.spec ?? {};
-  const rootNamespace = opts.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
+  const rootNamespace = opts.rootNamespace ?? DEFAULT_MESH_OPTIONS.rootNamespace;
   const workloadPolicy = selectorHasLabels(spec.selector);
 
   checkWorkloadSelector(f, 'spec.selector', spec.selector);
