@@ -3,11 +3,14 @@
 // (errors, IST0101: they make ResolvedRefs False) and selectors that select nothing (warnings: reported in
 // validationMessages only, since workloads come and go).
 // Gateway credentialName secrets are not checked: that would need read access to every Secret in the cluster.
+import { hostMatches } from '../model/hosts.ts';
+import { selectorMatches } from '../model/kube.ts';
+import type { Labels } from '../model/types.ts';
 import type { Finding } from '../validate/result.ts';
 import { at } from '../validate/result.ts';
 import { CODE_NO_WORKLOADS, CODE_REFERENCE_NOT_FOUND, type RefReport } from './conditions.ts';
 
-export type Labels = Readonly<Record<string, string>>;
+export type { Labels };
 
 export interface DestinationRuleRef {
   namespace: string;
@@ -192,10 +195,8 @@ function labelsOf(v: unknown): Labels | undefined {
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
-export function matches(labels: Labels | undefined, selector: Labels): boolean {
-  for (const [k, v] of Object.entries(selector)) if (labels?.[k] !== v) return false;
-  return true;
-}
+/** Whether `labels` has every pair of `selector` (src/model's rule; undefined labels are an empty set). */
+export const matches = (labels: Labels | undefined, selector: Labels): boolean => selectorMatches(selector, labels ?? {});
 
 function anyMatch(workloads: Iterable<Labels>, selector: Labels): boolean {
   for (const l of workloads) if (matches(l, selector)) return true;
@@ -238,13 +239,8 @@ export function serviceOf(host: string, ns: string, clusterDomain = 'cluster.loc
   return undefined;
 }
 
-/** Whether a (possibly wildcard) pattern covers a (possibly wildcard) host. */
-export function hostCovers(pattern: string, host: string): boolean {
-  if (pattern === host || pattern === '*') return true;
-  if (!pattern.startsWith('*.')) return false;
-  const suffix = pattern.slice(1); // ".example.com"
-  return host.endsWith(suffix) && host.length > suffix.length;
-}
+/** Whether a (possibly wildcard) pattern covers a (possibly wildcard) host: src/model's hostMatches. */
+export const hostCovers = hostMatches;
 
 export function hostKnown(host: string, ns: string, view: MeshView): boolean {
   const d = domain(view);
