@@ -2,7 +2,7 @@
 // with what endpoint building needs besides the public value (ExternalName target, the source object).
 import type { ServiceEntry } from '../api/index.ts';
 import { kubernetesHostname } from './hosts.ts';
-import { annotationsOf, creationOf, labelsOf, list, nameOf, namespaceOf, num, record, str, stringList, stringMap } from './kube.ts';
+import { annotationsOf, compare, creationOf, labelsOf, list, nameOf, namespaceOf, num, record, str, stringList, stringMap } from './kube.ts';
 import { kubernetesPortProtocol, parseProtocol } from './protocol.ts';
 import type { KubeObject, Labels, MeshService, Resolution, ServicePort } from './types.ts';
 import { parseExportAnnotation, parseExportTo, SERVICE_EXPORT_ANNOTATION } from './visibility.ts';
@@ -53,7 +53,7 @@ export function kubernetesService(svc: KubeObject, clusterDomain: string): Servi
     namespace,
     origin: 'Kubernetes',
     addresses: externalName !== undefined ? [] : addresses,
-    ports: ports.sort((a, b) => a.port - b.port || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    ports: ports.sort((a, b) => a.port - b.port || compare(a.name, b.name)),
     labels: labelsOf(svc),
     ...(selector !== undefined && externalName === undefined ? { selector } : {}),
     location: externalName !== undefined ? 'MESH_EXTERNAL' : 'MESH_INTERNAL',
@@ -82,7 +82,7 @@ export function serviceEntryServices(se: ServiceEntry): ServiceRecord[] {
     const pname = str(port.name) ?? '';
     ports.push(targetPort === undefined ? { name: pname, port: number, protocol } : { name: pname, port: number, targetPort, protocol });
   }
-  ports.sort((a, b) => a.port - b.port || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  ports.sort((a, b) => a.port - b.port || compare(a.name, b.name));
   const resolution = str(spec.resolution);
   const ws = record(spec.workloadSelector);
   const hasSelector = spec.workloadSelector !== undefined && spec.workloadSelector !== null;

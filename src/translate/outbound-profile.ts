@@ -13,7 +13,7 @@
 //   - where it runs (ClientView), when some DestinationRule could use it: its locality for failover and
 //     distribute, and the labels failoverPriority names.
 import type { DestinationRule } from '../api/index.ts';
-import { record, selectorMatches, stringMap } from '../model/kube.ts';
+import { compare, record, selectorMatches, stringMap } from '../model/kube.ts';
 import type { Labels, Snapshot, Workload } from '../model/types.ts';
 import type { ClientView } from './locality.ts';
 import { labelsSubset } from './route-match.ts';
@@ -53,7 +53,7 @@ function collectFacts(snapshot: Snapshot): Facts {
     ];
     for (const m of matches) {
       if (!m.sourceLabels) continue;
-      const key = JSON.stringify(Object.entries(m.sourceLabels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      const key = JSON.stringify(Object.entries(m.sourceLabels).sort(([a], [b]) => compare(a, b)));
       if (!sourceLabels.has(key)) sourceLabels.set(key, m.sourceLabels);
     }
   }

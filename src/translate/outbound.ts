@@ -7,6 +7,7 @@
 // A Snapshot view that records what translation reads (the distribution's dependency tracking) offers a
 // ReadRecorder: the part is then built through a view of its own, and what it read is added to the record of
 // every workload that uses it, as if each had built it.
+import { compare } from '../model/kube.ts';
 import type { ObjectKey, Snapshot } from '../model/types.ts';
 import { outboundClusterPlans } from './cluster-plan.ts';
 import { buildOutboundClusters } from './clusters.ts';
@@ -49,7 +50,7 @@ export function readRecorder(s: Snapshot): ReadRecorder | undefined {
 export const byName = (key: string) => (a: EnvoyObject, b: EnvoyObject): number => {
   const x = String(a[key]);
   const y = String(b[key]);
-  return x < y ? -1 : x > y ? 1 : 0;
+  return compare(x, y);
 };
 
 export function buildOutbound(ctx: TranslateContext, client: ClientView): OutboundPart {

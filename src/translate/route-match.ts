@@ -1,5 +1,6 @@
 // VirtualService match conditions → Envoy RouteMatch (envoy.config.route.v3), plus the conditions a sidecar
 // settles while generating config (port, source labels, source namespace, gateways) instead of at request time.
+import { compare } from '../model/kube.ts';
 import type { Workload } from '../model/types.ts';
 import type { EnvoyObject } from './types.ts';
 import { bool } from './envoy/values.ts';
@@ -42,7 +43,7 @@ export function routeMatch(m: HTTPMatchRequest | undefined): EnvoyObject {
     if (!presenceOnly(sm)) h.treatMissingHeaderAsEmpty = true;
     headers.push(h);
   }
-  headers.sort((a, b) => (String(a.name) < String(b.name) ? -1 : String(a.name) > String(b.name) ? 1 : 0));
+  headers.sort((a, b) => compare(String(a.name), String(b.name)));
   if (m.uri) {
     delete out.prefix;
     if (m.uri.exact !== undefined) out.path = m.uri.exact;

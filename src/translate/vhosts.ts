@@ -8,6 +8,7 @@
 // host are ignored, as on Istio sidecars. A VirtualService with no route for this sidecar and port leaves the
 // service on its default route. Each domain goes to the first virtual host that claims it.
 import { hostMatches, isWildcard, moreSpecific } from '../model/hosts.ts';
+import { compare } from '../model/kube.ts';
 import type { MeshService } from '../model/types.ts';
 import { PASSTHROUGH_CLUSTER, virtualHostName } from './names.ts';
 import type { TranslateContext } from './index.ts';
@@ -101,7 +102,7 @@ function assemble(ctx: TranslateContext, port: number, wrappers: readonly Wrappe
       build(s.hostname, w.routes, domains, alt);
     }
   }
-  return out.sort((a, b) => (String(a.name) < String(b.name) ? -1 : String(a.name) > String(b.name) ? 1 : 0));
+  return out.sort((a, b) => compare(String(a.name), String(b.name)));
 }
 
 const bracketed = (host: string) => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);

@@ -3,7 +3,7 @@
 // In: a Snapshot. Out: config objects by key, services and workloads by namespace, the hostnames and
 // VirtualService keys visible from a namespace, and stable signatures of a service (with its endpoints) and of a
 // workload, used to see what differs between two snapshots.
-import { groupBy } from '../../model/kube.ts';
+import { compare, groupBy } from '../../model/kube.ts';
 import type { Labels, MeshConfig, MeshService, ObjectKey, Snapshot, Workload } from '../../model/types.ts';
 import { CONFIG_LISTS } from './tracking.ts';
 
@@ -122,5 +122,5 @@ export function workloadSignature(w: Workload | undefined): string {
 }
 
 export function labelsSignature(l: Labels | undefined): string {
-  return l ? stableJson(Object.entries(l).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : '';
+  return l ? stableJson(Object.entries(l).sort(([a], [b]) => compare(a, b))) : '';
 }
