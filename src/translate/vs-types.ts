@@ -7,7 +7,6 @@ export type {
 
 export type HTTPRoute = NonNullable<VirtualServiceSpec['http']>[number];
 export type HTTPMatchRequest = NonNullable<HTTPRoute['match']>[number];
-export type HTTPRouteDestination = NonNullable<HTTPRoute['route']>[number];
 export type HTTPRetry = NonNullable<HTTPRoute['retries']>;
 export type HTTPFault = NonNullable<HTTPRoute['fault']>;
 export type CorsPolicy = NonNullable<HTTPRoute['corsPolicy']>;
