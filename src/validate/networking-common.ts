@@ -1,6 +1,7 @@
 // Checks shared by the networking.istio.io validators (VirtualService, Gateway, and usable by the others):
 // Istio's host and gateway-reference syntax, exportTo, HTTP header names/values, durations to the millisecond
 // and fractional percentages. Values in, an error message (string) or undefined out — callers choose the path.
+import { hostMatches } from '../model/hosts.ts';
 import { checkDuration, checkDnsLabel, checkHost, ipVersion, parseDurationNs } from './common.ts';
 
 /**
@@ -22,15 +23,12 @@ export function checkFqdn(host: string): string | undefined {
   return checkWildcardDomain(host);
 }
 
-/** `sub` is covered by `sup` (Istio's SubsetOf): equal, or `sup` is a wildcard whose suffix `sub` carries. */
+/**
+ * `sub` is covered by `sup` (Istio's SubsetOf): equal, or `sup` is a wildcard whose suffix `sub` carries.
+ * The mesh's own host matching, but case-insensitive: config may spell a host in any case.
+ */
 export function hostSubsetOf(sub: string, sup: string): boolean {
-  const a = sub.toLowerCase();
-  const b = sup.toLowerCase();
-  if (b.startsWith('*')) {
-    if (a.startsWith('*')) return b.length <= a.length && a.slice(1).endsWith(b.slice(1));
-    return a.endsWith(b.slice(1));
-  }
-  return !a.startsWith('*') && a === b;
+  return hostMatches(sup.toLowerCase(), sub.toLowerCase());
 }
 
 /** Two hosts overlap when either one covers the other. */
