@@ -2,6 +2,7 @@
 // In: the caches of Services, Pods and the mesh kinds. Out: existence checks, ServiceEntry hosts, DestinationRule
 // subsets and workload label sets.
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { list, record, str, stringList, stringMap } from '../model/kube.ts';
 import type { Informer } from './informer.ts';
 import type { DestinationRuleRef, Labels, MeshView } from './refs.ts';
 
@@ -15,13 +16,6 @@ export interface ViewCaches {
   destinationRules: Informer<Obj>;
   serviceEntries: Informer<Obj>;
   workloadEntries: Informer<Obj>;
-}
-
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
-
-function labelMap(v: unknown): Labels {
-  if (!v || typeof v !== 'object') return {};
-  return Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x === 'string')) as Labels;
 }
 
 export class CacheMeshView implements MeshView {
@@ -48,16 +42,14 @@ export class CacheMeshView implements MeshView {
   }
 
   *serviceEntryHosts(): Iterable<string> {
-    for (const se of this.c.serviceEntries.list()) yield* strings(se.spec?.hosts);
+    for (const se of this.c.serviceEntries.list()) yield* stringList(se.spec?.hosts);
   }
 
   *destinationRules(): Iterable<DestinationRuleRef> {
     for (const dr of this.c.destinationRules.list()) {
       const host = dr.spec?.host;
       if (typeof host !== 'string') continue;
-      const subsets = Array.isArray(dr.spec?.subsets)
-        ? (dr.spec.subsets as unknown[]).map((s) => (s as { name?: unknown } | null)?.name).filter((n): n is string => typeof n === 'string')
-        : [];
+      const subsets = list(dr.spec?.subsets).flatMap((s) => str(record(s).name) ?? []);
       yield { namespace: dr.metadata?.namespace ?? '', host, subsets };
     }
   }
@@ -67,9 +59,9 @@ export class CacheMeshView implements MeshView {
       // Finished pods are not workloads any more.
       const phase = pod.status?.phase;
       if (phase === 'Succeeded' || phase === 'Failed') continue;
-      yield labelMap(pod.metadata?.labels);
+      yield stringMap(pod.metadata?.labels);
     }
     // A WorkloadEntry's labels are in its spec.
-    for (const we of this.c.workloadEntries.list(namespace)) yield labelMap(we.spec?.labels);
+    for (const we of this.c.workloadEntries.list(namespace)) yield stringMap(we.spec?.labels);
   }
 }
