@@ -9,7 +9,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { KubeObject, MeshConfig, ObjectKey, SnapshotInput } from '../../model/types.ts';
 import { CONFIG_HASH_ANNOTATION } from '../../translate/envoy/bundle-format.ts';
 import type { Validate } from '../reconciler.ts';
-import { stableJson } from './snapshot-index.ts';
+import { configKey, stableJson } from './snapshot-index.ts';
 import { WORKLOAD_LABEL } from './writer.ts';
 
 export interface Cache {
@@ -142,7 +142,7 @@ export class InformerSources implements DistributionSources {
           }
         }
         seen.set(memo, ok);
-        if (!ok) invalid.set(`${kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`, o.metadata?.generation);
+        if (!ok) invalid.set(configKey(kind, o), o.metadata?.generation);
         return ok;
       });
     }
