@@ -4,7 +4,7 @@
 // so the garbage collector removes it with the account; ConfigMap `weft-root-cert` (`root-cert.pem`) in every
 // injected namespace. Writes happen only when something changed or a certificate is due for renewal; renewal is a
 // delayed queue entry at the time `renewalDue` chose (recorded on the Secret, so a new leader keeps the schedule).
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { CoreV1Api, type KubeConfig, type KubernetesObject, type V1ConfigMap, type V1Secret } from '@kubernetes/client-node';
 import { bundlePem, type MeshCa } from '../../pki/ca.ts';
 import { spiffeId, formatSpiffeId, sameSpiffeId } from '../../pki/spiffe.ts';
@@ -55,6 +55,13 @@ export interface IdentityStats {
 const code = (e: unknown): number | undefined => (e as { code?: number }).code;
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: string | undefined): string => Buffer.from(s ?? '', 'base64').toString('utf8');
+/** The signer's public key, parsed once per loaded CA rather than once per stored certificate checked. */
+const signerKeys = new WeakMap<MeshCa, KeyObject>();
+function signerKey(ca: MeshCa): KeyObject {
+  let key = signerKeys.get(ca);
+  if (!key) signerKeys.set(ca, (key = new X509Certificate(ca.signer.certPem).publicKey));
+  return key;
+}
 const nsLabels = (c: Cache, ns: string): Record<string, string> | undefined => c.get(undefined, ns)?.metadata?.labels;
 
 export class IdentityController {
@@ -199,7 +206,7 @@ export class IdentityController {
     const info = inspectChain(unb64(d[CHAIN_FILE]));
     if (!info?.id || !sameSpiffeId(info.id, id)) return undefined;
     // Issued by the current signer (a new plug-in CA or a rotated root replaces every certificate).
-    if (!info.leaf.verify(new X509Certificate(ca.signer.certPem).publicKey)) return undefined;
+    if (!info.leaf.verify(signerKey(ca))) return undefined;
     const recorded = Date.parse(secret.metadata?.annotations?.[RENEW_AT_ANNOTATION] ?? '');
     const due = Number.isFinite(recorded) && recorded < info.notAfter.getTime() ? recorded : renewalDue(info, this.o.rng).getTime();
     return now < due ? due : undefined;
