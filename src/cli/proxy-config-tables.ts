@@ -1,11 +1,10 @@
 // Summary tables of a decoded ProxyConfig for `weftctl proxy-config`, one row per listener, route, cluster or
 // endpoint, laid out like istioctl's. In: Envoy objects in object form. Out: lines of text.
+import { list, record } from '../model/kube.ts';
 import type { EnvoyObject } from '../translate/types.ts';
 
 type Row = string[];
 
-const rec = (v: unknown): EnvoyObject => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as EnvoyObject) : {});
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
 const dash = (s: string): string => s || '-';
 
@@ -16,11 +15,11 @@ export function formatTable(header: Row, rows: Row[]): string[] {
 }
 
 function address(a: unknown): { address: string; port: string } {
-  const addr = rec(a);
-  const sock = rec(addr.socketAddress);
+  const addr = record(a);
+  const sock = record(addr.socketAddress);
   if (addr.socketAddress) return { address: str(sock.address), port: str(sock.portValue ?? 0) };
-  if (addr.pipe) return { address: `unix://${str(rec(addr.pipe).path)}`, port: '' };
-  if (addr.envoyInternalAddress) return { address: `internal:${str(rec(addr.envoyInternalAddress).serverListenerName)}`, port: '' };
+  if (addr.pipe) return { address: `unix://${str(record(addr.pipe).path)}`, port: '' };
+  if (addr.envoyInternalAddress) return { address: `internal:${str(record(addr.envoyInternalAddress).serverListenerName)}`, port: '' };
   return { address: '', port: '' };
 }
 
@@ -30,9 +29,9 @@ const TCP = 'envoy.filters.network.tcp_proxy';
 /** HTTP, TCP or HTTP+TCP by the terminal filters of its chains (others by filter name). */
 function listenerType(l: EnvoyObject): string {
   const kinds = new Set<string>();
-  for (const chain of [...arr(l.filterChains), ...(l.defaultFilterChain ? [l.defaultFilterChain] : [])]) {
-    const filters = arr(rec(chain).filters).map((f) => rec(f));
-    const types = filters.map((f) => str(rec(f.typedConfig)['@type']));
+  for (const chain of [...list(l.filterChains), ...(l.defaultFilterChain ? [l.defaultFilterChain] : [])]) {
+    const filters = list(record(chain).filters).map((f) => record(f));
+    const types = filters.map((f) => str(record(f.typedConfig)['@type']));
     if (filters.some((f) => f.name === HCM) || types.some((t) => t.endsWith('.HttpConnectionManager'))) kinds.add('HTTP');
     else if (filters.some((f) => f.name === TCP) || types.some((t) => t.endsWith('.TcpProxy'))) kinds.add('TCP');
     else for (const f of filters) kinds.add(str(f.name));
@@ -53,38 +52,38 @@ function routeMatch(m: EnvoyObject): string {
   let path: string;
   if (typeof m.prefix === 'string') path = m.prefix === '/' ? '/*' : `${m.prefix}*`;
   else if (typeof m.path === 'string') path = m.path;
-  else if (m.safeRegex) path = `regex ${str(rec(m.safeRegex).regex)}`;
+  else if (m.safeRegex) path = `regex ${str(record(m.safeRegex).regex)}`;
   else if (typeof m.pathSeparatedPrefix === 'string') path = `${m.pathSeparatedPrefix}/*`;
   else if (m.connectMatcher) path = 'CONNECT';
   else path = '/*';
   const extras: string[] = [];
-  const headers = arr(m.headers).map((h) => str(rec(h).name));
+  const headers = list(m.headers).map((h) => str(record(h).name));
   if (headers.length) extras.push(`headers: ${headers.join(',')}`);
-  const params = arr(m.queryParameters).map((q) => str(rec(q).name));
+  const params = list(m.queryParameters).map((q) => str(record(q).name));
   if (params.length) extras.push(`query: ${params.join(',')}`);
   return extras.length ? `${path} (${extras.join('; ')})` : path;
 }
 
 function routeTarget(r: EnvoyObject): string {
   if (r.route) {
-    const action = rec(r.route);
+    const action = record(r.route);
     if (typeof action.cluster === 'string') return action.cluster;
     if (action.weightedClusters) {
-      return arr(rec(action.weightedClusters).clusters)
-        .map((c) => `${str(rec(c).name)} ${str(rec(rec(c).weight).value ?? 0)}`)
+      return list(record(action.weightedClusters).clusters)
+        .map((c) => `${str(record(c).name)} ${str(record(record(c).weight).value ?? 0)}`)
         .join(', ');
     }
     if (typeof action.clusterHeader === 'string') return `header ${action.clusterHeader}`;
     return '-';
   }
   if (r.redirect) return 'redirect';
-  if (r.directResponse) return `direct response ${str(rec(r.directResponse).status)}`;
+  if (r.directResponse) return `direct response ${str(record(r.directResponse).status)}`;
   if (r.nonForwardingAction) return 'non-forwarding';
   return '-';
 }
 
 function domains(vh: EnvoyObject): string {
-  const d = arr(vh.domains).map(str);
+  const d = list(vh.domains).map(str);
   if (d.length === 0) return '-';
   return d.length === 1 ? d[0]! : `${d[0]} +${d.length - 1} more`;
 }
@@ -92,12 +91,12 @@ function domains(vh: EnvoyObject): string {
 export function routesTable(routes: readonly EnvoyObject[]): string[] {
   const rows: Row[] = [];
   for (const rc of routes) {
-    const vhosts = arr(rc.virtualHosts).map(rec);
+    const vhosts = list(rc.virtualHosts).map(record);
     if (vhosts.length === 0) rows.push([str(rc.name), '-', '-', '-', '-']);
     for (const vh of vhosts) {
-      const entries = arr(vh.routes).map(rec);
+      const entries = list(vh.routes).map(record);
       if (entries.length === 0) rows.push([str(rc.name), str(vh.name), domains(vh), '-', '-']);
-      for (const r of entries) rows.push([str(rc.name), str(vh.name), domains(vh), routeMatch(rec(r.match)), routeTarget(r)]);
+      for (const r of entries) rows.push([str(rc.name), str(vh.name), domains(vh), routeMatch(record(r.match)), routeTarget(r)]);
     }
   }
   return formatTable(['NAME', 'VIRTUAL HOST', 'DOMAINS', 'MATCH', 'CLUSTER'], rows);
@@ -105,8 +104,8 @@ export function routesTable(routes: readonly EnvoyObject[]): string[] {
 
 /** `name.namespace` of the DestinationRule recorded in the cluster's `istio` metadata, if any. */
 function destinationRule(c: EnvoyObject): string {
-  const istio = rec(rec(rec(c.metadata).filterMetadata).istio);
-  const config = str(rec(rec(istio.fields).config).stringValue);
+  const istio = record(record(record(c.metadata).filterMetadata).istio);
+  const config = str(record(record(istio.fields).config).stringValue);
   const m = /\/namespaces\/([^/]+)\/destination-rule\/([^/]+)$/.exec(config);
   return m ? `${m[2]}.${m[1]}` : '-';
 }
@@ -116,7 +115,7 @@ export function clustersTable(clusters: readonly EnvoyObject[]): string[] {
   const rows = clusters.map((c) => {
     const name = str(c.name);
     const parts = name.split('|');
-    const type = str(c.type) || (c.clusterType ? str(rec(c.clusterType).name) : 'STATIC');
+    const type = str(c.type) || (c.clusterType ? str(record(c.clusterType).name) : 'STATIC');
     if (parts.length === 4 && (parts[0] === 'inbound' || parts[0] === 'outbound')) {
       return [dash(parts[3]!), parts[1]!, dash(parts[2]!), parts[0], type, destinationRule(c)];
     }
@@ -128,9 +127,9 @@ export function clustersTable(clusters: readonly EnvoyObject[]): string[] {
 export function endpointsTable(assignments: readonly EnvoyObject[]): string[] {
   const rows: Row[] = [];
   for (const cla of assignments) {
-    for (const locality of arr(cla.endpoints).map(rec)) {
-      for (const lb of arr(locality.lbEndpoints).map(rec)) {
-        const a = address(rec(lb.endpoint).address);
+    for (const locality of list(cla.endpoints).map(record)) {
+      for (const lb of list(locality.lbEndpoints).map(record)) {
+        const a = address(record(lb.endpoint).address);
         const ep = a.port ? `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}` : a.address;
         rows.push([dash(ep), str(lb.healthStatus) || 'UNKNOWN', str(cla.clusterName)]);
       }
