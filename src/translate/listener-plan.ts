@@ -44,15 +44,9 @@ export interface OutboundEntry {
  */
 export const PROXY_PORTS: ReadonlySet<number> = new Set([15000, 15001, 15004, 15006, 15008, 15020, 15021, 15053, 15090]);
 
-/** Visible services, one per hostname (the snapshot's choice for the client's namespace when several share one). */
-export function visibleServices(ctx: TranslateContext): MeshService[] {
-  const { snapshot, workload } = ctx;
-  const byHost = new Map<string, MeshService>();
-  for (const s of snapshot.servicesFor(workload.namespace)) {
-    if (byHost.has(s.hostname)) continue;
-    byHost.set(s.hostname, snapshot.serviceFor(s.hostname, workload.namespace) ?? s);
-  }
-  return [...byHost.values()];
+/** Visible services: the snapshot already gives one per hostname, the one serviceFor picks for the namespace. */
+export function visibleServices(ctx: TranslateContext): readonly MeshService[] {
+  return ctx.snapshot.servicesFor(ctx.workload.namespace);
 }
 
 /** The route configuration a sniffed service-address listener uses: that service's hosts only. */
