@@ -46,8 +46,8 @@ const rounded = (p: Phases): Record<string, number> =>
 export async function runTranslateCpuBench(log: (line: string) => void): Promise<Record<string, unknown>> {
   const input = meshInput();
   let encoder = new CachingBundleEncoder();
-  // The best of a few full runs (each from scratch): a shared machine is noisy.
-  // The first run is the operator's (a cold process); the best of a few shows the steady cost on a noisy machine.
+  // Full runs, each from scratch: the first is the operator's (a cold process); the best of a few shows the steady
+  // cost on a noisy machine.
   let first: Phases | undefined;
   let full: Phases | undefined;
   for (let i = 0; i < FULL_RUNS; i++) {

@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { HttpMethod, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { ControlPlane } from '../hack/local-cluster/control-plane.ts';
 import { installCrds } from '../hack/local-cluster/manifests.ts';
+import { Limiter } from '../src/controllers/distribution/limiter.ts';
 import { KubeDistributionWriter, CONFIG_MAP_SELECTOR, CONFIG_MAPS } from '../src/controllers/distribution/writer.ts';
 import { Informer } from '../src/controllers/informer.ts';
 import { KubeClient } from '../src/controllers/kube-client.ts';
@@ -27,11 +28,8 @@ const CONCURRENCY = 32;
 const GOALS = { full_ms: 2000, incremental_p99_ms: 300, max_config_bytes: 262144, operator_rss_mb: 300 };
 
 async function pool<T>(items: readonly T[], n: number, fn: (t: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  const limit = new Limiter(n);
+  await Promise.all(items.map((t) => limit.run(() => fn(t))));
 }
 
 const pathOf = (o: KubeObject, plural: string, group = ''): string =>
