@@ -69,7 +69,7 @@ export function normalize<T>(obj: T, schema: JSONSchemaProps): T {
 }
 
 function norm(v: unknown, s: JSONSchemaProps | undefined): unknown {
-  if (!s) return structuredCloneJson(v);
+  if (!s) return structuredClone(v);
   if (Array.isArray(v)) return v.map((item) => norm(item, s.items));
   if (!isObject(v)) return v;
   const out: Record<string, unknown> = {};
@@ -80,7 +80,8 @@ function norm(v: unknown, s: JSONSchemaProps | undefined): unknown {
     out[k] = norm(child, cs);
   }
   for (const [k, cs] of Object.entries(s.properties ?? {})) {
-    if (out[k] === undefined && cs.default !== undefined) out[k] = norm(structuredCloneJson(cs.default), cs);
+    // norm copies what it returns, so the schema's default is never shared with the result.
+    if (out[k] === undefined && cs.default !== undefined) out[k] = norm(cs.default, cs);
   }
   return out;
 }
@@ -275,13 +276,8 @@ function typeMatches(expected: string, actual: string): boolean {
   return expected === actual || (expected === 'number' && actual === 'integer');
 }
 
-
 function deepEqual(a: unknown, b: unknown): boolean {
   return canonicalJson(a) === canonicalJson(b);
-}
-
-function structuredCloneJson(v: unknown): unknown {
-  return v === undefined ? undefined : structuredClone(v);
 }
 
 const patterns = new Map<string, RE2JS | null>();

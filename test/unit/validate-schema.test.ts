@@ -133,6 +133,16 @@ describe('validate/schema', () => {
     expect(n).to.deep.equal({ spec: { hosts: ['a'], http: [{ mode: 'FAST' }] } });
   });
 
+  it('gives each object its own copy of an object default', () => {
+    const tlsDefault = { mode: 'SIMPLE', sni: ['a'] };
+    const withDefault: JSONSchemaProps = { type: 'object', properties: { tls: { type: 'object', default: tlsDefault } } };
+    const a = normalize({}, withDefault) as { tls: { mode: string; sni: string[] } };
+    a.tls.mode = 'MUTUAL';
+    a.tls.sni.push('b');
+    expect(normalize({}, withDefault)).to.deep.equal({ tls: { mode: 'SIMPLE', sni: ['a'] } });
+    expect(tlsDefault).to.deep.equal({ mode: 'SIMPLE', sni: ['a'] });
+  });
+
   it('checks string formats and oneOf', () => {
     expect(lines({ hosts: ['a'], when: 'yesterday' })[0]).to.match(/must be of type date-time/);
     expect(lines({ hosts: ['a'], choice: {} })[0]).to.match(/^spec\.choice: .*must validate one and only one schema \(oneOf\)/);
