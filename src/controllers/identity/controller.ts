@@ -14,7 +14,7 @@ import type { Logger } from '../log.ts';
 import type { Timers } from '../timers.ts';
 import { Requeue, WorkQueue } from '../workqueue.ts';
 import {
-  IDENTITY_LABEL, IDENTITY_SECRET_PREFIX, ROOT_CERT_CONFIGMAP, identitySecretName, namespaceNeedsBundle, neededServiceAccounts, podServiceAccount,
+  IDENTITY_LABEL, IDENTITY_SECRET_PREFIX, ROOT_CERT_CONFIGMAP, identitySecretName, namespaceNeedsBundle, neededServiceAccounts, podNeedsIdentity, podServiceAccount,
 } from './desired.ts';
 
 export const RENEW_AT_ANNOTATION = 'weft.dev/renew-at';
@@ -76,10 +76,17 @@ export class IdentityController {
     this.core = o.api ?? o.kubeConfig.makeApiClient(CoreV1Api);
     this.queue = new WorkQueue({ workers: 8, timers: o.timers, log: o.log.child('queue') });
     const c = o.caches;
+    // Pods change all the time (status, conditions); only their service account and whether they need an
+    // identity matter here (namespace label changes come through the namespace handler).
+    const podSeen = new Map<string, string>();
     c.pods.onChange((key) => {
       const [ns = '', name = ''] = key.split('/');
-      this.add(`ns:${ns}`);
       const pod = c.pods.get(ns, name);
+      const sig = pod ? `${podServiceAccount(pod)}|${podNeedsIdentity(pod, nsLabels(c.namespaces, ns))}` : undefined;
+      if (sig === podSeen.get(key)) return;
+      if (sig === undefined) podSeen.delete(key);
+      else podSeen.set(key, sig);
+      this.add(`ns:${ns}`);
       if (pod) this.add(`sa:${ns}/${podServiceAccount(pod)}`);
     });
     c.namespaces.onChange((ns) => this.enqueueNamespace(ns));
