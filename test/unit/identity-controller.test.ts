@@ -96,6 +96,22 @@ describe('identity controller (manual clock)', function () {
     expect(writes).to.have.length(2); // nothing changed: nothing written
   });
 
+  it('a pod status change queues nothing; a pod with a new service account gets its identity', async () => {
+    ctl.activate();
+    await settle();
+    let listed = 0;
+    const list = caches.pods.list.bind(caches.pods);
+    caches.pods.list = (ns?: string) => (listed++, list(ns));
+    caches.pods.put({ metadata: { name: 'r1', namespace: 'shop' }, spec: { serviceAccountName: 'reviews', containers: [] }, status: { phase: 'Running' } } as Obj);
+    await settle();
+    expect(listed).to.equal(0);
+    caches.serviceAccounts.put({ metadata: { name: 'ratings', namespace: 'shop', uid: 'uid-ratings' } });
+    caches.pods.put({ metadata: { name: 'r1', namespace: 'shop' }, spec: { serviceAccountName: 'ratings', containers: [] } } as Obj);
+    await settle();
+    expect(listed).to.be.greaterThan(0);
+    expect(writes.map((w) => `${w.op} ${w.body.metadata!.name}`)).to.include('create secret weft-identity-ratings');
+  });
+
   it('renews at 50 % of the lifetime (rng 0.5), not before, and before expiry', async () => {
     ctl.activate();
     await settle();
