@@ -6,7 +6,7 @@
 // way Istio names workloads: a ReplicaSet `<deployment>-<pod-template-hash>` → Deployment `<deployment>`, a Job
 // `<cronjob>-<8 to 11 digits>` → CronJob `<cronjob>`. The workload name stays stable that way (it names the
 // ConfigMap); its `uid` is then '' when no object gives it, and writers must leave the ownerReference out.
-import { podHasSidecar } from './injection.ts';
+import { podHasSidecar, PROXY_CONTAINER } from './injection.ts';
 import { by, controllerOf, key, labelsOf, list, nameOf, namespaceOf, num, record, str, uidOf } from './kube.ts';
 import type { KubeObject, Labels, PodInfo, Workload, WorkloadKind, WorkloadRef } from './types.ts';
 
@@ -99,7 +99,7 @@ export function podInfo(pod: KubeObject): PodInfo {
   const ready = list(status.conditions).some((c) => record(c).type === 'Ready' && record(c).status === 'True');
   const containerPorts: Array<{ name?: string; port: number; protocol: string }> = [];
   for (const c of list(spec.containers)) {
-    if (record(c).name === 'weft-proxy') continue;
+    if (record(c).name === PROXY_CONTAINER) continue;
     for (const p of list(record(c).ports)) {
       const port = num(record(p).containerPort);
       if (port === undefined) continue;
