@@ -16,6 +16,7 @@ export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
 export const LOCALITY_LABEL = 'istio-locality';
 export const NETWORK_LABEL = 'topology.istio.io/network';
+export const REGION_LABEL = 'topology.kubernetes.io/region';
 
 export interface EndpointInputs {
   endpointSlices: readonly KubeObject[];
@@ -49,7 +50,7 @@ const isUnix = (address: string) => address.startsWith('unix://');
 function podLocality(pod: PodView | undefined, zone: string | undefined): string | undefined {
   const label = pod?.info.labels[LOCALITY_LABEL];
   if (label) return label.split('.').join('/');
-  if (zone) return `${pod?.info.labels['topology.kubernetes.io/region'] ?? ''}/${zone}`;
+  if (zone) return `${pod?.info.labels[REGION_LABEL] ?? ''}/${zone}`;
   return undefined;
 }
 

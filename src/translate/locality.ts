@@ -2,7 +2,7 @@
 // region failover, failoverPriority labels) and its default proximity failover when outlier detection is on.
 // Endpoint groups and the client's locality/labels in, groups with weights and priorities out.
 import type { LoadBalancer } from '../api/destinationrule.ts';
-import { NETWORK_LABEL } from '../model/endpoints.ts';
+import { NETWORK_LABEL, REGION_LABEL } from '../model/endpoints.ts';
 import type { Endpoint, Labels } from '../model/types.ts';
 import type { TranslateContext } from './index.ts';
 import type { EnvoyObject } from './types.ts';
@@ -11,8 +11,7 @@ export type LocalityLbSetting = NonNullable<LoadBalancer['localityLbSetting']>;
 
 export interface Locality { region: string; zone: string; subzone: string }
 
-/** Topology labels Istio adds to workload and endpoint labels, which failoverPriority may name (and NETWORK_LABEL). */
-export const REGION_LABEL = 'topology.kubernetes.io/region';
+/** Topology labels Istio adds to workload and endpoint labels, which failoverPriority may name (with NETWORK_LABEL and REGION_LABEL of model/endpoints.ts). */
 export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 export const SUBZONE_LABEL = 'topology.istio.io/subzone';
 
