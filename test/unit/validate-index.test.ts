@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { knownKinds, validatedKinds, validateResource } from '../../src/validate/index.ts';
+import { knownKinds, validatedKinds, validateResource, withNamespace } from '../../src/validate/index.ts';
 
 const pa = (apiVersion: string, metadata: Record<string, unknown> = { name: 'default', namespace: 'shop' }, spec: unknown = { mtls: { mode: 'STRICT' } }) =>
   ({ apiVersion, kind: 'PeerAuthentication', metadata, spec });
@@ -44,5 +44,16 @@ describe('validate/index (registry)', () => {
     expect(fields({ name: 'x'.repeat(254) })).to.deep.equal(['metadata.name']);
     expect(fields({ name: 'ok', namespace: 'Bad_NS' })).to.deep.equal(['metadata.namespace']);
     expect(fields({ name: 'ok', labels: { 'bad key!': 'v' } })).to.deep.equal(['metadata.labels.bad key!']);
+  });
+
+  it('gives an object without a namespace the request\'s, and leaves others alone', () => {
+    const bare = pa('security.istio.io/v1', { name: 'p' });
+    expect(withNamespace(bare, 'shop').metadata).to.deep.equal({ name: 'p', namespace: 'shop' });
+    expect(bare.metadata).to.deep.equal({ name: 'p' });
+    expect(withNamespace(pa('security.istio.io/v1', { name: 'p', namespace: 'web' }), 'shop').metadata?.namespace).to.equal('web');
+    expect(withNamespace({ kind: 'X' }, 'shop').metadata).to.deep.equal({ namespace: 'shop' });
+    expect(withNamespace(bare, undefined)).to.equal(bare);
+    const odd = { kind: 'X', metadata: 'not an object' } as never;
+    expect(withNamespace(odd, 'shop')).to.equal(odd);
   });
 });
