@@ -10,6 +10,7 @@
 // pending.ts; the Programmed answers, publication.ts.
 import { performance } from 'node:perf_hooks';
 import type { ObjectKey, Snapshot, SnapshotInput, Workload } from '../../model/types.ts';
+import { PROXY_CONFIGMAP_PREFIX } from '../../translate/envoy/bundle-format.ts';
 import type { ProxyConfig } from '../../translate/types.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import type { EncodedBundle } from '../proxy-bundle.ts';
@@ -164,7 +165,7 @@ export class DistributionLoop {
     if (!this.active) return;
     const [ns, name] = splitKey(key);
     const cm = this.o.sources.configMap(ns, name);
-    const wname = cm?.workload || name.replace(/^weft-proxy-/, '');
+    const wname = cm?.workload || (name.startsWith(PROXY_CONFIGMAP_PREFIX) ? name.slice(PROXY_CONFIGMAP_PREFIX.length) : name);
     const wkey = `${ns}/${wname}`;
     const e = this.index.get(wkey);
     if (e && cm && cm.hash === e.hash && (cm.owner?.uid ?? '') === e.workload.uid) return;
