@@ -4,6 +4,8 @@
 //   10 000 endpoints, a VirtualService and a DestinationRule per namespace, and a hub namespace whose one
 //   workload sees every service (the others see their own namespace's: Services carry the
 //   `networking.istio.io/exportTo: .,bench-hub` annotation, as scoped meshes do). 500 injected workloads in all.
+import { SERVICE_NAME_LABEL } from '../src/model/endpoints.ts';
+import { INJECTION_LABEL } from '../src/model/injection.ts';
 import type { KubeObject, SnapshotInput } from '../src/model/types.ts';
 
 export const NAMESPACES = 20;
@@ -46,7 +48,7 @@ const owner = (o: { name: string; uid: string }, kind: string, apiVersion: strin
 
 export function benchMesh(): BenchMesh {
   const namespaceNames = [...Array.from({ length: NAMESPACES }, (_, i) => nsName(i)), HUB];
-  const namespaces = namespaceNames.map((ns) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'weft-injection': 'enabled' } } }));
+  const namespaces = namespaceNames.map((ns) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { [INJECTION_LABEL]: 'enabled' } } }));
 
   const workloads: BenchWorkload[] = [];
   for (let n = 0; n < NAMESPACES; n++) {
@@ -76,7 +78,7 @@ export function benchMesh(): BenchMesh {
       endpointSlices.push({
         apiVersion: 'discovery.k8s.io/v1',
         kind: 'EndpointSlice',
-        metadata: { name: `${name}-bench`, namespace: ns, labels: { 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': 'weft-bench' } },
+        metadata: { name: `${name}-bench`, namespace: ns, labels: { [SERVICE_NAME_LABEL]: name, 'endpointslice.kubernetes.io/managed-by': 'weft-bench' } },
         addressType: 'IPv4',
         endpoints,
         ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],

@@ -19,7 +19,7 @@ import { createLogger } from '../src/controllers/log.ts';
 import { startOperator, type Operator } from '../src/controllers/operator.ts';
 import { collectionPath } from '../src/controllers/resources.ts';
 import type { KubeObject } from '../src/model/types.ts';
-import { CONFIG_HASH_ANNOTATION, PROXY_CONFIG_KEY } from '../src/translate/envoy/bundle-format.ts';
+import { CONFIG_HASH_ANNOTATION, PROXY_CONFIG_KEY, proxyConfigMapName } from '../src/translate/envoy/bundle-format.ts';
 import { benchMesh, type BenchWorkload, HUB, NAMESPACES, SERVICES_PER_NS, ENDPOINTS_PER_SERVICE, nsName } from './mesh.ts';
 
 const INCREMENTAL_CHANGES = 30;
@@ -126,7 +126,7 @@ const percentile = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 };
 const round = (x: number): number => Math.round(x * 10) / 10;
-const cmKey = (w: BenchWorkload): string => `${w.namespace}/weft-proxy-${w.name}`;
+const cmKey = (w: BenchWorkload): string => `${w.namespace}/${proxyConfigMapName(w.name)}`;
 
 export async function runTranslateBench(log: (line: string) => void): Promise<Record<string, unknown>> {
   log('starting a control plane (etcd, kube-apiserver)');
