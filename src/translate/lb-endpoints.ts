@@ -1,7 +1,7 @@
 // A cluster's endpoints in Envoy's form: the service port's endpoints (filtered by the subset's labels), grouped
 // by locality, weighted, with health and the metadata telemetry and mTLS read, then shaped by the locality LB
 // setting. Used for EDS ClusterLoadAssignments and for the inline load assignments of DNS clusters.
-import { compare } from '../model/kube.ts';
+import { compare, selectorMatches } from '../model/kube.ts';
 import type { Endpoint, MeshService, ServicePort } from '../model/types.ts';
 import type { TranslateContext } from './index.ts';
 import {
@@ -86,10 +86,10 @@ function newEntry(ep: Endpoint, service: MeshService, port: ServicePort): Entry 
 
 /** Endpoints of the plan's service port and subset, by locality (sorted), before locality settings apply. */
 export function localityGroups(ctx: TranslateContext, plan: ClusterPlan): LocalityGroup[] {
-  const want = Object.entries(subsetLabels(plan.subset));
+  const want = subsetLabels(plan.subset);
   const byLocality = new Map<string, Entry[]>();
   for (const ep of ctx.snapshot.endpoints(plan.service, plan.port)) {
-    if (!want.every(([k, v]) => ep.labels[k] === v)) continue;
+    if (!selectorMatches(want, ep.labels)) continue;
     const key = ep.locality ?? '';
     const group = byLocality.get(key);
     const entry = lbEndpoint(ep, plan.service, plan.port);
