@@ -1,0 +1,48 @@
+// The SO_ORIGINAL_DST addon against real iptables REDIRECT rules in a network namespace: a connection to a fake
+// IPv4 or IPv6 destination lands on the capture port, and the addon reports the fake destination.
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { createServer, connect } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { originalDestination, socketFd } from '../../src/proxy/net/original-dst.ts';
+import { prepareNetns } from '../support/proxy-netns.ts';
+import type { Netns } from '../support/proxy-netns.ts';
+
+describe('proxy net: SO_ORIGINAL_DST addon', function () {
+  this.timeout(120_000);
+  let ns: Netns | undefined;
+
+  before(function () {
+    execFileSync('bash', ['hack/build-addon.sh'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  });
+  after(() => ns?.remove());
+
+  it('answers an error (not a crash) for a connection that was not redirected', async () => {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const accepted = new Promise<Socket>((r) => server.once('connection', r));
+    const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    const socket = await accepted;
+    expect(socketFd(socket)).to.be.a('number');
+    expect(() => originalDestination(socket)).to.throw(/SO_ORIGINAL_DST/);
+    client.destroy();
+    socket.destroy();
+    server.close();
+  });
+
+  it('reports the fake IPv4 and IPv6 destinations a nat OUTPUT REDIRECT rewrote', function () {
+    const prepared = prepareNetns(`weft-odst-${process.pid}`);
+    if ('skip' in prepared) {
+      console.log(`      skipped: ${prepared.skip}`);
+      this.skip();
+    }
+    ns = prepared;
+    ns.iptables(['-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '-d', '198.51.100.7', '--dport', '8080', '-j', 'REDIRECT', '--to-ports', '15001']);
+    ns.iptables(['-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '-d', '2001:db8::7', '--dport', '9443', '-j', 'REDIRECT', '--to-ports', '15001'], true);
+    const out = ns.exec('node_modules/.bin/node', ['test/support/proxy-original-dst-probe.ts', '15001', '198.51.100.7:8080', '[2001:db8::7]:9443']);
+    expect(JSON.parse(out)).to.deep.equal([
+      { address: '198.51.100.7', port: 8080, family: 'IPv4' },
+      { address: '2001:db8::7', port: 9443, family: 'IPv6' },
+    ]);
+  });
+});
