@@ -13,23 +13,31 @@ import {
   PLAINTEXT_HTTP_ALPNS, RAW_BUFFER, WILDCARD_ADDRESS, destinationPortsPredicate, httpConnectionManagerFilter,
   httpInspectorFilter, originalDstFilter, socketAddress, tcpProxyFilter, tlsInspectorFilter,
 } from './network-filters.ts';
-import { bool, duration, u32 } from './envoy/values.ts';
+import { any, bool, duration, u32 } from './envoy/values.ts';
+import { ROOT_CERT, WORKLOAD_CERT_CHAIN, WORKLOAD_KEY } from './identity-files.ts';
+import { mtlsModeFor } from './peer-authentication.ts';
+import type { MtlsMode } from './peer-authentication.ts';
+import { TLS_TRANSPORT_SOCKET } from './upstream-tls.ts';
+
+const DOWNSTREAM_TLS_CONTEXT = 'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
 import type { EnvoyObject } from './types.ts';
 
-/**
- * How connections to a port are secured. Only plaintext exists so far; mutual TLS (PERMISSIVE/STRICT from
- * PeerAuthentication) adds its chains here — a `tls` transport match, the istio ALPNs and a transportSocket —
- * and nowhere else.
- */
-export type InboundSecurity = { mode: 'DISABLE' };
+/** How connections to a port are secured: PeerAuthentication's mode for it (peer-authentication.ts). */
+export interface InboundSecurity {
+  mode: MtlsMode;
+}
 
 interface ChainPlan {
   kind: 'http' | 'tcp';
   match: EnvoyObject;
+  /** The chain terminates mutual TLS with the workload's identity. */
+  mtls?: true;
 }
 
-function chainPlans(cls: 'http' | 'tcp' | 'auto', security: InboundSecurity): ChainPlan[] {
-  void security;
+/** ALPNs a peer sidecar announces for HTTP inside mutual TLS (it says `istio` for raw TCP). */
+export const MTLS_HTTP_ALPNS = ['istio-http/1.0', 'istio-http/1.1', 'istio-h2'] as const;
+
+function plaintextPlans(cls: 'http' | 'tcp' | 'auto'): ChainPlan[] {
   const plain = { transportProtocol: RAW_BUFFER };
   switch (cls) {
     case 'http': return [{ kind: 'http', match: plain }];
@@ -41,12 +49,51 @@ function chainPlans(cls: 'http' | 'tcp' | 'auto', security: InboundSecurity): Ch
   }
 }
 
-/** The security of the workload's ports; PeerAuthentication will decide it. */
-function securityFor(ctx: TranslateContext, port: number): InboundSecurity {
-  void ctx;
-  void port;
-  return { mode: 'DISABLE' };
+function mtlsPlans(cls: 'http' | 'tcp' | 'auto'): ChainPlan[] {
+  const tls = { transportProtocol: 'tls' };
+  switch (cls) {
+    case 'http': return [{ kind: 'http', match: tls, mtls: true }];
+    case 'tcp': return [{ kind: 'tcp', match: tls, mtls: true }];
+    // Inside TLS no inspector can see HTTP: the peer's ALPN says what it carries.
+    case 'auto': return [
+      { kind: 'http', match: { applicationProtocols: [...MTLS_HTTP_ALPNS], ...tls }, mtls: true },
+      { kind: 'tcp', match: tls, mtls: true },
+    ];
+  }
 }
+
+/** STRICT: only mutual TLS chains, so plaintext finds no chain and is closed; PERMISSIVE: both; DISABLE: plaintext. */
+function chainPlans(cls: 'http' | 'tcp' | 'auto', security: InboundSecurity): ChainPlan[] {
+  switch (security.mode) {
+    case 'DISABLE': return plaintextPlans(cls);
+    case 'STRICT': return mtlsPlans(cls);
+    case 'PERMISSIVE': return [...mtlsPlans(cls), ...plaintextPlans(cls)];
+  }
+}
+
+/** A port's mode; port 0 (the passthrough) takes the workload's mode without a port-level override. */
+function securityFor(ctx: TranslateContext, port: number): InboundSecurity {
+  const w = ctx.workload;
+  return { mode: mtlsModeFor(ctx.snapshot, w.namespace, w.labels, port, ctx.use) };
+}
+
+/** The DownstreamTlsContext of an mTLS chain: the workload's certificate, peers verified against the mesh root. */
+function downstreamMtls(kind: 'http' | 'tcp'): EnvoyObject {
+  return {
+    name: TLS_TRANSPORT_SOCKET,
+    typedConfig: any(DOWNSTREAM_TLS_CONTEXT, {
+      commonTlsContext: {
+        tlsParams: { tlsMinimumProtocolVersion: 'TLSv1_2', tlsMaximumProtocolVersion: 'TLSv1_3' },
+        tlsCertificates: [{ certificateChain: { filename: WORKLOAD_CERT_CHAIN }, privateKey: { filename: WORKLOAD_KEY } }],
+        validationContext: { trustedCa: { filename: ROOT_CERT } },
+        alpnProtocols: kind === 'http' ? ['istio-h2', 'istio-http/1.1', 'istio-http/1.0', 'h2', 'http/1.1'] : ['istio-peer-exchange', 'istio'],
+      },
+      requireClientCertificate: bool(true),
+    }),
+  };
+}
+
+const withTls = (plan: ChainPlan): EnvoyObject => (plan.mtls ? { transportSocket: downstreamMtls(plan.kind) } : {});
 
 /** The inline route configuration of an inbound HTTP chain: every request to the local cluster, no timeout. */
 function inboundRouteConfig(cluster: string, vhostPort: number, operation: string | undefined): EnvoyObject {
@@ -79,7 +126,7 @@ function portChains(ctx: TranslateContext): EnvoyObject[] {
           direction: 'inbound',
         })]
         : [tcpProxyFilter(cluster, { kind: 'cluster', name: cluster })];
-      chains.push({ name, filterChainMatch: { destinationPort: u32(p.port), ...plan.match }, filters });
+      chains.push({ name, filterChainMatch: { destinationPort: u32(p.port), ...plan.match }, filters, ...withTls(plan) });
     }
   }
   return chains;
@@ -91,6 +138,7 @@ function passthroughChains(ctx: TranslateContext): EnvoyObject[] {
     ? {
       name: `${VIRTUAL_INBOUND_LISTENER}-catchall-http`,
       filterChainMatch: plan.match,
+      ...withTls(plan),
       filters: [httpConnectionManagerFilter({
         statPrefix: cluster,
         routes: { kind: 'inline', routeConfig: inboundRouteConfig(cluster, 0, undefined) },
@@ -98,7 +146,7 @@ function passthroughChains(ctx: TranslateContext): EnvoyObject[] {
         direction: 'inbound',
       })],
     }
-    : { name: VIRTUAL_INBOUND_LISTENER, filterChainMatch: plan.match, filters: [tcpProxyFilter(cluster, { kind: 'cluster', name: cluster })] });
+    : { name: VIRTUAL_INBOUND_LISTENER, filterChainMatch: plan.match, ...withTls(plan), filters: [tcpProxyFilter(cluster, { kind: 'cluster', name: cluster })] });
 }
 
 export function virtualInboundListener(ctx: TranslateContext): EnvoyObject {

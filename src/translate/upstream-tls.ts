@@ -1,12 +1,15 @@
 // DestinationRule tls → the cluster's transport socket (envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext):
 // DISABLE none, SIMPLE/MUTUAL originate TLS with the rule's files or credential, ISTIO_MUTUAL with the workload's
-// own identity files. Without a rule, autoMtls() decides (the identity work fills it in).
+// own identity files. Without a rule, autoMtls() decides from the endpoints' sidecars and PeerAuthentication.
 import type { ClientTls } from '../api/destinationrule.ts';
 import type { MeshService, ServicePort } from '../model/types.ts';
 import { type ClusterDraft, httpOptions, isHttp2Cluster } from './cluster-draft.ts';
 import { ROOT_CERT, spiffeId, WORKLOAD_CERT_CHAIN, WORKLOAD_KEY } from './identity-files.ts';
 import type { TranslateContext } from './index.ts';
 import { any } from './envoy/values.ts';
+import { endpointPort } from './lb-endpoints.ts';
+import { mtlsModeFor } from './peer-authentication.ts';
+import { struct } from './policy-values.ts';
 import type { EnvoyObject } from './types.ts';
 
 export const TLS_TRANSPORT_SOCKET = 'envoy.transport_sockets.tls';
@@ -65,13 +68,30 @@ export function applyUpstreamTls(ctx: TranslateContext, d: ClusterDraft, tls: Cl
 }
 
 /**
- * Automatic mTLS when no rule sets tls: ISTIO_MUTUAL towards endpoints with a sidecar, plaintext to the others
- * (transport socket matches on endpoint metadata). Not yet: plaintext everywhere until workload identities are
- * issued — the identity work replaces this function's body.
+ * Automatic mTLS when no rule sets tls: ISTIO_MUTUAL towards endpoints that run a sidecar (metadata
+ * `tlsMode: istio`, matched through transport_socket_matches), plaintext to the others. Plaintext altogether when
+ * every sidecar endpoint's own PeerAuthentication says DISABLE for the port it serves on: its proxy would not
+ * understand TLS.
  */
 export function autoMtls(ctx: TranslateContext, d: ClusterDraft, target: TlsTarget): EnvoyObject | undefined {
-  void ctx; void d; void target;
+  if (target.service.origin === 'ServiceEntry' && target.service.location === 'MESH_EXTERNAL') return undefined;
+  const peers = ctx.snapshot.endpoints(target.service, target.port).filter((ep) => ep.sidecar);
+  if (peers.length === 0) return undefined;
+  const disabled = (ep: (typeof peers)[number]) => mtlsModeFor(
+    ctx.snapshot, ep.workload?.namespace ?? target.service.namespace, ep.labels, endpointPort(ep, target.port), ctx.use,
+  ) === 'DISABLE';
+  if (peers.every(disabled)) return undefined;
+  d.cluster.transportSocketMatches = [
+    { name: 'tlsMode-istio', match: struct({ [TLS_MODE_KEY]: 'istio' }), transportSocket: tlsSocket(istioMutual(ctx, d, { mode: 'ISTIO_MUTUAL' }, target)) },
+    { name: 'tlsMode-disabled', match: {}, transportSocket: rawBuffer() },
+  ];
   return undefined;
+}
+
+const TLS_MODE_KEY = 'tlsMode';
+
+function rawBuffer(): EnvoyObject {
+  return { name: 'envoy.transport_sockets.raw_buffer', typedConfig: any(RAW_BUFFER, {}) };
 }
 
 export function tlsSocket(context: EnvoyObject): EnvoyObject {
@@ -80,8 +100,7 @@ export function tlsSocket(context: EnvoyObject): EnvoyObject {
 
 /** Wraps the transport socket (plaintext when there is none) so that a PROXY protocol header goes first. */
 export function applyProxyProtocol(d: ClusterDraft, version: 'V1' | 'V2' | undefined): void {
-  const inner = (d.cluster.transportSocket as EnvoyObject | undefined)
-    ?? { name: 'envoy.transport_sockets.raw_buffer', typedConfig: any(RAW_BUFFER, {}) };
+  const inner = (d.cluster.transportSocket as EnvoyObject | undefined) ?? rawBuffer();
   d.cluster.transportSocket = {
     name: 'envoy.transport_sockets.upstream_proxy_protocol',
     typedConfig: any(PROXY_PROTOCOL, { config: { version: version ?? 'V1' }, transportSocket: inner }),

@@ -18,7 +18,7 @@
 import { buildSnapshot } from '../../src/model/snapshot.ts';
 import type { KubeObject, MeshConfig, Snapshot, SnapshotInput } from '../../src/model/types.ts';
 import type {
-  DestinationRule, DestinationRuleSpec, Gateway, GatewaySpec, ServiceEntry, ServiceEntrySpec, VirtualService, VirtualServiceSpec, WorkloadEntry, WorkloadEntrySpec,
+  DestinationRule, DestinationRuleSpec, Gateway, GatewaySpec, PeerAuthentication, PeerAuthenticationSpec, ServiceEntry, ServiceEntrySpec, VirtualService, VirtualServiceSpec, WorkloadEntry, WorkloadEntrySpec,
 } from '../../src/api/index.ts';
 
 type Str = Record<string, string>;
@@ -270,6 +270,13 @@ export function serviceEntry(name: string, ns: string, spec: ServiceEntrySpec, o
 export function workloadEntry(name: string, ns: string, spec: WorkloadEntrySpec, o: IstioMeta = {}): WorkloadEntry {
   return { apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: meta(name, ns, o) as never, spec };
 }
+
+export function peerAuthentication(name: string, ns: string, spec: PeerAuthenticationSpec, o: IstioMeta = {}): PeerAuthentication {
+  return { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: meta(name, ns, o) as never, spec };
+}
+/** A mesh-wide PeerAuthentication (root namespace weft-system) with this mode, as an input part. */
+export const meshMtls = (mode: 'STRICT' | 'PERMISSIVE' | 'DISABLE'): InputPart =>
+  ({ config: { peerAuthentications: [peerAuthentication('default', 'weft-system', { mtls: { mode } })] } });
 
 export const EMPTY_CONFIG: MeshConfig = {
   virtualServices: [], destinationRules: [], gateways: [], serviceEntries: [], workloadEntries: [],

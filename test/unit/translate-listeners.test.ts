@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import type { VirtualServiceSpec } from '../../src/api/index.ts';
 import {
-  app, clusterIPOf, destinationRule, endpointSlice, service, serviceEntry, snapshotOf, virtualService, type InputPart,
+  app, clusterIPOf, destinationRule, endpointSlice, meshMtls, service, serviceEntry, snapshotOf, virtualService, type InputPart,
 } from '../support/mesh-fixtures.ts';
 import { type Any, xds } from './translate-lds-support.ts';
 
@@ -159,7 +159,7 @@ describe('translate/listeners', () => {
     });
 
     it('gives no listener or inbound chain to ports the proxy uses itself', () => {
-      const r = xds(snapshotOf(app('odd', 'x', { ports: [{ name: 'tcp', port: 15001 }, { name: 'http', port: 15006 }] })), 'x', 'odd-v1');
+      const r = xds(snapshotOf(app('odd', 'x', { ports: [{ name: 'tcp', port: 15001 }, { name: 'http', port: 15006 }] }), meshMtls('DISABLE')), 'x', 'odd-v1');
       expect(r.listenerNames().filter((n) => n.endsWith('_15001') || n.endsWith('_15006'))).to.deep.equal([]);
       expect(r.listener('virtualInbound').filterChains.map((c: Any) => c.name)).to.deep.equal(['virtualInbound-blackhole', 'virtualInbound-catchall-http', 'virtualInbound']);
     });
@@ -209,7 +209,7 @@ describe('translate/listeners', () => {
 
   describe('virtualInbound', () => {
     it('listens on 15006 with a blackhole for itself, passthrough chains and a chain per served port', () => {
-      const r = productpage();
+      const r = productpage(meshMtls('DISABLE'));
       const l = r.listener('virtualInbound');
       expect(l).to.deep.include({
         address: { socketAddress: { address: '0.0.0.0', portValue: 15006 } },
@@ -228,7 +228,7 @@ describe('translate/listeners', () => {
     });
 
     it('routes an HTTP port through an inline route configuration to inbound|<port>||', () => {
-      const r = productpage();
+      const r = productpage(meshMtls('DISABLE'));
       const chain = r.listener('virtualInbound').filterChains[3];
       expect(chain.filterChainMatch).to.deep.equal({ destinationPort: { value: 9080 }, transportProtocol: 'raw_buffer' });
       const hcm = r.config(chain);
@@ -254,7 +254,7 @@ describe('translate/listeners', () => {
       const snap = snapshotOf(app('shop', 'store', {
         ports: [{ name: 'http', port: 80, targetPort: 'web' }, { name: 'tcp-db', port: 5000, targetPort: 5432 }, { name: 'admin', port: 9000 }],
         podOptions: { ports: [{ name: 'web', containerPort: 8080 }, { containerPort: 5432 }, { containerPort: 9000 }] },
-      }));
+      }), meshMtls('DISABLE'));
       const r = xds(snap, 'store', 'shop-v1');
       const chains = r.listener('virtualInbound').filterChains.slice(3);
       expect(chains.map((c: Any) => [c.name, c.filterChainMatch, c.filters[0].name])).to.deep.equal([
