@@ -1,7 +1,9 @@
 // `npm run bench [-- <section>… [--json]]`: runs benchmark sections and prints one JSON report on stdout.
 // Progress goes to stderr (silenced by --json). Each section stops by itself (its own deadline); the runner
-// adds an overall one. Sections: translate (bench/translate.ts), translate-cpu (bench/translate-cpu.ts), pki (bench/pki.ts).
+// adds an overall one. Sections: translate (bench/translate.ts), translate-cpu (bench/translate-cpu.ts), pki (bench/pki.ts),
+// proxy (bench/proxy.ts; `--profile` runs its sidecar under --cpu-prof).
 import { runPkiBench } from './pki.ts';
+import { runProxyBench } from './proxy.ts';
 import { runTranslateCpuBench } from './translate-cpu.ts';
 import { runTranslateBench } from './translate.ts';
 
@@ -11,6 +13,7 @@ const SECTIONS: Record<string, Section> = {
   translate: runTranslateBench,
   'translate-cpu': runTranslateCpuBench,
   pki: runPkiBench,
+  proxy: runProxyBench,
 };
 
 const OVERALL_DEADLINE_MS = 20 * 60_000;
@@ -18,7 +21,7 @@ const OVERALL_DEADLINE_MS = 20 * 60_000;
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const json = args.includes('--json');
-  const unknownFlags = args.filter((a) => a.startsWith('-') && a !== '--json');
+  const unknownFlags = args.filter((a) => a.startsWith('-') && a !== '--json' && a !== '--profile');
   const wanted = args.filter((a) => !a.startsWith('-'));
   const missing = wanted.filter((s) => !(s in SECTIONS));
   if (unknownFlags.length > 0 || missing.length > 0) {

@@ -1,0 +1,97 @@
+// The proxy bench's numbers → its report: medians over the interleaved rounds per variant, ratios, the fixed-rate
+// latency comparison, memory, CPU per 1000 requests/s, and each goal with its value and whether it is met.
+// Variants that could not run give null values and their error, never a failed section.
+import type { FixedRateResult } from './proxy-load.ts';
+import type { Latency, WrkResult } from './proxy-wrk.ts';
+
+export interface Target {
+  name: string;
+  url: string;
+  /** Host header (the sidecar routes by it). */
+  host?: string;
+}
+
+export function median(xs: readonly number[]): number | null {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return null;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const r3 = (x: number | null): number | null => (x === null ? null : Math.round(x * 1000) / 1000);
+
+function latency(results: ReadonlyArray<{ latency_ms: Latency }> | undefined): Latency | null {
+  if (!results || results.length === 0) return null;
+  return {
+    p50: r3(median(results.map((x) => x.latency_ms.p50)))!,
+    p90: r3(median(results.map((x) => x.latency_ms.p90)))!,
+    p99: r3(median(results.map((x) => x.latency_ms.p99)))!,
+  };
+}
+
+const ratio = (a: number | null, b: number | null): number | null => (a === null || b === null || b === 0 ? null : r3(a / b));
+
+type Goal = { value: number | null; goal: string; met: boolean };
+const atLeast = (value: number | null, goal: number): Goal => ({ value, goal: `>= ${goal}`, met: value !== null && value >= goal });
+const atMost = (value: number | null, goal: number): Goal => ({ value, goal: `<= ${goal}`, met: value !== null && value <= goal });
+
+export interface BenchNumbers {
+  rounds: Record<string, ReadonlyArray<WrkResult & { vcpu?: number }>>;
+  fixed: Record<string, readonly FixedRateResult[]>;
+  rss: { ready_mb: number; after_traffic_mb: number } | undefined;
+  pairMtls: boolean | undefined;
+  errors: Record<string, string>;
+  fixedRate: number;
+}
+
+export function summarize(n: BenchNumbers): Record<string, unknown> {
+  const rps = (name: string) => { const m = median((n.rounds[name] ?? []).map((x) => x.rps)); return m === null ? null : Math.round(m); };
+  const direct = rps('direct');
+  const nginx = rps('nginx');
+  const weft = rps('weft');
+  const pair = rps('pair');
+  const vcpu = median((n.rounds.weft ?? []).map((x) => x.vcpu ?? NaN));
+  const vcpuPer1k = vcpu === null || weft === null || weft === 0 ? null : r3(vcpu / (weft / 1000));
+  const fixedP90 = (name: string) => median((n.fixed[name] ?? []).map((x) => x.latency_ms.p90));
+  const fd = fixedP90('direct');
+  const fp = fixedP90('pair');
+  const added = fd === null || fp === null ? null : r3(fp - fd);
+  const weftVsNginx = ratio(weft, nginx);
+  const pairVsDirect = ratio(pair, direct);
+  const rss = n.rss ? Math.max(n.rss.ready_mb, n.rss.after_traffic_mb) : null;
+  const errorCount = Object.fromEntries(Object.entries(n.rounds).map(([k, v]) => [k, v.reduce((a, x) => a + x.errors, 0)]));
+  return {
+    direct_rps: direct,
+    nginx_rps: nginx,
+    weft_rps: weft,
+    weft_vs_nginx: weftVsNginx,
+    pair_rps: pair,
+    pair_mtls_vs_direct: pairVsDirect,
+    direct_latency_ms: latency(n.rounds.direct),
+    nginx_latency_ms: latency(n.rounds.nginx),
+    weft_latency_ms: latency(n.rounds.weft),
+    pair_latency_ms: latency(n.rounds.pair),
+    pair_mtls: n.pairMtls ?? null,
+    fixed_rate: {
+      rps: n.fixedRate,
+      direct_latency_ms: latency(n.fixed.direct),
+      pair_latency_ms: latency(n.fixed.pair),
+      achieved_rps: Object.fromEntries(Object.entries(n.fixed).map(([k, v]) => [k, median(v.map((x) => x.achieved_rps))])),
+      errors: Object.fromEntries(Object.entries(n.fixed).map(([k, v]) => [k, v.reduce((a, x) => a + x.errors, 0)])),
+    },
+    pair_mtls_added_p90_ms: added,
+    sidecar_rss_mb: rss,
+    sidecar_rss: n.rss ?? null,
+    vcpu_per_1k_rps: vcpuPer1k,
+    request_errors: errorCount,
+    round_rps: Object.fromEntries(Object.entries(n.rounds).map(([k, v]) => [k, v.map((x) => x.rps)])),
+    goals: {
+      weft_vs_nginx: atLeast(weftVsNginx, 0.6),
+      pair_mtls_added_p90_ms: atMost(added, 0.5),
+      pair_mtls_vs_direct: atLeast(pairVsDirect, 0.5),
+      sidecar_rss_mb: atMost(rss, 50),
+      vcpu_per_1k_rps: atMost(vcpuPer1k, 0.25),
+    },
+    ...(Object.keys(n.errors).length > 0 ? { errors: n.errors } : {}),
+  };
+}

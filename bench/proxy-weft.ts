@@ -1,0 +1,128 @@
+// The weft sidecar under test. In: the app's port; out: translated configs written as kubelet-projected config
+// dirs (`config.pb.gz` behind `..data`), identity dirs with certificates from a test CA, and running `weft proxy`
+// processes with explicit listeners (no iptables), ready once their admin endpoint's /ready answers 200.
+//   single: one sidecar whose outbound listener for the service `bench-app` (ClusterIP:8080) sends to the app.
+//   pair:   a client sidecar (outbound, ISTIO_MUTUAL to the server) → the server's sidecar, whose inbound
+//           listener (on the pod IP 127.0.0.2, the app's port) hands to the app on 127.0.0.1.
+// The configs come from the real translation of a small mesh (test/support/mesh-fixtures.ts + translate()).
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packProxyConfig } from '../src/controllers/proxy-bundle.ts';
+import { createRootCa } from '../src/pki/ca.ts';
+import { spiffeId } from '../src/pki/spiffe.ts';
+import { issueWorkloadCert } from '../src/pki/workload-cert.ts';
+import { translate } from '../src/translate/index.ts';
+import type { ProxyConfig } from '../src/translate/types.ts';
+import { app, clusterIPOf, destinationRule, namespace, snapshotOf } from '../test/support/mesh-fixtures.ts';
+import { type Proc, freePort, startProc, waitReady } from './proxy-procs.ts';
+
+export const NS = 'bench';
+export const SERVICE = 'bench-app';
+export const SERVICE_PORT = 8080;
+/** The Host header requests to the service carry (one of its virtual host's domains). */
+export const SERVICE_HOST = `${SERVICE}.${NS}:${SERVICE_PORT}`;
+export const SERVICE_IP = clusterIPOf(SERVICE, NS);
+/** The server pod's IP in the pair: its sidecar's inbound listener binds it, the app stays on 127.0.0.1. */
+export const SERVER_POD_IP = '127.0.0.2';
+const CLIENT = 'bench-client';
+const WEFT_CLI = new URL('../src/cli/weft.ts', import.meta.url).pathname;
+
+/** The mesh: the app's service (pods at `podIp`, target port the app's), `extra` more services, and a client. */
+function mesh(appPort: number, podIp: string, extra: number, mtls: boolean) {
+  const ts = '2024-01-01T00:00:00Z';
+  const strict = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: NS, uid: 'uid-pa', creationTimestamp: ts }, spec: { mtls: { mode: 'STRICT' } } };
+  return snapshotOf(
+    app(SERVICE, NS, { ports: [{ name: 'http', port: SERVICE_PORT, targetPort: appPort }], versions: { v1: [podIp] } }),
+    app(CLIENT, NS, { port: 9000, versions: { v1: ['127.0.0.3'] } }),
+    ...Array.from({ length: extra }, (_, i) => app(`svc-${i}`, NS, { port: SERVICE_PORT, versions: { v1: [`10.20.${i >> 8}.${(i & 255) + 1}`, `10.21.${i >> 8}.${(i & 255) + 1}`] } })),
+    {
+      namespaces: [namespace(NS, { 'weft-injection': 'enabled' })],
+      config: mtls
+        ? { destinationRules: [destinationRule(SERVICE, NS, { host: SERVICE, trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } })], peerAuthentications: [strict as never] }
+        : {},
+    },
+  );
+}
+
+function workloadConfig(snap: ReturnType<typeof mesh>, prefix: string): ProxyConfig {
+  const w = snap.workloads.find((x) => x.name.startsWith(prefix));
+  if (!w) throw new Error(`no workload ${prefix}`);
+  return translate(w, snap);
+}
+
+/** The client's config: the outbound side towards `bench-app` (and `services - 1` more services). */
+export function clientConfig(appPort: number, services = 1): ProxyConfig {
+  return workloadConfig(mesh(appPort, '127.0.0.1', services - 1, false), CLIENT);
+}
+
+export interface PairConfigs {
+  client: ProxyConfig;
+  server: ProxyConfig;
+  /** Whether the server's inbound listener terminates TLS for the app's port (mTLS end to end). */
+  mtls: boolean;
+}
+
+export function pairConfigs(appPort: number): PairConfigs {
+  const snap = mesh(appPort, SERVER_POD_IP, 0, true);
+  const server = workloadConfig(snap, `${SERVICE}-`);
+  const inbound = server.listeners.find((l) => l.name === 'virtualInbound') as { filterChains?: Array<{ filterChainMatch?: { destinationPort?: { value?: number } }; transportSocket?: unknown }> } | undefined;
+  const mtls = (inbound?.filterChains ?? []).some((fc) => fc.filterChainMatch?.destinationPort?.value === appPort && fc.transportSocket !== undefined);
+  if (mtls) return { client: workloadConfig(snap, CLIENT), server, mtls };
+  // The translation does not terminate mTLS inbound yet: then both sides speak plaintext, and the report says so.
+  const plain = mesh(appPort, SERVER_POD_IP, 0, false);
+  return { client: workloadConfig(plain, CLIENT), server: workloadConfig(plain, `${SERVICE}-`), mtls: false };
+}
+
+/** Writes files the way the kubelet projects a ConfigMap or Secret: a timestamped dir behind `..data`. */
+function projectedDir(dir: string, files: Record<string, Uint8Array | string>): void {
+  const data = join(dir, '..2024_01_01_00_00_00.000000001');
+  mkdirSync(data, { recursive: true });
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(data, name), content);
+  symlinkSync('..2024_01_01_00_00_00.000000001', join(dir, '..data'));
+  for (const name of Object.keys(files)) symlinkSync(join('..data', name), join(dir, name));
+}
+
+export function writeConfigDir(dir: string, pc: ProxyConfig): void {
+  projectedDir(dir, { 'config.pb.gz': packProxyConfig(pc).gzipped });
+}
+
+/** Identity dirs for the client and the server workload, issued by one fresh CA. */
+export async function writeIdentityDirs(clientDir: string, serverDir: string): Promise<void> {
+  const ca = await createRootCa();
+  for (const [dir, sa] of [[clientDir, CLIENT], [serverDir, SERVICE]] as const) {
+    const c = await issueWorkloadCert(ca, spiffeId('cluster.local', NS, sa));
+    projectedDir(dir, { 'cert-chain.pem': c.certChainPem, 'key.pem': c.keyPem, 'root-cert.pem': c.rootCertPem });
+  }
+}
+
+export interface SidecarOptions {
+  name: string;
+  configDir: string;
+  identityDir: string;
+  /** `--explicit` values: `<bind-ip>:<bind-port>=<outbound|inbound>:<dst-ip>:<dst-port>`. */
+  explicit: string[];
+  /** A directory for `--cpu-prof` output, when profiling. */
+  cpuProfDir?: string;
+}
+
+export interface Sidecar {
+  proc: Proc;
+  admin: string;
+}
+
+export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
+  const adminPort = await freePort();
+  const node = o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [];
+  const args = [...node, WEFT_CLI, 'proxy', '--config-dir', o.configDir, '--identity-dir', o.identityDir, '--capture', 'none',
+    '--admin', `127.0.0.1:${adminPort}`, ...o.explicit.flatMap((e) => ['--explicit', e]), '--access-log', 'off', '--drain-timeout', '1s'];
+  const proc = startProc(o.name, process.execPath, args);
+  proc.child.stdout!.resume();
+  const admin = `http://127.0.0.1:${adminPort}`;
+  try {
+    await waitReady(proc, `${admin}/ready`, 15_000);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return { proc, admin };
+}

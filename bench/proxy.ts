@@ -1,0 +1,160 @@
+// The `proxy` bench: what a request costs through the weft sidecar, against the app alone and against nginx (the C
+// baseline), on loopback. One Node app (bench/proxy-app.ts: 1 kB answers, keep-alive) serves every variant:
+//   direct  wrk → app;  nginx  wrk → nginx (1 worker, keep-alive upstream) → app;  weft  wrk → sidecar → app;
+//   pair    wrk → client sidecar → (mTLS) → server sidecar → app.
+// wrk (16 connections) runs short rounds alternating the variants, and medians are reported, so machine noise hits
+// all alike. Then a fixed 1000 rps (bench/proxy-load.ts) compares p90 direct vs through the pair, and a sidecar with
+// a 100-service config reports its resident memory. Tools come from hack/bench-tools.sh. `--profile` (or
+// WEFT_BENCH_PROFILE=1) runs the single sidecar under --cpu-prof and reports the profile directory.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fixedRate } from './proxy-load.ts';
+import { startNginx } from './proxy-nginx.ts';
+import { cpuSeconds, firstJsonLine, freePort, type Proc, rssMb, startProc, waitReady } from './proxy-procs.ts';
+import { summarize, type Target } from './proxy-report.ts';
+import { benchTools } from './proxy-tools.ts';
+import { clientConfig, pairConfigs, SERVER_POD_IP, SERVICE_HOST, SERVICE_IP, SERVICE_PORT, startSidecar, writeConfigDir, writeIdentityDirs } from './proxy-weft.ts';
+import { runWrk, type WrkResult, wrkScript } from './proxy-wrk.ts';
+
+const CONNECTIONS = 16;
+const WRK_THREADS = 1;
+const ROUNDS = 4;
+const ROUND_S = 3;
+const FIXED_RATE = 1000;
+const FIXED_ROUNDS = 2;
+const FIXED_S = 3;
+const RSS_SERVICES = 100;
+const APP = new URL('./proxy-app.ts', import.meta.url).pathname;
+
+export interface RoundResult extends WrkResult {
+  /** Sidecar CPU seconds per second of the run (weft only). */
+  vcpu?: number;
+}
+
+export async function runProxyBench(log: (line: string) => void): Promise<Record<string, unknown>> {
+  const started = performance.now();
+  const profile = process.argv.includes('--profile') || process.env.WEFT_BENCH_PROFILE === '1';
+  log('fetching wrk and nginx (hack/bench-tools.sh)');
+  const tools = benchTools();
+  const dir = mkdtempSync(join(tmpdir(), 'weft-bench-proxy-'));
+  const procs: Proc[] = [];
+  const errors: Record<string, string> = {};
+  const keep = (p: Proc) => { procs.push(p); return p; };
+  try {
+    const script = wrkScript(dir);
+    const appProc = keep(startProc('app', process.execPath, [APP]));
+    const appPort = Number((await firstJsonLine(appProc, 10_000)).port);
+    const targets: Target[] = [{ name: 'direct', url: `http://127.0.0.1:${appPort}/` }];
+
+    const nginxPort = await freePort();
+    const nginx = keep(startNginx(tools, join(dir, 'nginx'), nginxPort, appPort));
+    await waitReady(nginx, `http://127.0.0.1:${nginxPort}/`, 10_000);
+    targets.push({ name: 'nginx', url: `http://127.0.0.1:${nginxPort}/` });
+
+    const cpuProfDir = profile ? mkdtempSync(join(tmpdir(), 'weft-proxy-cpuprof-')) : undefined;
+    if (cpuProfDir) process.stderr.write(`[bench] proxy: the weft sidecar's CPU profile goes to ${cpuProfDir}\n`);
+    let weftPid: number | undefined;
+    try {
+      log('starting the weft sidecar');
+      const cfg = join(dir, 'weft-config');
+      writeConfigDir(cfg, clientConfig(appPort));
+      const ids = join(dir, 'weft-identity');
+      await writeIdentityDirs(ids, join(dir, 'weft-identity-unused'));
+      const port = await freePort();
+      const sc = await startSidecar({ name: 'weft', configDir: cfg, identityDir: ids, cpuProfDir,
+        explicit: [`127.0.0.1:${port}=outbound:${SERVICE_IP}:${SERVICE_PORT}`] });
+      keep(sc.proc);
+      weftPid = sc.proc.pid;
+      targets.push({ name: 'weft', url: `http://127.0.0.1:${port}/`, host: SERVICE_HOST });
+    } catch (err) {
+      errors.weft = brief(err);
+    }
+
+    let pairMtls: boolean | undefined;
+    try {
+      log('starting the client and server sidecars (mTLS pair)');
+      const pc = pairConfigs(appPort);
+      pairMtls = pc.mtls;
+      const clientCfg = join(dir, 'pair-client-config');
+      const serverCfg = join(dir, 'pair-server-config');
+      writeConfigDir(clientCfg, pc.client);
+      writeConfigDir(serverCfg, pc.server);
+      const clientIds = join(dir, 'pair-client-identity');
+      const serverIds = join(dir, 'pair-server-identity');
+      await writeIdentityDirs(clientIds, serverIds);
+      const server = await startSidecar({ name: 'pair-server', configDir: serverCfg, identityDir: serverIds,
+        explicit: [`${SERVER_POD_IP}:${appPort}=inbound:${SERVER_POD_IP}:${appPort}`] });
+      keep(server.proc);
+      const port = await freePort();
+      const client = await startSidecar({ name: 'pair-client', configDir: clientCfg, identityDir: clientIds,
+        explicit: [`127.0.0.1:${port}=outbound:${SERVICE_IP}:${SERVICE_PORT}`] });
+      keep(client.proc);
+      targets.push({ name: 'pair', url: `http://127.0.0.1:${port}/`, host: SERVICE_HOST });
+    } catch (err) {
+      errors.pair = brief(err);
+    }
+
+    log(`warming up ${targets.map((t) => t.name).join(', ')}`);
+    for (const t of targets) await runWrk(tools, script, t.url, { connections: CONNECTIONS, threads: WRK_THREADS, durationS: 1, host: t.host });
+
+    const rounds: Record<string, RoundResult[]> = Object.fromEntries(targets.map((t) => [t.name, []]));
+    for (let r = 0; r < ROUNDS; r++) {
+      // Rotate the order each round, so that no variant always runs right after the same other one.
+      const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
+      for (const t of order) {
+        log(`round ${r + 1}/${ROUNDS}: ${t.name}`);
+        const cpu0 = t.name === 'weft' && weftPid !== undefined ? cpuSeconds(weftPid) : undefined;
+        const res: RoundResult = await runWrk(tools, script, t.url, { connections: CONNECTIONS, threads: WRK_THREADS, durationS: ROUND_S, host: t.host });
+        if (cpu0 !== undefined) res.vcpu = (cpuSeconds(weftPid!) - cpu0) / res.duration_s;
+        rounds[t.name]!.push(res);
+      }
+    }
+
+    const fixed: Record<string, Array<Awaited<ReturnType<typeof fixedRate>>>> = {};
+    const fixedTargets = targets.filter((t) => t.name === 'direct' || t.name === 'pair');
+    if (fixedTargets.length === 2) {
+      for (let r = 0; r < FIXED_ROUNDS; r++) {
+        for (const t of r % 2 === 0 ? fixedTargets : [...fixedTargets].reverse()) {
+          log(`fixed ${FIXED_RATE} rps ${r + 1}/${FIXED_ROUNDS}: ${t.name}`);
+          (fixed[t.name] ??= []).push(await fixedRate(t.url, { rate: FIXED_RATE, durationS: FIXED_S, connections: CONNECTIONS, host: t.host }));
+        }
+      }
+    }
+
+    // The memory test runs alone: stop the other sidecars first, so they neither compete nor share pages.
+    for (const p of procs.filter((x) => x.name === 'weft' || x.name.startsWith('pair-'))) await p.stop();
+    let rss: { ready_mb: number; after_traffic_mb: number } | undefined;
+    try {
+      log(`sidecar with ${RSS_SERVICES} services: resident memory`);
+      const cfg = join(dir, 'rss-config');
+      writeConfigDir(cfg, clientConfig(appPort, RSS_SERVICES));
+      const ids = join(dir, 'rss-identity');
+      await writeIdentityDirs(ids, join(dir, 'rss-identity-unused'));
+      const port = await freePort();
+      const sc = await startSidecar({ name: 'rss', configDir: cfg, identityDir: ids, explicit: [`127.0.0.1:${port}=outbound:${SERVICE_IP}:${SERVICE_PORT}`] });
+      keep(sc.proc);
+      const ready = rssMb(sc.proc.pid);
+      await runWrk(tools, script, `http://127.0.0.1:${port}/`, { connections: CONNECTIONS, threads: WRK_THREADS, durationS: 2, host: SERVICE_HOST });
+      rss = { ready_mb: round1(ready), after_traffic_mb: round1(rssMb(sc.proc.pid)) };
+    } catch (err) {
+      errors.rss = brief(err);
+    }
+
+    return {
+      ...summarize({ rounds, fixed, rss, pairMtls, errors, fixedRate: FIXED_RATE }),
+      tools: { wrk: tools.wrkVersion, nginx: tools.nginxVersion, fetch_ms: tools.fetchMs },
+      setup: { connections: CONNECTIONS, wrk_threads: WRK_THREADS, rounds: ROUNDS, round_s: ROUND_S, body_bytes: 1024, rss_services: RSS_SERVICES },
+      ...(cpuProfDir ? { cpu_prof_dir: cpuProfDir } : {}),
+      duration_s: Math.round((performance.now() - started) / 100) / 10,
+    };
+  } finally {
+    for (const p of procs.reverse()) await p.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/** An error's first lines, enough to say why a variant did not run without flooding the report. */
+const brief = (err: unknown): string => (err as Error).message.split('\n').slice(0, 3).join(' ').slice(0, 400);
