@@ -8,6 +8,7 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packProxyConfig } from '../src/controllers/proxy-bundle.ts';
+import { INJECT_ANNOTATION } from '../src/model/injection.ts';
 import { createRootCa } from '../src/pki/ca.ts';
 import { spiffeId } from '../src/pki/spiffe.ts';
 import { issueWorkloadCert } from '../src/pki/workload-cert.ts';
@@ -32,7 +33,9 @@ function mesh(appPort: number, podIp: string, extra: number, mtls: boolean) {
   const ts = '2024-01-01T00:00:00Z';
   const strict = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: NS, uid: 'uid-pa', creationTimestamp: ts }, spec: { mtls: { mode: 'STRICT' } } };
   return snapshotOf(
-    app(SERVICE, NS, { ports: [{ name: 'http', port: SERVICE_PORT, targetPort: appPort }], versions: { v1: [podIp] } }),
+    // Without mTLS the app has no sidecar (opted out), so the client's automatic mTLS stays plaintext towards it.
+    app(SERVICE, NS, { ports: [{ name: 'http', port: SERVICE_PORT, targetPort: appPort }], versions: { v1: [podIp] },
+      ...(mtls ? {} : { podOptions: { annotations: { [INJECT_ANNOTATION]: 'false' } } }) }),
     app(CLIENT, NS, { port: 9000, versions: { v1: ['127.0.0.3'] } }),
     ...Array.from({ length: extra }, (_, i) => app(`svc-${i}`, NS, { port: SERVICE_PORT, versions: { v1: [`10.20.${i >> 8}.${(i & 255) + 1}`, `10.21.${i >> 8}.${(i & 255) + 1}`] } })),
     {
@@ -58,7 +61,7 @@ export function clientConfig(appPort: number, services = 1): ProxyConfig {
 export interface PairConfigs {
   client: ProxyConfig;
   server: ProxyConfig;
-  /** Whether the server's inbound listener terminates TLS for the app's port (mTLS end to end). */
+  /** Whether the server's inbound listener terminates TLS for the app's port (the translation's STRICT chain). */
   mtls: boolean;
 }
 
@@ -67,10 +70,7 @@ export function pairConfigs(appPort: number): PairConfigs {
   const server = workloadConfig(snap, `${SERVICE}-`);
   const inbound = server.listeners.find((l) => l.name === 'virtualInbound') as { filterChains?: Array<{ filterChainMatch?: { destinationPort?: { value?: number } }; transportSocket?: unknown }> } | undefined;
   const mtls = (inbound?.filterChains ?? []).some((fc) => fc.filterChainMatch?.destinationPort?.value === appPort && fc.transportSocket !== undefined);
-  if (mtls) return { client: workloadConfig(snap, CLIENT), server, mtls };
-  // The translation does not terminate mTLS inbound yet: then both sides speak plaintext, and the report says so.
-  const plain = mesh(appPort, SERVER_POD_IP, 0, false);
-  return { client: workloadConfig(plain, CLIENT), server: workloadConfig(plain, `${SERVICE}-`), mtls: false };
+  return { client: workloadConfig(snap, CLIENT), server, mtls };
 }
 
 /** Writes files the way the kubelet projects a ConfigMap or Secret: a timestamped dir behind `..data`. */
