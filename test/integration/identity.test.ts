@@ -125,12 +125,14 @@ describe('identity: workload certificates on a real API server', function () {
     expect(text(renewed, 'key.pem')).to.not.equal(text(old, 'key.pem'));
   });
 
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  let plugNs = '';
+
   it('honours a plug-in CA from Secret cacerts: chain = leaf + intermediate, bundle = plug-in root', async () => {
     offset = 0;
     const root = await createCa('plug-in root', { organizations: ['example'] });
     const inter = await createCa('plug-in intermediate', { issuer: root, organizations: ['example'] });
-    const b64 = (s: string) => Buffer.from(s).toString('base64');
-    const plugNs = await createNamespace(cp.kubeConfig(), 'identity-plug');
+    plugNs = await createNamespace(cp.kubeConfig(), 'identity-plug');
     await core.createNamespacedSecret({
       namespace: plugNs,
       body: {
@@ -158,5 +160,23 @@ describe('identity: workload certificates on a real API server', function () {
     let err: unknown;
     await core.readNamespacedSecret({ namespace: plugNs, name: 'weft-ca' }).catch((e) => (err = e));
     expect((err as { code?: number }).code).to.equal(404);
+  });
+
+  it('takes up a replaced cacerts while running (watched, not polled: the periodic reload is an hour away)', async () => {
+    const root = await createCa('second plug-in root', { organizations: ['example'] });
+    const rootFp = new X509Certificate(root.certPem).fingerprint256;
+    await core.replaceNamespacedSecret({
+      namespace: plugNs,
+      name: 'cacerts',
+      body: {
+        metadata: { name: 'cacerts' },
+        data: { 'ca-cert.pem': b64(root.certPem), 'ca-key.pem': b64(root.keyPem), 'root-cert.pem': b64(root.certPem), 'cert-chain.pem': b64(root.certPem) },
+      },
+    });
+    const s = await waitFor('Secret from the replaced plug-in CA', secret, (x) => {
+      const r = splitPem(text(x, 'root-cert.pem'));
+      return r.some((pem) => new X509Certificate(pem).fingerprint256 === rootFp);
+    }, 20_000);
+    expect(opensslVerify(root.certPem, text(s, 'cert-chain.pem'), Date.now())).to.contain('OK');
   });
 });

@@ -1,10 +1,10 @@
 // Wires workload identity into the operator: the informers it needs beyond the operator's own (ServiceAccounts,
-// its labelled Secrets, the `weft-root-cert` ConfigMaps, Namespaces when nothing else watches them), the mesh CA
-// loaded (or created) by the leader and reloaded periodically so a new plug-in `cacerts` or a rotated root is
-// picked up, and the controller. In: the operator's informer factory and caches. Out: informers to start with the
+// its labelled Secrets, the `weft-root-cert` ConfigMaps, Namespaces when nothing else watches them, the plug-in
+// `cacerts` Secret), the mesh CA loaded (or created) by the leader — again whenever `cacerts` changes, and hourly so
+// the root's own rotation is noticed — and the controller. In: the operator's informer factory and caches. Out: informers to start with the
 // others, `activate`/`deactivate` for leadership, `stop`.
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import { bundlePem, CA_NAMESPACE, loadOrCreateMeshCa, type MeshCa } from '../../pki/ca.ts';
+import { bundlePem, CA_NAMESPACE, loadOrCreateMeshCa, PLUGIN_CA_SECRET, type MeshCa } from '../../pki/ca.ts';
 import { DEFAULT_TRUST_DOMAIN } from '../../pki/spiffe.ts';
 import type { Informer, InformerOptions } from '../informer.ts';
 import type { Logger } from '../log.ts';
@@ -26,7 +26,7 @@ export interface IdentityOptions {
   caNamespace?: string;
   /** Workload certificate lifetime (default 24 h). */
   ttlMs?: number;
-  /** How often the CA Secrets are re-read (default 5 min). */
+  /** How often the CA Secrets are re-read besides on every change of `cacerts` (default 1 h). */
   caReloadMs?: number;
   /** The clock of issuing and renewal (default the operator's timers). */
   timers?: Timers;
@@ -72,6 +72,7 @@ export function createIdentity(s: IdentitySetup): Identity {
     secrets: pick(SECRETS, { labelSelector: IDENTITY_LABEL }),
     configMaps: pick(CONFIG_MAPS, { fieldSelector: `metadata.name=${ROOT_CERT_CONFIGMAP}` }),
   } as unknown as IdentityCaches;
+  const pluginCa = pick(SECRETS, { namespace: s.caNamespace ?? CA_NAMESPACE, fieldSelector: `metadata.name=${PLUGIN_CA_SECRET}` });
 
   let ca: MeshCa | undefined;
   let active = false;
@@ -105,10 +106,15 @@ export function createIdentity(s: IdentitySetup): Identity {
   };
   const schedule = (): void => {
     if (!active) return;
-    const delay = failures > 0 ? expBackoff(failures, 1_000, 60_000) : (s.caReloadMs ?? 300_000);
+    const delay = failures > 0 ? expBackoff(failures, 1_000, 60_000) : (s.caReloadMs ?? 3_600_000);
     timer = timers.setTimeout(() => void reload().then(schedule), delay);
     (timer as { unref?: () => void }).unref?.();
   };
+
+  // A plug-in CA put in place, replaced or removed is taken up at once.
+  pluginCa.onChange(() => {
+    if (active) void reload();
+  });
 
   return {
     informers: added,
