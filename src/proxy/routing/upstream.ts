@@ -39,16 +39,22 @@ function subsetMatches(match: unknown, metadata: unknown): boolean {
   return Object.entries(want).every(([k, v]) => JSON.stringify(have[k]) === JSON.stringify(v));
 }
 
-function endpointTransport(cluster: Obj, lbEndpoint: Obj, locality: Obj): Transport {
+/** The transport socket Envoy uses for one endpoint: the first transport_socket_matches entry whose match the
+ * endpoint's (or its locality's) envoy.transport_socket_match metadata contains, else the cluster's own. */
+export function endpointTransportSocket(cluster: Obj, lbEndpoint: Obj, locality: Obj): unknown {
   const matchMeta = (o: Obj) => obj(obj(o.metadata).filterMetadata)['envoy.transport_socket_match'];
   const meta = matchMeta(lbEndpoint) ?? matchMeta(locality);
   for (const m of arr(cluster.transportSocketMatches)) {
-    if (subsetMatches(m.match, meta)) return transportOf(m.transportSocket);
+    if (subsetMatches(m.match, meta)) return m.transportSocket;
   }
-  return transportOf(cluster.transportSocket);
+  return cluster.transportSocket;
 }
 
-function localityName(l: unknown): string | undefined {
+function endpointTransport(cluster: Obj, lbEndpoint: Obj, locality: Obj): Transport {
+  return transportOf(endpointTransportSocket(cluster, lbEndpoint, locality));
+}
+
+export function localityName(l: unknown): string | undefined {
   const o = obj(l);
   const parts = [str(o.region), str(o.zone), str(o.subZone)];
   return parts.some(Boolean) ? parts.join('/').replace(/\/+$/, '') : undefined;
@@ -67,7 +73,7 @@ function endpointsOf(cluster: Obj, cla: Obj | undefined): UpstreamEndpoint[] {
       const weight = u32(lb.loadBalancingWeight);
       out.push({
         address,
-        health: enumName(lb.healthStatus, HEALTH, 'UNKNOWN'),
+        health: healthStatusOf(lb),
         ...(locality ? { locality } : {}),
         priority,
         ...(weight !== undefined ? { weight } : {}),
@@ -78,10 +84,32 @@ function endpointsOf(cluster: Obj, cla: Obj | undefined): UpstreamEndpoint[] {
   return out.sort((a, b) => a.priority - b.priority);
 }
 
+/** The cluster's discovery type name (STATIC, STRICT_DNS, LOGICAL_DNS, EDS, ORIGINAL_DST, or a custom type's name). */
+export function clusterTypeOf(cluster: Obj): string {
+  return cluster.clusterType ? str(obj(cluster.clusterType).name) : enumName(cluster.type, CLUSTER_TYPES, 'STATIC');
+}
+
+export function lbPolicyOf(cluster: Obj): string {
+  return enumName(cluster.lbPolicy, LB_POLICIES, 'ROUND_ROBIN');
+}
+
+export function healthStatusOf(lbEndpoint: Obj): string {
+  return enumName(lbEndpoint.healthStatus, HEALTH, 'UNKNOWN');
+}
+
+/** The ClusterLoadAssignment a cluster balances over: EDS by eds_cluster_config.service_name (or the cluster's
+ * name), the others their inline load_assignment; undefined for ORIGINAL_DST or when none is known. */
+export function assignmentOf(cluster: Obj, name: string, assignments: ReadonlyMap<string, Obj>): Obj | undefined {
+  const type = clusterTypeOf(cluster);
+  if (type === 'ORIGINAL_DST') return undefined;
+  if (type === 'EDS') return assignments.get(str(obj(cluster.edsClusterConfig).serviceName) || name);
+  return cluster.loadAssignment ? obj(cluster.loadAssignment) : undefined;
+}
+
 export function resolveUpstream(index: UpstreamIndex, name: string, originalDestination?: string): UpstreamCluster {
   const cluster = index.clusters.get(name);
   if (!cluster) return { name, found: false, endpoints: [], excluded: [] };
-  const type = cluster.clusterType ? str(obj(cluster.clusterType).name) : enumName(cluster.type, CLUSTER_TYPES, 'STATIC');
+  const type = clusterTypeOf(cluster);
   let all: UpstreamEndpoint[];
   if (type === 'ORIGINAL_DST') {
     all = originalDestination
@@ -103,7 +131,7 @@ export function resolveUpstream(index: UpstreamIndex, name: string, originalDest
     name,
     found: true,
     type,
-    lbPolicy: enumName(cluster.lbPolicy, LB_POLICIES, 'ROUND_ROBIN'),
+    lbPolicy: lbPolicyOf(cluster),
     endpoints: all.filter(takesTraffic),
     excluded: all.filter((e) => !takesTraffic(e)),
     ...(panic ? { panic: true as const } : {}),

@@ -1,0 +1,71 @@
+// Circuit breakers of one cluster (thresholds of the DEFAULT priority): requests in flight against
+// max_requests, requests waiting for a connection against max_pending_requests, retries in flight against
+// max_retries. A request waits for a connection when every allowed connection is busy (HTTP/1.1: one request
+// each; HTTP/2: as many as the streams a connection carries). Admission hands back a release function that
+// works once.
+import { arr, str, u32 } from '../routing/envoy-values.ts';
+import type { Obj } from '../routing/envoy-values.ts';
+
+const UNLIMITED = 2 ** 32 - 1;
+
+export interface Thresholds {
+  maxConnections: number;
+  maxPendingRequests: number;
+  maxRequests: number;
+  maxRetries: number;
+}
+
+/** Envoy's defaults (1024 each, 3 retries) when the cluster sets no thresholds for the DEFAULT priority. */
+export function thresholdsOf(cluster: Obj): Thresholds {
+  const all = arr((cluster.circuitBreakers as Obj | undefined)?.thresholds);
+  const t = all.find((x) => x.priority === undefined || x.priority === 0 || str(x.priority) === 'DEFAULT') ?? {};
+  return {
+    maxConnections: u32(t.maxConnections) ?? 1024,
+    maxPendingRequests: u32(t.maxPendingRequests) ?? 1024,
+    maxRequests: u32(t.maxRequests) ?? 1024,
+    maxRetries: u32(t.maxRetries) ?? 3,
+  };
+}
+
+export interface Breaker {
+  /** New thresholds from a config update; requests in flight stay counted. */
+  configure(t: Thresholds, perConnection?: number): void;
+  admitRequest(): (() => void) | undefined;
+  admitRetry(): (() => void) | undefined;
+  readonly activeRequests: number;
+  readonly activeRetries: number;
+}
+
+/** `perConnection`: requests one connection carries at once (1 for HTTP/1.1). */
+export function createBreaker(t: Thresholds, perConnection = 1): Breaker {
+  let requests = 0;
+  let retries = 0;
+  let capacity = 0;
+  const configure = (next: Thresholds, per = 1) => {
+    t = next;
+    capacity = t.maxConnections >= UNLIMITED ? Infinity : t.maxConnections * per;
+  };
+  configure(t, perConnection);
+  const releaseRequest = () => {
+    let done = false;
+    return () => { if (!done) { done = true; requests--; } };
+  };
+  return {
+    configure,
+    admitRequest() {
+      if (requests >= t.maxRequests) return undefined;
+      // Beyond the connections' capacity the request would queue: that is what max_pending_requests bounds.
+      if (requests >= capacity && requests - capacity >= t.maxPendingRequests) return undefined;
+      requests++;
+      return releaseRequest();
+    },
+    admitRetry() {
+      if (retries >= t.maxRetries) return undefined;
+      retries++;
+      let done = false;
+      return () => { if (!done) { done = true; retries--; } };
+    },
+    get activeRequests() { return requests; },
+    get activeRetries() { return retries; },
+  };
+}

@@ -1,0 +1,232 @@
+// One cluster at run time (ClusterRuntime): its hosts with their balancer and outlier state, circuit breakers,
+// and per-host undici pools. `configure` applies a changed Cluster/assignment in place: hosts whose address
+// stays keep their counters and ejections, and their pools while the transport and connection settings stay.
+// Hot path: pick() is one balancer call over a prebuilt eligible array; dispatcher()/report() one map lookup.
+import type { Socket } from 'node:net';
+import type { Dispatcher, Pool } from 'undici';
+import type { FileSource, LbContext, UpstreamHost, UpstreamOutcome } from '../runtime.ts';
+import { arr, obj, str, structToJs } from '../routing/envoy-values.ts';
+import type { Obj } from '../routing/envoy-values.ts';
+import { clusterTypeOf } from '../routing/upstream.ts';
+import { createBreaker, thresholdsOf } from './breaker.ts';
+import { openSocket } from './connector.ts';
+import { hostAddress, parseAddress, upstreamHost } from './endpoints.ts';
+import type { EndpointDesc } from './endpoints.ts';
+import { eligibleHosts } from './host-set.ts';
+import { createBalancer, pickAvoiding } from './lb.ts';
+import { lbOptions, panicThreshold } from './lb-config.ts';
+import { createOutlierDetector, outlierConfig } from './outlier.ts';
+import type { OutlierDetector } from './outlier.ts';
+import { connectionSettings, createContexts, createPool, targetFor } from './pools.ts';
+import type { ConnectionSettings, HostLink, LinkDeps } from './pools.ts';
+import { transportSpec } from './tls.ts';
+import type { TransportSpec } from './tls.ts';
+import { newHostEntry } from './types.ts';
+import type { Balancer, HostEntry } from './types.ts';
+
+/** ORIGINAL_DST hosts kept at most (the oldest is closed beyond this). */
+const MAX_DYNAMIC_HOSTS = 1024;
+
+export interface ClusterDeps {
+  now(): number;
+  random(): number;
+  files(): FileSource;
+}
+
+interface HostSlot extends HostLink {
+  entry: HostEntry;
+  http1?: Pool;
+  http2?: Pool;
+}
+
+export interface ManagedCluster {
+  readonly name: string;
+  readonly type: string;
+  readonly service?: { host: string; name: string; namespace: string };
+  readonly connectTimeoutMs: number;
+  pick(ctx: LbContext): UpstreamHost | undefined;
+  admitRequest(): (() => void) | undefined;
+  admitRetry(): (() => void) | undefined;
+  dispatcher(host: UpstreamHost, downstream?: 'http1' | 'http2'): Dispatcher;
+  connect(host: UpstreamHost, signal?: AbortSignal): Promise<Socket>;
+  report(host: UpstreamHost, outcome: UpstreamOutcome): void;
+  peerPrincipal(host: UpstreamHost): string | undefined;
+  /** A changed Cluster object (hosts come separately, through setEndpoints). */
+  configure(cluster: Obj): void;
+  setEndpoints(descs: readonly EndpointDesc[]): void;
+  /** The hosts the balancer may pick now (tests, admin). */
+  eligible(): readonly HostEntry[];
+  close(): Promise<void>;
+}
+
+function serviceOf(cluster: Obj): ManagedCluster['service'] {
+  const istio = obj(structToJs(obj(obj(cluster.metadata).filterMetadata).istio));
+  const s = arr(istio.services)[0];
+  return s ? { host: str(s.host), name: str(s.name), namespace: str(s.namespace) } : undefined;
+}
+
+function closePools(slot: HostSlot): void {
+  // close() lets requests in flight finish; nothing waits for it.
+  for (const p of [slot.http1, slot.http2]) p?.close().catch(() => {});
+  slot.http1 = undefined;
+  slot.http2 = undefined;
+}
+
+export function createCluster(name: string, initial: Obj, deps: ClusterDeps): ManagedCluster {
+  let cluster = initial;
+  let type = clusterTypeOf(cluster);
+  let settings: ConnectionSettings;
+  let clusterSpec: TransportSpec;
+  let balancerKey = '';
+  let balancer: Balancer;
+  let outlierKey = '';
+  let outlier: OutlierDetector | undefined;
+  let panic = 50;
+  let service: ManagedCluster['service'];
+  const breaker = createBreaker(thresholdsOf(cluster));
+  const slots = new Map<string, HostSlot>();
+  /** ORIGINAL_DST destinations, and hosts picked under an older config that a request still uses. */
+  const dynamic = new Map<string, HostSlot>();
+  let eligible: readonly HostEntry[] = [];
+  const link: LinkDeps = { settings: () => settings, files: deps.files, contexts: createContexts() };
+
+  const rebuild = () => {
+    eligible = eligibleHosts([...slots.values()].map((s) => s.entry), (k) => outlier?.isEjected(k) ?? false, panic).hosts;
+  };
+
+  const slotFor = (host: UpstreamHost): HostSlot => {
+    const known = slots.get(host.address) ?? dynamic.get(host.address);
+    if (known) return known;
+    const slot: HostSlot = { host: host.host, port: host.port, spec: clusterSpec, entry: newHostEntry(host) };
+    dynamic.set(host.address, slot);
+    if (dynamic.size > MAX_DYNAMIC_HOSTS) {
+      const [oldest, old] = dynamic.entries().next().value!;
+      dynamic.delete(oldest);
+      closePools(old);
+    }
+    return slot;
+  };
+
+  const configure = (next: Obj) => {
+    cluster = next;
+    type = clusterTypeOf(cluster);
+    const t = thresholdsOf(cluster);
+    const prevKey = settings?.key;
+    settings = connectionSettings(cluster, t);
+    breaker.configure(t, settings.protocol === 'http2' ? 100 : 1);
+    clusterSpec = transportSpec(cluster.transportSocket);
+    panic = panicThreshold(cluster);
+    service = serviceOf(cluster);
+    const lb = lbOptions(cluster);
+    if (JSON.stringify(lb) !== balancerKey) {
+      balancerKey = JSON.stringify(lb);
+      balancer = createBalancer(lb);
+    }
+    const oc = outlierConfig(cluster.outlierDetection);
+    if (JSON.stringify(oc) !== outlierKey) {
+      outlierKey = JSON.stringify(oc);
+      outlier = oc ? createOutlierDetector(oc) : undefined;
+      outlier?.setHosts(slots.keys());
+    }
+    if (prevKey !== undefined && prevKey !== settings.key) {
+      for (const s of slots.values()) closePools(s);
+      for (const s of dynamic.values()) closePools(s);
+    }
+    for (const s of dynamic.values()) {
+      if (s.spec.key !== clusterSpec.key) { closePools(s); s.spec = clusterSpec; }
+    }
+    rebuild();
+  };
+
+  const setEndpoints = (descs: readonly EndpointDesc[]) => {
+    const seen = new Set<string>();
+    for (const d of descs) {
+      const address = hostAddress(d.address, d.port);
+      if (seen.has(address)) continue;
+      seen.add(address);
+      const spec = transportSpec(d.transportSocket);
+      let slot = slots.get(address);
+      const host = upstreamHost(d);
+      if (!slot || JSON.stringify(slot.entry.host) !== JSON.stringify(host)) {
+        const entry = newHostEntry(host, d.weight, d.priority, d.health);
+        if (slot) {
+          // Same address, new metadata: the counters carry over, and the pools (their connector holds the slot).
+          Object.assign(entry, { active: slot.entry.active, ewmaMs: slot.entry.ewmaMs, ewmaAt: slot.entry.ewmaAt });
+          slot.entry = entry;
+        } else {
+          slot = { host: d.address, port: d.port, spec, entry };
+          slots.set(address, slot);
+        }
+      }
+      slot.entry.weight = d.weight;
+      slot.entry.priority = d.priority;
+      slot.entry.health = d.health;
+      if (slot.spec.key !== spec.key) {
+        closePools(slot);
+        slot.spec = spec;
+      }
+    }
+    for (const [address, slot] of slots) {
+      if (seen.has(address)) continue;
+      slots.delete(address);
+      closePools(slot);
+    }
+    outlier?.setHosts(slots.keys());
+    rebuild();
+  };
+
+  configure(initial);
+
+  return {
+    name,
+    get type() { return type; },
+    get service() { return service; },
+    get connectTimeoutMs() { return settings.connectTimeoutMs; },
+    pick(ctx) {
+      if (type === 'ORIGINAL_DST') {
+        const dst = ctx.originalDestination ? parseAddress(ctx.originalDestination) : undefined;
+        if (!dst) return undefined;
+        const slot = slotFor({ address: hostAddress(dst.host, dst.port), host: dst.host, port: dst.port, metadata: {} });
+        slot.entry.active++;
+        return slot.entry.host;
+      }
+      if (outlier?.sweep(deps.now())) rebuild();
+      if (eligible.length === 0) return undefined;
+      const entry = pickAvoiding(balancer, eligible, ctx, deps.random);
+      entry.active++;
+      return entry.host;
+    },
+    admitRequest: () => breaker.admitRequest(),
+    admitRetry: () => breaker.admitRetry(),
+    dispatcher(host, downstream) {
+      const slot = slotFor(host);
+      const protocol = settings.protocol === 'downstream' ? downstream ?? 'http1' : settings.protocol;
+      if (protocol === 'http2') return (slot.http2 ??= createPool(slot, 'http2', link));
+      return (slot.http1 ??= createPool(slot, 'http1', link));
+    },
+    connect(host, signal) {
+      const slot = slotFor(host);
+      return openSocket(targetFor(slot, link, [], signal));
+    },
+    report(host, outcome) {
+      const slot = slots.get(host.address) ?? dynamic.get(host.address);
+      if (!slot) return;
+      const e = slot.entry;
+      if (e.active > 0) e.active--;
+      const now = deps.now();
+      balancer.observe?.(e, outcome.latencyMs, now);
+      if (outlier && slots.get(host.address) === slot && outlier.record(e.key, outcome, now, deps.random)) rebuild();
+    },
+    peerPrincipal: (host) => (slots.get(host.address) ?? dynamic.get(host.address))?.principal,
+    configure,
+    setEndpoints,
+    eligible: () => eligible,
+    async close() {
+      const all = [...slots.values(), ...dynamic.values()];
+      slots.clear();
+      dynamic.clear();
+      eligible = [];
+      await Promise.all(all.flatMap((s) => [s.http1?.close(), s.http2?.close()]).map((p) => p?.catch(() => {})));
+    },
+  };
+}

@@ -1,0 +1,95 @@
+// Opens one upstream connection: TCP (optionally from a bound source address) or TLS per the TransportSpec, with
+// the connect timeout and an abort signal. Both the pooled HTTP dispatchers (as undici's connector) and the TCP
+// proxy's connect() come through here, so TLS, SAN checks and the peer principal are handled in one place.
+import { connect as netConnect } from 'node:net';
+import type { Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { PeerCertificate, SecureContext, TLSSocket } from 'node:tls';
+import type { TransportSpec } from './tls.ts';
+import { checkSans, uriSan } from './tls.ts';
+
+export interface ConnectTarget {
+  host: string;
+  port: number;
+  timeoutMs: number;
+  localAddress?: string;
+  /** TCP keepalive initial delay in ms when the cluster asks for keepalive. */
+  keepAliveMs?: number;
+  signal?: AbortSignal;
+  tls?: {
+    spec: Extract<TransportSpec, { kind: 'tls' }>;
+    context: SecureContext;
+    alpn: string[];
+    /** Called with the peer's URI SAN once the handshake passed the checks. */
+    onPeer(principal: string | undefined): void;
+  };
+}
+
+export class UpstreamConnectError extends Error {
+  readonly code: 'timeout' | 'refused' | 'tls' | 'aborted';
+  constructor(code: UpstreamConnectError['code'], message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'UpstreamConnectError';
+  }
+}
+
+export function openSocket(t: ConnectTarget): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    if (t.signal?.aborted) {
+      reject(new UpstreamConnectError('aborted', 'connect aborted'));
+      return;
+    }
+    let socket: Socket;
+    let settled = false;
+    const done = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      t.signal?.removeEventListener('abort', onAbort);
+      socket.removeListener('error', onError);
+      if (err) {
+        socket.destroy();
+        reject(err);
+      } else {
+        resolve(socket);
+      }
+    };
+    const onAbort = () => done(new UpstreamConnectError('aborted', 'connect aborted'));
+    const onError = (err: Error) => {
+      const tlsFailure = t.tls && (err.message.includes('certificate') || 'code' in err && String(err.code).startsWith('ERR_TLS'));
+      done(new UpstreamConnectError(tlsFailure ? 'tls' : 'refused', `upstream connect to ${t.host}:${t.port} failed: ${err.message}`, { cause: err }));
+    };
+    const base = { host: t.host, port: t.port, ...(t.localAddress ? { localAddress: t.localAddress } : {}) };
+    if (t.tls) {
+      const { spec, context, alpn, onPeer } = t.tls;
+      let peer: string | undefined;
+      const s: TLSSocket = tlsConnect({
+        ...base,
+        secureContext: context,
+        ...(spec.sni ? { servername: spec.sni } : {}),
+        ...(alpn.length ? { ALPNProtocols: alpn } : {}),
+        rejectUnauthorized: spec.trust.kind !== 'none',
+        checkServerIdentity: (_host: string, cert: PeerCertificate) => {
+          const err = checkSans(spec.sans, cert);
+          if (!err) peer = uriSan(cert);
+          return err;
+        },
+      });
+      socket = s;
+      s.once('secureConnect', () => {
+        onPeer(peer ?? uriSan(s.getPeerCertificate()));
+        done();
+      });
+    } else {
+      socket = netConnect(base);
+      socket.once('connect', () => done());
+    }
+    socket.setNoDelay(true);
+    if (t.keepAliveMs !== undefined) socket.setKeepAlive(true, t.keepAliveMs);
+    socket.on('error', onError);
+    const timer = setTimeout(() => done(new UpstreamConnectError('timeout', `upstream connect to ${t.host}:${t.port} timed out after ${t.timeoutMs} ms`)), t.timeoutMs);
+    timer.unref();
+    t.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,159 @@
+// A cluster's connection settings (upstream HTTP protocol, connect timeout, idle timeout, requests per
+// connection, max connections, bind address, TCP keepalive) and the undici Pool per host built from them. The
+// pool's connector is ours (connector.ts), so TLS follows the cluster's transport socket, reads rotated
+// certificates for each new connection, and records the peer's SPIFFE id.
+import type { Socket } from 'node:net';
+import { isIP } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import { Pool } from 'undici';
+import type { buildConnector } from 'undici';
+import type { FileSource } from '../runtime.ts';
+import { arr, durationMs, has, isObj, obj, str, u32 } from '../routing/envoy-values.ts';
+import type { Obj } from '../routing/envoy-values.ts';
+import type { Thresholds } from './breaker.ts';
+import { openSocket } from './connector.ts';
+import type { ConnectTarget } from './connector.ts';
+import { createContextCache } from './tls.ts';
+import type { TransportSpec } from './tls.ts';
+
+const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+const UNLIMITED = 2 ** 32 - 1;
+
+export type UpstreamProtocol = 'http1' | 'http2' | 'downstream';
+
+export interface ConnectionSettings {
+  protocol: UpstreamProtocol;
+  connectTimeoutMs: number;
+  idleTimeoutMs?: number;
+  maxRequestsPerConnection?: number;
+  /** Undefined: no limit. */
+  maxConnections?: number;
+  /** upstream_bind_config source addresses, IPv4 and IPv6. */
+  bind: { v4?: string; v6?: string };
+  keepAliveMs?: number;
+  /** Canonical form: pools are kept across updates while it stays the same. */
+  key: string;
+}
+
+function httpOptions(cluster: Obj): Obj {
+  const typed = obj(cluster.typedExtensionProtocolOptions);
+  return obj(typed[HTTP_OPTIONS] ?? typed['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']);
+}
+
+export function protocolOf(cluster: Obj): UpstreamProtocol {
+  const h = httpOptions(cluster);
+  if (has(h, 'explicitHttpConfig')) return has(obj(h.explicitHttpConfig), 'http2ProtocolOptions') ? 'http2' : 'http1';
+  if (has(h, 'useDownstreamProtocolConfig') || has(h, 'autoConfig')) return 'downstream';
+  if (has(cluster, 'http2ProtocolOptions')) return 'http2';
+  const sel = cluster.protocolSelection;
+  return sel === 'USE_DOWNSTREAM_PROTOCOL' || sel === 1 ? 'downstream' : 'http1';
+}
+
+export function connectionSettings(cluster: Obj, t: Thresholds): ConnectionSettings {
+  const common = obj(httpOptions(cluster).commonHttpProtocolOptions ?? cluster.commonHttpProtocolOptions);
+  const bindConfig = obj(cluster.upstreamBindConfig);
+  const addresses = [str(obj(bindConfig.sourceAddress).address), ...arr(bindConfig.extraSourceAddresses).map((a) => str(obj(a.address).address))];
+  const bind: ConnectionSettings['bind'] = {};
+  for (const a of addresses) {
+    if (isIP(a) === 4) bind.v4 ??= a;
+    else if (isIP(a) === 6) bind.v6 ??= a;
+  }
+  const keepalive = obj(cluster.upstreamConnectionOptions).tcpKeepalive;
+  const s: ConnectionSettings = {
+    protocol: protocolOf(cluster),
+    connectTimeoutMs: durationMs(cluster.connectTimeout) || 5000,
+    bind,
+    key: '',
+  };
+  const idle = durationMs(common.idleTimeout);
+  if (idle) s.idleTimeoutMs = idle;
+  const perConn = u32(common.maxRequestsPerConnection) ?? u32(cluster.maxRequestsPerConnection);
+  if (perConn) s.maxRequestsPerConnection = perConn;
+  if (t.maxConnections < UNLIMITED) s.maxConnections = Math.max(1, t.maxConnections);
+  if (isObj(keepalive)) s.keepAliveMs = (u32(keepalive.keepaliveTime) ?? 0) * 1000;
+  s.key = JSON.stringify([s.protocol, s.connectTimeoutMs, s.idleTimeoutMs, s.maxRequestsPerConnection, s.maxConnections, s.bind, s.keepAliveMs]);
+  return s;
+}
+
+/** The source address to bind for a destination of this family, if the cluster has one. */
+export function bindFor(s: ConnectionSettings, host: string): string | undefined {
+  return isIP(host) === 6 ? s.bind.v6 : s.bind.v4;
+}
+
+export interface HostLink {
+  host: string;
+  port: number;
+  spec: TransportSpec;
+  /** Updated with the peer's URI SAN after each TLS handshake. */
+  principal?: string;
+}
+
+/** Secure contexts per transport spec (by its canonical key), shared by the pools and connect() of a cluster. */
+export function createContexts(): (spec: Extract<TransportSpec, { kind: 'tls' }>, files: FileSource) => SecureContext {
+  const caches = new Map<string, ReturnType<typeof createContextCache>>();
+  return (spec, files) => {
+    let c = caches.get(spec.key);
+    if (!c) {
+      c = createContextCache();
+      caches.set(spec.key, c);
+    }
+    return c(spec, files);
+  };
+}
+
+export interface LinkDeps {
+  settings: () => ConnectionSettings;
+  files: () => FileSource;
+  contexts: ReturnType<typeof createContexts>;
+}
+
+/** The connect target for one new connection to `link` (ALPN for HTTP pools: the config's, else the protocol). */
+export function targetFor(link: HostLink, deps: LinkDeps, alpnFallback: string[], signal?: AbortSignal): ConnectTarget {
+  const s = deps.settings();
+  const local = bindFor(s, link.host);
+  const t: ConnectTarget = { host: link.host, port: link.port, timeoutMs: s.connectTimeoutMs };
+  if (local) t.localAddress = local;
+  if (s.keepAliveMs !== undefined) t.keepAliveMs = s.keepAliveMs;
+  if (signal) t.signal = signal;
+  if (link.spec.kind === 'tls') {
+    const spec = link.spec;
+    t.tls = {
+      spec,
+      context: deps.contexts(spec, deps.files()),
+      alpn: spec.alpn.length ? spec.alpn : alpnFallback,
+      onPeer: (p) => { link.principal = p; },
+    };
+  }
+  return t;
+}
+
+/** An undici Pool to one host speaking `protocol` (HTTP/2 with prior knowledge over plaintext, or over TLS). */
+export function createPool(link: HostLink, protocol: 'http1' | 'http2', deps: LinkDeps): Pool {
+  const s = deps.settings();
+  const connect: buildConnector.connector = (_opts, callback) => {
+    let target: ConnectTarget;
+    try {
+      target = targetFor(link, deps, protocol === 'http2' ? ['h2'] : ['http/1.1']);
+    } catch (err) {
+      callback(err as Error, null);
+      return;
+    }
+    openSocket(target).then((socket: Socket) => {
+      // The cluster's protocol decides the codec, whatever ALPN settled on (in-mesh ALPN names `istio`).
+      (socket as Socket & { alpnProtocol?: string }).alpnProtocol = protocol === 'http2' ? 'h2' : 'http/1.1';
+      callback(null, socket);
+    }, (err: Error) => callback(err, null));
+  };
+  const host = link.host.includes(':') ? `[${link.host}]` : link.host;
+  return new Pool(`http://${host}:${link.port}`, {
+    connect,
+    connections: s.maxConnections ?? null,
+    pipelining: 1,
+    allowH2: protocol === 'http2',
+    // Route timeouts belong to the HTTP layer; undici's own would cut long streams short.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    ...(s.idleTimeoutMs ? { keepAliveTimeout: s.idleTimeoutMs, keepAliveMaxTimeout: s.idleTimeoutMs } : {}),
+    ...(s.maxRequestsPerConnection ? { maxRequestsPerClient: s.maxRequestsPerConnection } : {}),
+  });
+}
