@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fixedRate } from './proxy-load.ts';
+import { fixedRate, probe } from './proxy-load.ts';
 import { startNginx } from './proxy-nginx.ts';
 import { cpuSeconds, firstJsonLine, freePort, type Proc, rssMb, startProc, waitReady } from './proxy-procs.ts';
 import { summarize, type Target } from './proxy-report.ts';
@@ -25,6 +25,8 @@ const FIXED_RATE = 1000;
 const FIXED_ROUNDS = 2;
 const FIXED_S = 3;
 const RSS_SERVICES = 100;
+/** The app's answer size (bench/proxy-app.ts). */
+const BODY_BYTES = 1024;
 const APP = new URL('./proxy-app.ts', import.meta.url).pathname;
 
 export interface RoundResult extends WrkResult {
@@ -45,11 +47,13 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
     const script = wrkScript(dir);
     const appProc = keep(startProc('app', process.execPath, [APP]));
     const appPort = Number((await firstJsonLine(appProc, 10_000)).port);
+    await probe(`http://127.0.0.1:${appPort}/`, undefined, BODY_BYTES);
     const targets: Target[] = [{ name: 'direct', url: `http://127.0.0.1:${appPort}/` }];
 
     const nginxPort = await freePort();
     const nginx = keep(startNginx(tools, join(dir, 'nginx'), nginxPort, appPort));
     await waitReady(nginx, `http://127.0.0.1:${nginxPort}/`, 10_000);
+    await probe(`http://127.0.0.1:${nginxPort}/`, undefined, BODY_BYTES);
     targets.push({ name: 'nginx', url: `http://127.0.0.1:${nginxPort}/` });
 
     const cpuProfDir = profile ? mkdtempSync(join(tmpdir(), 'weft-proxy-cpuprof-')) : undefined;
@@ -66,6 +70,7 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
         explicit: [`127.0.0.1:${port}=outbound:${SERVICE_IP}:${SERVICE_PORT}`] });
       keep(sc.proc);
       weftPid = sc.proc.pid;
+      await probe(`http://127.0.0.1:${port}/`, SERVICE_HOST, BODY_BYTES);
       targets.push({ name: 'weft', url: `http://127.0.0.1:${port}/`, host: SERVICE_HOST });
     } catch (err) {
       errors.weft = brief(err);
@@ -90,6 +95,7 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
       const client = await startSidecar({ name: 'pair-client', configDir: clientCfg, identityDir: clientIds,
         explicit: [`127.0.0.1:${port}=outbound:${SERVICE_IP}:${SERVICE_PORT}`] });
       keep(client.proc);
+      await probe(`http://127.0.0.1:${port}/`, SERVICE_HOST, BODY_BYTES);
       targets.push({ name: 'pair', url: `http://127.0.0.1:${port}/`, host: SERVICE_HOST });
     } catch (err) {
       errors.pair = brief(err);
@@ -144,7 +150,7 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
     return {
       ...summarize({ rounds, fixed, rss, pairMtls, errors, fixedRate: FIXED_RATE }),
       tools: { wrk: tools.wrkVersion, nginx: tools.nginxVersion, fetch_ms: tools.fetchMs },
-      setup: { connections: CONNECTIONS, wrk_threads: WRK_THREADS, rounds: ROUNDS, round_s: ROUND_S, body_bytes: 1024, rss_services: RSS_SERVICES },
+      setup: { connections: CONNECTIONS, wrk_threads: WRK_THREADS, rounds: ROUNDS, round_s: ROUND_S, body_bytes: BODY_BYTES, rss_services: RSS_SERVICES },
       ...(cpuProfDir ? { cpu_prof_dir: cpuProfDir } : {}),
       duration_s: Math.round((performance.now() - started) / 100) / 10,
     };
