@@ -6,7 +6,7 @@
 // all alike. Then a fixed 1000 rps (bench/proxy-load.ts) compares p90 direct vs through the pair, and a sidecar with
 // a 100-service config reports its resident memory. Tools come from hack/bench-tools.sh. `--profile` (or
 // WEFT_BENCH_PROFILE=1) runs the single sidecar under --cpu-prof and reports the profile directory.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixedRate, probe } from './proxy-load.ts';
@@ -128,8 +128,13 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
       }
     }
 
+    // The single sidecar's memory after its rounds (one service), for comparison with the 100-service one.
+    let weftRss: number | null = null;
+    try { if (weftPid !== undefined) weftRss = round1(rssMb(weftPid)); } catch { /* it ended: errors say why */ }
     // The memory test runs alone: stop the other sidecars first, so they neither compete nor share pages.
+    // Stopping the profiled sidecar (SIGTERM, graceful) is also what writes its CPU profile.
     for (const p of procs.filter((x) => x.name === 'weft' || x.name.startsWith('pair-'))) await p.stop();
+    const cpuProfiles = cpuProfDir ? readdirSync(cpuProfDir).map((f) => join(cpuProfDir, f)) : undefined;
     let rss: { ready_mb: number; after_traffic_mb: number } | undefined;
     try {
       log(`sidecar with ${RSS_SERVICES} services: resident memory`);
@@ -151,7 +156,8 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
       ...summarize({ rounds, fixed, rss, pairMtls, errors, fixedRate: FIXED_RATE }),
       tools: { wrk: tools.wrkVersion, nginx: tools.nginxVersion, fetch_ms: tools.fetchMs },
       setup: { connections: CONNECTIONS, wrk_threads: WRK_THREADS, rounds: ROUNDS, round_s: ROUND_S, body_bytes: BODY_BYTES, rss_services: RSS_SERVICES },
-      ...(cpuProfDir ? { cpu_prof_dir: cpuProfDir } : {}),
+      weft_rss_mb_one_service: weftRss,
+      ...(cpuProfDir ? { cpu_prof_dir: cpuProfDir, cpu_profiles: cpuProfiles } : {}),
       duration_s: Math.round((performance.now() - started) / 100) / 10,
     };
   } finally {

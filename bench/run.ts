@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const wanted = args.filter((a) => !a.startsWith('-'));
   const missing = wanted.filter((s) => !(s in SECTIONS));
   if (unknownFlags.length > 0 || missing.length > 0) {
-    process.stderr.write(`usage: npm run bench -- [${Object.keys(SECTIONS).join('|')}]… [--json]\n`);
+    process.stderr.write(`usage: npm run bench -- [${Object.keys(SECTIONS).join('|')}]… [--json] [--profile]\n`);
     process.exitCode = 2;
     return;
   }
