@@ -1,0 +1,201 @@
+// One downstream request from arrival to its telemetry record. In: node's request/response objects (HTTP/1.1
+// or the HTTP/2 compatibility API) and the connection's ConnContext; out: a routing decision executed — local
+// replies (no route, redirect, direct response, closed listener), fault injection, CORS, or a Forward to the
+// upstream cluster — and one HttpRecord to Telemetry when the response is done or the downstream went away.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { ClusterRuntime, ConnContext, HttpRecord, ResponseFlag, UpstreamHost } from '../runtime.ts';
+import type { HttpRequest } from '../routing/request.ts';
+import type { ClusterAction } from '../routing/types.ts';
+import { corsDecision } from './cors.ts';
+import { faultDecision } from './fault.ts';
+import { Forward } from './forward.ts';
+import { firstValue, toHttpRequest } from './headers.ts';
+import { grpcStatusForHttp, sendLocalReply } from './local-reply.ts';
+import type { LocalReply } from './local-reply.ts';
+import { peers } from './record.ts';
+import type { Shared } from './shared.ts';
+import type { TraceIds } from './trace.ts';
+
+export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
+export type DownstreamResponse = ServerResponse | Http2ServerResponse;
+
+const kExchange = Symbol('weft.exchange');
+
+interface Tagged { [kExchange]?: Exchange }
+
+export function exchangeOf(o: object): Exchange | undefined {
+  return (o as Tagged)[kExchange];
+}
+
+function onResponseClose(this: DownstreamResponse): void {
+  exchangeOf(this)?.closed();
+}
+
+export class Exchange {
+  readonly shared: Shared;
+  readonly ctx: ConnContext;
+  readonly req: DownstreamRequest;
+  readonly res: DownstreamResponse;
+  readonly http2: boolean;
+  readonly t0: number;
+  readonly startTime: number;
+  request: HttpRequest | undefined = undefined;
+  route: string | undefined = undefined;
+  clusterName: string | undefined = undefined;
+  cluster: ClusterRuntime | undefined = undefined;
+  host: UpstreamHost | undefined = undefined;
+  flags: ResponseFlag[] = [];
+  status = 0;
+  grpc = false;
+  grpcStatus: string | undefined = undefined;
+  requestBytes = 0;
+  responseBytes = 0;
+  requestId: string | undefined = undefined;
+  trace: TraceIds | undefined = undefined;
+  forward: Forward | undefined = undefined;
+  /** Response headers the CORS filter adds to an actual request's response. */
+  corsHeaders: Record<string, string> | undefined = undefined;
+  releaseRequest: (() => void) | undefined = undefined;
+  /** The proxy itself reset the downstream stream (upstream failure mid-response): not a DC. */
+  resetByProxy = false;
+  done = false;
+
+  constructor(shared: Shared, ctx: ConnContext, req: DownstreamRequest, res: DownstreamResponse, http2: boolean) {
+    this.shared = shared;
+    this.ctx = ctx;
+    this.req = req;
+    this.res = res;
+    this.http2 = http2;
+    this.t0 = shared.runtime.now();
+    this.startTime = Date.now();
+    (res as Tagged)[kExchange] = this;
+    res.on('close', onResponseClose);
+    shared.inFlight++;
+  }
+
+  run(): void {
+    const plan = this.ctx.plan();
+    if (plan.kind !== 'http') {
+      this.reply({ status: 503, body: 'no HTTP route configuration for this connection' }, [], true);
+      return;
+    }
+    const h = this.req.headers;
+    const path = this.http2 ? (h[':path'] as string | undefined) ?? '/' : this.req.url ?? '/';
+    const scheme = this.ctx.tls ? 'https' : 'http';
+    const request = toHttpRequest(h, this.req.method ?? 'GET', path, scheme, this.ctx.kind !== 'outbound');
+    this.request = request;
+    const ct = firstValue(h['content-type']);
+    this.grpc = ct !== undefined && ct.startsWith('application/grpc');
+    const random = this.shared.runtime.random;
+    const result = plan.route(request, random(), this.shared.upstreamStub);
+    this.route = result.route;
+    const action = result.action;
+    switch (action.kind) {
+      case 'no-route': this.reply({ status: 404 }, ['NR']); return;
+      case 'redirect': this.reply({ status: action.status, headers: { location: action.location } }, []); return;
+      case 'direct': this.reply({ status: action.status, ...(action.body !== undefined ? { body: action.body } : {}) }, []); return;
+      case 'closed': this.reply({ status: 503, body: action.reason }, [], true); return;
+      case 'cluster': this.toCluster(action); return;
+    }
+  }
+
+  private toCluster(action: ClusterAction): void {
+    this.clusterName = action.cluster;
+    const fault = action.fault ? faultDecision(action.fault, this.request!, this.shared.runtime.random) : undefined;
+    if (fault?.delayMs !== undefined) {
+      this.flags.push('DI');
+      setTimeout(afterFaultDelay, fault.delayMs, this, action, fault.abort);
+      return;
+    }
+    this.afterDelay(action, fault?.abort);
+  }
+
+  afterDelay(action: ClusterAction, abort: { httpStatus: number; grpcStatus?: number } | undefined): void {
+    if (this.done) return;
+    if (abort) {
+      this.flags.push('FI');
+      this.reply({ status: abort.httpStatus, body: 'fault filter abort', ...(abort.grpcStatus !== undefined ? { grpcStatus: abort.grpcStatus } : {}) }, [], false, true);
+      return;
+    }
+    if (action.cors) {
+      const h = this.request!.headers;
+      const d = corsDecision(action.cors, this.request!.method, h.get('origin')?.[0], h.get('access-control-request-method')?.[0], this.shared.runtime.random());
+      if (d.kind === 'preflight') {
+        this.reply({ status: 200, headers: d.headers }, [], false, true);
+        return;
+      }
+      if (d.kind === 'actual') this.corsHeaders = d.headers;
+    }
+    this.forward = new Forward(this, action);
+    this.forward.start();
+  }
+
+  /** A response made by the proxy. `raw` skips the gRPC translation (fault aborts carry their own status). */
+  reply(r: LocalReply, flags: ResponseFlag[], close = false, raw = false): void {
+    if (this.done) return;
+    for (const f of flags) this.flags.push(f);
+    if (this.grpc && r.grpcStatus === undefined && !raw) r = { ...r, grpcStatus: grpcStatusForHttp(r.status) };
+    if (this.corsHeaders) r = { ...r, headers: { ...r.headers, ...this.corsHeaders } };
+    this.status = r.grpcStatus !== undefined ? 200 : r.status;
+    if (r.grpcStatus !== undefined) this.grpcStatus = String(r.grpcStatus);
+    this.forward?.cancel();
+    this.responseBytes += sendLocalReply(this.res, r, close || (this.shared.draining && !this.http2));
+  }
+
+  /** The downstream response ended (finished or the connection went away). */
+  closed(): void {
+    if (this.done) return;
+    if (!this.res.writableFinished && !this.resetByProxy) {
+      this.flags.push('DC');
+      this.forward?.cancel();
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    this.done = true;
+    if (this.releaseRequest) this.releaseRequest();
+    const shared = this.shared;
+    shared.runtime.telemetry.http(this.record());
+    if (--shared.inFlight === 0 && shared.onIdle) shared.onIdle();
+  }
+
+  private record(): HttpRecord {
+    const rt = this.shared.runtime;
+    const host = this.host;
+    const req = this.request;
+    const h = this.req.headers;
+    const rec: HttpRecord = {
+      ...peers(rt, this.ctx, this.cluster, host),
+      startTime: this.startTime,
+      durationMs: rt.now() - this.t0,
+      method: this.req.method ?? '',
+      authority: req?.authority ?? '',
+      path: req?.path ?? '',
+      requestProtocol: this.grpc ? 'grpc' : 'http',
+      httpVersion: this.http2 ? 'HTTP/2' : `HTTP/${this.req.httpVersion}`,
+      status: this.status,
+      flags: this.flags,
+      requestBytes: this.requestBytes,
+      responseBytes: this.responseBytes,
+      downstreamRemote: this.ctx.downstreamRemote,
+    };
+    if (this.grpcStatus !== undefined) rec.grpcStatus = this.grpcStatus;
+    if (this.route !== undefined) rec.route = this.route;
+    if (this.clusterName) rec.upstreamCluster = this.clusterName;
+    if (host) rec.upstreamHost = host.address;
+    if (this.requestId) rec.requestId = this.requestId;
+    if (this.trace) {
+      rec.traceId = this.trace.traceId;
+      rec.spanId = this.trace.spanId;
+    }
+    const ua = firstValue(h['user-agent']);
+    if (ua) rec.userAgent = ua;
+    return rec;
+  }
+}
+
+function afterFaultDelay(ex: Exchange, action: ClusterAction, abort: { httpStatus: number; grpcStatus?: number } | undefined): void {
+  ex.afterDelay(action, abort);
+}

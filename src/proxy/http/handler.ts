@@ -1,0 +1,119 @@
+// createHttpHandler: the HTTP side of the sidecar. Connections arrive from the listeners (plaintext or with TLS
+// already terminated) and are fed to one non-listening node:http server (HTTP/1.1: keep-alive, pipelining,
+// WebSocket upgrades) or one node:http2 server (h2c prior knowledge, or ALPN h2) per handler. Each request
+// becomes an Exchange. Hardening: llhttp in strict mode (smuggling attempts → 400), a header size limit (431),
+// a Host header requirement, headers/request/keep-alive timeouts against slow clients. drain() stops
+// keep-alive (Connection: close, GOAWAY) and resolves when in-flight requests are done.
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import http2 from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { ConnContext, HttpHandler, Runtime } from '../runtime.ts';
+import { Exchange } from './exchange.ts';
+import { makeShared } from './shared.ts';
+import { handleUpgrade } from './websocket.ts';
+
+export interface HttpHandlerOptions {
+  /** Request header block limit (bytes); larger requests get 431. Envoy's default is 60 KiB. */
+  maxHeaderSize?: number;
+  /** Time allowed to receive a request's headers (slowloris); the connection is answered 408 and closed. */
+  headersTimeoutMs?: number;
+  /** Time allowed to receive a whole request (0 = none). */
+  requestTimeoutMs?: number;
+  /** Idle time between requests on an HTTP/1.1 connection before it is closed. */
+  keepAliveTimeoutMs?: number;
+  /** How often the HTTP/1 server checks the headers/request timeouts. */
+  timeoutCheckIntervalMs?: number;
+  /** Request bodies up to this size are buffered for retries and mirrors (Envoy's buffer limit: 1 MiB). */
+  bufferLimitBytes?: number;
+}
+
+const kCtx = Symbol('weft.connContext');
+
+interface Tagged { [kCtx]?: ConnContext }
+
+export function createHttpHandler(runtime: Runtime, options: HttpHandlerOptions = {}): HttpHandler {
+  const shared = makeShared(runtime, options.bufferLimitBytes ?? 1024 * 1024);
+  const maxHeaderSize = options.maxHeaderSize ?? 60 * 1024;
+
+  const h1 = http.createServer({
+    requireHostHeader: true,
+    insecureHTTPParser: false,
+    maxHeaderSize,
+    headersTimeout: options.headersTimeoutMs ?? 10_000,
+    requestTimeout: options.requestTimeoutMs ?? 300_000,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 60_000,
+    connectionsCheckingInterval: options.timeoutCheckIntervalMs ?? 1000,
+  }, (req: IncomingMessage, res: ServerResponse) => {
+    const ctx = (req.socket as Tagged)[kCtx];
+    if (!ctx) {
+      res.destroy();
+      return;
+    }
+    new Exchange(shared, ctx, req, res, false).run();
+  });
+  // The server never listens; this starts its connection tracking, which enforces headers/request timeouts.
+  h1.emit('listening');
+  h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const ctx = (req.socket as Tagged)[kCtx];
+    if (!ctx) socket.destroy();
+    else handleUpgrade(shared, ctx, req, socket, head);
+  });
+
+  const sessions = new Set<ServerHttp2Session>();
+  let pending: ConnContext | undefined;
+  const h2 = http2.createServer({
+    maxSessionMemory: 32,
+    settings: { maxHeaderListSize: maxHeaderSize, enablePush: false },
+  }, (req: Http2ServerRequest, res: Http2ServerResponse) => {
+    const ctx = (req.stream.session as unknown as Tagged | undefined)?.[kCtx];
+    if (!ctx) {
+      res.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    new Exchange(shared, ctx, req, res, true).run();
+  });
+  h2.on('session', (s: ServerHttp2Session) => {
+    (s as unknown as Tagged)[kCtx] = pending;
+    sessions.add(s);
+    if (shared.draining) s.close();
+    s.once('close', () => sessions.delete(s));
+  });
+
+  return {
+    serve(socket: Duplex, ctx: ConnContext, protocol: 'http1' | 'http2'): void {
+      (socket as Tagged)[kCtx] = ctx;
+      if (protocol === 'http2') {
+        pending = ctx;
+        try {
+          h2.emit('connection', socket);
+        } finally {
+          pending = undefined;
+        }
+      } else {
+        h1.emit('connection', socket);
+      }
+    },
+
+    drain(timeoutMs: number): Promise<void> {
+      shared.draining = true;
+      h1.closeIdleConnections();
+      for (const s of sessions) s.close();
+      if (shared.inFlight === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(done, timeoutMs);
+        function done(): void {
+          clearTimeout(timer);
+          shared.onIdle = undefined;
+          resolve();
+        }
+        shared.onIdle = done;
+      });
+    },
+
+    inFlight(): number {
+      return shared.inFlight;
+    },
+  };
+}

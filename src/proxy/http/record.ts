@@ -1,0 +1,45 @@
+// Who talked to whom, for an HttpRecord: the reporter (the source sidecar for outbound and gateway traffic,
+// the destination sidecar for inbound), the local workload's PeerInfo from the ProxyConfig and identity, the
+// destination from the picked host's `istio` metadata and the cluster's service, the peer principal from mTLS.
+import type { ClusterRuntime, ConnContext, HttpRecord, PeerInfo, Runtime, UpstreamHost } from '../runtime.ts';
+
+export type Peers = Pick<HttpRecord, 'reporter' | 'source' | 'destination' | 'connectionSecurityPolicy'>;
+
+export function localPeer(rt: Runtime): PeerInfo {
+  const local = rt.local;
+  const p: PeerInfo = { workload: local.name, namespace: local.namespace };
+  if (local.labels.app !== undefined) p.app = local.labels.app;
+  if (local.labels.version !== undefined) p.version = local.labels.version;
+  const spiffe = rt.live.identity()?.spiffeId;
+  if (spiffe) p.principal = spiffe;
+  return p;
+}
+
+export function peers(rt: Runtime, ctx: ConnContext, cluster: ClusterRuntime | undefined, host: UpstreamHost | undefined): Peers {
+  const inbound = ctx.kind === 'inbound';
+  let destination: HttpRecord['destination'];
+  let source: PeerInfo;
+  if (inbound) {
+    source = ctx.tls?.peerPrincipal ? { principal: ctx.tls.peerPrincipal } : {};
+    destination = localPeer(rt);
+  } else {
+    source = localPeer(rt);
+    destination = {};
+    if (host) {
+      const m = host.metadata;
+      if (m.workload) destination.workload = m.workload;
+      if (m.namespace) destination.namespace = m.namespace;
+      if (m.app) destination.app = m.app;
+      if (m.version) destination.version = m.version;
+      const p = cluster?.peerPrincipal(host);
+      if (p) destination.principal = p;
+    }
+  }
+  if (cluster?.service) destination.service = cluster.service;
+  return {
+    reporter: inbound ? 'destination' : 'source',
+    source,
+    destination,
+    connectionSecurityPolicy: inbound ? (ctx.tls?.peerPrincipal ? 'mutual_tls' : 'none') : 'unknown',
+  };
+}

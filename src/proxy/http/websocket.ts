@@ -1,0 +1,113 @@
+// HTTP/1.1 upgrades (WebSocket) when the connection manager's upgrade_configs allow the type: the request is
+// routed like any other, then the proxy opens a raw connection to the picked host (cluster.connect, with the
+// cluster's TLS), writes the request head, and splices the two sockets; the host's 101 and everything after
+// it flows through untouched. Upgrades of other types, or when none is configured, get 403 as in Envoy.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ConnContext, HttpRecord, ResponseFlag } from '../runtime.ts';
+import { arr, str } from '../routing/envoy-values.ts';
+import type { Obj } from '../routing/envoy-values.ts';
+import { firstValue, stripHopByHop, toHttpRequest } from './headers.ts';
+import type { HeaderBag } from './headers.ts';
+import { peers } from './record.ts';
+import type { Shared } from './shared.ts';
+import { propagateTrace } from './trace.ts';
+
+const REASONS: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable', 301: 'Moved Permanently', 302: 'Found' };
+
+function upgradeAllowed(hcm: Obj, type: string): boolean {
+  return arr(hcm.upgradeConfigs).some((u) => str(u.upgradeType).toLowerCase() === type);
+}
+
+function refuse(socket: Duplex, status: number, extra = ''): void {
+  socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-length: 0\r\nconnection: close\r\n${extra}\r\n`);
+}
+
+export function handleUpgrade(shared: Shared, ctx: ConnContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const rt = shared.runtime;
+  const t0 = rt.now();
+  const startTime = Date.now();
+  const type = (firstValue(req.headers.upgrade) ?? '').toLowerCase();
+  const plan = ctx.plan();
+  const scheme = ctx.tls ? 'https' : 'http';
+  const request = toHttpRequest(req.headers, req.method ?? 'GET', req.url ?? '/', scheme, ctx.kind !== 'outbound');
+  const flags: ResponseFlag[] = [];
+  const rec = (status: number, extra: Partial<HttpRecord> = {}, p = peers(rt, ctx, undefined, undefined)): void => {
+    rt.telemetry.http({
+      ...p, startTime, durationMs: rt.now() - t0, method: request.method, authority: request.authority, path: request.path,
+      requestProtocol: 'http', httpVersion: 'HTTP/1.1', status, flags, requestBytes: 0, responseBytes: 0,
+      downstreamRemote: ctx.downstreamRemote, ...extra,
+    });
+  };
+  const fail = (status: number, flag?: ResponseFlag, extra = ''): void => {
+    if (flag) flags.push(flag);
+    refuse(socket, status, extra);
+    rec(status);
+  };
+  if (plan.kind !== 'http') return fail(503);
+  if (!upgradeAllowed(plan.hcm, type)) return fail(403);
+  const result = plan.route(request, rt.random(), shared.upstreamStub);
+  const action = result.action;
+  if (action.kind === 'no-route') return fail(404, 'NR');
+  if (action.kind === 'redirect') return fail(action.status, undefined, `location: ${action.location}\r\n`);
+  if (action.kind !== 'cluster') return fail(action.kind === 'direct' ? action.status : 503);
+  const cluster = rt.clusters.get(action.cluster);
+  if (!cluster) return fail(503, 'NC');
+  const release = cluster.admitRequest();
+  if (!release) return fail(503, 'UO');
+  const host = cluster.pick({});
+  if (!host) {
+    release();
+    return fail(503, 'UH');
+  }
+  const h: HeaderBag = action.upstreamHeaders ?? {};
+  const path = (h[':path'] as string | undefined) ?? request.path;
+  const authority = (h[':authority'] as string | undefined) ?? request.authority;
+  delete h[':path'];
+  delete h[':authority'];
+  stripHopByHop(h, false);
+  h.host = authority;
+  h.connection = 'Upgrade';
+  h.upgrade = firstValue(req.headers.upgrade) ?? type;
+  if (h['x-forwarded-proto'] === undefined) h['x-forwarded-proto'] = scheme;
+  if (!firstValue(h['x-request-id'])) h['x-request-id'] = crypto.randomUUID();
+  propagateTrace(h, rt.random);
+  let text = `${request.method} ${path} HTTP/1.1\r\n`;
+  for (const k in h) {
+    const v = h[k];
+    if (v === undefined) continue;
+    for (const one of typeof v === 'string' ? [v] : v) text += `${k}: ${one}\r\n`;
+  }
+  text += '\r\n';
+  const ac = new AbortController();
+  socket.once('close', () => ac.abort());
+  cluster.connect(host, ac.signal).then((up) => {
+    if (socket.destroyed) {
+      up.destroy();
+      release();
+      return;
+    }
+    up.write(text);
+    if (head.length > 0) up.write(head);
+    socket.pipe(up);
+    up.pipe(socket);
+    let closed = false;
+    const close = (): void => {
+      if (closed) return;
+      closed = true;
+      socket.destroy();
+      up.destroy();
+      release();
+      cluster.report(host, { kind: 'response', status: 101, latencyMs: rt.now() - t0 });
+      rec(101, { upstreamCluster: action.cluster, upstreamHost: host.address }, peers(rt, ctx, cluster, host));
+    };
+    up.on('close', close);
+    up.on('error', close);
+    socket.on('close', close);
+    socket.on('error', close);
+  }, () => {
+    release();
+    cluster.report(host, { kind: 'connect-failure', latencyMs: rt.now() - t0 });
+    fail(503, 'UF');
+  });
+}
