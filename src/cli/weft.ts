@@ -7,11 +7,13 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../controllers/log.ts';
 import { DEFAULT_LEASE_NAME, DEFAULT_NAMESPACE, startOperator, type Operator } from '../controllers/operator.ts';
 import { webhookHook } from '../webhooks/run.ts';
+import { parseProxyArgs, PROXY_HELP, runProxy } from './proxy-cmd.ts';
 
 const HELP = `weft — control plane of the weft service mesh
 
 Usage:
   weft operator [flags]    run the operator (status of mesh resources; leader-elected)
+  weft proxy [flags]       run the sidecar proxy (config and identity from mounted volumes)
   weft help                show this help
 
 operator flags:
@@ -25,6 +27,7 @@ operator flags:
       --webhook-host ADDR            address the webhook listens on (default 0.0.0.0)
       --webhook-port PORT            port of the webhook (default 9443)
 
+${PROXY_HELP}
 Logs are JSON lines on stderr; $WEFT_LOG_LEVEL sets the level (debug, info, warn, error).
 `;
 
@@ -149,6 +152,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'operator':
         return await runOperator(rest);
+      case 'proxy':
+        return await runProxy(parseProxyArgs(rest, (m) => new UsageError(m)));
       case 'help':
       case '-h':
       case '--help':

@@ -1,0 +1,180 @@
+// The sidecar process wired together. In: directories, listener options, the parts (clusters, HTTP handler,
+// listeners). Out: a running proxy: the admin endpoint at once (503 until ready), the live config watched, the
+// clusters updated on every config or identity change, listeners started after the first valid config, and a
+// graceful shutdown (SIGTERM or /quitquitquit): /ready turns 503, listeners stop accepting, in-flight HTTP
+// requests and open connections get up to the drain timeout, then everything closes.
+import type { Logger } from '../controllers/log.ts';
+import { startAdmin } from './admin/server.ts';
+import type { AdminServer, ServerState } from './admin/server.ts';
+import { startLiveConfig } from './config/live.ts';
+import type { WatchedLiveConfig } from './config/live.ts';
+import type { ClusterManager, HttpHandler, LiveConfig, LocalWorkload, Runtime } from './runtime.ts';
+import { bufferedWriter } from './telemetry/access-log.ts';
+import { createTelemetry } from './telemetry/istio.ts';
+import type { SidecarTelemetry } from './telemetry/istio.ts';
+
+export interface ExplicitListenerSpec {
+  bindHost: string;
+  bindPort: number;
+  direction: 'outbound' | 'inbound';
+  destinationIp: string;
+  destinationPort: number;
+}
+
+export interface ListenerOptions {
+  capture: 'iptables' | 'none';
+  outboundPort: number;
+  inboundPort: number;
+  explicit: ExplicitListenerSpec[];
+  gateway: boolean;
+}
+
+/** What the sidecar needs of the running listeners. */
+export interface ListenerSet {
+  /** Stops accepting new connections; open ones go on. */
+  stopAccepting(): Promise<void>;
+  /** Downstream connections still open. */
+  connections(): number;
+  /** Closes whatever is still open. */
+  close(): Promise<void>;
+}
+
+/** The factories of the proxy's parts (injected so tests and partial builds can replace them). */
+export interface SidecarParts {
+  clusters(deps: { local: LocalWorkload; now: () => number; random: () => number }): ClusterManager;
+  http(runtime: Runtime): HttpHandler;
+  listeners(runtime: Runtime, http: HttpHandler, opts: ListenerOptions): Promise<ListenerSet>;
+}
+
+export interface SidecarOptions {
+  configDir: string;
+  identityDir?: string;
+  admin: { host: string; port: number };
+  listeners: ListenerOptions;
+  drainTimeoutMs: number;
+  /** Access log sink (stdout in the CLI); undefined = off. */
+  accessLog?: (chunk: string) => void;
+  log: Logger;
+  parts: SidecarParts;
+  /** Called when /quitquitquit asked for shutdown (after the drain finished). */
+  onQuit?: () => void;
+  pollMs?: number;
+  random?: () => number;
+  now?: () => number;
+}
+
+export interface Sidecar {
+  readonly admin: { host: string; port: number };
+  readonly live: LiveConfig;
+  readonly telemetry: SidecarTelemetry;
+  state(): ServerState;
+  /** Resolves once config, clusters and listeners are up. */
+  ready(): Promise<void>;
+  /** Graceful drain and close; idempotent. */
+  shutdown(reason: string): Promise<void>;
+  /** Resolves when a shutdown (signal, /quitquitquit or shutdown()) has finished. */
+  stopped(): Promise<void>;
+}
+
+const until = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
+
+export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
+  const log = opts.log;
+  const telemetry = createTelemetry(opts.accessLog ? { accessLog: bufferedWriter(opts.accessLog) } : {});
+  const live: WatchedLiveConfig = startLiveConfig({
+    configDir: opts.configDir,
+    ...(opts.identityDir ? { identityDir: opts.identityDir } : {}),
+    telemetry,
+    log: log.child('config'),
+    ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
+  });
+  let state: ServerState = 'PRE_INITIALIZING';
+  let clusters: ClusterManager | undefined;
+  let http: HttpHandler | undefined;
+  let listeners: ListenerSet | undefined;
+  let stopping: Promise<void> | undefined;
+
+  let markStopped: () => void = () => {};
+  const stopped = new Promise<void>((r) => (markStopped = r));
+  const shutdown = (reason: string): Promise<void> => (stopping ??= drain(reason).finally(markStopped));
+
+  async function drain(reason: string): Promise<void> {
+    const wasLive = state === 'LIVE';
+    state = 'DRAINING';
+    log.info('draining', { reason, timeoutMs: opts.drainTimeoutMs, inFlight: http?.inFlight() ?? 0, connections: listeners?.connections() ?? 0 });
+    const deadline = Date.now() + opts.drainTimeoutMs;
+    try {
+      await listeners?.stopAccepting();
+      if (http) await http.drain(opts.drainTimeoutMs);
+      while (listeners && listeners.connections() > 0 && Date.now() < deadline) await until(20);
+      const left = listeners?.connections() ?? 0;
+      if (left > 0) log.warn('drain timeout: closing open connections', { connections: left });
+      await listeners?.close();
+      await clusters?.close();
+    } catch (e) {
+      log.error('drain failed', { error: e });
+    }
+    live.close();
+    await admin.close();
+    telemetry.close();
+    log.info('stopped', { reason, wasLive });
+  }
+
+  const admin: AdminServer = await startAdmin({
+    host: opts.admin.host,
+    port: opts.admin.port,
+    live,
+    state: () => state,
+    metrics: () => telemetry.render(),
+    onQuit: () => {
+      void shutdown('quitquitquit').then(() => opts.onQuit?.());
+    },
+  });
+  log.info('admin listening', { host: admin.host, port: admin.port });
+
+  const bringUp = async (): Promise<void> => {
+    const first = await live.ready();
+    if (stopping) return;
+    const local: LocalWorkload = first.config.workload;
+    const random = opts.random ?? Math.random;
+    const now = opts.now ?? (() => performance.now());
+    clusters = opts.parts.clusters({ local, now, random });
+    clusters.update(first, live.files);
+    live.onChange(() => {
+      const c = live.current();
+      if (c && clusters && !stopping) clusters.update(c, live.files);
+    });
+    const runtime: Runtime = {
+      live,
+      clusters,
+      telemetry,
+      local,
+      random,
+      now,
+    };
+    http = opts.parts.http(runtime);
+    listeners = await opts.parts.listeners(runtime, http, opts.listeners);
+    if (stopping) {
+      await listeners.close();
+      return;
+    }
+    state = 'LIVE';
+    log.info('ready', { version: first.version, workload: `${local.namespace}/${local.name}` });
+  };
+  const up = bringUp().catch(async (e: unknown) => {
+    log.error('sidecar failed to start', { error: e });
+    throw e;
+  });
+  // Avoid an unhandled rejection when nobody awaits ready(); the error is logged above.
+  up.catch(() => {});
+
+  return {
+    admin: { host: admin.host, port: admin.port },
+    live,
+    telemetry,
+    state: () => state,
+    ready: () => up,
+    shutdown,
+    stopped: () => stopped,
+  };
+}

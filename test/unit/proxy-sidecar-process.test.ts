@@ -1,0 +1,96 @@
+// `weft proxy` as a real child process: not ready (503) until a config volume appears, ready (200 LIVE) once
+// it has loaded, and it ends with exit status 0 on POST /quitquitquit (how a Job's proxy is stopped) and on
+// SIGTERM; logs are JSON lines on stderr.
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { eventually, KubeletVolume } from '../support/kubelet-volume.ts';
+import { identityFiles, packed, productpageConfig, workloadIdentity } from '../support/proxy-bundles.ts';
+
+const WEFT = resolve(import.meta.dirname, '../../src/cli/weft.ts');
+
+interface Running {
+  child: ChildProcess;
+  admin: string;
+  logs: Array<Record<string, unknown>>;
+  exit: Promise<number | null>;
+}
+
+async function startProxy(configDir: string, identityDir: string): Promise<Running> {
+  const child = spawn(process.execPath, [WEFT, 'proxy', '--config-dir', configDir, '--identity-dir', identityDir, '--admin', '127.0.0.1:0',
+    '--capture', 'none', '--drain-timeout', '1s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: Array<Record<string, unknown>> = [];
+  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const admin = await new Promise<string>((res, rej) => {
+    const rl = createInterface({ input: child.stderr! });
+    rl.on('line', (line) => {
+      let rec: Record<string, unknown>;
+      try {
+        rec = JSON.parse(line);
+      } catch {
+        rec = { unparsed: line };
+      }
+      logs.push(rec);
+      if (rec.msg === 'admin listening') res(`http://127.0.0.1:${String(rec.port)}`);
+    });
+    void exit.then((code) => rej(new Error(`proxy exited (${code}) before listening: ${JSON.stringify(logs)}`)));
+  });
+  child.stdout!.resume();
+  return { child, admin, logs, exit };
+}
+
+async function readyStatus(admin: string): Promise<number> {
+  return (await fetch(`${admin}/ready`)).status;
+}
+
+async function waitReady(admin: string): Promise<void> {
+  const end = Date.now() + 10_000;
+  while ((await readyStatus(admin)) !== 200) {
+    if (Date.now() > end) throw new Error('proxy never became ready');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('weft proxy: the process', function () {
+  this.timeout(20_000);
+  let cfg: KubeletVolume;
+  let ids: KubeletVolume;
+  let running: Running | undefined;
+  beforeEach(async () => {
+    cfg = new KubeletVolume();
+    ids = new KubeletVolume();
+    ids.write(identityFiles(await workloadIdentity()));
+  });
+  afterEach(() => {
+    if (running && running.child.exitCode === null) running.child.kill('SIGKILL');
+    running = undefined;
+    cfg.remove();
+    ids.remove();
+  });
+
+  it('is not ready without config, becomes ready when it appears, and exits 0 on /quitquitquit', async () => {
+    running = await startProxy(cfg.dir, ids.dir);
+    expect(await readyStatus(running.admin)).to.equal(503);
+    cfg.write({ 'config.pb.gz': packed(productpageConfig()).gzipped });
+    await waitReady(running.admin);
+    const info = await (await fetch(`${running.admin}/server_info`)).json() as Record<string, unknown>;
+    expect(info).to.deep.include({ state: 'LIVE', workload: 'bookinfo/productpage-v1' });
+    const quit = await fetch(`${running.admin}/quitquitquit`, { method: 'POST' });
+    expect(quit.status).to.equal(200);
+    expect(await running.exit).to.equal(0);
+    expect(running.logs.map((l) => l.msg)).to.include.members(['config loaded', 'ready', 'draining', 'stopped']);
+    expect(running.logs.every((l) => typeof l.level === 'string')).to.equal(true);
+  });
+
+  it('exits 0 on SIGTERM after draining', async () => {
+    cfg.write({ 'config.pb.gz': packed(productpageConfig()).gzipped });
+    running = await startProxy(cfg.dir, ids.dir);
+    await waitReady(running.admin);
+    running.child.kill('SIGTERM');
+    expect(await running.exit).to.equal(0);
+    await eventually(() => running!.logs.some((l) => l.msg === 'stopped'), 1000, 'the stopped log line');
+    expect(running.logs.find((l) => l.msg === 'draining')).to.deep.include({ reason: 'SIGTERM' });
+  });
+});
