@@ -31,6 +31,8 @@ class ShadowHandler implements Dispatcher.DispatchHandler {
     this.done();
   }
 
+  onRequestStart(): void {}
+
   onResponseError(): void {
     this.done();
   }
