@@ -63,7 +63,7 @@ export async function waitReady(p: Proc, url: string, timeoutMs: number): Promis
   void p.exited.then((how) => { ended = how; });
   let last = '';
   while (Date.now() < end) {
-    if (ended !== undefined) throw new Error(`${p.name} ended (${ended}) before ready: ${p.tail().trim()}`);
+    if (ended !== undefined) throw new Error(`${p.name} ended (${ended}) before ready: ${whyLines(p.tail())}`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
       await res.arrayBuffer();
@@ -74,7 +74,14 @@ export async function waitReady(p: Proc, url: string, timeoutMs: number): Promis
     }
     await sleep(100);
   }
-  throw new Error(`${p.name} not ready at ${url} within ${timeoutMs} ms (${last}): ${p.tail().trim()}`);
+  throw new Error(`${p.name} not ready at ${url} within ${timeoutMs} ms (${last}): ${whyLines(p.tail())}`);
+}
+
+/** From a log tail, the lines that say what went wrong: JSON lines at level error or warn, else the last three. */
+export function whyLines(tail: string): string {
+  const lines = tail.split('\n').map((l) => l.trim()).filter(Boolean);
+  const bad = lines.filter((l) => /"level":"(error|warn|fatal)"/.test(l));
+  return (bad.length > 0 ? bad.slice(-3) : lines.slice(-3)).join(' | ');
 }
 
 /** A TCP port free on `host` right now. */

@@ -169,4 +169,4 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
 /** An error's first lines, enough to say why a variant did not run without flooding the report. */
-const brief = (err: unknown): string => (err as Error).message.split('\n').slice(0, 3).join(' ').slice(0, 400);
+const brief = (err: unknown): string => (err as Error).message.split('\n').slice(0, 3).join(' ').slice(0, 800);

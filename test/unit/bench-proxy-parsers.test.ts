@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { percentile } from '../../bench/proxy-load.ts';
 import { nginxConf } from '../../bench/proxy-nginx.ts';
-import { cpuTicksOf } from '../../bench/proxy-procs.ts';
+import { cpuTicksOf, whyLines } from '../../bench/proxy-procs.ts';
 import { median, summarize } from '../../bench/proxy-report.ts';
 import { parseWrkOutput } from '../../bench/proxy-wrk.ts';
 
@@ -21,6 +21,12 @@ describe('bench proxy parsers', () => {
   it('sums utime and stime even when the command name holds spaces and parentheses', () => {
     const stat = '1234 (node (weft) x) S 1 1234 1234 0 -1 4194304 100 0 0 0 250 31 0 0 20 0 11 0 100 0 0';
     expect(cpuTicksOf(stat)).to.equal(281);
+  });
+
+  it('picks the error lines out of a JSON log tail, else its last lines', () => {
+    const tail = '{"level":"info","msg":"a"}\n{"level":"error","msg":"b"}\n{"level":"info","msg":"c"}\n';
+    expect(whyLines(tail)).to.equal('{"level":"error","msg":"b"}');
+    expect(whyLines('one\ntwo\nthree\nfour\n')).to.equal('two | three | four');
   });
 
   it('takes nearest-rank percentiles and medians', () => {
