@@ -56,8 +56,10 @@ export function openSocket(t: ConnectTarget): Promise<Socket> {
       }
     };
     const onAbort = () => done(new UpstreamConnectError('aborted', 'connect aborted'));
+    let tcpUp = false;
     const onError = (err: Error) => {
-      const tlsFailure = t.tls && (err.message.includes('certificate') || 'code' in err && String(err.code).startsWith('ERR_TLS'));
+      // Once TCP is up, a failure of a TLS connection is the handshake's (trust, SAN, ALPN, protocol version).
+      const tlsFailure = t.tls !== undefined && tcpUp;
       done(new UpstreamConnectError(tlsFailure ? 'tls' : 'refused', `upstream connect to ${t.host}:${t.port} failed: ${err.message}`, { cause: err }));
     };
     const base = { host: t.host, port: t.port, ...(t.localAddress ? { localAddress: t.localAddress } : {}) };
@@ -85,6 +87,7 @@ export function openSocket(t: ConnectTarget): Promise<Socket> {
       socket = netConnect(base);
       socket.once('connect', () => done());
     }
+    socket.once('connect', () => { tcpUp = true; });
     socket.setNoDelay(true);
     if (t.keepAliveMs !== undefined) socket.setKeepAlive(true, t.keepAliveMs);
     socket.on('error', onError);

@@ -107,8 +107,8 @@ export interface LinkDeps {
   contexts: ReturnType<typeof createContexts>;
 }
 
-/** The connect target for one new connection to `link` (ALPN for HTTP pools: the config's, else the protocol). */
-export function targetFor(link: HostLink, deps: LinkDeps, alpnFallback: string[], signal?: AbortSignal): ConnectTarget {
+/** The connect target for one new connection to `link` (ALPN: the config's, then `alpn` — the HTTP pools' protocol). */
+export function targetFor(link: HostLink, deps: LinkDeps, alpnFallback: readonly string[], signal?: AbortSignal): ConnectTarget {
   const s = deps.settings();
   const local = bindFor(s, link.host);
   const t: ConnectTarget = { host: link.host, port: link.port, timeoutMs: s.connectTimeoutMs };
@@ -120,7 +120,8 @@ export function targetFor(link: HostLink, deps: LinkDeps, alpnFallback: string[]
     t.tls = {
       spec,
       context: deps.contexts(spec, deps.files()),
-      alpn: spec.alpn.length ? spec.alpn : alpnFallback,
+      // HTTP pools also offer their own protocol, so that a server without in-mesh ALPN names still agrees.
+      alpn: [...new Set([...spec.alpn, ...alpnFallback])],
       onPeer: (p) => { link.principal = p; },
     };
   }
