@@ -147,6 +147,17 @@ describe('proxy config: live config and identity', () => {
     expect(telemetry.render()).to.include('weft_config_reloads_total{kind="identity",result="rejected"} 1\n');
   });
 
+  it('waits quietly on an empty volume and rejects one without config.pb.gz', async () => {
+    const l = start();
+    await new Promise((r) => setTimeout(r, 60));
+    expect(l.current()).to.equal(undefined);
+    expect(telemetry.reloads('config', 'rejected')).to.equal(0);
+    cfg.write({ 'other.txt': 'x' });
+    await eventually(() => telemetry.reloads('config', 'rejected') === 1, 2000, 'the rejection');
+    cfg.write({ 'config.pb.gz': packed(productpageConfig()).gzipped });
+    expect((await l.ready()).config.workload.name).to.equal('productpage-v1');
+  });
+
   it('reads other certificate files from disk', async () => {
     cfg.write({ 'config.pb.gz': packed(productpageConfig()).gzipped, 'extra.pem': 'PEM' });
     const l = start();

@@ -69,7 +69,16 @@ export function startLiveConfig(opts: LiveConfigOptions): WatchedLiveConfig {
     opts.telemetry.configRejected(what, reason);
   };
 
+  // An empty directory is a volume not populated yet (an optional Secret, a plain directory being set up):
+  // nothing to load, and nothing to count as rejected.
+  const empty = (what: 'config' | 'identity', snap: DirSnapshot): boolean => {
+    if (snap.files.size > 0) return false;
+    log.debug(`${what} directory is empty`, { stamp: snap.stamp });
+    return true;
+  };
+
   const onConfig = (snap: DirSnapshot): void => {
+    if (empty('config', snap)) return;
     const data = snap.files.get(PROXY_CONFIG_KEY);
     if (!data) return rejected('config', snap.stamp, `${PROXY_CONFIG_KEY} is missing`);
     const r = loadProxyConfig(data, clock());
@@ -85,6 +94,7 @@ export function startLiveConfig(opts: LiveConfigOptions): WatchedLiveConfig {
   };
 
   const onIdentity = (snap: DirSnapshot): void => {
+    if (empty('identity', snap)) return;
     const text = (n: string) => snap.files.get(n)?.toString('utf8');
     const r = loadIdentity({ certChain: text('cert-chain.pem'), key: text('key.pem'), rootCerts: text('root-cert.pem') }, clock());
     if (r.kind === 'rejected') return rejected('identity', snap.stamp, r.reason);
