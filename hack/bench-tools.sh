@@ -27,9 +27,12 @@ if ! apt-cache show wrk >/dev/null 2>&1; then
   apt-get update -qq >&2
 fi
 
-WORK="$DEST/debs"
-rm -rf "$ROOT" "$WORK"
-mkdir -p "$ROOT" "$WORK"
+# apt downloads as the unprivileged _apt user: give it a directory it can write (root's home is private).
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+chmod 777 "$WORK"
+rm -rf "$ROOT"
+mkdir -p "$ROOT"
 echo "bench-tools: downloading $PACKAGES" >&2
 (cd "$WORK" && apt-get download -qq $PACKAGES >&2)
 for deb in "$WORK"/*.deb; do dpkg -x "$deb" "$ROOT"; done
@@ -44,6 +47,5 @@ for bin in "$ROOT/usr/bin/wrk" "$ROOT/usr/sbin/nginx"; do
   fi
 done
 
-rm -rf "$WORK"
 touch "$DEST/.complete"
 echo "$DEST"
