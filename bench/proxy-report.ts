@@ -9,6 +9,8 @@ export interface Target {
   url: string;
   /** Host header (the sidecar routes by it). */
   host?: string;
+  /** The sidecars this variant goes through, whose CPU time is measured. */
+  sidecarPids?: number[];
 }
 
 export function median(xs: readonly number[]): number | null {
@@ -50,8 +52,9 @@ export function summarize(n: BenchNumbers): Record<string, unknown> {
   const nginx = rps('nginx');
   const weft = rps('weft');
   const pair = rps('pair');
-  const vcpu = median((n.rounds.weft ?? []).map((x) => x.vcpu ?? NaN));
-  const vcpuPer1k = vcpu === null || weft === null || weft === 0 ? null : r3(vcpu / (weft / 1000));
+  // Per round: sidecar CPU seconds per second over thousands of requests per second; then the median.
+  const per1k = (name: string) => r3(median((n.rounds[name] ?? []).map((x) => (x.vcpu !== undefined && x.rps > 0 ? x.vcpu / (x.rps / 1000) : NaN))));
+  const vcpuPer1k = per1k('weft');
   const fixedP90 = (name: string) => median((n.fixed[name] ?? []).map((x) => x.latency_ms.p90));
   const fd = fixedP90('direct');
   const fp = fixedP90('pair');
@@ -83,6 +86,7 @@ export function summarize(n: BenchNumbers): Record<string, unknown> {
     sidecar_rss_mb: rss,
     sidecar_rss: n.rss ?? null,
     vcpu_per_1k_rps: vcpuPer1k,
+    pair_vcpu_per_1k_rps: per1k('pair'),
     request_errors: errorCount,
     round_rps: Object.fromEntries(Object.entries(n.rounds).map(([k, v]) => [k, v.map((x) => x.rps)])),
     goals: {

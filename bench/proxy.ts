@@ -71,7 +71,7 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
       keep(sc.proc);
       weftPid = sc.proc.pid;
       await probe(`http://127.0.0.1:${port}/`, SERVICE_HOST, BODY_BYTES);
-      targets.push({ name: 'weft', url: `http://127.0.0.1:${port}/`, host: SERVICE_HOST });
+      targets.push({ name: 'weft', url: `http://127.0.0.1:${port}/`, host: SERVICE_HOST, sidecarPids: [sc.proc.pid] });
     } catch (err) {
       errors.weft = brief(err);
     }
@@ -96,7 +96,7 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
         explicit: [`127.0.0.1:${port}=outbound:${SERVICE_IP}:${SERVICE_PORT}`] });
       keep(client.proc);
       await probe(`http://127.0.0.1:${port}/`, SERVICE_HOST, BODY_BYTES);
-      targets.push({ name: 'pair', url: `http://127.0.0.1:${port}/`, host: SERVICE_HOST });
+      targets.push({ name: 'pair', url: `http://127.0.0.1:${port}/`, host: SERVICE_HOST, sidecarPids: [client.proc.pid, server.proc.pid] });
     } catch (err) {
       errors.pair = brief(err);
     }
@@ -110,9 +110,10 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
       const order = targets.map((_, i) => targets[(i + r) % targets.length]!);
       for (const t of order) {
         log(`round ${r + 1}/${ROUNDS}: ${t.name}`);
-        const cpu0 = t.name === 'weft' && weftPid !== undefined ? cpuSeconds(weftPid) : undefined;
+        const cpu0 = sidecarCpu(t);
         const res: RoundResult = await runWrk(tools, script, t.url, { connections: CONNECTIONS, threads: WRK_THREADS, durationS: ROUND_S, host: t.host });
-        if (cpu0 !== undefined) res.vcpu = (cpuSeconds(weftPid!) - cpu0) / res.duration_s;
+        const cpu1 = sidecarCpu(t);
+        if (cpu0 !== undefined && cpu1 !== undefined) res.vcpu = (cpu1 - cpu0) / res.duration_s;
         rounds[t.name]!.push(res);
       }
     }
@@ -163,6 +164,16 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
   } finally {
     for (const p of procs.reverse()) await p.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** CPU seconds the target's sidecars used so far; undefined without sidecars or once one ended. */
+function sidecarCpu(t: Target): number | undefined {
+  if (!t.sidecarPids) return undefined;
+  try {
+    return t.sidecarPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  } catch {
+    return undefined;
   }
 }
 

@@ -48,6 +48,16 @@ describe('bench proxy parsers', () => {
     expect((s.goals as Record<string, { met: boolean }>).weft_vs_nginx!.met).to.equal(false);
   });
 
+  it('takes vCPU per 1000 requests/s per round, then the median, and checks it against its goal', () => {
+    const w = (rps: number, vcpu: number) => ({ rps, requests: rps, errors: 0, duration_s: 1, vcpu, latency_ms: { p50: 1, p90: 2, p99: 3 } });
+    const s = summarize({ rounds: { nginx: [w(10_000, 0)], weft: [w(8000, 0.8), w(10_000, 1), w(4000, 0.8)] }, fixed: {}, rss: undefined, pairMtls: undefined, errors: {}, fixedRate: 1000 });
+    expect(s.vcpu_per_1k_rps).to.equal(0.1);
+    expect(s.weft_vs_nginx).to.equal(0.8);
+    const goals = s.goals as Record<string, { value: number; met: boolean }>;
+    expect(goals.vcpu_per_1k_rps).to.include({ value: 0.1, met: true });
+    expect(goals.weft_vs_nginx).to.include({ value: 0.8, met: true });
+  });
+
   it('gives nginx one worker, a keep-alive upstream and no paths outside its prefix', () => {
     const conf = nginxConf('/tmp/p', 8081, 9000);
     expect(conf).to.match(/worker_processes 1;/);
