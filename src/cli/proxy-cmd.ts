@@ -16,6 +16,8 @@ export interface ProxyArgs {
   configDir: string;
   identityDir: string;
   admin: { host: string; port: number };
+  /** Istio's metrics-only port for scrapes from outside the pod (e.g. 0.0.0.0:15090); off unless given. */
+  prometheus?: { host: string; port: number };
   capture: 'iptables' | 'none';
   outboundPort: number;
   inboundPort: number;
@@ -30,6 +32,7 @@ export const PROXY_HELP = `proxy flags:
       --config-dir DIR               mounted proxy ConfigMap (config.pb.gz) (default /etc/weft/proxy)
       --identity-dir DIR             mounted identity Secret (cert-chain.pem, key.pem, root-cert.pem) (default /etc/weft/identity)
       --admin HOST:PORT              admin endpoint (default 127.0.0.1:15000)
+      --prometheus HOST:PORT         also serve /stats/prometheus here, e.g. 0.0.0.0:15090 (default off)
       --capture iptables|none        capture listeners with SO_ORIGINAL_DST, or none (default iptables)
       --outbound-port PORT           outbound capture port (default 15001)
       --inbound-port PORT            inbound capture port (default 15006)
@@ -111,6 +114,13 @@ export function parseProxyArgs(argv: string[], usage: (message: string) => Error
         out.admin = a;
         break;
       }
+      case '--prometheus': {
+        const v = value();
+        const a = parseHostPort(v);
+        if (!a) throw usage(`--prometheus must be HOST:PORT, not "${v}"`);
+        out.prometheus = a;
+        break;
+      }
       case '--capture': {
         const v = value();
         if (v !== 'iptables' && v !== 'none') throw usage(`--capture must be iptables or none, not "${v}"`);
@@ -180,6 +190,7 @@ export async function runProxy(args: ProxyArgs): Promise<number> {
       configDir: args.configDir,
       identityDir: args.identityDir,
       admin: args.admin,
+      ...(args.prometheus ? { prometheus: args.prometheus } : {}),
       listeners: { capture: args.capture, outboundPort: args.outboundPort, inboundPort: args.inboundPort, explicit: args.explicit, gateway: args.gateway },
       drainTimeoutMs: args.drainTimeoutMs,
       ...(args.accessLog === 'stdout' ? { accessLog: (chunk: string) => void process.stdout.write(chunk) } : {}),

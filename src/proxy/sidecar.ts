@@ -4,7 +4,7 @@
 // graceful shutdown (SIGTERM or /quitquitquit): /ready turns 503, listeners stop accepting, in-flight HTTP
 // requests and open connections get up to the drain timeout, then everything closes.
 import type { Logger } from '../controllers/log.ts';
-import { startAdmin } from './admin/server.ts';
+import { startAdmin, startMetricsServer } from './admin/server.ts';
 import type { AdminServer, ServerState } from './admin/server.ts';
 import { startLiveConfig } from './config/live.ts';
 import type { WatchedLiveConfig } from './config/live.ts';
@@ -50,6 +50,8 @@ export interface SidecarOptions {
   configDir: string;
   identityDir?: string;
   admin: { host: string; port: number };
+  /** Istio's separate metrics port (0.0.0.0:15090 in Istio): /stats/prometheus only; undefined = not served. */
+  prometheus?: { host: string; port: number };
   listeners: ListenerOptions;
   drainTimeoutMs: number;
   /** Access log sink (stdout in the CLI); undefined = off. */
@@ -116,21 +118,39 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     }
     live.close();
     await admin.close();
+    await metricsServer?.close();
     telemetry.close();
     log.info('stopped', { reason, wasLive });
   }
 
-  const admin: AdminServer = await startAdmin({
-    host: opts.admin.host,
-    port: opts.admin.port,
-    live,
-    state: () => state,
-    metrics: () => telemetry.render(),
-    onQuit: () => {
-      void shutdown('quitquitquit').then(() => opts.onQuit?.());
-    },
-  });
+  let admin: AdminServer;
+  try {
+    admin = await startAdmin({
+      host: opts.admin.host,
+      port: opts.admin.port,
+      live,
+      state: () => state,
+      metrics: () => telemetry.render(),
+      onQuit: () => {
+        void shutdown('quitquitquit').then(() => opts.onQuit?.());
+      },
+    });
+  } catch (e) {
+    live.close();
+    throw e;
+  }
   log.info('admin listening', { host: admin.host, port: admin.port });
+  let metricsServer: AdminServer | undefined;
+  if (opts.prometheus) {
+    try {
+      metricsServer = await startMetricsServer({ ...opts.prometheus, metrics: () => telemetry.render() });
+    } catch (e) {
+      await admin.close();
+      live.close();
+      throw e;
+    }
+    log.info('metrics listening', { host: metricsServer.host, port: metricsServer.port });
+  }
 
   const bringUp = async (): Promise<void> => {
     const first = await live.ready();

@@ -28,8 +28,9 @@ describe('weft proxy: flags', () => {
     const a = parse(
       '--config-dir', '/c', '--identity-dir=/i', '--admin', '127.0.0.1:0', '--capture', 'none', '--outbound-port', '25001', '--inbound-port=25006',
       '--explicit', '127.0.0.1:8080=outbound:10.96.0.5:80', '--explicit=[::1]:9090=inbound:[fd00::1]:9080',
-      '--log-level', 'debug', '--access-log', 'off', '--drain-timeout', '250ms',
+      '--log-level', 'debug', '--access-log', 'off', '--drain-timeout', '250ms', '--prometheus', '0.0.0.0:15090',
     );
+    expect(a.prometheus).to.deep.equal({ host: '0.0.0.0', port: 15090 });
     expect(a).to.deep.include({
       configDir: '/c', identityDir: '/i', admin: { host: '127.0.0.1', port: 0 }, capture: 'none', outboundPort: 25001, inboundPort: 25006,
       logLevel: 'debug', accessLog: 'off', drainTimeoutMs: 250,
@@ -54,7 +55,7 @@ describe('weft proxy: flags', () => {
     for (const argv of [
       ['--capture', 'ebpf'], ['--admin', 'localhost'], ['--outbound-port', '70000'], ['--explicit', '127.0.0.1:80=sideways:1.2.3.4:80'],
       ['--explicit', '127.0.0.1:80'], ['--drain-timeout', 'soon'], ['--access-log', 'file'], ['--log-level', 'loud'], ['--bogus'], ['--gateway=yes'],
-      ['--config-dir'],
+      ['--config-dir'], ['--prometheus', '15090'],
     ]) {
       expect(() => parse(...argv), argv.join(' ')).to.throw(Usage);
     }

@@ -18,9 +18,9 @@ interface Running {
   exit: Promise<number | null>;
 }
 
-async function startProxy(configDir: string, identityDir: string): Promise<Running> {
+async function startProxy(configDir: string, identityDir: string, ...extra: string[]): Promise<Running> {
   const child = spawn(process.execPath, [WEFT, 'proxy', '--config-dir', configDir, '--identity-dir', identityDir, '--admin', '127.0.0.1:0',
-    '--capture', 'none', '--drain-timeout', '1s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--capture', 'none', '--drain-timeout', '1s', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Array<Record<string, unknown>> = [];
   const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   const admin = await new Promise<string>((res, rej) => {
@@ -71,12 +71,18 @@ describe('weft proxy: the process', function () {
   });
 
   it('is not ready without config, becomes ready when it appears, and exits 0 on /quitquitquit', async () => {
-    running = await startProxy(cfg.dir, ids.dir);
+    running = await startProxy(cfg.dir, ids.dir, '--prometheus', '127.0.0.1:0');
     expect(await readyStatus(running.admin)).to.equal(503);
     cfg.write({ 'config.pb.gz': packed(productpageConfig()).gzipped });
     await waitReady(running.admin);
     const info = await (await fetch(`${running.admin}/server_info`)).json() as Record<string, unknown>;
     expect(info).to.deep.include({ state: 'LIVE', workload: 'bookinfo/productpage-v1' });
+    expect(info.identity).to.deep.include({ spiffeId: 'spiffe://cluster.local/ns/bookinfo/sa/productpage' });
+    // The separate metrics port serves the same registry.
+    const metricsPort = running.logs.find((l) => l.msg === 'metrics listening')?.port;
+    const scraped = await (await fetch(`http://127.0.0.1:${String(metricsPort)}/stats/prometheus`)).text();
+    expect(scraped).to.include('weft_config_reloads_total{kind="config",result="success"} 1\n');
+    expect(scraped).to.include('weft_config_reloads_total{kind="identity",result="success"} 1\n');
     const quit = await fetch(`${running.admin}/quitquitquit`, { method: 'POST' });
     expect(quit.status).to.equal(200);
     expect(await running.exit).to.equal(0);

@@ -100,3 +100,28 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
     }),
   };
 }
+
+/** Istio's metrics port (15090): only /stats/prometheus, meant to be reachable from outside the pod. */
+export async function startMetricsServer(opts: { host: string; port: number; metrics(): string }): Promise<AdminServer> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/stats/prometheus' || path === '/metrics') send(res, 200, opts.metrics(), PROMETHEUS);
+    else send(res, 404, 'metrics: /stats/prometheus\n');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  return {
+    host: addr.address,
+    port: addr.port,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
