@@ -90,6 +90,14 @@ describe('proxy upstream: outlier detection', () => {
     expect(enforced.record('a', { kind: 'connect-failure', latencyMs: 1 }, 0, always)).to.equal(true);
   });
 
+  it('split local origin errors: connect failures count on their own, not as 5xx', () => {
+    const d = detector({ splitLocalOrigin: true, consecutiveLocalOrigin: 2, consecutive5xx: 2 });
+    d.record('a', fail, 0, always);
+    d.record('a', { kind: 'connect-failure', latencyMs: 1 }, 0, always);
+    expect(d.isEjected('a')).to.equal(false);
+    expect(d.record('a', { kind: 'timeout', latencyMs: 1 }, 0, always)).to.equal(true);
+  });
+
   it('enforcing percentage below the draw does not eject', () => {
     const d = detector({ enforcing5xx: 50 });
     for (let i = 0; i < 3; i++) d.record('a', fail, 0, () => 0.9);

@@ -14,7 +14,9 @@ import { hostAddress, parseAddress, upstreamHost } from './endpoints.ts';
 import type { EndpointDesc } from './endpoints.ts';
 import { eligibleHosts } from './host-set.ts';
 import { createBalancer, pickAvoiding } from './lb.ts';
-import { lbOptions, panicThreshold } from './lb-config.ts';
+import { lbOptions, localityWeighted, panicThreshold } from './lb-config.ts';
+import { chooseLocality, localityGroups } from './locality.ts';
+import type { LocalityGroup } from './locality.ts';
 import { createOutlierDetector, outlierConfig } from './outlier.ts';
 import type { OutlierDetector } from './outlier.ts';
 import { connectionSettings, createContexts, createPool, targetFor } from './pools.ts';
@@ -79,8 +81,12 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
   let clusterSpec: TransportSpec;
   let balancerKey = '';
   let balancer: Balancer;
+  let byLocality: boolean;
+  const localityBalancers = new Map<string, Balancer>();
+  let groups: LocalityGroup[] | undefined;
   let outlierKey = '';
   let outlier: OutlierDetector | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
   let panic = 50;
   let service: ManagedCluster['service'];
   const breaker = createBreaker(thresholdsOf(cluster));
@@ -90,8 +96,19 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
   let eligible: readonly HostEntry[] = [];
   const link: LinkDeps = { settings: () => settings, files: deps.files, contexts: createContexts() };
 
+  const balancerFor = (locality: string): Balancer => {
+    let b = localityBalancers.get(locality);
+    if (!b) {
+      b = createBalancer(lbOptions(cluster));
+      localityBalancers.set(locality, b);
+    }
+    return b;
+  };
+
   const rebuild = () => {
-    eligible = eligibleHosts([...slots.values()].map((s) => s.entry), (k) => outlier?.isEjected(k) ?? false, panic).hosts;
+    const all = [...slots.values()].map((s) => s.entry);
+    eligible = eligibleHosts(all, (k) => outlier?.isEjected(k) ?? false, panic).hosts;
+    groups = byLocality ? localityGroups(eligible, all, balancerFor) : undefined;
   };
 
   const slotFor = (host: UpstreamHost): HostSlot => {
@@ -113,7 +130,7 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
     const t = thresholdsOf(cluster);
     const prevKey = settings?.key;
     settings = connectionSettings(cluster, t);
-    breaker.configure(t, settings.protocol === 'http2' ? 100 : 1);
+    breaker.configure(t, settings.protocol === 'http2' ? settings.maxConcurrentStreams : 1);
     clusterSpec = transportSpec(cluster.transportSocket);
     panic = panicThreshold(cluster);
     service = serviceOf(cluster);
@@ -121,12 +138,21 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
     if (JSON.stringify(lb) !== balancerKey) {
       balancerKey = JSON.stringify(lb);
       balancer = createBalancer(lb);
+      localityBalancers.clear();
     }
+    byLocality = localityWeighted(cluster, lb);
     const oc = outlierConfig(cluster.outlierDetection);
     if (JSON.stringify(oc) !== outlierKey) {
       outlierKey = JSON.stringify(oc);
       outlier = oc ? createOutlierDetector(oc) : undefined;
       outlier?.setHosts(slots.keys());
+      if (sweeper) clearInterval(sweeper);
+      sweeper = undefined;
+      // Picks sweep too; the timer returns ejected hosts (and lowers multipliers) when no request comes.
+      if (oc) {
+        sweeper = setInterval(() => { if (outlier?.sweep(deps.now())) rebuild(); }, oc.intervalMs);
+        sweeper.unref();
+      }
     }
     if (prevKey !== undefined && prevKey !== settings.key) {
       for (const s of slots.values()) closePools(s);
@@ -149,6 +175,7 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
       const host = upstreamHost(d);
       if (!slot || JSON.stringify(slot.entry.host) !== JSON.stringify(host)) {
         const entry = newHostEntry(host, d.weight, d.priority, d.health);
+        if (d.localityWeight !== undefined) entry.localityWeight = d.localityWeight;
         if (slot) {
           // Same address, new metadata: the counters carry over, and the pools (their connector holds the slot).
           Object.assign(entry, { active: slot.entry.active, ewmaMs: slot.entry.ewmaMs, ewmaAt: slot.entry.ewmaAt });
@@ -161,6 +188,8 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
       slot.entry.weight = d.weight;
       slot.entry.priority = d.priority;
       slot.entry.health = d.health;
+      if (d.localityWeight !== undefined) slot.entry.localityWeight = d.localityWeight;
+      else delete slot.entry.localityWeight;
       if (slot.spec.key !== spec.key) {
         closePools(slot);
         slot.spec = spec;
@@ -184,15 +213,26 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
     get connectTimeoutMs() { return settings.connectTimeoutMs; },
     pick(ctx) {
       if (type === 'ORIGINAL_DST') {
-        const dst = ctx.originalDestination ? parseAddress(ctx.originalDestination) : undefined;
-        if (!dst) return undefined;
-        const slot = slotFor({ address: hostAddress(dst.host, dst.port), host: dst.host, port: dst.port, metadata: {} });
+        const od = ctx.originalDestination;
+        if (!od) return undefined;
+        let slot = dynamic.get(od);
+        if (!slot) {
+          const dst = parseAddress(od);
+          if (!dst) return undefined;
+          slot = slotFor({ address: hostAddress(dst.host, dst.port), host: dst.host, port: dst.port, metadata: {} });
+        }
         slot.entry.active++;
         return slot.entry.host;
       }
       if (outlier?.sweep(deps.now())) rebuild();
       if (eligible.length === 0) return undefined;
-      const entry = pickAvoiding(balancer, eligible, ctx, deps.random);
+      let entry: HostEntry;
+      if (groups) {
+        const g = chooseLocality(groups, deps.random);
+        entry = pickAvoiding(g.balancer, g.hosts, ctx, deps.random);
+      } else {
+        entry = pickAvoiding(balancer, eligible, ctx, deps.random);
+      }
       entry.active++;
       return entry.host;
     },
@@ -204,9 +244,8 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
       if (protocol === 'http2') return (slot.http2 ??= createPool(slot, 'http2', link));
       return (slot.http1 ??= createPool(slot, 'http1', link));
     },
-    connect(host, signal) {
-      const slot = slotFor(host);
-      return openSocket(targetFor(slot, link, [], signal));
+    async connect(host, signal) {
+      return openSocket(targetFor(slotFor(host), link, [], signal));
     },
     report(host, outcome) {
       const slot = slots.get(host.address) ?? dynamic.get(host.address);
@@ -222,6 +261,7 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
     setEndpoints,
     eligible: () => eligible,
     async close() {
+      if (sweeper) clearInterval(sweeper);
       const all = [...slots.values(), ...dynamic.values()];
       slots.clear();
       dynamic.clear();

@@ -15,6 +15,7 @@ export interface EndpointDesc {
   priority: number;
   health: 'healthy' | 'unhealthy';
   locality?: string;
+  localityWeight?: number;
   metadata: Record<string, string>;
   transportSocket: unknown;
 }
@@ -37,6 +38,7 @@ export function endpointDescs(cluster: Obj, cla: Obj | undefined): EndpointDesc[
   for (const group of arr(cla?.endpoints)) {
     const priority = num(group.priority) ?? 0;
     const locality = localityName(group.locality);
+    const localityWeight = u32(group.loadBalancingWeight);
     for (const lb of arr(group.lbEndpoints)) {
       const sa = obj(obj(obj(lb.endpoint).address).socketAddress);
       const address = str(sa.address);
@@ -48,6 +50,7 @@ export function endpointDescs(cluster: Obj, cla: Obj | undefined): EndpointDesc[
         priority,
         health: healthOf(lb),
         ...(locality ? { locality } : {}),
+        ...(localityWeight !== undefined ? { localityWeight } : {}),
         metadata: istioMetadata(lb),
         transportSocket: endpointTransportSocket(cluster, lb, group),
       });

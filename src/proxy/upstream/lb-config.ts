@@ -44,3 +44,8 @@ export function lbOptions(cluster: Obj): LbOptions {
 export function panicThreshold(cluster: Obj): number {
   return percent(obj(cluster.commonLbConfig).healthyPanicThreshold, 50);
 }
+
+/** Whether the cluster balances by locality weight first (hash-based balancers ignore it, as Envoy's do). */
+export function localityWeighted(cluster: Obj, lb: LbOptions): boolean {
+  return obj(cluster.commonLbConfig).localityWeightedLbConfig !== undefined && lb.kind !== 'RING_HASH' && lb.kind !== 'MAGLEV';
+}

@@ -69,10 +69,10 @@ export function createRandom(): Balancer {
   };
 }
 
-/** The best of `choices` random hosts by `cost` (lower wins). */
+/** The best of `choices` random hosts by `cost` (lower wins), drawn with replacement as Envoy's least request does. */
 function bestOfRandom(hosts: readonly HostEntry[], choices: number, random: () => number, cost: (h: HostEntry) => number): HostEntry {
   let best = hosts[Math.floor(random() * hosts.length)]!;
-  if (hosts.length === 1) return best;
+  if (hosts.length === 1 || choices < 2) return best;
   let bestCost = cost(best);
   for (let i = 1; i < choices; i++) {
     const h = hosts[Math.floor(random() * hosts.length)]!;
@@ -91,12 +91,25 @@ export function createLeastRequest(choiceCount = 2): Balancer {
 /**
  * Peak EWMA: each host's latency estimate jumps to any slower response at once and decays towards faster ones
  * with time constant `decayMs`; the cost of a host is that estimate times (requests in flight + 1), and the
- * cheaper of N random hosts wins. Hosts without a measurement yet cost nothing, so new hosts get probed.
+ * cheaper of N random hosts (the first two distinct) wins. Hosts without a measurement yet cost nothing, so new
+ * hosts get probed; a host that got slow is tried again when requests in flight make the others costlier.
  */
 export function createPeakEwma(choiceCount = 2, decayMs = 10_000): Balancer {
   const cost = (h: HostEntry) => h.ewmaMs * (h.active + 1);
   return {
-    pick: (hosts, _ctx, random) => bestOfRandom(hosts, Math.max(2, choiceCount), random, cost),
+    pick(hosts, _ctx, random) {
+      // The first two contenders are distinct hosts, so that with two hosts the faster always wins the draw.
+      if (hosts.length === 1) return hosts[0]!;
+      const i = Math.floor(random() * hosts.length);
+      let j = Math.floor(random() * (hosts.length - 1));
+      if (j >= i) j++;
+      const a = hosts[i]!;
+      const b = hosts[j]!;
+      const first = cost(b) < cost(a) ? b : a;
+      if (choiceCount <= 2) return first;
+      const rest = bestOfRandom(hosts, choiceCount - 2, random, cost);
+      return cost(rest) < cost(first) ? rest : first;
+    },
     observe(h, latencyMs, now) {
       if (h.ewmaAt === 0 || latencyMs > h.ewmaMs) {
         h.ewmaMs = latencyMs;

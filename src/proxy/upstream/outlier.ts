@@ -16,6 +16,11 @@ export interface OutlierConfig {
   baseEjectionMs: number;
   maxEjectionMs: number;
   maxEjectionPercent: number;
+  /** split_external_local_origin_errors: connect failures, resets and timeouts count on their own (consecutive
+   * local origin failures) instead of as 5xx and gateway failures. */
+  splitLocalOrigin: boolean;
+  consecutiveLocalOrigin: number;
+  enforcingLocalOrigin: number;
 }
 
 /** envoy.config.cluster.v3.OutlierDetection with Envoy's defaults; undefined when the cluster has none. */
@@ -32,10 +37,14 @@ export function outlierConfig(od: unknown): OutlierConfig | undefined {
     baseEjectionMs: base,
     maxEjectionMs: Math.max(base, durationMs(o.maxEjectionTime) ?? 300_000),
     maxEjectionPercent: u32(o.maxEjectionPercent) ?? 10,
+    splitLocalOrigin: o.splitExternalLocalOriginErrors === true,
+    consecutiveLocalOrigin: u32(o.consecutiveLocalOriginFailure) ?? 5,
+    enforcingLocalOrigin: u32(o.enforcingConsecutiveLocalOriginFailure) ?? 100,
   };
 }
 
 interface HostState {
+  localOrigin: number;
   fiveXx: number;
   gateway: number;
   ejections: number;
@@ -66,7 +75,7 @@ export function createOutlierDetector(config: OutlierConfig): OutlierDetector {
   const state = (key: string): HostState => {
     let s = hosts.get(key);
     if (!s) {
-      s = { fiveXx: 0, gateway: 0, ejections: 0, ejectedUntil: 0, failed: false };
+      s = { localOrigin: 0, fiveXx: 0, gateway: 0, ejections: 0, ejectedUntil: 0, failed: false };
       hosts.set(key, s);
     }
     return s;
@@ -79,6 +88,7 @@ export function createOutlierDetector(config: OutlierConfig): OutlierDetector {
     s.ejectedUntil = now + Math.min(config.baseEjectionMs * s.ejections, config.maxEjectionMs);
     s.fiveXx = 0;
     s.gateway = 0;
+    s.localOrigin = 0;
     ejected++;
     if (s.ejectedUntil < nextDue) nextDue = s.ejectedUntil;
   };
@@ -87,6 +97,15 @@ export function createOutlierDetector(config: OutlierConfig): OutlierDetector {
     config,
     record(key, outcome, now, random) {
       const s = state(key);
+      if (config.splitLocalOrigin && outcome.kind !== 'response') {
+        s.failed = true;
+        s.localOrigin++;
+        if (s.ejectedUntil !== 0 || config.consecutiveLocalOrigin <= 0 || s.localOrigin < config.consecutiveLocalOrigin) return false;
+        if (!(random() * 100 < config.enforcingLocalOrigin) || !mayEject()) return false;
+        eject(s, now);
+        return true;
+      }
+      if (config.splitLocalOrigin) s.localOrigin = 0;
       const isGateway = outcome.kind !== 'response' || outcome.status === 502 || outcome.status === 503 || outcome.status === 504;
       const is5xx = outcome.kind !== 'response' || outcome.status >= 500;
       if (!is5xx) {

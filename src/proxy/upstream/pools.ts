@@ -23,6 +23,8 @@ export type UpstreamProtocol = 'http1' | 'http2' | 'downstream';
 
 export interface ConnectionSettings {
   protocol: UpstreamProtocol;
+  /** HTTP/2 streams one connection carries (http2_protocol_options.max_concurrent_streams; 100 by default). */
+  maxConcurrentStreams: number;
   connectTimeoutMs: number;
   idleTimeoutMs?: number;
   maxRequestsPerConnection?: number;
@@ -38,6 +40,12 @@ export interface ConnectionSettings {
 function httpOptions(cluster: Obj): Obj {
   const typed = obj(cluster.typedExtensionProtocolOptions);
   return obj(typed[HTTP_OPTIONS] ?? typed['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']);
+}
+
+function http2Options(cluster: Obj): Obj {
+  const h = httpOptions(cluster);
+  return obj(obj(h.explicitHttpConfig).http2ProtocolOptions ?? obj(h.useDownstreamProtocolConfig).http2ProtocolOptions
+    ?? cluster.http2ProtocolOptions);
 }
 
 export function protocolOf(cluster: Obj): UpstreamProtocol {
@@ -61,6 +69,7 @@ export function connectionSettings(cluster: Obj, t: Thresholds): ConnectionSetti
   const keepalive = obj(cluster.upstreamConnectionOptions).tcpKeepalive;
   const s: ConnectionSettings = {
     protocol: protocolOf(cluster),
+    maxConcurrentStreams: u32(http2Options(cluster).maxConcurrentStreams) || 100,
     connectTimeoutMs: durationMs(cluster.connectTimeout) || 5000,
     bind,
     key: '',
@@ -71,7 +80,7 @@ export function connectionSettings(cluster: Obj, t: Thresholds): ConnectionSetti
   if (perConn) s.maxRequestsPerConnection = perConn;
   if (t.maxConnections < UNLIMITED) s.maxConnections = Math.max(1, t.maxConnections);
   if (isObj(keepalive)) s.keepAliveMs = (u32(keepalive.keepaliveTime) ?? 0) * 1000;
-  s.key = JSON.stringify([s.protocol, s.connectTimeoutMs, s.idleTimeoutMs, s.maxRequestsPerConnection, s.maxConnections, s.bind, s.keepAliveMs]);
+  s.key = JSON.stringify([s.protocol, s.maxConcurrentStreams, s.connectTimeoutMs, s.idleTimeoutMs, s.maxRequestsPerConnection, s.maxConnections, s.bind, s.keepAliveMs]);
   return s;
 }
 
@@ -151,6 +160,7 @@ export function createPool(link: HostLink, protocol: 'http1' | 'http2', deps: Li
     connections: s.maxConnections ?? null,
     pipelining: 1,
     allowH2: protocol === 'http2',
+    ...(protocol === 'http2' ? { h2Options: { maxConcurrentStreams: s.maxConcurrentStreams } } : {}),
     // Route timeouts belong to the HTTP layer; undici's own would cut long streams short.
     headersTimeout: 0,
     bodyTimeout: 0,

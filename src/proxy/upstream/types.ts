@@ -9,6 +9,8 @@ export interface HostEntry {
   /** load_balancing_weight (1 when unset). */
   weight: number;
   priority: number;
+  /** The endpoint's locality's load_balancing_weight, when it has one. */
+  localityWeight?: number;
   /** From the endpoint's health_status: UNHEALTHY, DRAINING and TIMEOUT never take traffic outside panic. */
   health: 'healthy' | 'unhealthy';
   /** Requests in flight to this host (least request, peak EWMA). */
