@@ -81,9 +81,22 @@ export class Exchange {
       return;
     }
     const h = this.req.headers;
-    const path = this.http2 ? (h[':path'] as string | undefined) ?? '/' : this.req.url ?? '/';
+    let path = this.http2 ? (h[':path'] as string | undefined) ?? '/' : this.req.url ?? '/';
     const scheme = this.ctx.tls ? 'https' : 'http';
+    let absoluteAuthority: string | undefined;
+    if (path.charCodeAt(0) !== 47 /* / */) {
+      // Absolute-form targets (RFC 9112 3.2.2) carry the authority; anything else but OPTIONS * is malformed.
+      const abs = absoluteForm(path);
+      if (abs) {
+        absoluteAuthority = abs.authority;
+        path = abs.path;
+      } else if (!(path === '*' && this.req.method === 'OPTIONS')) {
+        this.reply({ status: 400, body: 'invalid request target' }, [], true);
+        return;
+      }
+    }
     const request = toHttpRequest(h, this.req.method ?? 'GET', path, scheme, this.ctx.kind !== 'outbound');
+    if (absoluteAuthority !== undefined) request.authority = absoluteAuthority;
     this.request = request;
     const ct = firstValue(h['content-type']);
     this.grpc = ct !== undefined && ct.startsWith('application/grpc');
@@ -194,6 +207,15 @@ export class Exchange {
     if (ua) rec.userAgent = ua;
     return rec;
   }
+}
+
+function absoluteForm(target: string): { authority: string; path: string } | undefined {
+  const start = target.startsWith('http://') ? 7 : target.startsWith('https://') ? 8 : -1;
+  if (start < 0) return undefined;
+  const slash = target.indexOf('/', start);
+  const authority = slash < 0 ? target.slice(start) : target.slice(start, slash);
+  if (authority === '' || authority.includes('@')) return undefined;
+  return { authority, path: slash < 0 ? '/' : target.slice(slash) };
 }
 
 function afterFaultDelay(ex: Exchange, action: ClusterAction, abort: { httpStatus: number; grpcStatus?: number } | undefined): void {
