@@ -146,8 +146,8 @@ describe('proxy net: protocol sniffing', () => {
 });
 
 /** The ClientHello a node:tls client sends for SNI split.example, as seen on the wire. */
-async function captureClientHello(port: number, onResult: (r: Sniffed) => void): Promise<Buffer> {
-  const got = new Promise<Sniffed>(onResult);
+async function captureClientHello(port: number, register: (resolve: (r: Sniffed) => void) => void): Promise<Buffer> {
+  const got = new Promise<Sniffed>((resolve) => register(resolve));
   const c = tls.connect({ host: '127.0.0.1', port, servername: 'split.example', ALPNProtocols: ['http/1.1'] });
   c.on('error', () => {});
   const r = await got;

@@ -88,7 +88,7 @@ export function sniff(socket: Socket, options: SniffOptions): Promise<Sniffed> {
   if (!options.tls && !options.http) return Promise.resolve({ protocol: 'tcp', why: 'skipped', head: Buffer.alloc(0) });
   const max = options.maxBytes ?? DEFAULT_MAX_SNIFF_BYTES;
   return new Promise((resolve) => {
-    let head = Buffer.alloc(0);
+    let head: Buffer = Buffer.alloc(0);
     let timer: NodeJS.Timeout | undefined;
     const finish = (d: Detected) => {
       if (timer) clearTimeout(timer);
