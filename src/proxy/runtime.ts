@@ -91,8 +91,10 @@ export interface ClusterRuntime {
   /** max_retries: undefined when the retry budget is exhausted. */
   admitRetry(): (() => void) | undefined;
   /** A pooled undici dispatcher to the host, with the cluster's TLS (ISTIO_MUTUAL: peer SPIFFE id checked),
-   * HTTP/2 when the cluster's protocol options say so, and max_connections. */
-  dispatcher(host: UpstreamHost): Dispatcher;
+   * HTTP/2 when the cluster's protocol options say so, and max_connections. Optional: the downstream's protocol,
+   * which clusters with use_downstream_protocol_config follow (HTTP/1.1 when absent), and the request's
+   * authority, which auto_sni clusters send as SNI. */
+  dispatcher(host: UpstreamHost, downstream?: 'http1' | 'http2', authority?: string): Dispatcher;
   /** A raw connection for the TCP proxy (TLS per the transport socket), resolved once connected. */
   connect(host: UpstreamHost, signal?: AbortSignal): Promise<Socket>;
   /** Feedback for outlier detection and latency-aware balancing. */

@@ -177,6 +177,33 @@ describe('proxy upstream: TLS', function () {
     expect(err?.code).to.equal('tls');
   });
 
+  it('auto SNI: the request authority is sent as SNI and checked against the certificate', async () => {
+    const web = await createCa('test web CA');
+    const leaf = await issueLeaf(web, { commonName: 'api.example.com', dnsNames: ['*.example.com'], server: true });
+    const snis: string[] = [];
+    const { server, address } = await listen(createHttpsServer({ key: leaf.keyPem, cert: leaf.certPem }, (req, res) => {
+      snis.push((req.socket as TLSSocket).servername || '');
+      res.end('auto');
+    }));
+    closers.push(() => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }));
+    manager = createClusterManager();
+    manager.update(loaded([staticCluster('auto', [address], {
+      transportSocket: { name: 'tls', typedConfig: { '@type': TLS_CONTEXT, commonTlsContext: { validationContext: { trustedCa: { filename: '/ca.pem' } } } } },
+      typedExtensionProtocolOptions: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        upstreamHttpProtocolOptions: { autoSni: true, autoSanValidation: true },
+        explicitHttpConfig: { httpProtocolOptions: {} },
+      } },
+    })]), mapFiles({ '/ca.pem': web.certPem }));
+    const c = manager.get('auto')!;
+    const h = c.pick({})!;
+    const res = await c.dispatcher(h, undefined, 'api.example.com:8443').request({ method: 'GET', path: '/' });
+    expect(await res.body.text()).to.equal('auto');
+    expect(snis).to.deep.equal(['api.example.com']);
+    const err = await c.dispatcher(h, undefined, 'api.example.org').request({ method: 'GET', path: '/' }).then(() => undefined, (e: Error) => e);
+    expect(String(err?.message)).to.include('api.example.org');
+  });
+
   it('MUTUAL: presents the client certificate files of the context', async () => {
     const { server, address } = await listen(createTlsServer({
       key: serverCert.keyPem, cert: serverCert.certChainPem, ca: serverCert.rootCertPem, requestCert: true, rejectUnauthorized: true,

@@ -19,7 +19,7 @@ import { chooseLocality, localityGroups } from './locality.ts';
 import type { LocalityGroup } from './locality.ts';
 import { createOutlierDetector, outlierConfig } from './outlier.ts';
 import type { OutlierDetector } from './outlier.ts';
-import { connectionSettings, createContexts, createPool, targetFor } from './pools.ts';
+import { connectionSettings, createContexts, createPool, sniFromAuthority, targetFor } from './pools.ts';
 import type { ConnectionSettings, HostLink, LinkDeps } from './pools.ts';
 import { transportSpec } from './tls.ts';
 import type { TransportSpec } from './tls.ts';
@@ -39,7 +39,12 @@ interface HostSlot extends HostLink {
   entry: HostEntry;
   http1?: Pool;
   http2?: Pool;
+  /** auto_sni clusters: pools per protocol and SNI. */
+  bySni?: Map<string, Pool>;
 }
+
+/** Distinct SNIs kept per host for auto_sni (the oldest pool is closed beyond this). */
+const MAX_SNI_POOLS = 64;
 
 export interface ManagedCluster {
   readonly name: string;
@@ -49,7 +54,7 @@ export interface ManagedCluster {
   pick(ctx: LbContext): UpstreamHost | undefined;
   admitRequest(): (() => void) | undefined;
   admitRetry(): (() => void) | undefined;
-  dispatcher(host: UpstreamHost, downstream?: 'http1' | 'http2'): Dispatcher;
+  dispatcher(host: UpstreamHost, downstream?: 'http1' | 'http2', authority?: string): Dispatcher;
   connect(host: UpstreamHost, signal?: AbortSignal): Promise<Socket>;
   report(host: UpstreamHost, outcome: UpstreamOutcome): void;
   peerPrincipal(host: UpstreamHost): string | undefined;
@@ -69,9 +74,10 @@ function serviceOf(cluster: Obj): ManagedCluster['service'] {
 
 function closePools(slot: HostSlot): void {
   // close() lets requests in flight finish; nothing waits for it.
-  for (const p of [slot.http1, slot.http2]) p?.close().catch(() => {});
+  for (const p of [slot.http1, slot.http2, ...(slot.bySni?.values() ?? [])]) p?.close().catch(() => {});
   slot.http1 = undefined;
   slot.http2 = undefined;
+  slot.bySni = undefined;
 }
 
 export function createCluster(name: string, initial: Obj, deps: ClusterDeps): ManagedCluster {
@@ -204,6 +210,22 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
     rebuild();
   };
 
+  const sniPool = (slot: HostSlot, protocol: 'http1' | 'http2', sni: string): Pool => {
+    slot.bySni ??= new Map();
+    const key = `${protocol}|${sni}`;
+    let pool = slot.bySni.get(key);
+    if (!pool) {
+      pool = createPool(slot, protocol, link, sni);
+      slot.bySni.set(key, pool);
+      if (slot.bySni.size > MAX_SNI_POOLS) {
+        const [oldest, old] = slot.bySni.entries().next().value!;
+        slot.bySni.delete(oldest);
+        old.close().catch(() => {});
+      }
+    }
+    return pool;
+  };
+
   configure(initial);
 
   return {
@@ -238,9 +260,13 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
     },
     admitRequest: () => breaker.admitRequest(),
     admitRetry: () => breaker.admitRetry(),
-    dispatcher(host, downstream) {
+    dispatcher(host, downstream, authority) {
       const slot = slotFor(host);
       const protocol = settings.protocol === 'downstream' ? downstream ?? 'http1' : settings.protocol;
+      if (settings.autoSni && authority !== undefined && slot.spec.kind === 'tls') {
+        const sni = sniFromAuthority(authority);
+        if (sni) return sniPool(slot, protocol, sni);
+      }
       if (protocol === 'http2') return (slot.http2 ??= createPool(slot, 'http2', link));
       return (slot.http1 ??= createPool(slot, 'http1', link));
     },
@@ -266,7 +292,7 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
       slots.clear();
       dynamic.clear();
       eligible = [];
-      await Promise.all(all.flatMap((s) => [s.http1?.close(), s.http2?.close()]).map((p) => p?.catch(() => {})));
+      await Promise.all(all.flatMap((s) => [s.http1, s.http2, ...(s.bySni?.values() ?? [])]).map((p) => p?.close().catch(() => {})));
     },
   };
 }

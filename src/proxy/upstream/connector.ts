@@ -3,7 +3,7 @@
 // proxy's connect() come through here, so TLS, SAN checks and the peer principal are handled in one place.
 import { connect as netConnect } from 'node:net';
 import type { Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
 import type { PeerCertificate, SecureContext, TLSSocket } from 'node:tls';
 import type { TransportSpec } from './tls.ts';
 import { checkSans, uriSan } from './tls.ts';
@@ -20,6 +20,10 @@ export interface ConnectTarget {
     spec: Extract<TransportSpec, { kind: 'tls' }>;
     context: SecureContext;
     alpn: string[];
+    /** SNI other than the context's (auto_sni). */
+    servername?: string;
+    /** A host name the certificate must be valid for, as HTTPS checks it (auto_san_validation). */
+    verifyName?: string;
     /** Called with the peer's URI SAN once the handshake passed the checks. */
     onPeer(principal: string | undefined): void;
   };
@@ -64,16 +68,17 @@ export function openSocket(t: ConnectTarget): Promise<Socket> {
     };
     const base = { host: t.host, port: t.port, ...(t.localAddress ? { localAddress: t.localAddress } : {}) };
     if (t.tls) {
-      const { spec, context, alpn, onPeer } = t.tls;
+      const { spec, context, alpn, onPeer, verifyName } = t.tls;
+      const servername = t.tls.servername ?? spec.sni;
       let peer: string | undefined;
       const s: TLSSocket = tlsConnect({
         ...base,
         secureContext: context,
-        ...(spec.sni ? { servername: spec.sni } : {}),
+        ...(servername ? { servername } : {}),
         ...(alpn.length ? { ALPNProtocols: alpn } : {}),
         rejectUnauthorized: spec.trust.kind !== 'none',
         checkServerIdentity: (_host: string, cert: PeerCertificate) => {
-          const err = checkSans(spec.sans, cert);
+          const err = checkSans(spec.sans, cert) ?? (verifyName ? checkServerIdentity(verifyName, cert) : undefined);
           if (!err) peer = uriSan(cert);
           return err;
         },

@@ -33,6 +33,9 @@ export interface ConnectionSettings {
   /** upstream_bind_config source addresses, IPv4 and IPv6. */
   bind: { v4?: string; v6?: string };
   keepAliveMs?: number;
+  /** upstream_http_protocol_options: SNI from the request's authority, and the certificate checked against it. */
+  autoSni: boolean;
+  autoSanValidation: boolean;
   /** Canonical form: pools are kept across updates while it stays the same. */
   key: string;
 }
@@ -72,15 +75,20 @@ export function connectionSettings(cluster: Obj, t: Thresholds): ConnectionSetti
     maxConcurrentStreams: u32(http2Options(cluster).maxConcurrentStreams) || 100,
     connectTimeoutMs: durationMs(cluster.connectTimeout) || 5000,
     bind,
+    autoSni: false,
+    autoSanValidation: false,
     key: '',
   };
+  const upstream = obj(httpOptions(cluster).upstreamHttpProtocolOptions ?? cluster.upstreamHttpProtocolOptions);
+  s.autoSni = upstream.autoSni === true;
+  s.autoSanValidation = upstream.autoSanValidation === true;
   const idle = durationMs(common.idleTimeout);
   if (idle) s.idleTimeoutMs = idle;
   const perConn = u32(common.maxRequestsPerConnection) ?? u32(cluster.maxRequestsPerConnection);
   if (perConn) s.maxRequestsPerConnection = perConn;
   if (t.maxConnections < UNLIMITED) s.maxConnections = Math.max(1, t.maxConnections);
   if (isObj(keepalive)) s.keepAliveMs = (u32(keepalive.keepaliveTime) ?? 0) * 1000;
-  s.key = JSON.stringify([s.protocol, s.maxConcurrentStreams, s.connectTimeoutMs, s.idleTimeoutMs, s.maxRequestsPerConnection, s.maxConnections, s.bind, s.keepAliveMs]);
+  s.key = JSON.stringify([s.protocol, s.maxConcurrentStreams, s.connectTimeoutMs, s.idleTimeoutMs, s.maxRequestsPerConnection, s.maxConnections, s.bind, s.keepAliveMs, s.autoSni, s.autoSanValidation]);
   return s;
 }
 
@@ -117,7 +125,8 @@ export interface LinkDeps {
 }
 
 /** The connect target for one new connection to `link` (ALPN: the config's, then `alpn` — the HTTP pools' protocol). */
-export function targetFor(link: HostLink, deps: LinkDeps, alpnFallback: readonly string[], signal?: AbortSignal): ConnectTarget {
+export function targetFor(link: HostLink, deps: LinkDeps, alpnFallback: readonly string[], signal?: AbortSignal,
+  sni?: string): ConnectTarget {
   const s = deps.settings();
   const local = bindFor(s, link.host);
   const t: ConnectTarget = { host: link.host, port: link.port, timeoutMs: s.connectTimeoutMs };
@@ -133,17 +142,22 @@ export function targetFor(link: HostLink, deps: LinkDeps, alpnFallback: readonly
       alpn: [...new Set([...spec.alpn, ...alpnFallback])],
       onPeer: (p) => { link.principal = p; },
     };
+    if (sni) {
+      t.tls.servername = sni;
+      if (s.autoSanValidation) t.tls.verifyName = sni;
+    }
   }
   return t;
 }
 
-/** An undici Pool to one host speaking `protocol` (HTTP/2 with prior knowledge over plaintext, or over TLS). */
-export function createPool(link: HostLink, protocol: 'http1' | 'http2', deps: LinkDeps): Pool {
+/** An undici Pool to one host speaking `protocol` (HTTP/2 with prior knowledge over plaintext, or over TLS);
+ * `sni` when the cluster derives SNI from the request's authority (auto_sni). */
+export function createPool(link: HostLink, protocol: 'http1' | 'http2', deps: LinkDeps, sni?: string): Pool {
   const s = deps.settings();
   const connect: buildConnector.connector = (_opts, callback) => {
     let target: ConnectTarget;
     try {
-      target = targetFor(link, deps, protocol === 'http2' ? ['h2'] : ['http/1.1']);
+      target = targetFor(link, deps, protocol === 'http2' ? ['h2'] : ['http/1.1'], undefined, sni);
     } catch (err) {
       callback(err as Error, null);
       return;
@@ -167,4 +181,10 @@ export function createPool(link: HostLink, protocol: 'http1' | 'http2', deps: Li
     ...(s.idleTimeoutMs ? { keepAliveTimeout: s.idleTimeoutMs, keepAliveMaxTimeout: s.idleTimeoutMs } : {}),
     ...(s.maxRequestsPerConnection ? { maxRequestsPerClient: s.maxRequestsPerConnection } : {}),
   });
+}
+
+/** The SNI auto_sni derives from an authority: its host name without port or brackets; none for IP literals. */
+export function sniFromAuthority(authority: string): string | undefined {
+  const host = authority.startsWith('[') ? authority.slice(1, authority.indexOf(']')) : authority.replace(/:\d+$/, '');
+  return host && isIP(host) === 0 ? host.toLowerCase() : undefined;
 }
