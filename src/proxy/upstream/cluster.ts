@@ -3,7 +3,7 @@
 // stays keep their counters and ejections, and their pools while the transport and connection settings stay.
 // Hot path: pick() is one balancer call over a prebuilt eligible array; dispatcher()/report() one map lookup.
 import type { Socket } from 'node:net';
-import type { Dispatcher, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { FileSource, LbContext, UpstreamHost, UpstreamOutcome } from '../runtime.ts';
 import { arr, obj, str, structToJs } from '../routing/envoy-values.ts';
 import type { Obj } from '../routing/envoy-values.ts';
@@ -19,8 +19,10 @@ import { chooseLocality, localityGroups } from './locality.ts';
 import type { LocalityGroup } from './locality.ts';
 import { createOutlierDetector, outlierConfig } from './outlier.ts';
 import type { OutlierDetector } from './outlier.ts';
-import { connectionSettings, createContexts, createPool, sniFromAuthority, targetFor } from './pools.ts';
-import type { ConnectionSettings, HostLink, LinkDeps } from './pools.ts';
+import { closePools, poolFor } from './host-pools.ts';
+import type { HostSlot } from './host-pools.ts';
+import { connectionSettings, createContexts, targetFor } from './pools.ts';
+import type { ConnectionSettings, LinkDeps } from './pools.ts';
 import { transportSpec } from './tls.ts';
 import type { TransportSpec } from './tls.ts';
 import { newHostEntry } from './types.ts';
@@ -35,16 +37,6 @@ export interface ClusterDeps {
   files(): FileSource;
 }
 
-interface HostSlot extends HostLink {
-  entry: HostEntry;
-  http1?: Pool;
-  http2?: Pool;
-  /** auto_sni clusters: pools per protocol and SNI. */
-  bySni?: Map<string, Pool>;
-}
-
-/** Distinct SNIs kept per host for auto_sni (the oldest pool is closed beyond this). */
-const MAX_SNI_POOLS = 64;
 
 export interface ManagedCluster {
   readonly name: string;
@@ -70,14 +62,6 @@ function serviceOf(cluster: Obj): ManagedCluster['service'] {
   const istio = obj(structToJs(obj(obj(cluster.metadata).filterMetadata).istio));
   const s = arr(istio.services)[0];
   return s ? { host: str(s.host), name: str(s.name), namespace: str(s.namespace) } : undefined;
-}
-
-function closePools(slot: HostSlot): void {
-  // close() lets requests in flight finish; nothing waits for it.
-  for (const p of [slot.http1, slot.http2, ...(slot.bySni?.values() ?? [])]) p?.close().catch(() => {});
-  slot.http1 = undefined;
-  slot.http2 = undefined;
-  slot.bySni = undefined;
 }
 
 export function createCluster(name: string, initial: Obj, deps: ClusterDeps): ManagedCluster {
@@ -125,7 +109,7 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
     if (dynamic.size > MAX_DYNAMIC_HOSTS) {
       const [oldest, old] = dynamic.entries().next().value!;
       dynamic.delete(oldest);
-      closePools(old);
+      void closePools(old);
     }
     return slot;
   };
@@ -161,11 +145,11 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
       }
     }
     if (prevKey !== undefined && prevKey !== settings.key) {
-      for (const s of slots.values()) closePools(s);
-      for (const s of dynamic.values()) closePools(s);
+      for (const s of slots.values()) void closePools(s);
+      for (const s of dynamic.values()) void closePools(s);
     }
     for (const s of dynamic.values()) {
-      if (s.spec.key !== clusterSpec.key) { closePools(s); s.spec = clusterSpec; }
+      if (s.spec.key !== clusterSpec.key) { void closePools(s); s.spec = clusterSpec; }
     }
     rebuild();
   };
@@ -197,33 +181,17 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
       if (d.localityWeight !== undefined) slot.entry.localityWeight = d.localityWeight;
       else delete slot.entry.localityWeight;
       if (slot.spec.key !== spec.key) {
-        closePools(slot);
+        void closePools(slot);
         slot.spec = spec;
       }
     }
     for (const [address, slot] of slots) {
       if (seen.has(address)) continue;
       slots.delete(address);
-      closePools(slot);
+      void closePools(slot);
     }
     outlier?.setHosts(slots.keys());
     rebuild();
-  };
-
-  const sniPool = (slot: HostSlot, protocol: 'http1' | 'http2', sni: string): Pool => {
-    slot.bySni ??= new Map();
-    const key = `${protocol}|${sni}`;
-    let pool = slot.bySni.get(key);
-    if (!pool) {
-      pool = createPool(slot, protocol, link, sni);
-      slot.bySni.set(key, pool);
-      if (slot.bySni.size > MAX_SNI_POOLS) {
-        const [oldest, old] = slot.bySni.entries().next().value!;
-        slot.bySni.delete(oldest);
-        old.close().catch(() => {});
-      }
-    }
-    return pool;
   };
 
   configure(initial);
@@ -261,14 +229,7 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
     admitRequest: () => breaker.admitRequest(),
     admitRetry: () => breaker.admitRetry(),
     dispatcher(host, downstream, authority) {
-      const slot = slotFor(host);
-      const protocol = settings.protocol === 'downstream' ? downstream ?? 'http1' : settings.protocol;
-      if (settings.autoSni && authority !== undefined && slot.spec.kind === 'tls') {
-        const sni = sniFromAuthority(authority);
-        if (sni) return sniPool(slot, protocol, sni);
-      }
-      if (protocol === 'http2') return (slot.http2 ??= createPool(slot, 'http2', link));
-      return (slot.http1 ??= createPool(slot, 'http1', link));
+      return poolFor(slotFor(host), settings.protocol === 'downstream' ? downstream ?? 'http1' : settings.protocol, link, authority);
     },
     async connect(host, signal) {
       return openSocket(targetFor(slotFor(host), link, [], signal));
@@ -292,7 +253,7 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
       slots.clear();
       dynamic.clear();
       eligible = [];
-      await Promise.all(all.flatMap((s) => [s.http1, s.http2, ...(s.bySni?.values() ?? [])]).map((p) => p?.close().catch(() => {})));
+      await Promise.all(all.map(closePools));
     },
   };
 }
