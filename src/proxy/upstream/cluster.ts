@@ -2,9 +2,7 @@
 // and per-host undici pools. `configure` applies a changed Cluster/assignment in place: hosts whose address
 // stays keep their counters and ejections, and their pools while the transport and connection settings stay.
 // Hot path: pick() is one balancer call over a prebuilt eligible array; dispatcher()/report() one map lookup.
-import type { Socket } from 'node:net';
-import type { Dispatcher } from 'undici';
-import type { FileSource, LbContext, UpstreamHost, UpstreamOutcome } from '../runtime.ts';
+import type { ClusterRuntime, FileSource, UpstreamHost } from '../runtime.ts';
 import { arr, obj, str, structToJs } from '../routing/envoy-values.ts';
 import type { Obj } from '../routing/envoy-values.ts';
 import { clusterTypeOf } from '../routing/upstream.ts';
@@ -37,19 +35,8 @@ export interface ClusterDeps {
   files(): FileSource;
 }
 
-
-export interface ManagedCluster {
-  readonly name: string;
+export interface ManagedCluster extends ClusterRuntime {
   readonly type: string;
-  readonly service?: { host: string; name: string; namespace: string };
-  readonly connectTimeoutMs: number;
-  pick(ctx: LbContext): UpstreamHost | undefined;
-  admitRequest(): (() => void) | undefined;
-  admitRetry(): (() => void) | undefined;
-  dispatcher(host: UpstreamHost, downstream?: 'http1' | 'http2', authority?: string): Dispatcher;
-  connect(host: UpstreamHost, signal?: AbortSignal): Promise<Socket>;
-  report(host: UpstreamHost, outcome: UpstreamOutcome): void;
-  peerPrincipal(host: UpstreamHost): string | undefined;
   /** A changed Cluster object (hosts come separately, through setEndpoints). */
   configure(cluster: Obj): void;
   setEndpoints(descs: readonly EndpointDesc[]): void;
