@@ -154,6 +154,27 @@ export interface ProxyFront {
   close(): Promise<void>;
 }
 
+/** The ConnContext a listener would build for a connection captured on `routePort` (planned once, as the
+ * listeners do until the config changes). */
+export function connContext(
+  runtime: Runtime, protocol: 'http1' | 'http2', routePort: number, socket: net.Socket,
+  opts: { kind?: ConnContext['kind']; tls?: ConnContext['tls'] } = {},
+): ConnContext {
+  const info = { direction: opts.kind === 'inbound' ? 'inbound' as const : 'outbound' as const, destinationIp: '10.0.0.1', port: routePort, sourceIp: '127.0.0.1', http: protocol };
+  let planned: { config: unknown; plan: ReturnType<typeof planConnection> } | undefined;
+  return {
+    kind: opts.kind ?? 'outbound',
+    info,
+    plan: () => {
+      const compiled = runtime.live.current()!.compiled;
+      if (planned?.config !== compiled) planned = { config: compiled, plan: planConnection(compiled, info) };
+      return planned.plan;
+    },
+    downstreamRemote: `${socket.remoteAddress}:${socket.remotePort}`,
+    ...(opts.tls ? { tls: opts.tls } : {}),
+  };
+}
+
 /** A loopback listener that hands each connection to the handler as if captured on `routePort`. */
 export async function startProxy(
   runtime: Runtime, protocol: 'http1' | 'http2', routePort: number,
@@ -164,15 +185,7 @@ export async function startProxy(
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    const info = { direction: opts.kind === 'inbound' ? 'inbound' as const : 'outbound' as const, destinationIp: '10.0.0.1', port: routePort, sourceIp: '127.0.0.1', http: protocol };
-    const ctx: ConnContext = {
-      kind: opts.kind ?? 'outbound',
-      info,
-      plan: () => planConnection(runtime.live.current()!.compiled, info),
-      downstreamRemote: `${socket.remoteAddress}:${socket.remotePort}`,
-      ...(opts.tls ? { tls: opts.tls } : {}),
-    };
-    handler.serve(socket, ctx, protocol);
+    handler.serve(socket, connContext(runtime, protocol, routePort, socket, opts), protocol);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {

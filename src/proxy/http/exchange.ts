@@ -41,6 +41,8 @@ export class Exchange {
   readonly t0: number;
   readonly startTime: number;
   request: HttpRequest | undefined = undefined;
+  /** The connection manager's config (x-forwarded-client-cert handling). */
+  hcm: Record<string, unknown> | undefined = undefined;
   route: string | undefined = undefined;
   clusterName: string | undefined = undefined;
   cluster: ClusterRuntime | undefined = undefined;
@@ -80,6 +82,7 @@ export class Exchange {
       this.reply({ status: 503, body: 'no HTTP route configuration for this connection' }, [], true);
       return;
     }
+    this.hcm = plan.hcm;
     const h = this.req.headers;
     let path = this.http2 ? (h[':path'] as string | undefined) ?? '/' : this.req.url ?? '/';
     const scheme = this.ctx.tls ? 'https' : 'http';

@@ -81,7 +81,7 @@ export class Forward implements AttemptOwner {
     const action = this.action;
     const cluster = rt.clusters.get(action.cluster);
     if (!cluster) return ex.reply({ status: 503, body: 'cluster not found' }, ['NC']);
-    this.cluster = cluster;
+    this.cluster = ex.cluster = cluster;
     const release = cluster.admitRequest();
     if (!release) return ex.reply({ status: 503, body: RESET_BODY + 'overflow' }, ['UO']);
     ex.releaseRequest = release;
@@ -118,6 +118,7 @@ export class Forward implements AttemptOwner {
     if (!rid) h['x-request-id'] = rid = randomUUID();
     ex.requestId = rid;
     ex.trace = propagateTrace(h, ex.shared.runtime.random);
+    forwardClientCert(h, ex);
     this.headers = h;
   }
 
@@ -326,6 +327,26 @@ export class Forward implements AttemptOwner {
     this.clearTimers();
     this.current?.abandon();
   }
+}
+
+const XFCC_MODES = ['SANITIZE', 'FORWARD_ONLY', 'APPEND_FORWARD', 'SANITIZE_SET', 'ALWAYS_FORWARD_ONLY'];
+
+/** x-forwarded-client-cert per the connection manager's forward_client_cert_details: without an mTLS peer the
+ * header is dropped (unless forwarded as is); APPEND_FORWARD / SANITIZE_SET add By (this workload) and URI (the
+ * peer) elements. */
+function forwardClientCert(h: HeaderBag, ex: Exchange): void {
+  const v = ex.hcm?.forwardClientCertDetails;
+  const mode = typeof v === 'number' ? XFCC_MODES[v] ?? 'SANITIZE' : typeof v === 'string' ? v : 'SANITIZE';
+  if (mode === 'FORWARD_ONLY' || mode === 'ALWAYS_FORWARD_ONLY') return;
+  const peer = ex.ctx.tls?.peerPrincipal;
+  if (!peer || mode === 'SANITIZE') {
+    delete h['x-forwarded-client-cert'];
+    return;
+  }
+  const by = ex.shared.runtime.live.identity()?.spiffeId;
+  const element = `${by ? `By=${by};` : ''}URI=${peer}`;
+  const cur = firstValue(h['x-forwarded-client-cert']);
+  h['x-forwarded-client-cert'] = mode === 'APPEND_FORWARD' && cur ? `${cur},${element}` : element;
 }
 
 function hasKeys(o: object): boolean {
