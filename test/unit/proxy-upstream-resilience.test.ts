@@ -4,7 +4,8 @@
 // Istio's minHealthPercent.
 import { expect } from 'chai';
 import { createBreaker, thresholdsOf } from '../../src/proxy/upstream/breaker.ts';
-import { eligibleHosts } from '../../src/proxy/upstream/host-set.ts';
+import { priorityLevels } from '../../src/proxy/upstream/host-set.ts';
+import type { HostEntry } from '../../src/proxy/upstream/types.ts';
 import { createOutlierDetector, outlierConfig } from '../../src/proxy/upstream/outlier.ts';
 import type { OutlierConfig } from '../../src/proxy/upstream/outlier.ts';
 import { hosts } from '../support/proxy-upstream-fixtures.ts';
@@ -124,23 +125,32 @@ describe('proxy upstream: outlier detection', () => {
   it('below the panic threshold (minHealthPercent) ejected hosts take traffic again', () => {
     const set = hosts(4);
     const ejected = new Set(['10.0.0.1:80', '10.0.0.2:80', '10.0.0.3:80']);
-    expect(eligibleHosts(set, (k) => ejected.has(k), 0).hosts.map((h) => h.key)).to.deep.equal(['10.0.0.4:80']);
-    const panic = eligibleHosts(set, (k) => ejected.has(k), 50);
-    expect(panic.panic).to.equal(true);
-    expect(panic.hosts).to.have.length(4);
+    expect(keys(priorityLevels(set, (k) => ejected.has(k), 0))).to.deep.equal([[0, ['10.0.0.4:80']]]);
+    const panic = priorityLevels(set, (k) => ejected.has(k), 50);
+    expect(panic[0]!.panic).to.equal(true);
+    expect(panic[0]!.hosts).to.have.length(4);
     set[3]!.health = 'unhealthy';
-    expect(eligibleHosts(set, (k) => ejected.has(k), 0).hosts).to.have.length(0);
+    expect(priorityLevels(set, (k) => ejected.has(k), 0)).to.have.length(0);
+    expect(priorityLevels(set, (k) => ejected.has(k), 1)[0]!.hosts).to.have.length(4);
   });
 
-  it('uses the lowest priority with a healthy host', () => {
+  it('spills load to the next priority as the first loses hosts (overprovisioning 1.4)', () => {
     const set = hosts(4);
-    set[0]!.priority = 0;
-    set[1]!.priority = 0;
     set[2]!.priority = 1;
     set[3]!.priority = 1;
-    expect(eligibleHosts(set, () => false, 0).hosts.map((h) => h.key)).to.deep.equal(['10.0.0.1:80', '10.0.0.2:80']);
+    // All healthy: priority 0 takes everything.
+    expect(keys(priorityLevels(set, () => false, 0))).to.deep.equal([[0, ['10.0.0.1:80', '10.0.0.2:80']]]);
+    // Half of priority 0 out: 1.4 × 50 % = 70 % stays, 30 % spills to priority 1.
+    const spilled = priorityLevels(set, (k) => k === '10.0.0.1:80', 0);
+    expect(keys(spilled)).to.deep.equal([[0, ['10.0.0.2:80']], [1, ['10.0.0.3:80', '10.0.0.4:80']]]);
+    expect(spilled[0]!.upTo).to.be.closeTo(0.7, 1e-9);
+    // Priority 0 gone: everything on priority 1.
     set[0]!.health = 'unhealthy';
     set[1]!.health = 'unhealthy';
-    expect(eligibleHosts(set, () => false, 0).hosts.map((h) => h.key)).to.deep.equal(['10.0.0.3:80', '10.0.0.4:80']);
+    expect(keys(priorityLevels(set, () => false, 0))).to.deep.equal([[1, ['10.0.0.3:80', '10.0.0.4:80']]]);
   });
 });
+
+function keys(levels: ReturnType<typeof priorityLevels>): Array<[number, string[]]> {
+  return levels.map((l) => [l.priority, l.hosts.map((h: HostEntry) => h.key)]);
+}

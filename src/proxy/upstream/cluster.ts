@@ -1,7 +1,8 @@
 // One cluster at run time (ClusterRuntime): its hosts with their balancer and outlier state, circuit breakers,
 // and per-host undici pools. `configure` applies a changed Cluster/assignment in place: hosts whose address
 // stays keep their counters and ejections, and their pools while the transport and connection settings stay.
-// Hot path: pick() is one balancer call over a prebuilt eligible array; dispatcher()/report() one map lookup.
+// Hot path: pick() draws a priority level (only when load spills over several) and makes one balancer call
+// over that level's prebuilt host array; dispatcher()/report() are one map lookup.
 import type { ClusterRuntime, FileSource, UpstreamHost } from '../runtime.ts';
 import { arr, obj, str, structToJs } from '../routing/envoy-values.ts';
 import type { Obj } from '../routing/envoy-values.ts';
@@ -10,7 +11,8 @@ import { createBreaker, thresholdsOf } from './breaker.ts';
 import { openSocket } from './connector.ts';
 import { hostAddress, parseAddress, upstreamHost } from './endpoints.ts';
 import type { EndpointDesc } from './endpoints.ts';
-import { eligibleHosts } from './host-set.ts';
+import { choosePriority, priorityLevels } from './host-set.ts';
+import type { PriorityLevel } from './host-set.ts';
 import { createBalancer, pickAvoiding } from './lb.ts';
 import { lbOptions, localityWeighted, panicThreshold } from './lb-config.ts';
 import { chooseLocality, localityGroups } from './locality.ts';
@@ -28,6 +30,11 @@ import type { Balancer, HostEntry } from './types.ts';
 
 /** ORIGINAL_DST hosts kept at most (the oldest is closed beyond this). */
 const MAX_DYNAMIC_HOSTS = 1024;
+
+interface Level extends PriorityLevel {
+  balancer: Balancer;
+  groups?: LocalityGroup[];
+}
 
 export interface ClusterDeps {
   now(): number;
@@ -59,8 +66,8 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
   let balancerKey = '';
   let balancer: Balancer;
   let byLocality: boolean;
-  const localityBalancers = new Map<string, Balancer>();
-  let groups: LocalityGroup[] | undefined;
+  /** Balancers per priority (and per priority and locality), so each keeps its own round-robin state and table. */
+  const balancers = new Map<string, Balancer>();
   let outlierKey = '';
   let outlier: OutlierDetector | undefined;
   let sweeper: NodeJS.Timeout | undefined;
@@ -70,22 +77,26 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
   const slots = new Map<string, HostSlot>();
   /** ORIGINAL_DST destinations, and hosts picked under an older config that a request still uses. */
   const dynamic = new Map<string, HostSlot>();
-  let eligible: readonly HostEntry[] = [];
+  let levels: Level[] = [];
   const link: LinkDeps = { settings: () => settings, files: deps.files, contexts: createContexts() };
 
-  const balancerFor = (locality: string): Balancer => {
-    let b = localityBalancers.get(locality);
+  const balancerFor = (key: string): Balancer => {
+    let b = balancers.get(key);
     if (!b) {
       b = createBalancer(lbOptions(cluster));
-      localityBalancers.set(locality, b);
+      balancers.set(key, b);
     }
     return b;
   };
 
   const rebuild = () => {
     const all = [...slots.values()].map((s) => s.entry);
-    eligible = eligibleHosts(all, (k) => outlier?.isEjected(k) ?? false, panic).hosts;
-    groups = byLocality ? localityGroups(eligible, all, balancerFor) : undefined;
+    levels = priorityLevels(all, (k) => outlier?.isEjected(k) ?? false, panic).map((l) => {
+      const groups = byLocality
+        ? localityGroups(l.hosts, all.filter((h) => h.priority === l.priority), (loc) => balancerFor(`${l.priority}|${loc}`))
+        : undefined;
+      return { ...l, balancer: balancerFor(String(l.priority)), ...(groups ? { groups } : {}) };
+    });
   };
 
   const slotFor = (host: UpstreamHost): HostSlot => {
@@ -115,7 +126,7 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
     if (JSON.stringify(lb) !== balancerKey) {
       balancerKey = JSON.stringify(lb);
       balancer = createBalancer(lb);
-      localityBalancers.clear();
+      balancers.clear();
     }
     byLocality = localityWeighted(cluster, lb);
     const oc = outlierConfig(cluster.outlierDetection);
@@ -202,13 +213,14 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
         return slot.entry.host;
       }
       if (outlier?.sweep(deps.now())) rebuild();
-      if (eligible.length === 0) return undefined;
+      if (levels.length === 0) return undefined;
+      const level = choosePriority(levels, deps.random);
       let entry: HostEntry;
-      if (groups) {
-        const g = chooseLocality(groups, deps.random);
+      if (level.groups) {
+        const g = chooseLocality(level.groups, deps.random);
         entry = pickAvoiding(g.balancer, g.hosts, ctx, deps.random);
       } else {
-        entry = pickAvoiding(balancer, eligible, ctx, deps.random);
+        entry = pickAvoiding(level.balancer, level.hosts, ctx, deps.random);
       }
       entry.active++;
       return entry.host;
@@ -233,13 +245,13 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
     peerPrincipal: (host) => (slots.get(host.address) ?? dynamic.get(host.address))?.principal,
     configure,
     setEndpoints,
-    eligible: () => eligible,
+    eligible: () => levels.flatMap((l) => l.hosts),
     async close() {
       if (sweeper) clearInterval(sweeper);
       const all = [...slots.values(), ...dynamic.values()];
       slots.clear();
       dynamic.clear();
-      eligible = [];
+      levels = [];
       await Promise.all(all.map(closePools));
     },
   };
