@@ -128,7 +128,7 @@ export class Forward implements AttemptOwner {
     const hasBody = ex.http2 ? !(req as Http2ServerRequest).stream.endAfterHeaders
       : req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
     if (!hasBody) return this.go();
-    if (!this.retry && !this.action.mirrors) return this.stream(req, 0);
+    if (!this.retry && !this.action.mirrors) return this.stream(req);
     const limit = ex.shared.bufferLimit;
     const chunks: Buffer[] = [];
     let size = 0;
@@ -143,7 +143,7 @@ export class Forward implements AttemptOwner {
       const pt = new PassThrough();
       for (const b of chunks) pt.write(b);
       req.pipe(pt);
-      this.stream(pt, size);
+      this.stream(pt);
     };
     const onEnd = () => {
       ex.requestBytes = size;
@@ -154,10 +154,11 @@ export class Forward implements AttemptOwner {
     req.on('end', onEnd);
   }
 
-  private stream(body: Readable, alreadyRead: number): void {
+  private stream(body: Readable): void {
     this.body = body;
     this.replayable = false;
-    this.ex.requestBytes = alreadyRead;
+    // onBodySent counts every byte that reaches the upstream, the ones read ahead included.
+    this.ex.requestBytes = 0;
     this.go();
   }
 
