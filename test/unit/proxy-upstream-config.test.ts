@@ -44,7 +44,7 @@ describe('proxy upstream: configs from translation', function () {
     expect(h.metadata).to.include({ workload: 'catalog-v1', version: 'v1', namespace: 'shop' });
     const cluster = g.clusters.find((x) => x.name === name)!;
     const t = thresholdsOf(cluster);
-    expect(t).to.deep.equal({ maxConnections: 100, maxPendingRequests: 50, maxRequests: 500, maxRetries: 4 });
+    expect(t).to.deep.equal({ maxConnections: 100, maxPendingRequests: 50, maxRequests: 500, maxRetries: 4, retryBudget: { percent: 25, minConcurrency: 5 } });
     expect(connectionSettings(cluster, t)).to.include({ protocol: 'http2', idleTimeoutMs: 30_000, maxRequestsPerConnection: 10, maxConnections: 100 });
     // HTTP/2 carries many requests per connection: max_requests (500) is the bound that applies.
     const admitted = Array.from({ length: 500 }, () => c.admitRequest());

@@ -56,6 +56,17 @@ describe('proxy upstream: circuit breakers', () => {
     r();
     expect(b.admitRetry()).to.be.a('function');
   });
+
+  it('a retry budget allows a share of the requests in flight, at least its minimum', () => {
+    const t = thresholdsOf({ circuitBreakers: { thresholds: [{ maxRetries: { value: 100 }, retryBudget: { budgetPercent: { value: 25 }, minRetryConcurrency: { value: 1 } } }] } });
+    expect(t.retryBudget).to.deep.equal({ percent: 25, minConcurrency: 1 });
+    const b = createBreaker(t);
+    expect(b.admitRetry()).to.be.a('function');
+    expect(b.admitRetry()).to.equal(undefined);
+    for (let i = 0; i < 8; i++) b.admitRequest();
+    expect(b.admitRetry()).to.be.a('function');
+    expect(b.admitRetry()).to.equal(undefined);
+  });
 });
 
 describe('proxy upstream: outlier detection', () => {

@@ -1,9 +1,9 @@
 // Circuit breakers of one cluster (thresholds of the DEFAULT priority): requests in flight against
 // max_requests, requests waiting for a connection against max_pending_requests, retries in flight against
-// max_retries. A request waits for a connection when every allowed connection is busy (HTTP/1.1: one request
+// max_retries (or the retry budget: a share of the requests in flight, never below its minimum concurrency). A request waits for a connection when every allowed connection is busy (HTTP/1.1: one request
 // each; HTTP/2: as many as the streams a connection carries). Admission hands back a release function that
 // works once.
-import { arr, str, u32 } from '../routing/envoy-values.ts';
+import { arr, isObj, percent, str, u32 } from '../routing/envoy-values.ts';
 import type { Obj } from '../routing/envoy-values.ts';
 
 const UNLIMITED = 2 ** 32 - 1;
@@ -13,18 +13,24 @@ export interface Thresholds {
   maxPendingRequests: number;
   maxRequests: number;
   maxRetries: number;
+  /** retry_budget: concurrent retries limited to a share of the requests in flight (then max_retries is not used). */
+  retryBudget?: { percent: number; minConcurrency: number };
 }
 
 /** Envoy's defaults (1024 each, 3 retries) when the cluster sets no thresholds for the DEFAULT priority. */
 export function thresholdsOf(cluster: Obj): Thresholds {
   const all = arr((cluster.circuitBreakers as Obj | undefined)?.thresholds);
   const t = all.find((x) => x.priority === undefined || x.priority === 0 || str(x.priority) === 'DEFAULT') ?? {};
-  return {
+  const out: Thresholds = {
     maxConnections: u32(t.maxConnections) ?? 1024,
     maxPendingRequests: u32(t.maxPendingRequests) ?? 1024,
     maxRequests: u32(t.maxRequests) ?? 1024,
     maxRetries: u32(t.maxRetries) ?? 3,
   };
+  if (isObj(t.retryBudget)) {
+    out.retryBudget = { percent: percent(t.retryBudget.budgetPercent, 20), minConcurrency: u32(t.retryBudget.minRetryConcurrency) ?? 3 };
+  }
+  return out;
 }
 
 export interface Breaker {
@@ -60,7 +66,8 @@ export function createBreaker(t: Thresholds, perConnection = 1): Breaker {
       return releaseRequest();
     },
     admitRetry() {
-      if (retries >= t.maxRetries) return undefined;
+      const limit = t.retryBudget ? Math.max(t.retryBudget.minConcurrency, (t.retryBudget.percent / 100) * requests) : t.maxRetries;
+      if (retries >= limit) return undefined;
       retries++;
       let done = false;
       return () => { if (!done) { done = true; retries--; } };
