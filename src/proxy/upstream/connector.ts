@@ -51,7 +51,8 @@ export function openSocket(t: ConnectTarget): Promise<Socket> {
       settled = true;
       clearTimeout(timer);
       t.signal?.removeEventListener('abort', onAbort);
-      socket.removeListener('error', onError);
+      // The error listener stays (a no-op from now on), as undici's own connector does: whoever takes the socket
+      // attaches theirs a moment later, and an error in between must not go unhandled.
       if (err) {
         socket.destroy();
         reject(err);
