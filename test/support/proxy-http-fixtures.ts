@@ -136,7 +136,7 @@ export function sequence(values: number[], fallback = 0.5): () => number {
   return () => (i < values.length ? values[i++]! : fallback);
 }
 
-export function makeRuntime(config: ProxyConfig, clusters: FixtureClusters, random: () => number = Math.random): Runtime & { telemetry: RecordingTelemetry } {
+export function makeRuntime(config: ProxyConfig, clusters: ClusterManager, random: () => number = Math.random): Runtime & { telemetry: RecordingTelemetry } {
   const loaded = { version: 'test', config, compiled: compileProxy(config), loadedAt: new Date() };
   return {
     live: { current: () => loaded, identity: () => undefined, files: { read: () => undefined }, onChange: () => () => {} },
