@@ -91,11 +91,8 @@ export class ReplaySocket extends Duplex {
   get bytesRead(): number { return this.socket.bytesRead; }
 }
 
-/** The connection to hand on: the socket itself when nothing was read, else a replaying Duplex. */
-export function withHead(socket: Socket, head: Buffer): Socket | ReplaySocket {
-  if (head.length === 0) {
-    socket.resume();
-    return socket;
-  }
-  return new ReplaySocket(socket, head);
+/** The connection to hand on: the socket itself when detection never touched it, else a replaying Duplex (also
+ * for zero bytes read: detection paused the socket, and the Duplex resumes it when its reader wants data). */
+export function withHead(socket: Socket, head: Buffer, sniffed: boolean): Socket | ReplaySocket {
+  return sniffed || head.length > 0 ? new ReplaySocket(socket, head) : socket;
 }

@@ -1,0 +1,117 @@
+// One accepted connection, from accept to its handler: where it was headed (captured original destination,
+// an explicit listener's fixed destination, or a gateway's bound address) in; protocol detection as the owning
+// listener's inspectors ask, the plan under the live config, TLS termination when the filter chain has a
+// DownstreamTlsContext, then the TCP proxy or the HTTP handler. Closed plans close the connection.
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { detect, pickListener } from '../routing/engine.ts';
+import type { ConnectionInfo } from '../routing/engine.ts';
+import { bool, durationMs, has } from '../routing/envoy-values.ts';
+import type { Obj } from '../routing/envoy-values.ts';
+import type { ConnContext, HttpHandler, Runtime } from '../runtime.ts';
+import { connContext } from './conn-context.ts';
+import { downstreamTlsFor, terminateTls } from './downstream-tls.ts';
+import { withHead } from './replay-socket.ts';
+import { sniff } from './sniff.ts';
+import type { SniffOptions } from './sniff.ts';
+import { proxyTcp } from './tcp-proxy.ts';
+
+export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+export interface ConnectionEnv {
+  runtime: Runtime;
+  http: HttpHandler;
+  log: LogFn;
+  /** Overrides the listener's listener_filters_timeout (milliseconds; 0 = wait for the client). */
+  sniffTimeoutMs?: number;
+  maxSniffBytes?: number;
+  tlsHandshakeTimeoutMs?: number;
+}
+
+export interface Accepted {
+  kind: ConnContext['kind'];
+  direction: 'outbound' | 'inbound';
+  destinationIp: string;
+  port: number;
+}
+
+/** Envoy's listener_filters_timeout when a listener does not set one. */
+const ENVOY_LISTENER_FILTERS_TIMEOUT_MS = 15_000;
+
+export const plainIp = (ip: string | undefined): string | undefined => (ip?.startsWith('::ffff:') ? ip.slice(7) : ip);
+
+function sniffOptions(env: ConnectionEnv, listener: Obj | undefined, info: ConnectionInfo): SniffOptions {
+  if (!listener) return { tls: false, http: false };
+  const at = { port: info.port, ...(info.destinationIp ? { destinationIp: info.destinationIp } : {}) };
+  const tls = detect(listener, { ...at, tls: {} }).transportProtocol === 'tls';
+  const http = detect(listener, { ...at, http: 'http1' }).applicationProtocols.length > 0;
+  const configured = has(listener, 'listenerFiltersTimeout') ? durationMs(listener.listenerFiltersTimeout) ?? 0 : ENVOY_LISTENER_FILTERS_TIMEOUT_MS;
+  return {
+    tls,
+    http,
+    timeoutMs: env.sniffTimeoutMs ?? configured,
+    continueOnTimeout: bool(listener.continueOnListenerFiltersTimeout, false),
+    ...(env.maxSniffBytes ? { maxBytes: env.maxSniffBytes } : {}),
+  };
+}
+
+export async function handleConnection(env: ConnectionEnv, socket: Socket, a: Accepted): Promise<void> {
+  const { runtime, log } = env;
+  socket.on('error', () => socket.destroy());
+  const sourceIp = plainIp(socket.remoteAddress);
+  const info: ConnectionInfo = { direction: a.direction, destinationIp: a.destinationIp, port: a.port, ...(sourceIp ? { sourceIp } : {}) };
+  const downstreamRemote = `${sourceIp ?? ''}:${socket.remotePort ?? 0}`;
+  const loaded = runtime.live.current();
+  if (!loaded) {
+    socket.destroy();
+    return;
+  }
+  const options = sniffOptions(env, pickListener(loaded.compiled, info), info);
+  const sniffed = await sniff(socket, options);
+  if (sniffed.protocol === 'closed') {
+    socket.destroy();
+    return;
+  }
+  if (sniffed.protocol === 'tls') info.tls = { ...(sniffed.sni ? { sni: sniffed.sni } : {}), alpn: sniffed.alpn };
+  else if (sniffed.protocol !== 'tcp') info.http = sniffed.protocol;
+  const wasSniffed = !(sniffed.protocol === 'tcp' && sniffed.why === 'skipped');
+
+  const ctx = connContext(runtime, a.kind, info, downstreamRemote);
+  const plan = ctx.plan();
+  if (plan.kind === 'closed') {
+    log('debug', 'connection closed by its plan', { reason: plan.reason, listener: plan.listener, destination: `${a.destinationIp}:${a.port}` });
+    socket.destroy();
+    return;
+  }
+  let stream: Socket | Duplex = socket;
+  let head = sniffed.head;
+  if (plan.downstreamTls) {
+    let settings;
+    try {
+      settings = downstreamTlsFor(runtime, runtime.live.current() ?? loaded, plan.downstreamTls);
+    } catch (e) {
+      log('warn', 'cannot terminate TLS', { error: (e as Error).message, listener: plan.listener });
+      socket.destroy();
+      return;
+    }
+    const t = await terminateTls(withHead(socket, head, wasSniffed), settings, env.tlsHandshakeTimeoutMs);
+    if (t.kind === 'failed') {
+      log('debug', 'downstream TLS handshake failed', { reason: t.reason, remote: downstreamRemote });
+      return;
+    }
+    ctx.tls = {
+      ...(t.peerPrincipal ? { peerPrincipal: t.peerPrincipal } : {}),
+      ...(t.sni ?? info.tls?.sni ? { sni: t.sni ?? info.tls?.sni } : {}),
+      ...(t.alpn ? { alpn: t.alpn } : {}),
+    };
+    stream = t.socket;
+    head = Buffer.alloc(0);
+  }
+  if (plan.kind === 'tcp') {
+    proxyTcp(runtime, ctx, plan, stream, head);
+    return;
+  }
+  const protocol = ctx.tls ? (ctx.tls.alpn === 'h2' || ctx.tls.alpn === 'istio-h2' ? 'http2' : 'http1')
+    : info.http === 'http2' ? 'http2' : 'http1';
+  env.http.serve(stream === socket ? withHead(socket, head, wasSniffed) : stream, ctx, protocol);
+}

@@ -1,0 +1,162 @@
+// TLS termination for filter chains with a DownstreamTlsContext (inbound mTLS, a gateway's HTTPS servers): the
+// context object and the live config in, a secure context and the handshake rules out (client certificate
+// required or not, trusted CA, ALPN, SAN matchers, protocol versions); then `terminateTls` runs the handshake
+// on a connection and returns the plaintext socket with the peer's SPIFFE id. Secure contexts are cached per
+// (LoadedConfig, identity): a certificate rotation applies to new handshakes and leaves open connections alone.
+import { TLSSocket, createSecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { FileSource, Identity, LoadedConfig, Runtime } from '../runtime.ts';
+import { arr, bool, has, obj, str, strs } from '../routing/envoy-values.ts';
+import type { Obj } from '../routing/envoy-values.ts';
+import { compileStringMatcher } from '../routing/string-matcher.ts';
+import type { StringPredicate } from '../routing/string-matcher.ts';
+import { subjectAltNames, uriSan } from '../upstream/tls.ts';
+import { ROOT_CERT, WORKLOAD_CERT_CHAIN, WORKLOAD_KEY } from '../../translate/identity-files.ts';
+
+export interface DownstreamTls {
+  context: SecureContext;
+  /** Ask for a client certificate (a validation context is configured). */
+  requestCert: boolean;
+  /** require_client_certificate: no certificate, no connection. */
+  requireCert: boolean;
+  alpn: string[];
+  sans: StringPredicate[];
+}
+
+type Built = { identity: Identity | undefined; tls: DownstreamTls };
+const cache = new WeakMap<LoadedConfig, WeakMap<Obj, Built>>();
+
+/** SDS secret names that mean the workload identity (the names Istio's sidecars use). */
+const SDS_IDENTITY: Record<string, { chain: string; key: string } | { ca: string }> = {
+  default: { chain: WORKLOAD_CERT_CHAIN, key: WORKLOAD_KEY },
+  ROOTCA: { ca: ROOT_CERT },
+};
+
+function dataSource(files: FileSource, ds: unknown, what: string): string {
+  const d = obj(ds);
+  if (has(d, 'filename')) {
+    const text = files.read(str(d.filename));
+    if (text === undefined) throw new Error(`downstream TLS: ${what} ${str(d.filename)} is not available`);
+    return text;
+  }
+  if (has(d, 'inlineString')) return str(d.inlineString);
+  if (has(d, 'inlineBytes')) return Buffer.from(str(d.inlineBytes), 'base64').toString('utf8');
+  throw new Error(`downstream TLS: ${what} has no filename or inline data`);
+}
+
+function read(files: FileSource, path: string, what: string): string {
+  const text = files.read(path);
+  if (text === undefined) throw new Error(`downstream TLS: ${what} ${path} is not available`);
+  return text;
+}
+
+function certificate(common: Obj, files: FileSource): { cert: string; key: string } {
+  const inline = arr(common.tlsCertificates)[0];
+  if (inline) return { cert: dataSource(files, inline.certificateChain, 'certificate chain'), key: dataSource(files, inline.privateKey, 'private key') };
+  const sds = str(arr(common.tlsCertificateSdsSecretConfigs)[0]?.name);
+  const known = SDS_IDENTITY[sds];
+  if (known && 'chain' in known) return { cert: read(files, known.chain, 'certificate chain'), key: read(files, known.key, 'private key') };
+  throw new Error(sds ? `downstream TLS: SDS secret "${sds}" is not one the sidecar serves` : 'downstream TLS: no server certificate');
+}
+
+function validation(common: Obj): Obj | undefined {
+  if (has(common, 'validationContext')) return obj(common.validationContext);
+  if (has(common, 'combinedValidationContext')) return obj(obj(common.combinedValidationContext).defaultValidationContext);
+  const sds = str(obj(common.validationContextSdsSecretConfig).name);
+  const known = SDS_IDENTITY[sds];
+  return known && 'ca' in known ? { trustedCa: { filename: known.ca } } : undefined;
+}
+
+function tlsVersion(v: unknown): 'TLSv1.2' | 'TLSv1.3' | undefined {
+  const s = str(v);
+  return s === 'TLSv1_3' || v === 4 ? 'TLSv1.3' : s === 'TLSv1_2' || v === 3 ? 'TLSv1.2' : undefined;
+}
+
+export function buildDownstreamTls(dtls: Obj, files: FileSource): DownstreamTls {
+  const common = obj(dtls.commonTlsContext);
+  const { cert, key } = certificate(common, files);
+  const v = validation(common);
+  const trusted = obj(v?.trustedCa);
+  const ca = Object.keys(trusted).length > 0 ? dataSource(files, trusted, 'trusted CA') : undefined;
+  const params = obj(common.tlsParams);
+  const minVersion = tlsVersion(params.tlsMinimumProtocolVersion) ?? 'TLSv1.2';
+  const maxVersion = tlsVersion(params.tlsMaximumProtocolVersion) ?? 'TLSv1.3';
+  const context = createSecureContext({ cert, key, ...(ca ? { ca } : {}), minVersion, maxVersion });
+  const sans = arr(v?.matchSubjectAltNames).map((m) => compileStringMatcher(m));
+  for (const t of arr(v?.matchTypedSubjectAltNames)) sans.push(compileStringMatcher(t.matcher));
+  const requireCert = bool(dtls.requireClientCertificate, false);
+  return { context, requestCert: ca !== undefined || requireCert, requireCert, alpn: strs(common.alpnProtocols), sans };
+}
+
+/** The TLS settings of a filter chain under a config, built once per (config, identity). */
+export function downstreamTlsFor(runtime: Runtime, loaded: LoadedConfig, dtls: Obj): DownstreamTls {
+  let perConfig = cache.get(loaded);
+  if (!perConfig) {
+    perConfig = new WeakMap();
+    cache.set(loaded, perConfig);
+  }
+  const identity = runtime.live.identity();
+  const hit = perConfig.get(dtls);
+  if (hit && hit.identity === identity) return hit.tls;
+  const tls = buildDownstreamTls(dtls, runtime.live.files);
+  perConfig.set(dtls, { identity, tls });
+  return tls;
+}
+
+export type Terminated =
+  | { kind: 'ok'; socket: TLSSocket; peerPrincipal?: string; alpn?: string; sni?: string }
+  | { kind: 'failed'; reason: string };
+
+/** Runs the server handshake on `stream` (a net.Socket, or a Duplex replaying sniffed bytes). */
+export function terminateTls(stream: Socket | Duplex, tls: DownstreamTls, handshakeTimeoutMs = 10_000): Promise<Terminated> {
+  return new Promise((resolve) => {
+    const socket = new TLSSocket(stream as Socket, {
+      isServer: true,
+      secureContext: tls.context,
+      requestCert: tls.requestCert,
+      rejectUnauthorized: tls.requireCert,
+      ...(tls.alpn.length > 0 ? { ALPNProtocols: tls.alpn } : {}),
+    });
+    const fail = (reason: string) => {
+      clearTimeout(timer);
+      socket.destroy();
+      stream.destroy();
+      resolve({ kind: 'failed', reason });
+    };
+    const timer = setTimeout(() => fail('TLS handshake timed out'), handshakeTimeoutMs);
+    const onError = (e: Error) => fail(`TLS handshake failed: ${e.message}`);
+    socket.once('error', onError);
+    socket.once('secure', () => {
+      const peer = socket.getPeerCertificate();
+      const presented = peer !== undefined && Object.keys(peer).length > 0;
+      // A presented certificate must verify even when one is not required (Envoy fails such handshakes too).
+      if ((presented || tls.requireCert) && !socket.authorized) {
+        fail(`client certificate rejected: ${String(socket.authorizationError ?? 'no certificate')}`);
+        return;
+      }
+      if (presented && tls.sans.length > 0) {
+        const names = subjectAltNames(peer).map((s) => s.value);
+        if (!tls.sans.some((m) => names.some((n) => m(n)))) {
+          fail(`client certificate SANs (${names.join(', ') || 'none'}) match none of the configured subject alt names`);
+          return;
+        }
+      }
+      clearTimeout(timer);
+      socket.off('error', onError);
+      // Whoever takes the socket adds its own handlers; until then an error just closes it.
+      socket.on('error', () => socket.destroy());
+      const principal = presented ? uriSan(peer) : undefined;
+      const alpn = socket.alpnProtocol || undefined;
+      const sni = (socket as TLSSocket & { servername?: string | false }).servername || undefined;
+      resolve({
+        kind: 'ok',
+        socket,
+        ...(principal ? { peerPrincipal: principal } : {}),
+        ...(alpn ? { alpn } : {}),
+        ...(sni ? { sni } : {}),
+      });
+    });
+  });
+}

@@ -1,0 +1,123 @@
+// The tcp_proxy network filter: a downstream connection and its TCP plan in; a cluster picked (weighted
+// clusters with the runtime's random value), a host picked by the cluster's load balancer (the original
+// destination for ORIGINAL_DST clusters such as PassthroughCluster, the source IP as the hash key), a connection
+// opened through the ClusterManager, bytes piped both ways with half-close and the idle timeout; out: TcpRecords
+// (open at connect, close at the end, with byte counts and response flags) and the outcome reported to the
+// cluster. Bytes read by protocol detection (`head`, e.g. a ClientHello for TLS passthrough) go upstream first,
+// unchanged.
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { ConnectionPlan } from '../routing/engine.ts';
+import { durationMs, u32 } from '../routing/envoy-values.ts';
+import type { UpstreamCluster } from '../routing/types.ts';
+import type { ClusterRuntime, ConnContext, ResponseFlag, Runtime, TcpRecord, UpstreamHost } from '../runtime.ts';
+import { peersOf } from './peers.ts';
+
+export type TcpPlan = Extract<ConnectionPlan, { kind: 'tcp' }>;
+
+/** Envoy's tcp_proxy idle_timeout default. */
+export const DEFAULT_TCP_IDLE_TIMEOUT_MS = 60 * 60 * 1000;
+export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
+
+// The plan's pick resolves endpoints only for simulate(); the cluster manager has them already.
+const stub = (name: string): UpstreamCluster => ({ name, found: true, endpoints: [], excluded: [] });
+
+export function hostPort(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+export function proxyTcp(runtime: Runtime, ctx: ConnContext, plan: TcpPlan, downstream: Socket | Duplex, head: Buffer): void {
+  const started = runtime.now();
+  const action = plan.pick(runtime.random(), stub);
+  const cluster = action.cluster ? runtime.clusters.get(action.cluster) : undefined;
+  const base = { startTime: Date.now(), downstreamRemote: ctx.downstreamRemote, upstreamCluster: action.cluster };
+  const record = (flags: ResponseFlag[], c?: ClusterRuntime, host?: UpstreamHost): Omit<TcpRecord, 'sentBytes' | 'receivedBytes'> => ({
+    ...base, ...peersOf(runtime, ctx, c, host), flags, ...(host ? { upstreamHost: host.address } : {}),
+  });
+  const refuse = (flag: ResponseFlag, c?: ClusterRuntime) => {
+    const r = { ...record([flag], c), sentBytes: 0, receivedBytes: head.length };
+    runtime.telemetry.tcpOpen({ ...r, receivedBytes: 0 });
+    runtime.telemetry.tcpClose({ ...r, durationMs: runtime.now() - started });
+    downstream.destroy();
+  };
+  if (!cluster) return refuse('NC');
+  if (action.cluster === BLACKHOLE_CLUSTER) return refuse('UH', cluster);
+
+  const tp = plan.tcpProxy;
+  const idleMs = durationMs(tp.idleTimeout) ?? DEFAULT_TCP_IDLE_TIMEOUT_MS;
+  const attempts = Math.max(1, u32(tp.maxConnectAttempts) ?? 1);
+  const lb = {
+    ...(ctx.info.destinationIp ? { originalDestination: hostPort(ctx.info.destinationIp, ctx.info.port) } : {}),
+    ...(ctx.info.sourceIp ? { hashKey: ctx.info.sourceIp } : {}),
+  };
+  const abort = new AbortController();
+  let downstreamGone = false;
+  const onEarlyClose = () => {
+    downstreamGone = true;
+    abort.abort();
+  };
+  downstream.once('close', onEarlyClose);
+  downstream.on('error', () => downstream.destroy());
+
+  void (async () => {
+    const attempted = new Set<string>();
+    for (let i = 0; i < attempts; i++) {
+      const host = cluster.pick({ ...lb, attempted });
+      if (!host) return refuse(i === 0 ? 'UH' : 'UF', cluster);
+      attempted.add(host.address);
+      const t0 = runtime.now();
+      let upstream: Socket;
+      try {
+        upstream = await cluster.connect(host, abort.signal);
+      } catch {
+        cluster.report(host, { kind: 'connect-failure', latencyMs: runtime.now() - t0 });
+        if (downstreamGone) return refuse('DC', cluster);
+        continue;
+      }
+      if (downstreamGone) {
+        upstream.destroy();
+        cluster.report(host, { kind: 'response', status: 200, latencyMs: runtime.now() - t0 });
+        return refuse('DC', cluster);
+      }
+      downstream.off('close', onEarlyClose);
+      pipe(runtime, downstream, upstream, head, idleMs, record([], cluster, host), started, (outcome) => cluster.report(host, { ...outcome, latencyMs: runtime.now() - t0 }));
+      return;
+    }
+    refuse('UF', cluster);
+  })();
+}
+
+type End = { kind: 'response'; status: number } | { kind: 'reset' | 'timeout' };
+
+function pipe(
+  runtime: Runtime, down: Socket | Duplex, up: Socket, head: Buffer, idleMs: number,
+  rec: Omit<TcpRecord, 'sentBytes' | 'receivedBytes'>, started: number, report: (o: End) => void,
+): void {
+  up.allowHalfOpen = true;
+  let received = head.length;
+  let sent = 0;
+  const flags = new Set<ResponseFlag>(rec.flags);
+  runtime.telemetry.tcpOpen({ ...rec, sentBytes: 0, receivedBytes: 0 });
+  const idle = idleMs > 0 ? setTimeout(() => { timedOut = true; up.destroy(); down.destroy(); }, idleMs) : undefined;
+  idle?.unref();
+  let timedOut = false;
+  let upReset = false;
+  let closed = 0;
+  const onClose = () => {
+    if (++closed < 2) return;
+    if (idle) clearTimeout(idle);
+    report(timedOut ? { kind: 'timeout' } : upReset ? { kind: 'reset' } : { kind: 'response', status: 200 });
+    if (upReset) flags.add('UC');
+    runtime.telemetry.tcpClose({ ...rec, flags: [...flags], sentBytes: sent, receivedBytes: received, durationMs: runtime.now() - started });
+  };
+  down.on('data', (c: Buffer) => { received += c.length; idle?.refresh(); });
+  up.on('data', (c: Buffer) => { sent += c.length; idle?.refresh(); });
+  // A reset on one side resets the other; a clean end (FIN) is passed on as a half-close by pipe().
+  down.on('error', () => up.destroy());
+  up.on('error', () => { upReset = true; down.destroy(); });
+  down.once('close', () => { if (!up.writableEnded) up.destroy(); onClose(); });
+  up.once('close', () => { if (!down.writableEnded) down.destroy(); onClose(); });
+  if (head.length > 0) up.write(head);
+  down.pipe(up);
+  up.pipe(down);
+}
