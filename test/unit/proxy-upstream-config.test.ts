@@ -75,10 +75,12 @@ describe('proxy upstream: configs from translation', function () {
   });
 
   it('peak EWMA sends most requests to the faster of two real servers', async () => {
-    servers = [await namedServer('fast'), await namedServer('slow', (_req, res) => { setTimeout(() => res.end('slow'), 25); })];
+    servers = [await namedServer('fast'), await namedServer('slow', (_req, res) => { setTimeout(() => res.end('slow'), 40); })];
     manager = createClusterManager({ random: seeded(11) });
     manager.update(loaded([staticCluster('ewma', servers.map((s) => s.address), { metadata: { filterMetadata: { weft: { lb: 'PEAK_EWMA' } } } })]), files);
     const c = manager.get('ewma')!;
+    // Connections are opened first, so that no measurement includes a TCP handshake.
+    for (const s of servers) await (await c.dispatcher({ address: s.address, host: '127.0.0.1', port: s.port, metadata: {} }).request({ method: 'GET', path: '/' })).body.text();
     const bodies: string[] = [];
     for (let i = 0; i < 30; i++) {
       const h = c.pick({})!;
