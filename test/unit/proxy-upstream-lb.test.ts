@@ -84,10 +84,10 @@ describe('proxy upstream: load balancers', () => {
     expect(share).to.be.closeTo(0.75, 0.01);
   });
 
-  it('peak EWMA prefers the fast host and follows a slowdown', () => {
+  it('peak EWMA prefers the fast host, follows a slowdown and tries a slow host again later', () => {
     const set = hosts(2);
-    const b = createPeakEwma(2, 10_000);
     let now = 1000;
+    const b = createPeakEwma(2, 10_000, () => now);
     const [fast, slow] = set as [HostEntry, HostEntry];
     for (let i = 0; i < 5; i++) {
       b.observe!(fast, 2, now);
@@ -101,6 +101,10 @@ describe('proxy upstream: load balancers', () => {
     b.observe!(fast, 500, now);
     const after = countBy(picks(b, set, 400));
     expect(after.get(slow.key)! / 400).to.be.greaterThan(0.7);
+    // Idle for a minute, the old peak has decayed below the other host's recent latency.
+    now += 60_000;
+    b.observe!(slow, 50, now);
+    expect(b.pick(set, {}, seeded(2)).key).to.equal(fast.key);
   });
 
   it('a retry avoids the hosts it already tried when others are eligible', () => {

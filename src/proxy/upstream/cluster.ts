@@ -83,7 +83,7 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
   const balancerFor = (key: string): Balancer => {
     let b = balancers.get(key);
     if (!b) {
-      b = createBalancer(lbOptions(cluster));
+      b = createBalancer(lbOptions(cluster), deps.now);
       balancers.set(key, b);
     }
     return b;
@@ -125,7 +125,7 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
     const lb = lbOptions(cluster);
     if (JSON.stringify(lb) !== balancerKey) {
       balancerKey = JSON.stringify(lb);
-      balancer = createBalancer(lb);
+      balancer = createBalancer(lb, deps.now);
       balancers.clear();
     }
     byLocality = localityWeighted(cluster, lb);

@@ -90,16 +90,19 @@ export function createLeastRequest(choiceCount = 2): Balancer {
 
 /**
  * Peak EWMA: each host's latency estimate jumps to any slower response at once and decays towards faster ones
- * with time constant `decayMs`; the cost of a host is that estimate times (requests in flight + 1), and the
- * cheaper of N random hosts (the first two distinct) wins. Hosts without a measurement yet cost nothing, so new
- * hosts get probed; a host that got slow is tried again when requests in flight make the others costlier.
+ * with time constant `decayMs`; while a host gets no traffic its estimate decays towards zero, so a host that
+ * was slow is tried again after a while. The cost of a host is that estimate times (requests in flight + 1), and
+ * the cheaper of N random hosts (the first two distinct) wins. Hosts without a measurement cost nothing, so new
+ * hosts get probed.
  */
-export function createPeakEwma(choiceCount = 2, decayMs = 10_000): Balancer {
-  const cost = (h: HostEntry) => h.ewmaMs * (h.active + 1);
+export function createPeakEwma(choiceCount = 2, decayMs = 10_000, now: () => number = () => performance.now()): Balancer {
+  let t = 0;
+  const cost = (h: HostEntry) => h.ewmaMs * Math.exp(-Math.max(0, t - h.ewmaAt) / decayMs) * (h.active + 1);
   return {
     pick(hosts, _ctx, random) {
       // The first two contenders are distinct hosts, so that with two hosts the faster always wins the draw.
       if (hosts.length === 1) return hosts[0]!;
+      t = now();
       const i = Math.floor(random() * hosts.length);
       let j = Math.floor(random() * (hosts.length - 1));
       if (j >= i) j++;
@@ -110,24 +113,26 @@ export function createPeakEwma(choiceCount = 2, decayMs = 10_000): Balancer {
       const rest = bestOfRandom(hosts, choiceCount - 2, random, cost);
       return cost(rest) < cost(first) ? rest : first;
     },
-    observe(h, latencyMs, now) {
-      if (h.ewmaAt === 0 || latencyMs > h.ewmaMs) {
+    observe(h, latencyMs, at) {
+      if (h.ewmaAt === 0) {
         h.ewmaMs = latencyMs;
       } else {
-        const w = Math.exp(-Math.max(0, now - h.ewmaAt) / decayMs);
-        h.ewmaMs = h.ewmaMs * w + latencyMs * (1 - w);
+        const w = Math.exp(-Math.max(0, at - h.ewmaAt) / decayMs);
+        const decayed = h.ewmaMs * w;
+        h.ewmaMs = latencyMs > decayed ? latencyMs : decayed + latencyMs * (1 - w);
       }
-      h.ewmaAt = now || 1e-9;
+      h.ewmaAt = at || 1e-9;
     },
   };
 }
 
-export function createBalancer(o: LbOptions): Balancer {
+/** `now` feeds the latency-aware balancer's decay (the runtime's clock). */
+export function createBalancer(o: LbOptions, now?: () => number): Balancer {
   switch (o.kind) {
     case 'ROUND_ROBIN': return createRoundRobin();
     case 'RANDOM': return createRandom();
     case 'LEAST_REQUEST': return createLeastRequest(o.choiceCount);
-    case 'PEAK_EWMA': return createPeakEwma(o.choiceCount, o.decayMs);
+    case 'PEAK_EWMA': return createPeakEwma(o.choiceCount, o.decayMs, now);
     case 'RING_HASH': return createRingHash(o.minimumRingSize, o.maximumRingSize);
     case 'MAGLEV': return createMaglev(o.tableSize);
   }
