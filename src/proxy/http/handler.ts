@@ -33,6 +33,16 @@ const kCtx = Symbol('weft.connContext');
 
 interface Tagged { [kCtx]?: ConnContext }
 
+/** Runs an exchange; a bug or a config the router cannot evaluate answers 500 instead of crashing the proxy. */
+function start(ex: Exchange): void {
+  try {
+    ex.run();
+  } catch (err) {
+    ex.forward?.cancel();
+    ex.reply({ status: 500, body: `internal proxy error: ${(err as Error).message}` }, []);
+  }
+}
+
 export function createHttpHandler(runtime: Runtime, options: HttpHandlerOptions = {}): HttpHandler {
   const shared = makeShared(runtime, options.bufferLimitBytes ?? 1024 * 1024);
   const maxHeaderSize = options.maxHeaderSize ?? 60 * 1024;
@@ -51,7 +61,7 @@ export function createHttpHandler(runtime: Runtime, options: HttpHandlerOptions 
       res.destroy();
       return;
     }
-    new Exchange(shared, ctx, req, res, false).run();
+    start(new Exchange(shared, ctx, req, res, false));
   });
   // The server never listens; this starts its connection tracking, which enforces headers/request timeouts.
   h1.emit('listening');
@@ -72,7 +82,7 @@ export function createHttpHandler(runtime: Runtime, options: HttpHandlerOptions 
       res.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
       return;
     }
-    new Exchange(shared, ctx, req, res, true).run();
+    start(new Exchange(shared, ctx, req, res, true));
   });
   h2.on('session', (s: ServerHttp2Session) => {
     (s as unknown as Tagged)[kCtx] = pending;

@@ -6,7 +6,7 @@ import type { RetrySummary } from '../routing/types.ts';
 /** How an attempt ended without a usable response. */
 export type AttemptFailure = 'connect-failure' | 'reset' | 'refused-stream' | 'per-try-timeout';
 
-/** retry_on parsed once per policy object into bit flags. */
+/** retry_on as bit flags (the policy is a fresh object per request, so this is a short loop, not a cache). */
 const ON_5XX = 1;
 const ON_GATEWAY = 2;
 const ON_CONNECT = 4;
@@ -35,15 +35,9 @@ const BITS: Record<string, number> = {
   internal: GRPC_INTERNAL,
 };
 
-const parsed = new WeakMap<RetrySummary, number>();
-
 function bits(p: RetrySummary): number {
-  let b = parsed.get(p);
-  if (b === undefined) {
-    b = 0;
-    for (const on of p.retryOn) b |= BITS[on] ?? 0;
-    parsed.set(p, b);
-  }
+  let b = 0;
+  for (const on of p.retryOn) b |= BITS[on] ?? 0;
   return b;
 }
 
