@@ -8,7 +8,7 @@ import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { expect } from 'chai';
 import type { Dispatcher } from 'undici';
-import { createClusterManager } from '../../src/proxy/upstream/index.ts';
+import { createClusterManager, UpstreamConnectError } from '../../src/proxy/upstream/index.ts';
 import type { WeftClusterManager } from '../../src/proxy/upstream/index.ts';
 import { loaded, mapFiles, namedServer, seeded, staticCluster } from '../support/proxy-upstream-fixtures.ts';
 import type { NamedServer } from '../support/proxy-upstream-fixtures.ts';
@@ -190,6 +190,34 @@ describe('proxy upstream: clusters against real servers', function () {
       expect((await get(c.dispatcher(h, 'http2'))).body).to.equal('h2:2.0');
       expect(c.dispatcher(h, 'http1')).to.not.equal(c.dispatcher(h, 'http2'));
     });
+  });
+
+  it('connection failures reach the request as UpstreamConnectError (refused; timeout after connectTimeout)', async () => {
+    // Accepts TCP and reads, but never answers the TLS handshake.
+    const silent: NetServer = createNetServer((s) => s.resume());
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      manager = createClusterManager();
+      manager.update(loaded([
+        staticCluster('closed', ['127.0.0.1:1']),
+        staticCluster('slow-tls', [`127.0.0.1:${(silent.address() as AddressInfo).port}`], {
+          connectTimeout: { nanos: 100_000_000 },
+          transportSocket: { name: 'tls', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext' } },
+        }),
+      ]), files);
+      const closed = manager.get('closed')!;
+      const refused = await closed.dispatcher(closed.pick({})!).request({ method: 'GET', path: '/' }).then(() => undefined, (e: unknown) => e);
+      expect(refused).to.be.instanceOf(UpstreamConnectError);
+      expect((refused as UpstreamConnectError).code).to.equal('refused');
+      const slow = manager.get('slow-tls')!;
+      expect(slow.connectTimeoutMs).to.equal(100);
+      const started = performance.now();
+      const timedOut = await slow.dispatcher(slow.pick({})!).request({ method: 'GET', path: '/' }).then(() => undefined, (e: unknown) => e);
+      expect((timedOut as UpstreamConnectError).code).to.equal('timeout');
+      expect(performance.now() - started).to.be.within(90, 1000);
+    } finally {
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
   });
 
   it('connect() opens a TCP connection to the host', async () => {
