@@ -97,6 +97,13 @@ describe('proxy http: downstream hardening', () => {
     expect(r.closed).to.equal(true);
   });
 
+  it('answers 431 to more than 100 headers', async () => {
+    const many = Array.from({ length: 101 }, (_, i) => `X-H${i}: v\r\n`).join('');
+    expect(statuses((await raw(proxy.port, `GET / HTTP/1.1\r\nHost: a\r\n${many}\r\n`)).text)).to.deep.equal([431]);
+    const fine = Array.from({ length: 90 }, (_, i) => `X-H${i}: v\r\n`).join('');
+    expect(statuses((await raw(proxy.port, `GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n${fine}\r\n`)).text)).to.deep.equal([200]);
+  });
+
   it('closes a connection whose headers arrive too slowly (slowloris)', async () => {
     const r = await raw(proxy.port, ['GET / HTTP/1.1\r\n', 'Host: a\r\n', 'X-1: a\r\n', 'X-2: a\r\n', 'X-3: a\r\n', 'X-4: a\r\n'], 2000, 80);
     expect(r.closed).to.equal(true);

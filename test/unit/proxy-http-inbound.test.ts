@@ -78,7 +78,7 @@ describe('proxy http: TLS-terminated inbound connections, hash keys, HTTP/2 drai
     const rec = runtime.telemetry.records.at(-1)!;
     expect(rec).to.deep.include({
       reporter: 'destination', status: 200, httpVersion: 'HTTP/2', connectionSecurityPolicy: 'mutual_tls',
-      source: { principal: PEER },
+      source: { principal: PEER, namespace: 'shop' },
       destination: { workload: 'client', namespace: 'default', app: 'client', version: 'v1', principal: SELF, service: { host: 'client.default.svc.cluster.local', name: 'client', namespace: 'default' } },
     });
   });

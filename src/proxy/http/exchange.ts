@@ -21,6 +21,7 @@ export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
 export type DownstreamResponse = ServerResponse | Http2ServerResponse;
 
 const kExchange = Symbol('weft.exchange');
+const MAX_HEADERS = 100;
 
 interface Tagged { [kExchange]?: Exchange }
 
@@ -83,6 +84,11 @@ export class Exchange {
       return;
     }
     this.hcm = plan.hcm;
+    // Envoy's max_headers_count (100) answers 431; HTTP/2 has nghttp2's header pair limit instead.
+    if (!this.http2 && this.req.rawHeaders.length > MAX_HEADERS * 2) {
+      this.reply({ status: 431, body: 'too many headers' }, [], true);
+      return;
+    }
     const h = this.req.headers;
     let path = this.http2 ? (h[':path'] as string | undefined) ?? '/' : this.req.url ?? '/';
     const scheme = this.ctx.tls ? 'https' : 'http';

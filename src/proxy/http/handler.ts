@@ -23,6 +23,8 @@ export interface HttpHandlerOptions {
   requestTimeoutMs?: number;
   /** Idle time between requests on an HTTP/1.1 connection before it is closed. */
   keepAliveTimeoutMs?: number;
+  /** An HTTP/2 connection without any frame for this long is closed (Envoy's connection idle_timeout, 1 h). */
+  http2IdleTimeoutMs?: number;
   /** How often the HTTP/1 server checks the headers/request timeouts. */
   timeoutCheckIntervalMs?: number;
   /** Request bodies up to this size are buffered for retries and mirrors (Envoy's buffer limit: 1 MiB). */
@@ -84,6 +86,7 @@ export function createHttpHandler(runtime: Runtime, options: HttpHandlerOptions 
     }
     start(new Exchange(shared, ctx, req, res, true));
   });
+  h2.setTimeout(options.http2IdleTimeoutMs ?? 3_600_000);
   h2.on('session', (s: ServerHttp2Session) => {
     (s as unknown as Tagged)[kCtx] = pending;
     sessions.add(s);

@@ -15,12 +15,20 @@ export function localPeer(rt: Runtime): PeerInfo {
   return p;
 }
 
+/** The peer's namespace is part of its SPIFFE id (spiffe://<td>/ns/<ns>/sa/<sa>); the rest of its workload
+ * metadata is not known without a metadata exchange. */
+export function peerFromPrincipal(principal: string): PeerInfo {
+  const ns = principal.indexOf('/ns/');
+  const sa = principal.indexOf('/sa/', ns + 4);
+  return ns > 0 && sa > ns ? { principal, namespace: principal.slice(ns + 4, sa) } : { principal };
+}
+
 export function peers(rt: Runtime, ctx: ConnContext, cluster: ClusterRuntime | undefined, host: UpstreamHost | undefined): Peers {
   const inbound = ctx.kind === 'inbound';
   let destination: HttpRecord['destination'];
   let source: PeerInfo;
   if (inbound) {
-    source = ctx.tls?.peerPrincipal ? { principal: ctx.tls.peerPrincipal } : {};
+    source = ctx.tls?.peerPrincipal ? peerFromPrincipal(ctx.tls.peerPrincipal) : {};
     destination = localPeer(rt);
   } else {
     source = localPeer(rt);
