@@ -93,6 +93,21 @@ describe('proxy upstream: configs from translation', function () {
     expect(counts.get('fast')!).to.be.greaterThan(24);
   });
 
+  it('slow start: a host added to a running cluster ramps up over the window', () => {
+    let now = 0;
+    manager = createClusterManager({ now: () => now, random: seeded(3) });
+    const slowStart = { roundRobinLbConfig: { slowStartConfig: { slowStartWindow: { seconds: 10 }, minWeightPercent: { value: 10 } } } };
+    manager.update(loaded([staticCluster('warm', ['10.0.0.1:80', '10.0.0.2:80'], slowStart)]), files);
+    manager.update(loaded([staticCluster('warm', ['10.0.0.1:80', '10.0.0.2:80', '10.0.0.3:80'], slowStart)], [], 'v2'), files);
+    const c = manager.get('warm')!;
+    const share = () => Array.from({ length: 1000 }, () => c.pick({})!.address).filter((a) => a === '10.0.0.3:80').length / 1000;
+    expect(share()).to.be.closeTo(0.1 / 2.1, 0.01);
+    now = 5000;
+    expect(share()).to.be.closeTo(0.5 / 2.5, 0.01);
+    now = 10_000;
+    expect(share()).to.be.closeTo(1 / 3, 0.01);
+  });
+
   it('locality weights split traffic between localities', () => {
     manager = createClusterManager({ random: seeded(4) });
     const cluster = { name: 'loc', type: 'EDS', edsClusterConfig: { serviceName: 'loc' }, commonLbConfig: { localityWeightedLbConfig: {} } };

@@ -23,6 +23,8 @@ import { closePools, poolFor } from './host-pools.ts';
 import type { HostSlot } from './host-pools.ts';
 import { connectionSettings, createContexts, targetFor } from './pools.ts';
 import type { ConnectionSettings, LinkDeps } from './pools.ts';
+import { slowStartOf, warmUp } from './slow-start.ts';
+import type { SlowStart, Warming } from './slow-start.ts';
 import { transportSpec } from './tls.ts';
 import type { TransportSpec } from './tls.ts';
 import { newHostEntry } from './types.ts';
@@ -78,6 +80,9 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
   /** ORIGINAL_DST destinations, and hosts picked under an older config that a request still uses. */
   const dynamic = new Map<string, HostSlot>();
   let levels: Level[] = [];
+  let slowStart: SlowStart | undefined;
+  const warming: Warming[] = [];
+  let started = false;
   const link: LinkDeps = { settings: () => settings, files: deps.files, contexts: createContexts() };
 
   const balancerFor = (key: string): Balancer => {
@@ -129,6 +134,11 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
       balancers.clear();
     }
     byLocality = localityWeighted(cluster, lb);
+    slowStart = lb.kind === 'ROUND_ROBIN' || lb.kind === 'LEAST_REQUEST' ? slowStartOf(cluster) : undefined;
+    if (!slowStart) {
+      for (const w of warming) w.entry.weight = w.fullWeight;
+      warming.length = 0;
+    }
     const oc = outlierConfig(cluster.outlierDetection);
     if (JSON.stringify(oc) !== outlierKey) {
       outlierKey = JSON.stringify(oc);
@@ -164,16 +174,21 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
       if (!slot || JSON.stringify(slot.entry.host) !== JSON.stringify(host)) {
         const entry = newHostEntry(host, d.weight, d.priority, d.health);
         if (d.localityWeight !== undefined) entry.localityWeight = d.localityWeight;
+        // A host new to a running cluster warms up.
+        if (!slot && started && slowStart) warming.push({ entry, since: deps.now(), fullWeight: d.weight });
         if (slot) {
           // Same address, new metadata: the counters carry over, and the pools (their connector holds the slot).
           Object.assign(entry, { active: slot.entry.active, ewmaMs: slot.entry.ewmaMs, ewmaAt: slot.entry.ewmaAt });
+          const warm = warming.find((w) => w.entry === slot!.entry);
+          if (warm) warm.entry = entry;
           slot.entry = entry;
         } else {
           slot = { host: d.address, port: d.port, spec, entry };
           slots.set(address, slot);
         }
       }
-      slot.entry.weight = d.weight;
+      const warm = warming.find((w) => w.entry === slot!.entry);
+      if (warm) warm.fullWeight = d.weight; else slot.entry.weight = d.weight;
       slot.entry.priority = d.priority;
       slot.entry.health = d.health;
       if (d.localityWeight !== undefined) slot.entry.localityWeight = d.localityWeight;
@@ -187,7 +202,10 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
       if (seen.has(address)) continue;
       slots.delete(address);
       void closePools(slot);
+      const i = warming.findIndex((w) => w.entry === slot.entry);
+      if (i >= 0) warming.splice(i, 1);
     }
+    started = true;
     outlier?.setHosts(slots.keys());
     rebuild();
   };
@@ -214,6 +232,7 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
       }
       if (outlier?.sweep(deps.now())) rebuild();
       if (levels.length === 0) return undefined;
+      if (warming.length > 0 && warmUp(warming, slowStart!, deps.now())) for (const b of balancers.values()) b.weightsChanged?.();
       const level = choosePriority(levels, deps.random);
       let entry: HostEntry;
       if (level.groups) {

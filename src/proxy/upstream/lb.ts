@@ -17,6 +17,7 @@ export function createRoundRobin(): Balancer {
   let set: readonly HostEntry[] | undefined;
   let equal = true;
   return {
+    weightsChanged() { set = undefined; },
     pick(hosts, _ctx, random) {
       if (hosts !== set) {
         set = hosts;

@@ -6,7 +6,7 @@ export interface HostEntry {
   readonly host: UpstreamHost;
   /** `host.address`: the identity of the host across config updates. */
   readonly key: string;
-  /** load_balancing_weight (1 when unset). */
+  /** load_balancing_weight (1 when unset); lower while the host warms up (slow start). */
   weight: number;
   priority: number;
   /** The endpoint's locality's load_balancing_weight, when it has one. */
@@ -44,6 +44,8 @@ export interface Balancer {
   /** `hosts` is the eligible set, never empty; it is the same array object until the set changes, so balancers
    * that build tables (ring hash, Maglev) rebuild only then. */
   pick(hosts: readonly HostEntry[], ctx: LbContext, random: () => number): HostEntry;
+  /** Host weights changed without the host set changing (slow start): drop what was derived from them. */
+  weightsChanged?(): void;
   /** A response came back: latency-aware balancers learn from it. */
   observe?(host: HostEntry, latencyMs: number, now: number): void;
 }
