@@ -195,7 +195,7 @@ export async function runProxy(args: ProxyArgs): Promise<number> {
       drainTimeoutMs: args.drainTimeoutMs,
       ...(args.accessLog === 'stdout' ? { accessLog: (chunk: string) => void process.stdout.write(chunk) } : {}),
       log,
-      parts: defaultParts(),
+      parts: defaultParts(log.child('net')),
     });
   } catch (e) {
     log.error('proxy failed to start', { error: e });

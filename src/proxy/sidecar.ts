@@ -37,6 +37,8 @@ export interface ListenerSet {
   connections(): number;
   /** Closes whatever is still open. */
   close(): Promise<void>;
+  /** The sockets listening now (ports chosen by the system included). */
+  bound?(): Array<{ name: string; host: string; port: number }>;
 }
 
 /** The factories of the proxy's parts (injected so tests and partial builds can replace them). */
@@ -70,6 +72,8 @@ export interface Sidecar {
   readonly live: LiveConfig;
   readonly telemetry: SidecarTelemetry;
   state(): ServerState;
+  /** The listening sockets once ready (empty before). */
+  listeners(): Array<{ name: string; host: string; port: number }>;
   /** Resolves once config, clusters and listeners are up. */
   ready(): Promise<void>;
   /** Graceful drain and close; idempotent. */
@@ -179,7 +183,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       return;
     }
     state = 'LIVE';
-    log.info('ready', { version: first.version, workload: `${local.namespace}/${local.name}` });
+    log.info('ready', { version: first.version, workload: `${local.namespace}/${local.name}`, listeners: listeners.bound?.() ?? [] });
   };
   const up = bringUp().catch(async (e: unknown) => {
     log.error('sidecar failed to start', { error: e });
@@ -193,6 +197,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     live,
     telemetry,
     state: () => state,
+    listeners: () => listeners?.bound?.() ?? [],
     ready: () => up,
     shutdown,
     stopped: () => stopped,
