@@ -59,6 +59,7 @@ describe('proxy http: HTTP/2, gRPC, WebSocket, CORS, tracing', () => {
     });
     grpc = http2.createServer();
     grpc.on('stream', (stream, headers) => {
+      if (String(headers[':path']).endsWith('/Hang')) return;
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
@@ -149,6 +150,15 @@ describe('proxy http: HTTP/2, gRPC, WebSocket, CORS, tracing', () => {
     expect(r.headers[':status']).to.equal(200);
     expect(r.headers['grpc-status']).to.equal('14');
     expect(runtime.telemetry.records.at(-1)!.flags).to.deep.equal(['FI']);
+  });
+
+  it('uses grpc-timeout as the timeout of a gRPC request', async () => {
+    const t = performance.now();
+    const r = await h2request(proxy2.port, { ':method': 'POST', ':path': '/pkg.Svc/Hang', 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '100m' }, grpcFrame('x'));
+    expect(performance.now() - t).to.be.within(90, 1000);
+    expect(r.headers[':status']).to.equal(200);
+    expect(r.headers['grpc-status']).to.equal('14');
+    expect(runtime.telemetry.records.at(-1)!.flags).to.deep.equal(['UT']);
   });
 
   it('echoes WebSocket messages through the upgrade', async () => {

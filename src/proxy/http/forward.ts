@@ -169,7 +169,13 @@ export class Forward implements AttemptOwner {
     if (this.action.mirrors && this.replayable) {
       mirror(rt, this.action.mirrors, this.method, this.path, this.headers as Record<string, string | string[]>, this.body as Buffer | null, this.lb);
     }
-    const t = this.action.timeoutMs ?? 15_000;
+    let t = this.action.timeoutMs ?? 15_000;
+    if (ex.grpc) {
+      // Translation sets max_stream_duration.grpc_timeout_header_max to 0 on every route: a gRPC request's own
+      // grpc-timeout is its timeout, uncapped.
+      const g = grpcTimeoutMs(firstValue(ex.req.headers['grpc-timeout']));
+      if (g !== undefined) t = g;
+    }
     if (t > 0) this.routeTimer = setTimeout(onRouteTimeout, t, this);
     this.dispatchAttempt(undefined);
   }
@@ -348,6 +354,17 @@ function forwardClientCert(h: HeaderBag, ex: Exchange): void {
   const element = `${by ? `By=${by};` : ''}URI=${peer}`;
   const cur = firstValue(h['x-forwarded-client-cert']);
   h['x-forwarded-client-cert'] = mode === 'APPEND_FORWARD' && cur ? `${cur},${element}` : element;
+}
+
+const GRPC_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+
+/** grpc-timeout: 1 to 8 digits and a unit (H, M, S, m, u, n). */
+export function grpcTimeoutMs(v: string | undefined): number | undefined {
+  if (v === undefined || v.length < 2 || v.length > 9) return undefined;
+  const unit = GRPC_UNITS[v[v.length - 1]!];
+  const n = Number(v.slice(0, -1));
+  if (unit === undefined || !Number.isInteger(n) || n < 0) return undefined;
+  return Math.max(1, Math.ceil(n * unit));
 }
 
 function hasKeys(o: object): boolean {
