@@ -4,6 +4,7 @@
 // graceful shutdown (SIGTERM or /quitquitquit): /ready turns 503, listeners stop accepting, in-flight HTTP
 // requests and open connections get up to the drain timeout, then everything closes.
 import type { Logger } from '../controllers/log.ts';
+import { IDENTITY_DIR } from '../translate/identity-files.ts';
 import { startAdmin, startMetricsServer } from './admin/server.ts';
 import type { AdminServer, ServerState } from './admin/server.ts';
 import { startLiveConfig } from './config/live.ts';
@@ -183,6 +184,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       return;
     }
     state = 'LIVE';
+    if (!live.identity() && JSON.stringify(first.config.clusters).includes(`${IDENTITY_DIR}/`)) {
+      log.warn('no workload identity loaded yet: mTLS to mesh peers fails until it is', { identityDir: opts.identityDir ?? null });
+    }
     log.info('ready', { version: first.version, workload: `${local.namespace}/${local.name}`, listeners: listeners.bound?.() ?? [] });
   };
   const up = bringUp().catch(async (e: unknown) => {
