@@ -4,10 +4,7 @@
 // retries with back-off and the retry budget (URX when exhausted), connect failures (UF) and resets (UC),
 // mirrors, trailers (gRPC), and outcome reports for outlier detection. Request bodies are buffered only when a
 // retry or a mirror may need to replay them, and only up to the buffer limit; otherwise they stream.
-import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
-import { PassThrough } from 'node:stream';
 import type { Readable } from 'node:stream';
 import type { ClusterRuntime, LbContext } from '../runtime.ts';
 import type { ClusterAction, RetrySummary } from '../routing/types.ts';
@@ -19,9 +16,10 @@ import { hashKey } from './hash-key.ts';
 import { applyHeaderOps, firstValue, stripHopByHop } from './headers.ts';
 import type { HeaderBag } from './headers.ts';
 import { mirror } from './mirror.ts';
+import { readRequestBody } from './request-body.ts';
 import { backoffMs, retriableFailure, retriableResponse } from './retry-policy.ts';
 import type { AttemptFailure } from './retry-policy.ts';
-import { propagateTrace } from './trace.ts';
+import { routeTimeoutMs, upstreamRequest } from './upstream-request.ts';
 
 const RESET_BODY = 'upstream connect error or disconnect/reset before headers. reset reason: ';
 
@@ -87,7 +85,9 @@ export class Forward implements AttemptOwner {
     ex.releaseRequest = release;
     const request = ex.request!;
     this.method = request.method;
-    this.prepareHeaders();
+    const prepared = upstreamRequest(ex, action);
+    this.headers = prepared.headers;
+    this.path = prepared.path;
     if (action.hashPolicy) {
       const hk = hashKey(action.hashPolicy, request, ex.ctx.info.sourceIp, rt.random);
       if (hk.key !== undefined) this.lb.hashKey = hk.key;
@@ -103,62 +103,16 @@ export class Forward implements AttemptOwner {
     this.readBody();
   }
 
-  private prepareHeaders(): void {
-    const ex = this.ex;
-    const h: HeaderBag = this.action.upstreamHeaders ?? {};
-    this.path = (h[':path'] as string | undefined) ?? ex.request!.path;
-    const authority = (h[':authority'] as string | undefined) ?? ex.request!.authority;
-    delete h[':path'];
-    delete h[':authority'];
-    stripHopByHop(h, ex.grpc);
-    delete h.expect;
-    h.host = authority;
-    if (h['x-forwarded-proto'] === undefined) h['x-forwarded-proto'] = ex.request!.scheme;
-    let rid = firstValue(h['x-request-id']);
-    if (!rid) h['x-request-id'] = rid = randomUUID();
-    ex.requestId = rid;
-    ex.trace = propagateTrace(h, ex.shared.runtime.random);
-    forwardClientCert(h, ex);
-    this.headers = h;
-  }
-
   private readBody(): void {
-    const ex = this.ex;
-    const req = ex.req;
-    const hasBody = ex.http2 ? !(req as Http2ServerRequest).stream.endAfterHeaders
-      : req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    if (!hasBody) return this.go();
-    if (!this.retry && !this.action.mirrors) return this.stream(req);
-    const limit = ex.shared.bufferLimit;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (c: Buffer) => {
-      size += c.length;
-      chunks.push(c);
-      if (size <= limit) return;
-      // Too big to replay: stream what was read and the rest, without retries or mirrors.
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.pause();
-      const pt = new PassThrough();
-      for (const b of chunks) pt.write(b);
-      req.pipe(pt);
-      this.stream(pt);
-    };
-    const onEnd = () => {
-      ex.requestBytes = size;
-      this.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-      this.go();
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
+    readRequestBody(this.ex, this.retry !== undefined || this.action.mirrors !== undefined, this);
   }
 
-  private stream(body: Readable): void {
+  /** The body is known: a Buffer (replayable), a stream (not), or none. */
+  bodyReady(body: Buffer | Readable | null, replayable: boolean): void {
     this.body = body;
-    this.replayable = false;
-    // onBodySent counts every byte that reaches the upstream, the ones read ahead included.
-    this.ex.requestBytes = 0;
+    this.replayable = replayable;
+    // A streamed body is counted by onBodySent, as its bytes reach the upstream.
+    if (!replayable) this.ex.requestBytes = 0;
     this.go();
   }
 
@@ -169,13 +123,7 @@ export class Forward implements AttemptOwner {
     if (this.action.mirrors && this.replayable) {
       mirror(rt, this.action.mirrors, this.method, this.path, this.headers as Record<string, string | string[]>, this.body as Buffer | null, this.lb);
     }
-    let t = this.action.timeoutMs ?? 15_000;
-    if (ex.grpc) {
-      // Translation sets max_stream_duration.grpc_timeout_header_max to 0 on every route: a gRPC request's own
-      // grpc-timeout is its timeout, uncapped.
-      const g = grpcTimeoutMs(firstValue(ex.req.headers['grpc-timeout']));
-      if (g !== undefined) t = g;
-    }
+    const t = routeTimeoutMs(ex, this.action);
     if (t > 0) this.routeTimer = setTimeout(onRouteTimeout, t, this);
     this.dispatchAttempt(undefined);
   }
@@ -334,37 +282,6 @@ export class Forward implements AttemptOwner {
     this.clearTimers();
     this.current?.abandon();
   }
-}
-
-const XFCC_MODES = ['SANITIZE', 'FORWARD_ONLY', 'APPEND_FORWARD', 'SANITIZE_SET', 'ALWAYS_FORWARD_ONLY'];
-
-/** x-forwarded-client-cert per the connection manager's forward_client_cert_details: without an mTLS peer the
- * header is dropped (unless forwarded as is); APPEND_FORWARD / SANITIZE_SET add By (this workload) and URI (the
- * peer) elements. */
-function forwardClientCert(h: HeaderBag, ex: Exchange): void {
-  const v = ex.hcm?.forwardClientCertDetails;
-  const mode = typeof v === 'number' ? XFCC_MODES[v] ?? 'SANITIZE' : typeof v === 'string' ? v : 'SANITIZE';
-  if (mode === 'FORWARD_ONLY' || mode === 'ALWAYS_FORWARD_ONLY') return;
-  const peer = ex.ctx.tls?.peerPrincipal;
-  if (!peer || mode === 'SANITIZE') {
-    delete h['x-forwarded-client-cert'];
-    return;
-  }
-  const by = ex.shared.runtime.live.identity()?.spiffeId;
-  const element = `${by ? `By=${by};` : ''}URI=${peer}`;
-  const cur = firstValue(h['x-forwarded-client-cert']);
-  h['x-forwarded-client-cert'] = mode === 'APPEND_FORWARD' && cur ? `${cur},${element}` : element;
-}
-
-const GRPC_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
-
-/** grpc-timeout: 1 to 8 digits and a unit (H, M, S, m, u, n). */
-export function grpcTimeoutMs(v: string | undefined): number | undefined {
-  if (v === undefined || v.length < 2 || v.length > 9) return undefined;
-  const unit = GRPC_UNITS[v[v.length - 1]!];
-  const n = Number(v.slice(0, -1));
-  if (unit === undefined || !Number.isInteger(n) || n < 0) return undefined;
-  return Math.max(1, Math.ceil(n * unit));
 }
 
 function hasKeys(o: object): boolean {
