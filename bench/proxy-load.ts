@@ -74,11 +74,22 @@ export async function fixedRate(url: string, o: FixedRateOptions): Promise<Fixed
   }
 }
 
-/** One request before measuring: the variant must answer 200 with the app's 1024-byte body, or it is not run. */
+/**
+ * One request before measuring: the variant must answer 200 with the app's 1024-byte body, or it is not run.
+ * A few tries over about two seconds, so that a listener still settling is not mistaken for a broken variant.
+ */
 export async function probe(url: string, host: string | undefined, bodyBytes: number): Promise<void> {
-  const res = await request(url, { headers: host ? { host } : {}, signal: AbortSignal.timeout(5000) });
-  const body = Buffer.from(await res.body.arrayBuffer());
-  if (res.statusCode !== 200 || body.length !== bodyBytes) {
-    throw new Error(`${url} (Host ${host ?? '-'}) answered ${res.statusCode} with ${body.length} bytes: ${body.toString().slice(0, 200)}`);
+  let last = '';
+  for (let i = 0; i < 10; i++) {
+    if (i > 0) await sleep(200);
+    try {
+      const res = await request(url, { headers: host ? { host } : {}, signal: AbortSignal.timeout(5000) });
+      const body = Buffer.from(await res.body.arrayBuffer());
+      if (res.statusCode === 200 && body.length === bodyBytes) return;
+      last = `answered ${res.statusCode} with ${body.length} bytes: ${body.toString().slice(0, 200)}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
   }
+  throw new Error(`${url} (Host ${host ?? '-'}) ${last}`);
 }

@@ -26,7 +26,8 @@ export const SERVICE_IP = clusterIPOf(SERVICE, NS);
 /** The server pod's IP in the pair: its sidecar's inbound listener binds it, the app stays on 127.0.0.1. */
 export const SERVER_POD_IP = '127.0.0.2';
 const CLIENT = 'bench-client';
-const WEFT_CLI = new URL('../src/cli/weft.ts', import.meta.url).pathname;
+/** The `weft` CLI the sidecars run; WEFT_BENCH_CLI points the bench at another build of it. */
+const WEFT_CLI = process.env.WEFT_BENCH_CLI ?? new URL('../src/cli/weft.ts', import.meta.url).pathname;
 
 /** The mesh: the app's service (pods at `podIp`, target port the app's), `extra` more services, and a client. */
 function mesh(appPort: number, podIp: string, extra: number, mtls: boolean) {
