@@ -8,6 +8,7 @@ import { issueWorkloadCert } from '../../src/pki/workload-cert.ts';
 import type { WorkloadCert } from '../../src/pki/workload-cert.ts';
 import { translate } from '../../src/translate/index.ts';
 import type { ProxyConfig } from '../../src/translate/types.ts';
+import { cla, hcm, HTTP_INSPECTOR, listener, proxyConfig, routeConfig, toCluster, vhost } from './envoy-objects.ts';
 import { app, namespace, snapshotOf, virtualService } from './mesh-fixtures.ts';
 import type { InputPart } from './mesh-fixtures.ts';
 
@@ -49,3 +50,15 @@ export const identityFiles = (c: WorkloadCert): Record<string, string> => ({
   'key.pem': c.keyPem,
   'root-cert.pem': c.rootCertPem,
 });
+
+/** A listener for <svc>:9080 routing everything to a STATIC cluster at the app's loopback address. */
+export function loopbackConfig(appPort: number): ProxyConfig {
+  const pc = proxyConfig({
+    // The HTTP inspector lets the listener see that the stream is HTTP (as translated listeners do).
+    listeners: [listener('0.0.0.0_9080', '0.0.0.0', 9080, [{ filters: [hcm('9080')] }],
+      { listenerFilters: [{ name: 'envoy.filters.listener.http_inspector', typedConfig: { '@type': HTTP_INSPECTOR } }] })],
+    routes: [routeConfig('9080', [vhost('app', ['*'], [toCluster('app')])])],
+    clusters: [{ name: 'app', type: 'STATIC', connectTimeout: { seconds: 1 }, loadAssignment: cla('app', [`127.0.0.1:${appPort}`]) }],
+  });
+  return { ...pc, workload: { kind: 'Deployment', name: 'client-v1', namespace: 'shop', serviceAccount: 'client', labels: { app: 'client', version: 'v1' } } };
+}

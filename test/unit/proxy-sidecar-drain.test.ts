@@ -11,21 +11,8 @@ import { createLogger, silentLogger } from '../../src/controllers/log.ts';
 import { defaultParts } from '../../src/proxy/sidecar-parts.ts';
 import { startSidecar } from '../../src/proxy/sidecar.ts';
 import type { Sidecar } from '../../src/proxy/sidecar.ts';
-import type { ProxyConfig } from '../../src/translate/types.ts';
-import { cla, hcm, HTTP_INSPECTOR, listener, proxyConfig, routeConfig, toCluster, vhost } from '../support/envoy-objects.ts';
 import { eventually, KubeletVolume } from '../support/kubelet-volume.ts';
-
-/** A listener for <svc>:9080 routing everything to a STATIC cluster at the app's loopback address. */
-function configTo(appPort: number): ProxyConfig {
-  const pc = proxyConfig({
-    // The HTTP inspector lets the listener see that the stream is HTTP (as translated listeners do).
-    listeners: [listener('0.0.0.0_9080', '0.0.0.0', 9080, [{ filters: [hcm('9080')] }],
-      { listenerFilters: [{ name: 'envoy.filters.listener.http_inspector', typedConfig: { '@type': HTTP_INSPECTOR } }] })],
-    routes: [routeConfig('9080', [vhost('app', ['*'], [toCluster('app')])])],
-    clusters: [{ name: 'app', type: 'STATIC', connectTimeout: { seconds: 1 }, loadAssignment: cla('app', [`127.0.0.1:${appPort}`]) }],
-  });
-  return { ...pc, workload: { kind: 'Deployment', name: 'client-v1', namespace: 'shop', serviceAccount: 'client', labels: { app: 'client', version: 'v1' } } };
-}
+import { loopbackConfig as configTo } from '../support/proxy-bundles.ts';
 
 interface App {
   server: http.Server;

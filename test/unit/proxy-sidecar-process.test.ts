@@ -7,13 +7,16 @@ import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { eventually, KubeletVolume } from '../support/kubelet-volume.ts';
-import { identityFiles, packed, productpageConfig, workloadIdentity } from '../support/proxy-bundles.ts';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { identityFiles, loopbackConfig, packed, productpageConfig, workloadIdentity } from '../support/proxy-bundles.ts';
 
 const WEFT = resolve(import.meta.dirname, '../../src/cli/weft.ts');
 
 interface Running {
   child: ChildProcess;
   admin: string;
+  stdout: string[];
   logs: Array<Record<string, unknown>>;
   exit: Promise<number | null>;
 }
@@ -37,8 +40,9 @@ async function startProxy(configDir: string, identityDir: string, ...extra: stri
     });
     void exit.then((code) => rej(new Error(`proxy exited (${code}) before listening: ${JSON.stringify(logs)}`)));
   });
-  child.stdout!.resume();
-  return { child, admin, logs, exit };
+  const stdout: string[] = [];
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => stdout.push(c));
+  return { child, admin, stdout, logs, exit };
 }
 
 async function readyStatus(admin: string): Promise<number> {
@@ -98,5 +102,33 @@ describe('weft proxy: the process', function () {
     expect(await running.exit).to.equal(0);
     await eventually(() => running!.logs.some((l) => l.msg === 'stopped'), 1000, 'the stopped log line');
     expect(running.logs.find((l) => l.msg === 'draining')).to.deep.include({ reason: 'SIGTERM' });
+  });
+
+  it('finishes an in-flight request on SIGTERM, writes the access log on stdout, exits 0', async () => {
+    const app = http.createServer((req, res) => setTimeout(() => res.end(`done ${req.url}`), req.url === '/slow' ? 300 : 0));
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    try {
+      cfg.write({ 'config.pb.gz': packed(loopbackConfig((app.address() as AddressInfo).port)).gzipped });
+      running = await startProxy(cfg.dir, ids.dir, '--explicit', '127.0.0.1:0=outbound:10.96.0.5:9080');
+      await waitReady(running.admin);
+      const ready = running.logs.find((l) => l.msg === 'ready') as { listeners: Array<{ port: number }> };
+      const port = ready.listeners[0]!.port;
+      const get = (path: string) => new Promise<string>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path, headers: { host: 'reviews:9080' }, agent: false }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve(`${res.statusCode} ${body}`));
+        }).on('error', reject);
+      });
+      expect(await get('/fast')).to.equal('200 done /fast');
+      const slow = get('/slow');
+      await new Promise((r) => setTimeout(r, 100));
+      running.child.kill('SIGTERM');
+      expect(await slow).to.equal('200 done /slow');
+      expect(await running.exit).to.equal(0);
+      const lines = running.stdout.join('').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.map((l) => `${String(l.path)} ${String(l.response_code)}`)).to.deep.equal(['/fast 200', '/slow 200']);
+    } finally {
+      app.close();
+    }
   });
 });
