@@ -111,6 +111,13 @@ describe('proxy http: downstream hardening', () => {
     expect(statuses(r.text)).to.deep.equal([408]);
   });
 
+  it('treats an Upgrade other than websocket as a plain request and drops the upgrade headers', async () => {
+    const r = await raw(proxy.port, 'GET /up HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n', 300);
+    expect(statuses(r.text)).to.deep.equal([200]);
+    const seen = up.hits.at(-1)!.headers;
+    expect([seen.upgrade, seen['http2-settings'], seen.connection]).to.deep.equal([undefined, undefined, 'keep-alive']);
+  });
+
   it('answers pipelined requests on one keep-alive connection in order', async () => {
     const r = await raw(proxy.port, 'GET /one HTTP/1.1\r\nHost: a\r\n\r\nPOST /two HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /three HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
     expect(statuses(r.text)).to.deep.equal([200, 200, 200]);

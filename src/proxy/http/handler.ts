@@ -35,6 +35,10 @@ const kCtx = Symbol('weft.connContext');
 
 interface Tagged { [kCtx]?: ConnContext }
 
+function isWebSocket(v: string | undefined): boolean {
+  return v !== undefined && v.length === 9 && v.toLowerCase() === 'websocket';
+}
+
 /** Runs an exchange; a bug or a config the router cannot evaluate answers 500 instead of crashing the proxy. */
 function start(ex: Exchange): void {
   try {
@@ -57,6 +61,8 @@ export function createHttpHandler(runtime: Runtime, options: HttpHandlerOptions 
     requestTimeout: options.requestTimeoutMs ?? 300_000,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 60_000,
     connectionsCheckingInterval: options.timeoutCheckIntervalMs ?? 1000,
+    // Only WebSocket upgrades leave HTTP; others (h2c, …) are plain requests whose Upgrade header is dropped.
+    shouldUpgradeCallback: (req: IncomingMessage) => isWebSocket(req.headers.upgrade),
   }, (req: IncomingMessage, res: ServerResponse) => {
     const ctx = (req.socket as Tagged)[kCtx];
     if (!ctx) {
