@@ -3,7 +3,10 @@
 // and the local replies with their response flags (NR, NC, UH, UO).
 import { expect } from 'chai';
 import { httpProxy, routeConfig, vhost } from '../support/envoy-objects.ts';
-import { FixtureCluster, FixtureClusters, makeRuntime, startProxy, startUpstream } from '../support/proxy-http-fixtures.ts';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { createHttpHandler } from '../../src/proxy/http/index.ts';
+import { connContext, FixtureCluster, FixtureClusters, makeRuntime, startProxy, startUpstream } from '../support/proxy-http-fixtures.ts';
 import type { ProxyFront, Upstream } from '../support/proxy-http-fixtures.ts';
 import { send } from '../support/proxy-http-client.ts';
 
@@ -98,6 +101,24 @@ describe('proxy http: routing actions', () => {
     expect(uo.status).to.equal(503);
     expect(uo.body).to.contain('overflow');
     expect(runtime.telemetry.records.map((r) => r.flags.join(','))).to.deep.equal(['NR', 'NC', 'UH', 'UO']);
+  });
+
+  it('answers 500, and keeps serving, when handling a request throws', async () => {
+    const handler = createHttpHandler(runtime);
+    const server = net.createServer((socket) => {
+      const ctx = connContext(runtime, 'http1', 8080, socket);
+      handler.serve(socket, { ...ctx, plan: () => { throw new Error('broken plan'); } }, 'http1');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const r = await send(port, '/first');
+      expect(r.status).to.equal(500);
+      expect(r.body).to.contain('broken plan');
+      expect((await send(proxy.port, '/first')).status).to.equal(200);
+    } finally {
+      server.close();
+    }
   });
 
   it('records one telemetry record per request with the upstream and the trace ids', async () => {

@@ -5,12 +5,23 @@ import type { ClusterRuntime, ConnContext, HttpRecord, PeerInfo, Runtime, Upstre
 
 export type Peers = Pick<HttpRecord, 'reporter' | 'source' | 'destination' | 'connectionSecurityPolicy'>;
 
+const cache = new WeakMap<Runtime, { spiffe: string | undefined; peer: PeerInfo }>();
+
+/** This workload's PeerInfo, built once per identity (records copy it before adding to it). */
 export function localPeer(rt: Runtime): PeerInfo {
+  const spiffe = rt.live.identity()?.spiffeId;
+  const hit = cache.get(rt);
+  if (hit && hit.spiffe === spiffe) return hit.peer;
+  const peer = buildLocalPeer(rt, spiffe);
+  cache.set(rt, { spiffe, peer });
+  return peer;
+}
+
+function buildLocalPeer(rt: Runtime, spiffe: string | undefined): PeerInfo {
   const local = rt.local;
   const p: PeerInfo = { workload: local.name, namespace: local.namespace };
   if (local.labels.app !== undefined) p.app = local.labels.app;
   if (local.labels.version !== undefined) p.version = local.labels.version;
-  const spiffe = rt.live.identity()?.spiffeId;
   if (spiffe) p.principal = spiffe;
   return p;
 }
@@ -29,7 +40,7 @@ export function peers(rt: Runtime, ctx: ConnContext, cluster: ClusterRuntime | u
   let source: PeerInfo;
   if (inbound) {
     source = ctx.tls?.peerPrincipal ? peerFromPrincipal(ctx.tls.peerPrincipal) : {};
-    destination = localPeer(rt);
+    destination = { ...localPeer(rt) };
   } else {
     source = localPeer(rt);
     destination = {};
