@@ -1,8 +1,8 @@
 // The sidecar's Telemetry. In: HTTP/TCP records from the handlers, config accept/reject events. Out: Istio's
 // standard metrics with Istio's label names (values "unknown" when not known, response_flags "-" when none),
 // weft's own config metrics, and the access log. On the hot path the source_* and destination_* label groups
-// are rendered once per peer (cached by object, then by value tuple), so a record costs a few string
-// concatenations and map lookups.
+// and each series' label string are rendered once and found again by the record's values, so a record costs a
+// few map lookups (well under a microsecond without the access log).
 import type { HttpRecord, PeerInfo, TcpRecord, Telemetry } from '../runtime.ts';
 import { formatFlags, httpLogLine, tcpLogLine } from './access-log.ts';
 import type { LineWriter } from './access-log.ts';
@@ -59,42 +59,46 @@ export function createTelemetry(opts: TelemetryOptions = {}): SidecarTelemetry {
   const reloads = registry.register(new Counter('weft_config_reloads_total', 'Config and identity versions loaded or rejected (rejected ones leave the last good version in force).'));
   const version = registry.register(new Gauge('weft_config_version', 'The config and identity in force (value 1; the version is a label).'));
 
-  const byObject = new WeakMap<object, string>();
-  const byTuple = new Map<string, string>();
-  const cached = (o: object, tuple: string, render: () => string): string => {
-    let frag = byObject.get(o);
-    if (frag !== undefined) return frag;
-    frag = byTuple.get(tuple);
-    if (frag === undefined) {
-      if (byTuple.size > 10_000) byTuple.clear();
-      frag = render();
-      byTuple.set(tuple, frag);
-    }
-    byObject.set(o, frag);
-    return frag;
-  };
+  // Label strings are found through trees of Maps keyed by the record's own values (short strings and numbers
+  // whose hashes V8 keeps), never by a freshly built long key: one record costs a handful of lookups, and the
+  // 700-character label string of a series is built once.
+  const peers = new Tree();
+  const series = new Tree();
   const clusterOf = (p: PeerInfo) => (p.workload ? clusterId : UNKNOWN);
-  const source = (p: PeerInfo): string => cached(p, `${p.workload}\u0001${p.namespace}\u0001${p.app}\u0001${p.version}\u0001${p.principal}`, () =>
+  const source = (p: PeerInfo): string => peers.get(['s', p.workload, p.namespace, p.app, p.version, p.principal], () =>
     renderLabels(SOURCE_LABELS, [
       p.workload ?? UNKNOWN, p.app ?? p.workload ?? UNKNOWN, p.version ?? (p.workload ? 'latest' : UNKNOWN), p.namespace ?? UNKNOWN,
       p.principal ?? UNKNOWN, p.app ?? UNKNOWN, p.version ?? UNKNOWN, clusterOf(p),
     ]));
   const destination = (p: Destination): string => {
     const s = p.service;
-    return cached(p, `${p.workload}\u0001${p.namespace}\u0001${p.app}\u0001${p.version}\u0001${p.principal}\u0001${s?.host}\u0001${s?.name}\u0001${s?.namespace}`, () =>
+    return peers.get(['d', p.workload, p.namespace, p.app, p.version, p.principal, s?.host, s?.name, s?.namespace], () =>
       renderLabels(DESTINATION_LABELS, [
         p.workload ?? UNKNOWN, p.namespace ?? UNKNOWN, p.principal ?? UNKNOWN, p.app ?? UNKNOWN, p.version ?? UNKNOWN,
         s?.host ?? UNKNOWN, p.app ?? s?.name ?? p.workload ?? UNKNOWN, p.version ?? (p.workload ? 'latest' : UNKNOWN),
         s?.name ?? UNKNOWN, s?.namespace ?? UNKNOWN, clusterOf(p),
       ]));
   };
+  const httpKey = (r: HttpRecord): string => {
+    const src = source(r.source);
+    const dst = destination(r.destination);
+    const flags = formatFlags(r.flags);
+    return series.get([src, dst, r.reporter, r.requestProtocol, r.status, r.grpcStatus, flags, r.connectionSecurityPolicy], () =>
+      `reporter="${r.reporter}",${src},${dst},request_protocol="${r.requestProtocol}",response_code="${r.status}",`
+      + `grpc_response_status="${escapeLabel(r.grpcStatus ?? '')}",response_flags="${flags}",connection_security_policy="${r.connectionSecurityPolicy}"`);
+  };
+  const tcpKey = (r: TcpRecord): string => {
+    const src = source(r.source);
+    const dst = destination(r.destination);
+    const flags = formatFlags(r.flags);
+    return series.get([src, dst, r.reporter, 'tcp', flags, r.connectionSecurityPolicy], () =>
+      `reporter="${r.reporter}",${src},${dst},request_protocol="tcp",response_flags="${flags}",connection_security_policy="${r.connectionSecurityPolicy}"`);
+  };
 
   return {
     registry,
     http(r) {
-      const key = `reporter="${r.reporter}",${source(r.source)},${destination(r.destination)},request_protocol="${r.requestProtocol}",`
-        + `response_code="${r.status}",grpc_response_status="${escapeLabel(r.grpcStatus ?? '')}",response_flags="${formatFlags(r.flags)}",`
-        + `connection_security_policy="${r.connectionSecurityPolicy}"`;
+      const key = httpKey(r);
       const labels = () => key;
       requests.add(key, labels);
       duration.observe(key, labels, r.durationMs);
@@ -103,14 +107,14 @@ export function createTelemetry(opts: TelemetryOptions = {}): SidecarTelemetry {
       log?.write(httpLogLine(r));
     },
     tcpOpen(r) {
-      const key = tcpKey(r, source, destination);
+      const key = tcpKey(r);
       const labels = () => key;
       tcpOpened.add(key, labels);
       if (r.sentBytes) tcpSent.add(key, labels, r.sentBytes);
       if (r.receivedBytes) tcpReceived.add(key, labels, r.receivedBytes);
     },
     tcpClose(r) {
-      const key = tcpKey(r, source, destination);
+      const key = tcpKey(r);
       const labels = () => key;
       tcpClosed.add(key, labels);
       tcpSent.add(key, labels, r.sentBytes);
@@ -134,7 +138,30 @@ export function createTelemetry(opts: TelemetryOptions = {}): SidecarTelemetry {
   };
 }
 
-function tcpKey(r: TcpRecord, source: (p: PeerInfo) => string, destination: (p: Destination) => string): string {
-  return `reporter="${r.reporter}",${source(r.source)},${destination(r.destination)},request_protocol="tcp",`
-    + `response_flags="${formatFlags(r.flags)}",connection_security_policy="${r.connectionSecurityPolicy}"`;
+/** Strings cached under a path of values; cleared when it grows past a bound (label sets follow peers, so a
+ * scan of random peers cannot grow memory without limit). */
+class Tree {
+  private root = new Map<unknown, unknown>();
+  private size = 0;
+
+  get(path: readonly unknown[], make: () => string): string {
+    let m = this.root;
+    const last = path.length - 1;
+    for (let i = 0; i < last; i++) {
+      let next = m.get(path[i]) as Map<unknown, unknown> | undefined;
+      if (!next) m.set(path[i], (next = new Map()));
+      m = next;
+    }
+    let v = m.get(path[last]) as string | undefined;
+    if (v === undefined) {
+      if (++this.size > 50_000) {
+        this.root = new Map();
+        this.size = 0;
+        return this.get(path, make);
+      }
+      v = make();
+      m.set(path[last], v);
+    }
+    return v;
+  }
 }
