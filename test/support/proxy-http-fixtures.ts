@@ -158,9 +158,9 @@ export interface ProxyFront {
  * listeners do until the config changes). */
 export function connContext(
   runtime: Runtime, protocol: 'http1' | 'http2', routePort: number, socket: net.Socket,
-  opts: { kind?: ConnContext['kind']; tls?: ConnContext['tls'] } = {},
+  opts: { kind?: ConnContext['kind']; tls?: ConnContext['tls']; destinationIp?: string } = {},
 ): ConnContext {
-  const info = { direction: opts.kind === 'inbound' ? 'inbound' as const : 'outbound' as const, destinationIp: '10.0.0.1', port: routePort, sourceIp: '127.0.0.1', http: protocol };
+  const info = { direction: opts.kind === 'inbound' ? 'inbound' as const : 'outbound' as const, destinationIp: opts.destinationIp ?? '10.0.0.1', port: routePort, sourceIp: '127.0.0.1', http: protocol };
   let planned: { config: unknown; plan: ReturnType<typeof planConnection> } | undefined;
   return {
     kind: opts.kind ?? 'outbound',
@@ -178,7 +178,7 @@ export function connContext(
 /** A loopback listener that hands each connection to the handler as if captured on `routePort`. */
 export async function startProxy(
   runtime: Runtime, protocol: 'http1' | 'http2', routePort: number,
-  opts: { kind?: ConnContext['kind']; options?: HttpHandlerOptions; tls?: ConnContext['tls'] } = {},
+  opts: { kind?: ConnContext['kind']; options?: HttpHandlerOptions; tls?: ConnContext['tls']; destinationIp?: string } = {},
 ): Promise<ProxyFront> {
   const handler = createHttpHandler(runtime, opts.options);
   const sockets = new Set<net.Socket>();
