@@ -2,6 +2,9 @@
 // the rewritten :path/:authority and the route's request header operations): hop-by-hop headers removed (te:
 // trailers kept for gRPC), Host from the authority, x-forwarded-proto and x-request-id when absent, trace context
 // for this hop, x-forwarded-client-cert per the connection manager; and the timeout the request runs under.
+// The proxy adds no x-envoy-* headers of its own (no x-envoy-attempt-count, no expected-timeout hints); those a
+// request brings from an untrusted downstream (inbound, gateway) were already dropped (headers.ts toHttpRequest),
+// those from the local application pass through.
 import { randomUUID } from 'node:crypto';
 import type { ClusterAction } from '../routing/types.ts';
 import type { Exchange } from './exchange.ts';
