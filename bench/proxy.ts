@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixedRate, probe } from './proxy-load.ts';
 import { startNginx } from './proxy-nginx.ts';
+import { hotFunctionsOf } from './proxy-profile.ts';
 import { cpuSeconds, firstJsonLine, freePort, type Proc, rssMb, startProc, waitReady } from './proxy-procs.ts';
 import { summarize, type Target } from './proxy-report.ts';
 import { benchTools } from './proxy-tools.ts';
@@ -136,6 +137,8 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
     // Stopping the profiled sidecar (SIGTERM, graceful) is also what writes its CPU profile.
     for (const p of procs.filter((x) => x.name === 'weft' || x.name.startsWith('pair-'))) await p.stop();
     const cpuProfiles = cpuProfDir ? readdirSync(cpuProfDir).map((f) => join(cpuProfDir, f)) : undefined;
+    let hot: unknown;
+    try { hot = cpuProfiles?.[0] ? hotFunctionsOf(cpuProfiles[0]) : undefined; } catch (err) { hot = { error: brief(err) }; }
     let rss: { ready_mb: number; after_traffic_mb: number } | undefined;
     try {
       log(`sidecar with ${RSS_SERVICES} services: resident memory`);
@@ -158,7 +161,7 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
       tools: { wrk: tools.wrkVersion, nginx: tools.nginxVersion, fetch_ms: tools.fetchMs },
       setup: { connections: CONNECTIONS, wrk_threads: WRK_THREADS, rounds: ROUNDS, round_s: ROUND_S, body_bytes: BODY_BYTES, rss_services: RSS_SERVICES },
       weft_rss_mb_one_service: weftRss,
-      ...(cpuProfDir ? { cpu_prof_dir: cpuProfDir, cpu_profiles: cpuProfiles } : {}),
+      ...(cpuProfDir ? { cpu_prof_dir: cpuProfDir, cpu_profiles: cpuProfiles, cpu_profile_hot: hot } : {}),
       duration_s: Math.round((performance.now() - started) / 100) / 10,
     };
   } finally {

@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { percentile } from '../../bench/proxy-load.ts';
 import { nginxConf } from '../../bench/proxy-nginx.ts';
 import { cpuTicksOf, whyLines } from '../../bench/proxy-procs.ts';
+import { hotFunctions } from '../../bench/proxy-profile.ts';
 import { median, summarize } from '../../bench/proxy-report.ts';
 import { parseWrkOutput } from '../../bench/proxy-wrk.ts';
 
@@ -56,6 +57,18 @@ describe('bench proxy parsers', () => {
     const goals = s.goals as Record<string, { value: number; met: boolean }>;
     expect(goals.vcpu_per_1k_rps).to.include({ value: 0.1, met: true });
     expect(goals.weft_vs_nginx).to.include({ value: 0.8, met: true });
+  });
+
+  it('ranks a CPU profile\'s functions by self time among the busy samples', () => {
+    const frame = (id: number, functionName: string, url = '', lineNumber = 0) => ({ id, callFrame: { functionName, url, lineNumber } });
+    const profile = {
+      nodes: [frame(1, '(idle)'), frame(2, 'route', 'file:///work/main/src/proxy/http/forward.ts', 9), frame(3, 'writeBuffer')],
+      samples: [1, 1, 1, 1, 2, 2, 2, 3],
+    };
+    expect(hotFunctions(profile)).to.deep.equal([
+      { fn: 'route src/proxy/http/forward.ts:10', self_pct: 75 },
+      { fn: 'writeBuffer', self_pct: 25 },
+    ]);
   });
 
   it('gives nginx one worker, a keep-alive upstream and no paths outside its prefix', () => {
