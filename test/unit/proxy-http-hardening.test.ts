@@ -76,6 +76,11 @@ describe('proxy http: downstream hardening', () => {
       'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n',
       'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n',
       'GET / HTTP/1.1\r\nHost: a\r\nX-Bad: a\rb\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: a\r\nX-Folded: a\r\n b\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: a\r\nX-Nul: a\u0000b\r\n\r\n',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc',
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\nabc',
+      'GET / HTTP/1.1\nHost: a\n\n',
     ]) {
       const r = await raw(proxy.port, req);
       expect(statuses(r.text), req).to.deep.equal([400]);
