@@ -6,7 +6,7 @@ import { faultDecision } from '../../src/proxy/http/fault.ts';
 import { hashKey } from '../../src/proxy/http/hash-key.ts';
 import { applyHeaderOps, shadowAuthority, stripHopByHop } from '../../src/proxy/http/headers.ts';
 import { backoffMs, retriableFailure, retriableResponse } from '../../src/proxy/http/retry-policy.ts';
-import { parseTraceparent, propagateTrace } from '../../src/proxy/http/trace.ts';
+import { idsFrom, parseTraceparent, propagateTrace } from '../../src/proxy/http/trace.ts';
 import { makeHttpRequest } from '../../src/proxy/routing/request.ts';
 import { sequence } from '../support/proxy-http-fixtures.ts';
 
@@ -16,7 +16,7 @@ describe('proxy http: trace propagation', () => {
 
   it('keeps the W3C trace id and flags, makes a new span id, and reports the incoming span as parent', () => {
     const h: Record<string, string> = { traceparent: `00-${trace}-${span}-00`, tracestate: 'a=b' };
-    const ids = propagateTrace(h, sequence([0.25, 0.5]));
+    const ids = propagateTrace(h, idsFrom(sequence([0.25, 0.5])));
     expect(ids).to.deep.equal({ traceId: trace, spanId: '4000000080000000', parentSpanId: span, sampled: false });
     expect(h.traceparent).to.equal(`00-${trace}-4000000080000000-00`);
     expect(h.tracestate).to.equal('a=b');
@@ -25,19 +25,19 @@ describe('proxy http: trace propagation', () => {
 
   it('rewrites B3 multi and single headers', () => {
     const multi: Record<string, string> = { 'x-b3-traceid': span, 'x-b3-spanid': span, 'x-b3-sampled': '0' };
-    const ids = propagateTrace(multi, () => 0.1);
+    const ids = propagateTrace(multi, idsFrom(() => 0.1));
     expect(multi['x-b3-traceid']).to.equal(span);
     expect(multi['x-b3-parentspanid']).to.equal(span);
     expect(multi['x-b3-spanid']).to.equal(ids.spanId).and.not.equal(span);
     expect(ids.sampled).to.equal(false);
     const single: Record<string, string> = { b3: `${trace}-${span}-1` };
-    const s = propagateTrace(single, () => 0.1);
+    const s = propagateTrace(single, idsFrom(() => 0.1));
     expect(single.b3).to.equal(`${trace}-${s.spanId}-1-${span}`);
   });
 
   it('starts a trace when none is present and ignores malformed context', () => {
     const h: Record<string, string> = { traceparent: '00-00000000000000000000000000000000-00f067aa0ba902b7-01' };
-    const ids = propagateTrace(h, Math.random);
+    const ids = propagateTrace(h);
     expect(ids.traceId).to.match(/^[0-9a-f]{32}$/).and.not.equal('0'.repeat(32));
     expect(h.traceparent).to.equal(`00-${ids.traceId}-${ids.spanId}-01`);
     expect(h['x-b3-traceid']).to.equal(ids.traceId);

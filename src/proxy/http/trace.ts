@@ -1,7 +1,42 @@
 // Trace context propagation for one proxy hop. In: the request headers the upstream will receive (lowercase
-// names) and a random source; out: the same headers with W3C `traceparent` and B3 (`x-b3-*` or single `b3`)
+// names) and a source of random ids; out: the same headers with W3C `traceparent` and B3 (`x-b3-*` or single `b3`)
 // carrying the incoming trace id, a new span id for this hop and the incoming span as parent. A request without
 // any trace context starts a new trace (traceparent + x-b3-*), so the mesh's hops stitch together.
+
+import { randomFillSync } from 'node:crypto';
+
+/** Random lowercase hex ids of 8 or 16 bytes. */
+export interface IdSource {
+  hex(bytes: number): string;
+}
+
+const pool = Buffer.allocUnsafe(4096);
+let used = pool.length;
+
+/** Ids from a pooled crypto-random buffer: one native fill per few hundred ids, one hex slice per id (the
+ * cheapest way to make them; this runs for every request without trace context). */
+export const randomIds: IdSource = {
+  hex(bytes) {
+    if (used + bytes > pool.length) {
+      randomFillSync(pool);
+      used = 0;
+    }
+    const s = pool.toString('hex', used, used + bytes);
+    used += bytes;
+    return s;
+  },
+};
+
+/** Ids drawn from a uniform [0, 1) source, 4 bytes per draw (deterministic ids for tests). */
+export function idsFrom(random: () => number): IdSource {
+  return {
+    hex(bytes) {
+      let s = '';
+      for (let i = 0; i < bytes; i += 4) s += ((random() * 0x100000000) >>> 0).toString(16).padStart(8, '0');
+      return s;
+    },
+  };
+}
 
 export interface TraceIds {
   traceId: string;
@@ -29,17 +64,12 @@ function isHex(s: string, len: number): boolean {
   return !zero;
 }
 
-/** 8 hex digits from one random draw in [0, 1). */
-function hex8(random: () => number): string {
-  return ((random() * 0x100000000) >>> 0).toString(16).padStart(8, '0');
+export function newSpanId(ids: IdSource): string {
+  return ids.hex(8);
 }
 
-export function newSpanId(random: () => number): string {
-  return hex8(random) + hex8(random);
-}
-
-export function newTraceId(random: () => number): string {
-  return hex8(random) + hex8(random) + hex8(random) + hex8(random);
+export function newTraceId(ids: IdSource): string {
+  return ids.hex(16);
 }
 
 interface Incoming {
@@ -83,7 +113,7 @@ function parseB3Single(v: string | undefined): Incoming | undefined {
  * comes from traceparent, else x-b3-traceid, else b3; every format the request carried is rewritten with the new
  * span id (formats it did not carry stay absent, except that a new trace gets traceparent and x-b3-*).
  */
-export function propagateTrace(h: Headers, random: () => number): TraceIds {
+export function propagateTrace(h: Headers, source: IdSource = randomIds): TraceIds {
   const tp = parseTraceparent(first(h, 'traceparent'));
   const b3TraceId = first(h, 'x-b3-traceid');
   const b3Multi: Incoming | undefined = b3TraceId !== undefined && (isHex(b3TraceId, 32) || isHex(b3TraceId, 16))
@@ -91,9 +121,9 @@ export function propagateTrace(h: Headers, random: () => number): TraceIds {
     : undefined;
   const single = parseB3Single(first(h, 'b3'));
   const incoming = tp ?? b3Multi ?? single;
-  const spanId = newSpanId(random);
+  const spanId = newSpanId(source);
   if (!incoming) {
-    const ids: TraceIds = { traceId: newTraceId(random), spanId, sampled: true };
+    const ids: TraceIds = { traceId: newTraceId(source), spanId, sampled: true };
     h.traceparent = `00-${ids.traceId}-${spanId}-01`;
     h['x-b3-traceid'] = ids.traceId;
     h['x-b3-spanid'] = spanId;

@@ -25,7 +25,7 @@ export function upstreamRequest(ex: Exchange, action: ClusterAction): { headers:
   let rid = firstValue(h['x-request-id']);
   if (!rid) h['x-request-id'] = rid = randomUUID();
   ex.requestId = rid;
-  ex.trace = propagateTrace(h, ex.shared.runtime.random);
+  ex.trace = propagateTrace(h);
   forwardClientCert(h, ex);
   return { headers: h, path };
 }

@@ -71,7 +71,7 @@ export function handleUpgrade(shared: Shared, ctx: ConnContext, req: IncomingMes
   h.upgrade = firstValue(req.headers.upgrade) ?? type;
   if (h['x-forwarded-proto'] === undefined) h['x-forwarded-proto'] = scheme;
   if (!firstValue(h['x-request-id'])) h['x-request-id'] = crypto.randomUUID();
-  propagateTrace(h, rt.random);
+  propagateTrace(h);
   let text = `${request.method} ${path} HTTP/1.1\r\n`;
   for (const k in h) {
     const v = h[k];
