@@ -43,6 +43,8 @@ function bits(p: RetrySummary): number {
 
 /** Is a response with this status (and grpc-status, from headers of a trailers-only gRPC reply) retried? */
 export function retriableResponse(p: RetrySummary, status: number, grpcStatus: string | undefined): boolean {
+  // The common answer (2xx/3xx, gRPC OK or no gRPC status) is never retried: decide before parsing retry_on.
+  if (status < 400 && (grpcStatus === undefined || grpcStatus === '0')) return false;
   const b = bits(p);
   if ((b & ON_5XX) && status >= 500) return true;
   if ((b & ON_GATEWAY) && (status === 502 || status === 503 || status === 504)) return true;
