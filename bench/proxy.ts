@@ -44,6 +44,13 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
   const procs: Proc[] = [];
   const errors: Record<string, string> = {};
   const keep = (p: Proc) => { procs.push(p); return p; };
+  // If the bench process ends without reaching `finally` (the runner's overall deadline exits, or ^C), the
+  // children must not outlive it: signal them on the way out.
+  const signalAll = () => { for (const p of procs) p.child.kill('SIGTERM'); };
+  const interrupted = () => { signalAll(); process.exit(130); };
+  process.on('exit', signalAll);
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     const script = wrkScript(dir);
     const appProc = keep(startProc('app', process.execPath, [APP]));
@@ -165,7 +172,10 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
       duration_s: Math.round((performance.now() - started) / 100) / 10,
     };
   } finally {
-    for (const p of procs.reverse()) await p.stop();
+    for (const p of [...procs].reverse()) await p.stop();
+    process.off('exit', signalAll);
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     rmSync(dir, { recursive: true, force: true });
   }
 }
