@@ -23,7 +23,7 @@ const WRK_THREADS = 1;
 const ROUNDS = 4;
 const ROUND_S = 3;
 const FIXED_RATE = 1000;
-const FIXED_ROUNDS = 2;
+const FIXED_ROUNDS = 3;
 const FIXED_S = 3;
 const RSS_SERVICES = 100;
 /** The app's answer size (bench/proxy-app.ts). */
