@@ -45,6 +45,7 @@ function grpcFrame(msg: string): Buffer {
 describe('proxy http: HTTP/2, gRPC, WebSocket, CORS, tracing', () => {
   let plain: Upstream;
   let grpc: http2.Http2Server;
+  let flakyGrpc = 0;
   let ws: http.Server;
   const upgraded: import('node:stream').Duplex[] = [];
   let proxy: ProxyFront;
@@ -60,6 +61,11 @@ describe('proxy http: HTTP/2, gRPC, WebSocket, CORS, tracing', () => {
     grpc = http2.createServer();
     grpc.on('stream', (stream, headers) => {
       if (String(headers[':path']).endsWith('/Hang')) return;
+      if (String(headers[':path']).endsWith('/Flaky') && flakyGrpc > 0) {
+        flakyGrpc--;
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '14' }, { endStream: true });
+        return;
+      }
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
@@ -101,6 +107,7 @@ describe('proxy http: HTTP/2, gRPC, WebSocket, CORS, tracing', () => {
     const grpcFault = { typedPerFilterConfig: { 'envoy.filters.http.fault': { '@type': FAULT, abort: { grpcStatus: 14, percentage: { numerator: 100 } } } } };
     const rc = routeConfig('8080', [vhost('web', ['*'], [
       { name: 'grpc-fault', match: { prefix: '/pkg.Broken/' }, route: { cluster: 'grpc' }, ...grpcFault },
+      { name: 'grpc-retry', match: { prefix: '/pkg.Retry/' }, route: { cluster: 'grpc', retryPolicy: { retryOn: 'unavailable', numRetries: { value: 2 } } } },
       { name: 'grpc', match: { prefix: '/pkg.' }, route: { cluster: 'grpc' } },
       { name: 'ws', match: { prefix: '/ws' }, route: { cluster: 'ws' } },
       { name: 'cors', match: { prefix: '/cors' }, route: { cluster: 'plain' }, ...cors },
@@ -143,6 +150,17 @@ describe('proxy http: HTTP/2, gRPC, WebSocket, CORS, tracing', () => {
     expect(r.trailers).to.include({ 'grpc-status': '0', 'grpc-message': 'fine' });
     const rec = runtime.telemetry.records.at(-1)!;
     expect(rec).to.include({ requestProtocol: 'grpc', grpcStatus: '0', status: 200 });
+  });
+
+  it('retries a trailers-only gRPC UNAVAILABLE when retry_on names unavailable', async () => {
+    flakyGrpc = 1;
+    const r = await h2request(proxy2.port, { ':method': 'POST', ':path': '/pkg.Retry/Flaky', 'content-type': 'application/grpc', te: 'trailers' }, grpcFrame('again'));
+    expect(r.body.slice(5)).to.equal('echo:again');
+    expect(r.trailers['grpc-status']).to.equal('0');
+    expect(flakyGrpc).to.equal(0);
+    flakyGrpc = 1;
+    const plain = await h2request(proxy2.port, { ':method': 'POST', ':path': '/pkg.Svc/Flaky', 'content-type': 'application/grpc', te: 'trailers' }, grpcFrame('once'));
+    expect(plain.headers['grpc-status']).to.equal('14');
   });
 
   it('answers a gRPC fault abort as trailers-only with grpc-status', async () => {

@@ -77,6 +77,7 @@ describe('proxy http: timeouts, retries, faults, mirrors', () => {
       route('abort', '/abort', { cluster: 'ok' }, fault({ abort: { httpStatus: 503, percentage: { numerator: 50 } } })),
       route('delay', '/delay', { cluster: 'ok' }, fault({ delay: { fixedDelay: ms(80), percentage: { numerator: 100 } } })),
       route('mirror', '/mirror', { cluster: 'ok', requestMirrorPolicies: [{ cluster: 'mirror' }] }),
+      route('mirrorHalf', '/half-mirror', { cluster: 'ok', requestMirrorPolicies: [{ cluster: 'mirror', runtimeFraction: { defaultValue: { numerator: 50 } } }] }),
     ])]);
     runtime = makeRuntime(httpProxy(8080, rc), clusters, () => rand);
     proxy = await startProxy(runtime, 'http1', 8080);
@@ -190,6 +191,18 @@ describe('proxy http: timeouts, retries, faults, mirrors', () => {
     expect(r.status).to.equal(200);
     expect(performance.now() - t).to.be.at.least(75);
     expect(lastFlags()).to.equal('DI');
+  });
+
+  it('mirrors by the mirror percentage', async () => {
+    const before = mirror.hits.length;
+    rand = 0.9;
+    expect((await send(proxy.port, '/half-mirror')).status).to.equal(200);
+    rand = 0.1;
+    expect((await send(proxy.port, '/half-mirror')).status).to.equal(200);
+    for (let i = 0; i < 50 && mirror.hits.length === before; i++) await new Promise((res) => setTimeout(res, 10));
+    await new Promise((res) => setTimeout(res, 20));
+    expect(mirror.hits.length - before).to.equal(1);
+    expect(mirror.hits.at(-1)!.url).to.equal('/half-mirror');
   });
 
   it('mirrors a copy with a -shadow authority without waiting for it', async () => {
