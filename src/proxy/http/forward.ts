@@ -6,7 +6,7 @@
 // retry or a mirror may need to replay them, and only up to the buffer limit; otherwise they stream.
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { ClusterRuntime, LbContext } from '../runtime.ts';
+import type { ClusterRuntime, LbContext, ResponseFlag } from '../runtime.ts';
 import type { ClusterAction, RetrySummary } from '../routing/types.ts';
 import { Attempt } from './attempt.ts';
 import type { AttemptOwner } from './attempt.ts';
@@ -234,8 +234,8 @@ export class Forward implements AttemptOwner {
     this.cluster!.report(a.host, { kind: failure === 'connect-failure' ? 'connect-failure' : 'reset', latencyMs });
     const retriable = this.retry !== undefined && retriableFailure(this.retry, failure);
     if (retriable && this.tryRetry()) return;
-    const flags = failure === 'connect-failure' ? ['UF' as const] : ['UC' as const];
-    if (retriable && this.retries > 0) flags.push('URX' as never);
+    const flags: ResponseFlag[] = [failure === 'connect-failure' ? 'UF' : 'UC'];
+    if (retriable && this.retries > 0) flags.push('URX');
     ex.reply({ status: 503, body: RESET_BODY + (failure === 'connect-failure' ? 'connection failure' : 'connection termination') }, flags);
   }
 
