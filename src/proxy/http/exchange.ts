@@ -137,7 +137,8 @@ export class Exchange {
     if (this.done) return;
     if (abort) {
       this.flags.push('FI');
-      this.reply({ status: abort.httpStatus, body: 'fault filter abort', ...(abort.grpcStatus !== undefined ? { grpcStatus: abort.grpcStatus } : {}) }, [], false, true);
+      // A gRPC request aborted with an HTTP status gets the mapped grpc-status, as any local reply.
+      this.reply({ status: abort.httpStatus, body: 'fault filter abort', ...(abort.grpcStatus !== undefined ? { grpcStatus: abort.grpcStatus } : {}) }, []);
       return;
     }
     if (action.cors) {
@@ -153,7 +154,7 @@ export class Exchange {
     this.forward.start();
   }
 
-  /** A response made by the proxy. `raw` skips the gRPC translation (fault aborts carry their own status). */
+  /** A response made by the proxy; for gRPC requests a trailers-only gRPC status unless `raw` (CORS preflights). */
   reply(r: LocalReply, flags: ResponseFlag[], close = false, raw = false): void {
     if (this.done) return;
     for (const f of flags) this.flags.push(f);
