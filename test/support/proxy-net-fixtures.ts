@@ -15,7 +15,8 @@ import { mapFiles } from './proxy-upstream-fixtures.ts';
 export class NetTelemetry implements Telemetry {
   readonly opened: TcpRecord[] = [];
   readonly closed: TcpRecord[] = [];
-  readonly http: (r: HttpRecord) => void = () => {};
+  readonly httpRecords: HttpRecord[] = [];
+  http(r: HttpRecord): void { this.httpRecords.push(r); }
   tcpOpen(r: TcpRecord): void { this.opened.push(r); }
   tcpClose(r: TcpRecord): void { this.closed.push(r); }
   configRejected(): void {}

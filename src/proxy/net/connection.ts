@@ -72,8 +72,12 @@ export async function handleConnection(env: ConnectionEnv, socket: Socket, a: Ac
     socket.destroy();
     return;
   }
-  if (sniffed.protocol === 'tls') info.tls = { ...(sniffed.sni ? { sni: sniffed.sni } : {}), alpn: sniffed.alpn };
-  else if (sniffed.protocol !== 'tcp') info.http = sniffed.protocol;
+  if (sniffed.protocol === 'tls') {
+    info.tls = { ...(sniffed.sni ? { sni: sniffed.sni } : {}), alpn: sniffed.alpn };
+    // What an HTTP filter chain would parse once the proxy terminates this TLS (filter chains match on the TLS
+    // facts only, so this changes no chain choice); set to the negotiated protocol after the handshake.
+    info.http = sniffed.alpn.some((p) => p === 'h2' || p === 'istio-h2') ? 'http2' : 'http1';
+  } else if (sniffed.protocol !== 'tcp') info.http = sniffed.protocol;
   const wasSniffed = !(sniffed.protocol === 'tcp' && sniffed.why === 'skipped');
 
   const ctx = connContext(runtime, a.kind, info, downstreamRemote);
@@ -104,6 +108,7 @@ export async function handleConnection(env: ConnectionEnv, socket: Socket, a: Ac
       ...(t.sni ?? info.tls?.sni ? { sni: t.sni ?? info.tls?.sni } : {}),
       ...(t.alpn ? { alpn: t.alpn } : {}),
     };
+    if (info.http) info.http = t.alpn === 'h2' || t.alpn === 'istio-h2' ? 'http2' : 'http1';
     stream = t.socket;
     head = Buffer.alloc(0);
   }

@@ -105,6 +105,18 @@ export function downstreamTlsFor(runtime: Runtime, loaded: LoadedConfig, dtls: O
   return tls;
 }
 
+/**
+ * OpenSSL's verdict on the peer's chain. A tls.Server sets `authorized` from it after the handshake; a TLSSocket
+ * made directly (needed here to run TLS over the replayed bytes) does not, so it is read from the TLS handle the
+ * same way (`_handle.verifyError()`, internal but the only way to reach the verification result).
+ */
+function peerVerifyError(socket: TLSSocket): string | undefined {
+  const handle = (socket as unknown as { _handle?: { verifyError?: () => (Error & { code?: string }) | null } })._handle;
+  if (typeof handle?.verifyError !== 'function') return 'the TLS handle cannot report verification';
+  const err = handle.verifyError();
+  return err ? err.code ?? err.message : undefined;
+}
+
 export type Terminated =
   | { kind: 'ok'; socket: TLSSocket; peerPrincipal?: string; alpn?: string; sni?: string }
   | { kind: 'failed'; reason: string };
@@ -132,8 +144,13 @@ export function terminateTls(stream: Socket | Duplex, tls: DownstreamTls, handsh
       const peer = socket.getPeerCertificate();
       const presented = peer !== undefined && Object.keys(peer).length > 0;
       // A presented certificate must verify even when one is not required (Envoy fails such handshakes too).
-      if ((presented || tls.requireCert) && !socket.authorized) {
-        fail(`client certificate rejected: ${String(socket.authorizationError ?? 'no certificate')}`);
+      const verifyError = presented ? peerVerifyError(socket) : undefined;
+      if (tls.requireCert && !presented) {
+        fail('client certificate rejected: none presented');
+        return;
+      }
+      if (verifyError) {
+        fail(`client certificate rejected: ${verifyError}`);
         return;
       }
       if (presented && tls.sans.length > 0) {
@@ -144,6 +161,9 @@ export function terminateTls(stream: Socket | Duplex, tls: DownstreamTls, handsh
         }
       }
       clearTimeout(timer);
+      // A tls.Server marks its sockets as connected after the handshake; a TLSSocket made directly keeps
+      // `secureConnecting` set, and node:http2 would then wait for a 'secureConnect' a server never emits.
+      (socket as TLSSocket & { secureConnecting?: boolean }).secureConnecting = false;
       socket.off('error', onError);
       // Whoever takes the socket adds its own handlers; until then an error just closes it.
       socket.on('error', () => socket.destroy());
