@@ -79,6 +79,12 @@ export function createHttpHandler(runtime: Runtime, options: HttpHandlerOptions 
     else handleUpgrade(shared, ctx, req, socket, head);
   });
 
+  // drain() callers waiting for the last request in flight to end.
+  const idleWaiters = new Set<() => void>();
+  shared.onIdle = () => {
+    for (const w of [...idleWaiters]) w();
+  };
+
   const sessions = new Set<ServerHttp2Session>();
   let pending: ConnContext | undefined;
   const h2 = http2.createServer({
@@ -124,10 +130,10 @@ export function createHttpHandler(runtime: Runtime, options: HttpHandlerOptions 
         const timer = setTimeout(done, timeoutMs);
         function done(): void {
           clearTimeout(timer);
-          shared.onIdle = undefined;
+          idleWaiters.delete(done);
           resolve();
         }
-        shared.onIdle = done;
+        idleWaiters.add(done);
       });
     },
 
