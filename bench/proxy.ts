@@ -7,7 +7,7 @@
 // a 100-service config reports its resident memory. Tools come from hack/bench-tools.sh. `--profile` (or
 // WEFT_BENCH_PROFILE=1) runs the single sidecar under --cpu-prof and reports the profile directory.
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixedRate, probe } from './proxy-load.ts';
 import { startNginx } from './proxy-nginx.ts';
@@ -37,6 +37,7 @@ export interface RoundResult extends WrkResult {
 
 export async function runProxyBench(log: (line: string) => void): Promise<Record<string, unknown>> {
   const started = performance.now();
+  const loadBefore = loadavg()[0]!;
   const profile = process.argv.includes('--profile') || process.env.WEFT_BENCH_PROFILE === '1';
   log('fetching wrk and nginx (hack/bench-tools.sh)');
   const tools = benchTools();
@@ -168,6 +169,8 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
       tools: { wrk: tools.wrkVersion, nginx: tools.nginxVersion, fetch_ms: tools.fetchMs },
       setup: { connections: CONNECTIONS, wrk_threads: WRK_THREADS, rounds: ROUNDS, round_s: ROUND_S, body_bytes: BODY_BYTES, rss_services: RSS_SERVICES },
       weft_rss_mb_one_service: weftRss,
+      // Other work on the machine shows here; the interleaving spreads it over all variants, not away.
+      machine: { cpus: availableParallelism(), load1_before: round1(loadBefore), load1_after: round1(loadavg()[0]!) },
       ...(cpuProfDir ? { cpu_prof_dir: cpuProfDir, cpu_profiles: cpuProfiles, cpu_profile_hot: hot } : {}),
       duration_s: Math.round((performance.now() - started) / 100) / 10,
     };
