@@ -70,7 +70,9 @@ describe('proxy http: HTTP/2, gRPC, WebSocket, CORS, tracing', () => {
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         const msg = Buffer.concat(chunks).subarray(5).toString();
-        stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'x-path': String(headers[':path']) }, { waitForTrailers: true });
+        stream.respond({
+          ':status': 200, 'content-type': 'application/grpc', 'x-path': String(headers[':path']), 'x-authority': String(headers[':authority']), 'x-host': String(headers.host),
+        }, { waitForTrailers: true });
         stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': 'fine' }));
         stream.end(grpcFrame(`echo:${msg}`));
       });
@@ -146,6 +148,7 @@ describe('proxy http: HTTP/2, gRPC, WebSocket, CORS, tracing', () => {
     const r = await h2request(proxy2.port, { ':method': 'POST', ':path': '/pkg.Svc/Echo', 'content-type': 'application/grpc', te: 'trailers' }, grpcFrame('hi'));
     expect(r.headers[':status']).to.equal(200);
     expect(r.headers['x-path']).to.equal('/pkg.Svc/Echo');
+    expect([r.headers['x-authority'], r.headers['x-host']]).to.deep.equal(['example.com', 'undefined']);
     expect(r.body.slice(5)).to.equal('echo:hi');
     expect(r.trailers).to.include({ 'grpc-status': '0', 'grpc-message': 'fine' });
     const rec = runtime.telemetry.records.at(-1)!;
