@@ -2,6 +2,7 @@
 // oversized header blocks (431), a missing Host (400), headers sent too slowly (408 and close); keep-alive and
 // pipelined requests are answered in order; drain() closes keep-alive connections and waits for requests.
 import { expect } from 'chai';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { httpProxy, routeConfig, vhost } from '../support/envoy-objects.ts';
 import { FixtureCluster, FixtureClusters, makeRuntime, startProxy, startUpstream } from '../support/proxy-http-fixtures.ts';
@@ -42,6 +43,7 @@ describe('proxy http: downstream hardening', () => {
   let proxy: ProxyFront;
   let clusters: FixtureClusters;
   let slowReply = false;
+  let runtime: ReturnType<typeof makeRuntime>;
 
   before(async () => {
     up = await startUpstream((req, res, body) => {
@@ -51,7 +53,7 @@ describe('proxy http: downstream hardening', () => {
     clusters = new FixtureClusters();
     clusters.add(new FixtureCluster('up', [up.address]));
     const rc = routeConfig('8080', [vhost('web', ['*'], [{ name: 'all', match: { prefix: '/' }, route: { cluster: 'up' } }])]);
-    const runtime = makeRuntime(httpProxy(8080, rc), clusters);
+    runtime = makeRuntime(httpProxy(8080, rc), clusters);
     proxy = await startProxy(runtime, 'http1', 8080, { options: { maxHeaderSize: 8 * 1024, headersTimeoutMs: 200, timeoutCheckIntervalMs: 50 } });
   });
 
@@ -100,6 +102,24 @@ describe('proxy http: downstream hardening', () => {
     const r = await raw(proxy.port, `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'x'.repeat(10 * 1024)}\r\n\r\n`);
     expect(statuses(r.text)).to.deep.equal([431]);
     expect(r.closed).to.equal(true);
+  });
+
+  it('answers 431 to an oversized HTTP/2 header block too', async () => {
+    const front = await startProxy(runtime, 'http2', 8080, { options: { maxHeaderSize: 8 * 1024 } });
+    try {
+      const session = http2.connect(`http://127.0.0.1:${front.port}`);
+      const status = (headers: http2.OutgoingHttpHeaders) => new Promise<unknown>((resolve, reject) => {
+        const req = session.request({ ':path': '/', ...headers });
+        req.on('response', (h) => resolve(h[':status']));
+        req.on('error', reject);
+        req.resume();
+      });
+      expect(await status({ 'x-big': 'x'.repeat(10 * 1024) })).to.equal(431);
+      expect(await status({ 'x-small': 'x' })).to.equal(200);
+      session.close();
+    } finally {
+      await front.close();
+    }
   });
 
   it('answers 431 to more than 100 headers', async () => {

@@ -50,8 +50,8 @@ function start(ex: Exchange): void {
 }
 
 export function createHttpHandler(runtime: Runtime, options: HttpHandlerOptions = {}): HttpHandler {
-  const shared = makeShared(runtime, options.bufferLimitBytes ?? 1024 * 1024);
   const maxHeaderSize = options.maxHeaderSize ?? 60 * 1024;
+  const shared = makeShared(runtime, options.bufferLimitBytes ?? 1024 * 1024, maxHeaderSize);
 
   const h1 = http.createServer({
     requireHostHeader: true,

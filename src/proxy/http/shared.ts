@@ -8,6 +8,8 @@ export interface Shared {
   runtime: Runtime;
   /** Request bodies up to this size are buffered so retries and mirrors can replay them. */
   bufferLimit: number;
+  /** Request header block limit in bytes (names and values). */
+  maxHeaderSize: number;
   inFlight: number;
   draining: boolean;
   /** Called whenever the in-flight count drops to zero. */
@@ -15,11 +17,12 @@ export interface Shared {
   upstreamStub(name: string): UpstreamCluster;
 }
 
-export function makeShared(runtime: Runtime, bufferLimit: number): Shared {
+export function makeShared(runtime: Runtime, bufferLimit: number, maxHeaderSize: number): Shared {
   const noEndpoints: never[] = [];
   return {
     runtime,
     bufferLimit,
+    maxHeaderSize,
     inFlight: 0,
     draining: false,
     onIdle: undefined,
