@@ -112,6 +112,9 @@ describe('proxy net: listeners', function () {
     const res = await fetch(`http://127.0.0.1:${boundPort()}/reviews/1`);
     expect(res.status).to.equal(200);
     expect(await res.text()).to.equal('reviews-v1');
+    // The same keep-alive connection, a request with a body.
+    const post = await fetch(`http://127.0.0.1:${boundPort()}/reviews/1`, { method: 'POST', body: 'stars=5' });
+    expect(await post.text()).to.equal('reviews-v1');
 
     const session = http2.connect(`http://127.0.0.1:${boundPort()}`);
     const body = await new Promise<string>((resolve, reject) => {
@@ -124,7 +127,7 @@ describe('proxy net: listeners', function () {
     });
     session.close();
     expect(body).to.equal('reviews-v1');
-    expect(web.requests).to.equal(2);
+    expect(web.requests).to.equal(3);
   });
 
   it('plans again when the live config changes (the next connection follows the new config)', async () => {

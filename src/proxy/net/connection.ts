@@ -118,5 +118,28 @@ export async function handleConnection(env: ConnectionEnv, socket: Socket, a: Ac
   }
   const protocol = ctx.tls ? (ctx.tls.alpn === 'h2' || ctx.tls.alpn === 'istio-h2' ? 'http2' : 'http1')
     : info.http === 'http2' ? 'http2' : 'http1';
-  env.http.serve(stream === socket ? withHead(socket, head, wasSniffed) : stream, ctx, protocol);
+  if (stream !== socket) env.http.serve(stream, ctx, protocol);
+  else serveSniffed(env.http, socket, head, ctx, protocol);
+}
+
+/**
+ * Plaintext HTTP after detection: the bytes read go back onto the socket itself (no extra stream layer).
+ * node:http2 feeds bytes already buffered on the socket to its session. node:http would read the native handle
+ * and skip them, so the handle is marked as taken (`_handle._consumed`, the flag node:http itself checks) and the
+ * parser reads the socket's stream instead; a Duplex that replays the bytes is the fallback.
+ */
+function serveSniffed(http: HttpHandler, socket: Socket, head: Buffer, ctx: ConnContext, protocol: 'http1' | 'http2'): void {
+  if (head.length > 0) socket.unshift(head);
+  if (protocol === 'http2') {
+    http.serve(socket, ctx, protocol);
+    return;
+  }
+  const handle = (socket as unknown as { _handle?: { _consumed?: boolean } })._handle;
+  if (!handle) {
+    http.serve(withHead(socket, Buffer.alloc(0), true), ctx, protocol);
+    return;
+  }
+  handle._consumed = true;
+  http.serve(socket, ctx, protocol);
+  socket.resume();
 }
