@@ -76,6 +76,20 @@ describe('proxy net: protocol sniffing', () => {
     expect(r.head.length).to.equal(records.reduce((n, b) => n + b.length, 0));
   });
 
+  it('calls handshake records that hold no well-formed ClientHello TCP, and waits on a partial one', () => {
+    const record = (body: number[]) => Buffer.from([0x16, 0x03, 0x01, body.length >> 8, body.length & 0xff, ...body]);
+    // A ServerHello (type 2) where a ClientHello should be.
+    expect(classify(record([0x02, 0x00, 0x00, 0x02, 0x03, 0x03]), ALL)).to.deep.equal({ protocol: 'tcp', why: 'not-detected' });
+    // A ClientHello whose session id length runs past its end.
+    expect(classify(record([0x01, 0x00, 0x00, 0x23, 0x03, 0x03, ...new Array<number>(32).fill(0), 0xff]), ALL)).to.deep.equal({ protocol: 'tcp', why: 'not-detected' });
+    // The first three bytes of a record header: not decided yet.
+    expect(classify(Buffer.from([0x16, 0x03, 0x01]), ALL)).to.equal(undefined);
+    // Half the HTTP/2 preface, and a request line without its end: not decided yet.
+    expect(classify(Buffer.from('PRI * HTTP/2'), ALL)).to.equal(undefined);
+    expect(classify(Buffer.from('GET /very/long'), ALL)).to.equal(undefined);
+    expect(classify(Buffer.from('GET / HTTP/3.0\r\n'), ALL)).to.deep.equal({ protocol: 'tcp', why: 'not-detected' });
+  });
+
   it('recognises the HTTP/2 preface from node:http2 (prior knowledge)', async () => {
     const got = next();
     const session = http2.connect(`http://127.0.0.1:${port}`);
