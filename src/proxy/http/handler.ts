@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from 'node:http2';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ConnContext, HttpHandler, Runtime } from '../runtime.ts';
 import { Exchange } from './exchange.ts';
@@ -109,6 +110,9 @@ export function createHttpHandler(runtime: Runtime, options: HttpHandlerOptions 
   return {
     serve(socket: Duplex, ctx: ConnContext, protocol: 'http1' | 'http2'): void {
       (socket as Tagged)[kCtx] = ctx;
+      // Responses go out as soon as they are written (a server that never listens never sets this itself);
+      // with Nagle on, a head and body written apart wait for the peer's delayed ACK.
+      (socket as Partial<Socket>).setNoDelay?.(true);
       if (protocol === 'http2') {
         pending = ctx;
         try {
