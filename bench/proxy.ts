@@ -48,7 +48,7 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
   // If the bench process ends without reaching `finally` (the runner's overall deadline exits, or ^C), the
   // children must not outlive it: signal them on the way out.
   const signalAll = () => { for (const p of procs) p.child.kill('SIGTERM'); };
-  const interrupted = () => { signalAll(); process.exit(130); };
+  const interrupted = () => { signalAll(); rmSync(dir, { recursive: true, force: true }); process.exit(130); };
   process.on('exit', signalAll);
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
