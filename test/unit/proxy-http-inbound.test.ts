@@ -38,6 +38,7 @@ describe('proxy http: TLS-terminated inbound connections, hash keys, HTTP/2 drai
     const config = httpProxy(8080, rc);
     const hcm = ((config.listeners[0]!.filterChains as Array<{ filters: Array<{ typedConfig: Record<string, unknown> }> }>)[0]!.filters[0]!.typedConfig);
     hcm.forwardClientCertDetails = 'APPEND_FORWARD';
+    hcm.useRemoteAddress = { value: true };
     config.workload.labels = { app: 'client', version: 'v1' };
     runtime = makeRuntime(config, clusters);
     runtime.live.identity = () => ({ certChain: '', key: '', rootCerts: '', spiffeId: SELF, notAfter: new Date(Date.now() + 3_600_000) });
@@ -74,6 +75,7 @@ describe('proxy http: TLS-terminated inbound connections, hash keys, HTTP/2 drai
     const seen = JSON.parse(body) as Record<string, string>;
     expect(seen['x-forwarded-proto']).to.equal('https');
     expect(seen['x-forwarded-client-cert']).to.equal(`By=${SELF};URI=${PEER}`);
+    expect(seen['x-forwarded-for']).to.equal('127.0.0.1');
     expect(Object.keys(seen).filter((k) => k.startsWith('x-envoy-'))).to.deep.equal([]);
     const rec = runtime.telemetry.records.at(-1)!;
     expect(rec).to.deep.include({

@@ -1,11 +1,13 @@
 // The request as the upstream receives it, from the route's ClusterAction (whose upstreamHeaders already hold
 // the rewritten :path/:authority and the route's request header operations): hop-by-hop headers removed (te:
-// trailers kept for gRPC), Host from the authority, x-forwarded-proto and x-request-id when absent, trace context
-// for this hop, x-forwarded-client-cert per the connection manager; and the timeout the request runs under.
+// trailers kept for gRPC), Host from the authority, x-forwarded-proto and x-request-id when absent,
+// x-forwarded-for appended at the edge (use_remote_address), trace context for this hop,
+// x-forwarded-client-cert per the connection manager; and the timeout the request runs under.
 // The proxy adds no x-envoy-* headers of its own (no x-envoy-attempt-count, no expected-timeout hints); those a
 // request brings from an untrusted downstream (inbound, gateway) were already dropped (headers.ts toHttpRequest),
 // those from the local application pass through.
 import { randomUUID } from 'node:crypto';
+import { bool } from '../routing/envoy-values.ts';
 import type { ClusterAction } from '../routing/types.ts';
 import type { Exchange } from './exchange.ts';
 import { firstValue, stripHopByHop } from './headers.ts';
@@ -22,6 +24,11 @@ export function upstreamRequest(ex: Exchange, action: ClusterAction): { headers:
   delete h.expect;
   h.host = authority;
   if (h['x-forwarded-proto'] === undefined) h['x-forwarded-proto'] = ex.request!.scheme;
+  // use_remote_address (gateways): the proxy is the edge and appends the peer to x-forwarded-for.
+  if (bool(ex.hcm?.useRemoteAddress, false) && ex.ctx.info.sourceIp) {
+    const xff = firstValue(h['x-forwarded-for']);
+    h['x-forwarded-for'] = xff ? `${xff}, ${ex.ctx.info.sourceIp}` : ex.ctx.info.sourceIp;
+  }
   let rid = firstValue(h['x-request-id']);
   if (!rid) h['x-request-id'] = rid = randomUUID();
   ex.requestId = rid;
