@@ -3,10 +3,12 @@
 // Out: a running operator until SIGTERM/SIGINT, then a graceful stop (finish in-flight writes, release the
 // leader lease, stop watches) and exit status 0; 2 on usage errors, 1 when startup fails.
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
+// Each command loads its own code when it runs: the sidecar (`weft proxy`) must not pay the memory of the Kubernetes
+// client and the operator, so only this file, the flag parsers and the logger are loaded up front.
+import type { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../controllers/log.ts';
-import { DEFAULT_LEASE_NAME, DEFAULT_NAMESPACE, startOperator, type Operator } from '../controllers/operator.ts';
-import { webhookHook } from '../webhooks/run.ts';
+import { DEFAULT_LEASE_NAME, DEFAULT_NAMESPACE } from '../controllers/operator-defaults.ts';
+import type { Operator } from '../controllers/operator.ts';
 import { parseProxyArgs, PROXY_HELP, runProxy } from './proxy-cmd.ts';
 
 const HELP = `weft — control plane of the weft service mesh
@@ -86,7 +88,8 @@ export function parseOperatorArgs(argv: string[]): OperatorArgs {
 }
 
 /** --kubeconfig, else $KUBECONFIG, else the pod's service account, else ~/.kube/config. */
-export function loadKubeConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+export async function loadKubeConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<KubeConfig> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   if (path) kc.loadFromFile(path);
   else if (!env.KUBECONFIG && env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
@@ -101,8 +104,10 @@ async function runOperator(argv: string[]): Promise<number> {
   process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: reason }));
   let op: Operator;
   try {
+    const { startOperator } = await import('../controllers/operator.ts');
+    const { webhookHook } = await import('../webhooks/run.ts');
     op = await startOperator({
-      kubeConfig: loadKubeConfig(args.kubeconfig),
+      kubeConfig: await loadKubeConfig(args.kubeconfig),
       namespace: args.namespace,
       rootNamespace: args.rootNamespace,
       leaderElect: args.leaderElect,

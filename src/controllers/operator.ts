@@ -16,6 +16,7 @@ import type { IdentityStats } from './identity/controller.ts';
 import { Informer, type InformerOptions } from './informer.ts';
 import { LeaderElector, kubeLeaseStore } from './leader.ts';
 import { createLogger, type Logger } from './log.ts';
+import { DEFAULT_LEASE_NAME, DEFAULT_NAMESPACE } from './operator-defaults.ts';
 import { CacheMeshView } from './mesh-view.ts';
 import { DEPENDENCIES, RECONCILED, queueKey, reconcile, type Validate } from './reconciler.ts';
 import { MESH_TYPES, PODS, SERVICES, type ResourceType } from './resources.ts';
@@ -23,8 +24,7 @@ import { KubeStatusWriter, type StatusObject, type StatusWriter } from './status
 import { realTimers, type Timers } from './timers.ts';
 import { Requeue, WorkQueue } from './workqueue.ts';
 
-export const DEFAULT_NAMESPACE = 'weft-system';
-export const DEFAULT_LEASE_NAME = 'weft-operator';
+export { DEFAULT_LEASE_NAME, DEFAULT_NAMESPACE } from './operator-defaults.ts';
 
 /**
  * The admission webhook runs in the same process. Whoever owns src/webhooks supplies `start`; the operator calls
