@@ -250,7 +250,7 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
       return poolFor(slotFor(host), settings.protocol === 'downstream' ? downstream ?? 'http1' : settings.protocol, link, authority);
     },
     async connect(host, signal) {
-      return openSocket(targetFor(slotFor(host), link, [], signal));
+      return openSocket(targetFor(slotFor(host), link, 'tcp', signal));
     },
     report(host, outcome) {
       const slot = slots.get(host.address) ?? dynamic.get(host.address);

@@ -124,8 +124,35 @@ export interface LinkDeps {
   contexts: ReturnType<typeof createContexts>;
 }
 
-/** The connect target for one new connection to `link` (ALPN: the config's, then `alpn` — the HTTP pools' protocol). */
-export function targetFor(link: HostLink, deps: LinkDeps, alpnFallback: readonly string[], signal?: AbortSignal,
+/** What a connection carries: the HTTP pools' protocol, or raw bytes (the TCP proxy). */
+export type LinkUse = 'http1' | 'http2' | 'tcp';
+
+const HTTP1_ALPNS = new Set(['http/1.1', 'http/1.0', 'istio-http/1.1', 'istio-http/1.0']);
+const HTTP2_ALPNS = new Set(['h2', 'istio-h2']);
+
+/**
+ * The ALPN list a connection offers. Raw bytes offer the config's list as it is. HTTP over an in-mesh cluster
+ * (its list names `istio`) announces the HTTP version first (`istio-http/1.1`, `istio-h2`), as mesh sidecars do,
+ * so that the peer's inbound chain knows the stream is HTTP without seeing it; `istio` stays as the fallback a
+ * TCP chain accepts. Names of the other HTTP version are dropped (the pool's codec is fixed), and the pool's own
+ * plain name closes the list, so a server that knows no in-mesh names still agrees.
+ */
+export function offeredAlpn(configured: readonly string[], use: LinkUse): string[] {
+  if (use === 'tcp') return [...configured];
+  const own = use === 'http2' ? HTTP2_ALPNS : HTTP1_ALPNS;
+  const other = use === 'http2' ? HTTP1_ALPNS : HTTP2_ALPNS;
+  const inMesh = configured.includes('istio');
+  const out = [
+    ...(inMesh ? [use === 'http2' ? 'istio-h2' : 'istio-http/1.1'] : []),
+    ...configured.filter((p) => !other.has(p) && (inMesh ? own.has(p) : true)),
+    ...(inMesh ? ['istio'] : []),
+    use === 'http2' ? 'h2' : 'http/1.1',
+  ];
+  return [...new Set(out)];
+}
+
+/** The connect target for one new connection to `link` (ALPN per offeredAlpn). */
+export function targetFor(link: HostLink, deps: LinkDeps, use: LinkUse, signal?: AbortSignal,
   sni?: string): ConnectTarget {
   const s = deps.settings();
   const local = bindFor(s, link.host);
@@ -138,8 +165,7 @@ export function targetFor(link: HostLink, deps: LinkDeps, alpnFallback: readonly
     t.tls = {
       spec,
       context: deps.contexts(spec, deps.files()),
-      // HTTP pools also offer their own protocol, so that a server without in-mesh ALPN names still agrees.
-      alpn: [...new Set([...spec.alpn, ...alpnFallback])],
+      alpn: offeredAlpn(spec.alpn, use),
       onPeer: (p) => { link.principal = p; },
     };
     if (sni) {
@@ -157,7 +183,7 @@ export function createPool(link: HostLink, protocol: 'http1' | 'http2', deps: Li
   const connect: buildConnector.connector = (_opts, callback) => {
     let target: ConnectTarget;
     try {
-      target = targetFor(link, deps, protocol === 'http2' ? ['h2'] : ['http/1.1'], undefined, sni);
+      target = targetFor(link, deps, protocol, undefined, sni);
     } catch (err) {
       callback(err as Error, null);
       return;
