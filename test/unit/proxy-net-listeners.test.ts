@@ -130,6 +130,31 @@ describe('proxy net: listeners', function () {
     expect(web.requests).to.equal(3);
   });
 
+  it('answers pipelined HTTP/1.1 requests in order when the sniffed bytes hold several of them', async () => {
+    const web = await namedServer('web', (req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => { body += d.toString(); });
+      req.on('end', () => res.end(`${req.url}:${body}`));
+    });
+    backends.push(web);
+    const rc = routeConfig('web', [vhost('all', ['*'], [toCluster('web')])]);
+    rt = netRuntime(proxyConfig({
+      listeners: [listener('0.0.0.0_9080', '0.0.0.0', 9080, [{ filters: [hcm('web')] }], { listenerFilters: [inspector(HTTP_INSPECTOR)] })],
+      routes: [rc],
+      clusters: [staticCluster('web', [web.address])],
+    }));
+    handler = createHttpHandler(rt);
+    running = await startListeners(rt, handler, explicitAt(9080));
+    const s = connect(boundPort(), '127.0.0.1');
+    const done = readAll(s);
+    // One write: detection reads all three requests at once; a fourth follows once the first answers arrive.
+    s.write('GET /one HTTP/1.1\r\nHost: a\r\n\r\nPOST /two HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET /three HTTP/1.1\r\nHost: a\r\n\r\n');
+    s.once('data', () => s.write('GET /four HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'));
+    const text = await done;
+    expect([...text.matchAll(/HTTP\/1\.1 (\d+)/g)].map((m) => Number(m[1]))).to.deep.equal([200, 200, 200, 200]);
+    expect([...text.matchAll(/\r\n\r\n(\/[a-z]+:[a-z]*)/g)].map((m) => m[1])).to.deep.equal(['/one:', '/two:abc', '/three:', '/four:']);
+  });
+
   it('plans again when the live config changes (the next connection follows the new config)', async () => {
     const one = await echoServer('one');
     const two = await echoServer('two');

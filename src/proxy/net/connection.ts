@@ -124,22 +124,19 @@ export async function handleConnection(env: ConnectionEnv, socket: Socket, a: Ac
 
 /**
  * Plaintext HTTP after detection: the bytes read go back onto the socket itself (no extra stream layer).
- * node:http2 feeds bytes already buffered on the socket to its session. node:http would read the native handle
- * and skip them, so the handle is marked as taken (`_handle._consumed`, the flag node:http itself checks) and the
- * parser reads the socket's stream instead; a Duplex that replays the bytes is the fallback.
+ * node:http2 feeds bytes already buffered on the socket to its session; the socket stays paused until then.
+ * node:http keeps reading the native handle (its parser consumes it directly, the cheap path) and also listens
+ * for 'data': resuming the socket after serve() emits the buffered bytes to the parser first (on the next
+ * tick, before any read from the handle is delivered), so pipelined requests keep their order.
  */
 function serveSniffed(http: HttpHandler, socket: Socket, head: Buffer, ctx: ConnContext, protocol: 'http1' | 'http2'): void {
-  if (head.length > 0) socket.unshift(head);
   if (protocol === 'http2') {
+    socket.pause();
+    if (head.length > 0) socket.unshift(head);
     http.serve(socket, ctx, protocol);
     return;
   }
-  const handle = (socket as unknown as { _handle?: { _consumed?: boolean } })._handle;
-  if (!handle) {
-    http.serve(withHead(socket, Buffer.alloc(0), true), ctx, protocol);
-    return;
-  }
-  handle._consumed = true;
+  if (head.length > 0) socket.unshift(head);
   http.serve(socket, ctx, protocol);
   socket.resume();
 }
