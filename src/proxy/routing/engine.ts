@@ -169,7 +169,7 @@ export function planConnection(c: CompiledProxy, conn: ConnectionInfo): Connecti
   }
   const routeTable = table(c, rc);
   const routes = rc;
-  const httpFilters: HttpFilter[] = arr(hcm.httpFilters).map((f) => ({ name: str(f.name), type: anyType(f.typedConfig), config: obj(f.typedConfig) }));
+  const httpFilters = httpFiltersOf(hcm);
   const normalize = bool(hcm.normalizePath, false);
   const merge = bool(hcm.mergeSlashes, false);
   const stripAny = bool(hcm.stripAnyHostPort, false);
@@ -201,6 +201,18 @@ export function planConnection(c: CompiledProxy, conn: ConnectionInfo): Connecti
       return out;
     },
   };
+}
+
+// One list per connection manager object, so what the router caches per filter chain outlives a connection.
+const filterLists = new WeakMap<Obj, HttpFilter[]>();
+
+function httpFiltersOf(hcm: Obj): HttpFilter[] {
+  let l = filterLists.get(hcm);
+  if (!l) {
+    l = arr(hcm.httpFilters).map((f) => ({ name: str(f.name), type: anyType(f.typedConfig), config: obj(f.typedConfig) }));
+    filterLists.set(hcm, l);
+  }
+  return l;
 }
 
 function tcpProxy(tp: Obj, random: number, upstream: (name: string) => UpstreamCluster): ClusterAction {

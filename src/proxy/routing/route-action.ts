@@ -12,7 +12,7 @@ import { compileRegex, globalReplace } from './regex.ts';
 import { pathOnly } from './request.ts';
 import type { HttpRequest } from './request.ts';
 import type { CompiledRoute, CompiledVirtualHost } from './route-table.ts';
-import type { Action, ClusterAction, FaultSummary, MirrorSummary, RetrySummary, UpstreamCluster } from './types.ts';
+import type { Action, ClusterAction, FaultSummary, HeaderOp, MirrorSummary, RetrySummary, UpstreamCluster } from './types.ts';
 
 /** An HTTP filter of the connection manager: its name (the key of typed_per_filter_config) and config type. */
 export interface HttpFilter {
@@ -145,20 +145,55 @@ function firstHeader(req: HttpRequest, name: string): string {
   return req.headers.get(name.toLowerCase())?.[0] ?? '';
 }
 
-function forward(ctx: RouteContext, ra: Obj): ClusterAction {
-  const { req, route, vhost, routeConfig } = ctx;
-  let cluster = str(ra.cluster);
-  let entry: Obj | undefined;
-  let weightedClusters: ClusterAction['weightedClusters'];
-  if (ra.weightedClusters) {
-    const wc = arr(obj(ra.weightedClusters).clusters);
-    weightedClusters = wc.map((c) => ({ name: str(c.name) || `header:${str(c.clusterHeader)}`, weight: u32(c.weight) ?? 0 }));
-    entry = pickWeighted(wc, ctx.random);
-    cluster = entry ? (str(entry.name) || firstHeader(req, str(entry.clusterHeader))) : '';
-  } else if (!cluster && ra.clusterHeader) {
-    cluster = firstHeader(req, str(ra.clusterHeader));
-  }
+/** What forward() computes from the configuration alone, for one route (and one weighted entry). */
+interface RouteStatics {
+  requestLevels: HeaderMutations[];
+  /** Whether any request level removes or adds a header (else the request's headers pass unchanged). */
+  mutatesRequest: boolean;
+  requestHeaderOps: HeaderOp[];
+  responseHeaderOps: HeaderOp[];
+  /** host_rewrite_literal of the weighted entry and of the route action (the action's wins). */
+  entryHostLiteral: string;
+  hostRewriteLiteral: string;
+  regex: { pattern: string; substitution: string } | undefined;
+  prefixRewrite: string;
+  autoHostRewrite: boolean;
+  timeoutMs: number;
+  retry: RetrySummary | undefined;
+  mirrors: MirrorSummary[];
+  hashPolicy: Obj[];
+  /** filterEffects per HTTP filter chain of the connection manager. */
+  effects: WeakMap<readonly HttpFilter[], Partial<ClusterAction>>;
+}
 
+interface RouteCache {
+  weighted: { entries: Obj[]; summary: NonNullable<ClusterAction['weightedClusters']> } | undefined;
+  /** Keyed by the weighted entry, or by the route action itself. */
+  statics: Map<Obj, RouteStatics>;
+}
+
+// Compiled routes are rebuilt with each config, so entries go with the config they were computed from.
+const routeCache = new WeakMap<CompiledRoute, RouteCache>();
+
+function cacheOf(route: CompiledRoute, ra: Obj): RouteCache {
+  let c = routeCache.get(route);
+  if (!c) {
+    let weighted: RouteCache['weighted'];
+    if (ra.weightedClusters) {
+      const entries = arr(obj(ra.weightedClusters).clusters);
+      weighted = { entries, summary: entries.map((e) => ({ name: str(e.name) || `header:${str(e.clusterHeader)}`, weight: u32(e.weight) ?? 0 })) };
+    }
+    c = { weighted, statics: new Map() };
+    routeCache.set(route, c);
+  }
+  return c;
+}
+
+function staticsOf(ctx: RouteContext, cache: RouteCache, ra: Obj, entry: Obj | undefined): RouteStatics {
+  const key = entry ?? ra;
+  let s = cache.statics.get(key);
+  if (s) return s;
+  const { route, vhost, routeConfig } = ctx;
   // Header mutations, in the order they take effect.
   const levels = (dir: 'request' | 'response'): HeaderMutations[] => {
     const general = [headerMutations(route.config, dir), headerMutations(vhost.config, dir), headerMutations(routeConfig, dir)];
@@ -166,13 +201,57 @@ function forward(ctx: RouteContext, ra: Obj): ClusterAction {
     return entry ? [headerMutations(entry, dir), ...general] : general;
   };
   const requestLevels = levels('request');
-  const headers = new Map<string, string[]>([...req.headers].map(([k, v]) => [k, [...v]]));
-  for (const level of requestLevels) applyMutations(headers, level);
+  s = {
+    requestLevels,
+    mutatesRequest: requestLevels.some((l) => l.remove.length > 0 || l.add.length > 0),
+    requestHeaderOps: flattenMutations(requestLevels),
+    responseHeaderOps: flattenMutations(levels('response')),
+    entryHostLiteral: entry ? str(entry.hostRewriteLiteral) : '',
+    hostRewriteLiteral: str(ra.hostRewriteLiteral),
+    regex: regexRewriteOf(ra.regexRewrite),
+    prefixRewrite: str(ra.prefixRewrite),
+    autoHostRewrite: bool(ra.autoHostRewrite, false),
+    timeoutMs: ra.timeout === undefined || ra.timeout === null ? 15_000 : durationMs(ra.timeout) ?? 15_000,
+    retry: retrySummary(ra.retryPolicy ?? vhost.config.retryPolicy),
+    mirrors: mirrorSummary(
+      arr(ra.requestMirrorPolicies).length ? ra.requestMirrorPolicies
+        : arr(vhost.config.requestMirrorPolicies).length ? vhost.config.requestMirrorPolicies : routeConfig.requestMirrorPolicies,
+    ),
+    hashPolicy: arr(ra.hashPolicy),
+    effects: new WeakMap(),
+  };
+  cache.statics.set(key, s);
+  return s;
+}
+
+const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+// What depends only on the route is computed once per compiled route (routeCache); per request: the weighted
+// pick, the request's headers with the mutations applied, host and path rewrites.
+function forward(ctx: RouteContext, ra: Obj): ClusterAction {
+  const { req } = ctx;
+  const cache = cacheOf(ctx.route, ra);
+  let cluster = str(ra.cluster);
+  let entry: Obj | undefined;
+  if (cache.weighted) {
+    entry = pickWeighted(cache.weighted.entries, ctx.random);
+    cluster = entry ? (str(entry.name) || firstHeader(req, str(entry.clusterHeader))) : '';
+  } else if (!cluster && ra.clusterHeader) {
+    cluster = firstHeader(req, str(ra.clusterHeader));
+  }
+  const st = staticsOf(ctx, cache, ra, entry);
+
+  let headers = req.headers;
+  if (st.mutatesRequest) {
+    headers = new Map<string, string[]>();
+    for (const [k, v] of req.headers) headers.set(k, [...v]);
+    for (const level of st.requestLevels) applyMutations(headers, level);
+  }
 
   let host = req.authority;
   let rewrittenHost: string | undefined;
-  if (entry && str(entry.hostRewriteLiteral)) host = rewrittenHost = str(entry.hostRewriteLiteral);
-  if (str(ra.hostRewriteLiteral)) host = rewrittenHost = str(ra.hostRewriteLiteral);
+  if (st.entryHostLiteral) host = rewrittenHost = st.entryHostLiteral;
+  if (st.hostRewriteLiteral) host = rewrittenHost = st.hostRewriteLiteral;
   else if (ra.hostRewriteHeader) {
     const v = firstHeader(req, str(ra.hostRewriteHeader));
     if (v) host = rewrittenHost = v;
@@ -180,39 +259,36 @@ function forward(ctx: RouteContext, ra: Obj): ClusterAction {
     const rr = regexRewriteOf(ra.hostRewritePathRegex)!;
     host = rewrittenHost = globalReplace(compileRegex(rr.pattern), pathOnly(req.path), rr.substitution);
   }
-  const regex = regexRewriteOf(ra.regexRewrite);
-  const prefixRewrite = str(ra.prefixRewrite);
-  const rewrites = prefixRewrite !== '' || regex !== undefined;
-  const path = rewritePath(req.path, ctx.matchedPath, prefixRewrite, regex);
+  const rewrites = st.prefixRewrite !== '' || st.regex !== undefined;
+  const path = rewrites ? rewritePath(req.path, ctx.matchedPath, st.prefixRewrite, st.regex) : req.path;
 
   const upstreamHeaders: Record<string, string> = { ':authority': host, ':path': path };
-  for (const [k, v] of [...headers].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) upstreamHeaders[k] = v.join(',');
+  const names = [...headers.keys()].sort(byName);
+  for (const k of names) upstreamHeaders[k] = headers.get(k)!.join(',');
 
   const out: ClusterAction = {
     kind: 'cluster',
     via: 'http',
     cluster,
-    ...(weightedClusters ? { weightedClusters } : {}),
+    ...(cache.weighted ? { weightedClusters: cache.weighted.summary } : {}),
     upstream: ctx.upstream(cluster),
     ...(rewrites ? { rewrittenPath: path } : {}),
     ...(rewrittenHost !== undefined ? { rewrittenHost } : {}),
-    ...(bool(ra.autoHostRewrite, false) ? { autoHostRewrite: true as const } : {}),
+    ...(st.autoHostRewrite ? { autoHostRewrite: true as const } : {}),
   };
-  const requestHeaderOps = flattenMutations(requestLevels);
-  if (requestHeaderOps.length > 0) out.requestHeaderOps = requestHeaderOps;
-  const responseHeaderOps = flattenMutations(levels('response'));
-  if (responseHeaderOps.length > 0) out.responseHeaderOps = responseHeaderOps;
+  if (st.requestHeaderOps.length > 0) out.requestHeaderOps = st.requestHeaderOps;
+  if (st.responseHeaderOps.length > 0) out.responseHeaderOps = st.responseHeaderOps;
   out.upstreamHeaders = upstreamHeaders;
-  out.timeoutMs = ra.timeout === undefined || ra.timeout === null ? 15_000 : durationMs(ra.timeout) ?? 15_000;
-  const retry = retrySummary(ra.retryPolicy ?? vhost.config.retryPolicy);
-  if (retry) out.retry = retry;
-  const mirrors = mirrorSummary(
-    arr(ra.requestMirrorPolicies).length ? ra.requestMirrorPolicies
-      : arr(vhost.config.requestMirrorPolicies).length ? vhost.config.requestMirrorPolicies : routeConfig.requestMirrorPolicies,
-  );
-  if (mirrors.length > 0) out.mirrors = mirrors;
-  if (arr(ra.hashPolicy).length > 0) out.hashPolicy = arr(ra.hashPolicy);
-  Object.assign(out, filterEffects(ctx, entry, ra));
+  out.timeoutMs = st.timeoutMs;
+  if (st.retry) out.retry = st.retry;
+  if (st.mirrors.length > 0) out.mirrors = st.mirrors;
+  if (st.hashPolicy.length > 0) out.hashPolicy = st.hashPolicy;
+  let effects = st.effects.get(ctx.httpFilters);
+  if (!effects) {
+    effects = filterEffects(ctx, entry, ra);
+    st.effects.set(ctx.httpFilters, effects);
+  }
+  Object.assign(out, effects);
   return out;
 }
 
