@@ -112,7 +112,7 @@ export interface ClusterManager {
 }
 
 /** Envoy response flags the sidecar sets. */
-export type ResponseFlag = 'UH' | 'UF' | 'UO' | 'NR' | 'URX' | 'UT' | 'DC' | 'UC' | 'FI' | 'DI' | 'NC' | 'UR' | 'UPE' | 'RL';
+export type ResponseFlag = 'UH' | 'UF' | 'UO' | 'NR' | 'URX' | 'UT' | 'DC' | 'UC' | 'FI' | 'DI' | 'NC' | 'UR' | 'UPE' | 'RL' | 'DPE';
 
 export type Reporter = 'source' | 'destination';
 

@@ -71,6 +71,18 @@ describe('proxy http: downstream hardening', () => {
     expect(up.hits.length).to.equal(hits);
   });
 
+  it('records the requests the parser rejects with the DPE flag and the status answered (400, 431, 408)', async () => {
+    const dpe = () => runtime.telemetry.records.filter((r) => r.flags.includes('DPE')).map((r) => r.status);
+    const before = dpe().length;
+    await raw(proxy.port, 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
+    await raw(proxy.port, `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'x'.repeat(10 * 1024)}\r\n\r\n`);
+    const slow = await raw(proxy.port, ['GET / HTTP/1.1\r\n', 'Host: a\r\n', 'X-1: a\r\n', 'X-2: a\r\n', 'X-3: a\r\n', 'X-4: a\r\n'], 2000, 80);
+    expect(statuses(slow.text)).to.deep.equal([408]);
+    expect(dpe().slice(before)).to.deep.equal([400, 431, 408]);
+    const rec = runtime.telemetry.records.filter((r) => r.flags.includes('DPE')).at(-1)!;
+    expect([rec.reporter, rec.httpVersion, rec.flags]).to.deep.equal(['source', 'HTTP/1.1', ['DPE']]);
+  });
+
   it('rejects differing duplicate Content-Length, bad chunk sizes and obfuscated Transfer-Encoding (400)', async () => {
     for (const req of [
       'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!',

@@ -11,6 +11,7 @@ import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ConnContext, HttpHandler, Runtime } from '../runtime.ts';
+import { onClientError } from './client-error.ts';
 import { Exchange } from './exchange.ts';
 import { makeShared } from './shared.ts';
 import { handleUpgrade } from './websocket.ts';
@@ -74,6 +75,8 @@ export function createHttpHandler(runtime: Runtime, options: HttpHandlerOptions 
   });
   // The server never listens; this starts its connection tracking, which enforces headers/request timeouts.
   h1.emit('listening');
+  // Requests the parser rejects: node's own answer (400/431/408) plus a DPE record.
+  h1.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => onClientError(shared, (socket as Tagged)[kCtx], err, socket));
   h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const ctx = (req.socket as Tagged)[kCtx];
     if (!ctx) socket.destroy();
