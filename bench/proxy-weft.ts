@@ -15,6 +15,8 @@ import { issueWorkloadCert } from '../src/pki/workload-cert.ts';
 import { translate } from '../src/translate/index.ts';
 import type { ProxyConfig } from '../src/translate/types.ts';
 import { app, clusterIPOf, destinationRule, namespace, snapshotOf } from '../test/support/mesh-fixtures.ts';
+import { SIDECAR_NODE_FLAGS } from '../src/proxy/node-flags.ts';
+import { buildSidecar } from './proxy-build.ts';
 import { type Proc, freePort, startProc, waitReady } from './proxy-procs.ts';
 
 export const NS = 'bench';
@@ -26,8 +28,16 @@ export const SERVICE_IP = clusterIPOf(SERVICE, NS);
 /** The server pod's IP in the pair: its sidecar's inbound listener binds it, the app stays on 127.0.0.1. */
 export const SERVER_POD_IP = '127.0.0.2';
 const CLIENT = 'bench-client';
-/** The `weft` CLI the sidecars run; WEFT_BENCH_CLI points the bench at another build of it. */
-const WEFT_CLI = process.env.WEFT_BENCH_CLI ?? new URL('../src/cli/weft.ts', import.meta.url).pathname;
+/** The `weft` CLI the sidecars run: the compiled build (bench/proxy-build.ts); WEFT_BENCH_CLI points at another. */
+let weftCli: string | undefined = process.env.WEFT_BENCH_CLI;
+
+/** Builds (or reuses) the compiled sidecar once per bench run; says what runs. */
+export function prepareSidecar(): { cli: string; cached?: boolean; build_ms?: number; node_flags: readonly string[] } {
+  if (weftCli) return { cli: weftCli, node_flags: SIDECAR_NODE_FLAGS };
+  const b = buildSidecar();
+  weftCli = b.cli;
+  return { ...b, node_flags: SIDECAR_NODE_FLAGS };
+}
 
 /** The mesh: the app's service (pods at `podIp`, target port the app's), `extra` more services, and a client. */
 function mesh(appPort: number, podIp: string, extra: number, mtls: boolean) {
@@ -113,8 +123,8 @@ export interface Sidecar {
 
 export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
   const adminPort = await freePort();
-  const node = o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [];
-  const args = [...node, WEFT_CLI, 'proxy', '--config-dir', o.configDir, '--identity-dir', o.identityDir, '--capture', 'none',
+  const node = [...SIDECAR_NODE_FLAGS, ...(o.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProfDir] : [])];
+  const args = [...node, prepareSidecar().cli, 'proxy', '--config-dir', o.configDir, '--identity-dir', o.identityDir, '--capture', 'none',
     '--admin', `127.0.0.1:${adminPort}`, ...o.explicit.flatMap((e) => ['--explicit', e]), '--access-log', 'off', '--drain-timeout', '1s'];
   const proc = startProc(o.name, process.execPath, args);
   proc.child.stdout!.resume();

@@ -4,8 +4,9 @@
 //   pair    wrk → client sidecar → (mTLS) → server sidecar → app.
 // wrk (16 connections) runs short rounds alternating the variants, and medians are reported, so machine noise hits
 // all alike. Then a fixed 1000 rps (bench/proxy-load.ts) compares p90 direct vs through the pair, and a sidecar with
-// a 100-service config reports its resident memory. Tools come from hack/bench-tools.sh. `--profile` (or
-// WEFT_BENCH_PROFILE=1) runs the single sidecar under --cpu-prof and reports the profile directory.
+// a 100-service config reports its resident memory. The sidecars run what ships: the compiled build
+// (bench/proxy-build.ts) with SIDECAR_NODE_FLAGS (src/proxy/node-flags.ts). Tools come from hack/bench-tools.sh.
+// `--profile` (or WEFT_BENCH_PROFILE=1) runs the single sidecar under --cpu-prof and reports the profile directory.
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import { hotFunctionsOf } from './proxy-profile.ts';
 import { cpuSeconds, firstJsonLine, freePort, type Proc, rssMb, startProc, waitReady } from './proxy-procs.ts';
 import { summarize, type Target } from './proxy-report.ts';
 import { benchTools } from './proxy-tools.ts';
-import { clientConfig, pairConfigs, SERVER_POD_IP, SERVICE_HOST, SERVICE_IP, SERVICE_PORT, startSidecar, writeConfigDir, writeIdentityDirs } from './proxy-weft.ts';
+import { clientConfig, pairConfigs, prepareSidecar, SERVER_POD_IP, SERVICE_HOST, SERVICE_IP, SERVICE_PORT, startSidecar, writeConfigDir, writeIdentityDirs } from './proxy-weft.ts';
 import { runWrk, type WrkResult, wrkScript } from './proxy-wrk.ts';
 
 const CONNECTIONS = 16;
@@ -41,6 +42,10 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
   const profile = process.argv.includes('--profile') || process.env.WEFT_BENCH_PROFILE === '1';
   log('fetching wrk and nginx (hack/bench-tools.sh)');
   const tools = benchTools();
+  // What ships: the compiled build with the sidecar's Node flags (built once, reused while the sources are unchanged).
+  log('building the sidecar (tsc -p tsconfig.build.json)');
+  let sidecarBuild: ReturnType<typeof prepareSidecar> | { error: string };
+  try { sidecarBuild = prepareSidecar(); } catch (err) { sidecarBuild = { error: brief(err) }; }
   const dir = mkdtempSync(join(tmpdir(), 'weft-bench-proxy-'));
   const procs: Proc[] = [];
   const errors: Record<string, string> = {};
@@ -167,6 +172,7 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
     return {
       ...summarize({ rounds, fixed, rss, pairMtls, errors, fixedRate: FIXED_RATE }),
       tools: { wrk: tools.wrkVersion, nginx: tools.nginxVersion, fetch_ms: tools.fetchMs },
+      sidecar: sidecarBuild,
       setup: { connections: CONNECTIONS, wrk_threads: WRK_THREADS, rounds: ROUNDS, round_s: ROUND_S, body_bytes: BODY_BYTES, rss_services: RSS_SERVICES },
       weft_rss_mb_one_service: weftRss,
       // Other work on the machine shows here; the interleaving spreads it over all variants, not away.
