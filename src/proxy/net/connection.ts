@@ -11,7 +11,6 @@ import type { Obj } from '../routing/envoy-values.ts';
 import type { ConnContext, HttpHandler, Runtime } from '../runtime.ts';
 import { connContext } from './conn-context.ts';
 import { downstreamTlsFor, terminateTls } from './downstream-tls.ts';
-import { withHead } from './replay-socket.ts';
 import { sniff } from './sniff.ts';
 import type { SniffOptions } from './sniff.ts';
 import { proxyTcp } from './tcp-proxy.ts';
@@ -78,7 +77,6 @@ export async function handleConnection(env: ConnectionEnv, socket: Socket, a: Ac
     // facts only, so this changes no chain choice); set to the negotiated protocol after the handshake.
     info.http = sniffed.alpn.some((p) => p === 'h2' || p === 'istio-h2') ? 'http2' : 'http1';
   } else if (sniffed.protocol !== 'tcp') info.http = sniffed.protocol;
-  const wasSniffed = !(sniffed.protocol === 'tcp' && sniffed.why === 'skipped');
 
   const ctx = connContext(runtime, a.kind, info, downstreamRemote);
   const plan = ctx.plan();
@@ -98,7 +96,7 @@ export async function handleConnection(env: ConnectionEnv, socket: Socket, a: Ac
       socket.destroy();
       return;
     }
-    const t = await terminateTls(withHead(socket, head, wasSniffed), settings, env.tlsHandshakeTimeoutMs);
+    const t = await terminateTls(socket, settings, env.tlsHandshakeTimeoutMs, head);
     if (t.kind === 'failed') {
       log('debug', 'downstream TLS handshake failed', { reason: t.reason, remote: downstreamRemote });
       return;

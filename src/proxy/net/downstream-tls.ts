@@ -121,8 +121,17 @@ export type Terminated =
   | { kind: 'ok'; socket: TLSSocket; peerPrincipal?: string; alpn?: string; sni?: string }
   | { kind: 'failed'; reason: string };
 
-/** Runs the server handshake on `stream` (a net.Socket, or a Duplex replaying sniffed bytes). */
-export function terminateTls(stream: Socket | Duplex, tls: DownstreamTls, handshakeTimeoutMs = 10_000): Promise<Terminated> {
+/**
+ * Runs the server handshake on `stream` (a net.Socket, or a Duplex replaying sniffed bytes). With a net.Socket
+ * and `head` (the bytes protocol detection read), the head goes back into the paused socket's buffer: TLSSocket
+ * feeds bytes buffered on the socket to its TLS handle first, then the handle reads the TCP handle natively, so
+ * the encrypted stream never crosses a JavaScript stream (a replaying Duplex costs a JS round trip per chunk).
+ */
+export function terminateTls(stream: Socket | Duplex, tls: DownstreamTls, handshakeTimeoutMs = 10_000, head?: Buffer): Promise<Terminated> {
+  if (head && head.length > 0) {
+    (stream as Socket).pause();
+    stream.unshift(head);
+  }
   return new Promise((resolve) => {
     const socket = new TLSSocket(stream as Socket, {
       isServer: true,
