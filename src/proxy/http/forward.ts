@@ -13,7 +13,7 @@ import type { AttemptOwner } from './attempt.ts';
 import { exchangeOf } from './exchange.ts';
 import type { DownstreamResponse, Exchange } from './exchange.ts';
 import { hashKey } from './hash-key.ts';
-import { applyHeaderOps, firstValue, stripHopByHop } from './headers.ts';
+import { applyHeaderOps, firstValue, stripHopByHop, withoutHopByHop } from './headers.ts';
 import type { HeaderBag } from './headers.ts';
 import { mirror } from './mirror.ts';
 import { readRequestBody } from './request-body.ts';
@@ -166,17 +166,17 @@ export class Forward implements AttemptOwner {
     return true;
   }
 
-  attemptHeaders(a: Attempt, status: number, headers: HeaderBag): void {
+  attemptHeaders(a: Attempt, status: number, upstream: HeaderBag): void {
     const ex = this.ex;
     const now = ex.shared.runtime.now();
     this.cluster!.report(a.host, { kind: 'response', status, latencyMs: now - a.startedAt });
-    const grpcStatus = firstValue(headers['grpc-status']);
+    const grpcStatus = firstValue(upstream['grpc-status']);
     if (this.retry && retriableResponse(this.retry, status, grpcStatus)) {
       if (this.tryRetry()) return;
       if (this.retries > 0) ex.flags.push('URX');
     }
     this.streaming = true;
-    stripHopByHop(headers, false);
+    const headers = withoutHopByHop(upstream, false, false);
     if (this.action.responseHeaderOps) applyHeaderOps(headers, this.action.responseHeaderOps);
     if (ex.corsHeaders) Object.assign(headers, ex.corsHeaders);
     if (this.setCookie) {

@@ -65,6 +65,27 @@ export function stripHopByHop(h: HeaderBag, keepTe: boolean): void {
   if (keepTe && typeof te === 'string' && te.toLowerCase().includes('trailers')) h.te = 'trailers';
 }
 
+/**
+ * A copy of `h` without hop-by-hop headers (and those named by Connection); `keepTe` keeps `te: trailers`.
+ * `request` also drops pseudo-headers and Expect (the proxy answers 100-continue itself). Copying keeps the
+ * object in V8's fast mode, which deleting properties in place does not (every later access pays for it).
+ */
+export function withoutHopByHop(h: HeaderBag, keepTe: boolean, request: boolean): HeaderBag {
+  const conn = h.connection;
+  const named = conn !== undefined ? connectionTokens(conn) : undefined;
+  const out: HeaderBag = {};
+  for (const k in h) {
+    const v = h[k];
+    if (v === undefined || HOP_BY_HOP.has(k)) continue;
+    if (request && (k.charCodeAt(0) === 58 /* : */ || k === 'expect')) continue;
+    if (named !== undefined && named.length > 0 && named.includes(k)) continue;
+    out[k] = v;
+  }
+  const te = h.te;
+  if (keepTe && typeof te === 'string' && te.toLowerCase().includes('trailers')) out.te = 'trailers';
+  return out;
+}
+
 function append(h: HeaderBag, name: string, value: string): void {
   const cur = h[name];
   if (cur === undefined) h[name] = value;

@@ -128,7 +128,7 @@ export function propagateTrace(h: Headers, source: IdSource = randomIds): TraceI
     h['x-b3-traceid'] = ids.traceId;
     h['x-b3-spanid'] = spanId;
     h['x-b3-sampled'] = '1';
-    delete h['x-b3-parentspanid'];
+    if (h['x-b3-parentspanid'] !== undefined) delete h['x-b3-parentspanid'];
     return ids;
   }
   const sampled = incoming.sampled ?? true;

@@ -10,18 +10,15 @@ import { randomUUID } from 'node:crypto';
 import { bool } from '../routing/envoy-values.ts';
 import type { ClusterAction } from '../routing/types.ts';
 import type { Exchange } from './exchange.ts';
-import { firstValue, stripHopByHop } from './headers.ts';
+import { firstValue, withoutHopByHop } from './headers.ts';
 import type { HeaderBag } from './headers.ts';
 import { propagateTrace } from './trace.ts';
 
 export function upstreamRequest(ex: Exchange, action: ClusterAction): { headers: HeaderBag; path: string } {
-  const h: HeaderBag = action.upstreamHeaders ?? {};
-  const path = (h[':path'] as string | undefined) ?? ex.request!.path;
-  const authority = (h[':authority'] as string | undefined) ?? ex.request!.authority;
-  delete h[':path'];
-  delete h[':authority'];
-  stripHopByHop(h, ex.grpc);
-  delete h.expect;
+  const all: HeaderBag = action.upstreamHeaders ?? {};
+  const path = (all[':path'] as string | undefined) ?? ex.request!.path;
+  const authority = (all[':authority'] as string | undefined) ?? ex.request!.authority;
+  const h = withoutHopByHop(all, ex.grpc, true);
   h.host = authority;
   if (h['x-forwarded-proto'] === undefined) h['x-forwarded-proto'] = ex.request!.scheme;
   // use_remote_address (gateways): the proxy is the edge and appends the peer to x-forwarded-for.
