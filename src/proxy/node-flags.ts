@@ -1,7 +1,10 @@
 // The Node/V8 flags the sidecar runs with (`node <SIDECAR_NODE_FLAGS> dist/cli/weft.js proxy ...`): the injected
 // container's command and the proxy bench use this one list. In: nothing. Out: the flags, and why each is there.
-// Measured with a 100-service config (bench/proxy.ts `sidecar_rss_mb`): together they take the resident memory after
-// traffic from ~145 MB (often ~190 MB) to ~115 MB, at no throughput cost we could measure on the shared machine.
+// Measured with a 100-service config (bench/proxy.ts `sidecar_rss_mb`, compiled build): together they take the
+// resident memory after traffic from ~145-190 MB to ~92 MB (ready: ~105 → ~87 MB); interleaved wrk rounds showed no
+// throughput difference beyond the machine's noise. Not used: --lite-mode and --jitless (no WebAssembly, so undici's
+// parser cannot load), --single-threaded(-gc) (the first full GC comes later: more memory at ready),
+// --max-old-space-size (a large mesh's config would crash the proxy instead of slowing it).
 
 export const SIDECAR_NODE_FLAGS: readonly string[] = [
   // The young generation's semi-spaces default to 16 MB (x2 plus the copy reserve); a proxy's garbage is small
@@ -14,4 +17,8 @@ export const SIDECAR_NODE_FLAGS: readonly string[] = [
   // One V8 worker thread instead of one per core: background compilation and GC helpers each keep their own
   // malloc arena, which the RSS keeps; a sidecar gets a fraction of a core anyway.
   '--v8-pool-size=1',
+  // Optimizing JS on the main thread: the compiler's scratch memory then comes from (and returns to) the main
+  // malloc arena instead of staying in a worker's (~15 MB after traffic). It costs short pauses while the code
+  // warms up, not steady-state speed.
+  '--no-concurrent-recompilation',
 ];
