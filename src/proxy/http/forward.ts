@@ -64,6 +64,10 @@ export class Forward implements AttemptOwner {
   /** The retry budget slot of the retry waiting for its back-off. */
   retryRelease: (() => void) | undefined = undefined;
   routeTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** Response body bytes still to come per the upstream's content-length (-1: not known). */
+  remaining = -1;
+  /** The body's last chunk, held so that it goes out with the end of the response (one write, not two). */
+  held: Buffer | undefined = undefined;
   /** The response head went downstream: no more retries, failures reset the stream. */
   streaming = false;
   cancelled = false;
@@ -176,6 +180,8 @@ export class Forward implements AttemptOwner {
       if (this.retries > 0) ex.flags.push('URX');
     }
     this.streaming = true;
+    const cl = upstream['content-length'];
+    this.remaining = typeof cl === 'string' && cl !== '' ? Number(cl) : -1;
     const headers = withoutHopByHop(upstream, false, false);
     if (this.action.responseHeaderOps) applyHeaderOps(headers, this.action.responseHeaderOps);
     if (ex.corsHeaders) Object.assign(headers, ex.corsHeaders);
@@ -193,6 +199,12 @@ export class Forward implements AttemptOwner {
   attemptData(a: Attempt, chunk: Buffer): void {
     const ex = this.ex;
     ex.responseBytes += chunk.length;
+    // The chunk that completes a content-length body: the end of the message follows in the same parse, so
+    // holding it delays nothing.
+    if (this.remaining > 0 && (this.remaining -= chunk.length) === 0 && this.held === undefined) {
+      this.held = chunk;
+      return;
+    }
     if (!(ex.res as ServerResponse).write(chunk) && this.paused === undefined) {
       this.paused = a;
       a.pause();
@@ -219,7 +231,10 @@ export class Forward implements AttemptOwner {
       if (g !== undefined) ex.grpcStatus = g;
       ex.res.addTrailers(trailers as Record<string, string>);
     }
-    ex.res.end();
+    const last = this.held;
+    this.held = undefined;
+    if (last !== undefined) ex.res.end(last);
+    else ex.res.end();
   }
 
   attemptError(a: Attempt, err: Error): void {
