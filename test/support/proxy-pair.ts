@@ -16,9 +16,10 @@ import { startSidecar } from '../../src/proxy/sidecar.ts';
 import type { ExplicitListenerSpec, Sidecar } from '../../src/proxy/sidecar.ts';
 import { translate } from '../../src/translate/index.ts';
 import type { ProxyConfig } from '../../src/translate/types.ts';
+import type { DestinationRuleSpec } from '../../src/api/destinationrule.ts';
 import type { VirtualServiceSpec } from '../../src/api/virtualservice.ts';
 import { KubeletVolume } from './kubelet-volume.ts';
-import { app, clusterIPOf, endpointSlice, namespace, peerAuthentication, service, snapshotOf, virtualService } from './mesh-fixtures.ts';
+import { app, clusterIPOf, destinationRule, endpointSlice, namespace, peerAuthentication, service, snapshotOf, virtualService } from './mesh-fixtures.ts';
 
 export const NS = 'shop';
 export const SERVER_POD_IP = '127.0.0.2';
@@ -35,6 +36,8 @@ export interface PairMesh {
   appPorts: [number, number];
   /** A VirtualService for host `web` (e.g. weights between `web` and `web2`). */
   webRoute?: VirtualServiceSpec;
+  /** A DestinationRule's traffic policy for host `web` (e.g. h2UpgradePolicy). */
+  webPolicy?: DestinationRuleSpec['trafficPolicy'];
 }
 
 function snapshot(m: PairMesh) {
@@ -54,6 +57,7 @@ function snapshot(m: PairMesh) {
       config: {
         peerAuthentications: [peerAuthentication('default', NS, { mtls: { mode: m.mode } })],
         virtualServices: m.webRoute ? [virtualService('web', NS, m.webRoute)] : [],
+        destinationRules: m.webPolicy ? [destinationRule('web', NS, { host: 'web', trafficPolicy: m.webPolicy })] : [],
       },
     },
   );
@@ -87,6 +91,8 @@ export interface RunningSidecar {
   port: number;
   /** Prometheus text of its metrics. */
   metrics(): string;
+  /** Access log lines (JSON). */
+  accessLog: string[];
   stop(): Promise<void>;
 }
 
@@ -97,12 +103,14 @@ export async function runSidecar(pc: ProxyConfig, id: WorkloadCert, explicit: Ex
   const ident = new KubeletVolume();
   config.write({ 'config.pb.gz': packProxyConfig(pc).gzipped });
   ident.write(identityFiles(id));
+  const accessLog: string[] = [];
   const sidecar = await startSidecar({
     configDir: config.dir,
     identityDir: ident.dir,
     admin: { host: '127.0.0.1', port: 0 },
     listeners: { capture: 'none', outboundPort: 15001, inboundPort: 15006, gateway: false, explicit },
     drainTimeoutMs: 500,
+    accessLog: (chunk) => accessLog.push(...chunk.split('\n').filter((l) => l.length > 0)),
     log: debug ? createLogger('pair', { level: 'debug' }) : silentLogger,
     parts: defaultParts(debug ? createLogger('net', { level: 'debug' }) : undefined),
     pollMs: 20,
@@ -110,7 +118,7 @@ export async function runSidecar(pc: ProxyConfig, id: WorkloadCert, explicit: Ex
   await sidecar.ready();
   const port = sidecar.listeners().find((l) => l.name.startsWith('explicit'))!.port;
   return {
-    sidecar, config, identity: ident, port,
+    sidecar, config, identity: ident, port, accessLog,
     metrics: () => sidecar.telemetry.render(),
     stop: async () => {
       await sidecar.shutdown('test cleanup');

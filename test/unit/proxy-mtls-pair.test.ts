@@ -3,6 +3,7 @@
 // announces), STRICT and PERMISSIVE peer authentication, certificate rotation and a config swap under load.
 import { expect } from 'chai';
 import { X509Certificate } from 'node:crypto';
+import http2 from 'node:http2';
 import * as tls from 'node:tls';
 import { packProxyConfig } from '../../src/controllers/proxy-bundle.ts';
 import { createRootCa } from '../../src/pki/ca.ts';
@@ -53,6 +54,27 @@ describe('proxy mTLS pair: client sidecar → server sidecar (translated configs
       .and.include('response_code="200"');
     const outbound = p.client.metrics().split('\n').find((l) => l.startsWith('istio_requests_total{') && l.includes('reporter="source"'));
     expect(outbound).to.include(`destination_principal="${SERVER_ID}"`).and.include('response_code="200"');
+  });
+
+  it('HTTP/2 through the pair: the client announces istio-h2 and the server serves HTTP/2 over mTLS', async () => {
+    // The client's cluster to web speaks HTTP/2 (the rule upgrades it); the app asks with HTTP/2 too.
+    const p = await pair('STRICT', { webPolicy: { connectionPool: { http: { h2UpgradePolicy: 'UPGRADE' } } } });
+    const session = http2.connect(`http://127.0.0.1:${p.client.port}`);
+    cleanup.push(() => session.close());
+    const ask = (path: string) => new Promise<string>((resolve, reject) => {
+      const req = session.request({ ':path': path, ':authority': 'web:8080' });
+      let text = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => (text += c));
+      req.on('end', () => resolve(text));
+      req.on('error', reject);
+    });
+    expect(await Promise.all([ask('/two'), ask('/three')])).to.deep.equal(['app-a /two', 'app-a /three']);
+    expect(p.apps[0].seen.at(-1)?.xfcc).to.equal(`By=${SERVER_ID};URI=${CLIENT_ID}`);
+    // The server's access log: the hop between the sidecars was HTTP/2.
+    await eventually(() => p.server.accessLog.some((l) => l.includes('"/two"')), 2000, 'the server\'s access log');
+    const inbound = p.server.accessLog.map((l) => JSON.parse(l) as Record<string, unknown>).find((r) => r.path === '/two');
+    expect(inbound).to.include({ protocol: 'HTTP/2', response_code: 200, reporter: 'destination' });
   });
 
   it('STRICT: a plaintext client and a client with a foreign CA\'s certificate are refused', async () => {
