@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { X509Certificate } from 'node:crypto';
 import http2 from 'node:http2';
+import net from 'node:net';
 import * as tls from 'node:tls';
 import { packProxyConfig } from '../../src/controllers/proxy-bundle.ts';
 import { createRootCa } from '../../src/pki/ca.ts';
@@ -75,6 +76,33 @@ describe('proxy mTLS pair: client sidecar → server sidecar (translated configs
     await eventually(() => p.server.accessLog.some((l) => l.includes('"/two"')), 2000, 'the server\'s access log');
     const inbound = p.server.accessLog.map((l) => JSON.parse(l) as Record<string, unknown>).find((r) => r.path === '/two');
     expect(inbound).to.include({ protocol: 'HTTP/2', response_code: 200, reporter: 'destination' });
+  });
+
+  it('raw TCP through the pair: the client offers `istio`, the server\'s TCP chain terminates mTLS and proxies the bytes', async () => {
+    // A server-first-free line protocol that no inspector takes for HTTP: the app echoes in upper case.
+    const echo = net.createServer((s) => s.on('data', (d: Buffer) => s.write(d.toString().toUpperCase())));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise((r) => echo.close(r)));
+    const b = await startApp('app-b');
+    cleanup.push(() => b.close());
+    const echoPort = (echo.address() as net.AddressInfo).port;
+    const cfg = pairConfigs({ mode: 'STRICT', appPorts: [echoPort, b.port] });
+    const server = await runSidecar(cfg.server, await identity('web'), [serverListener(echoPort)]);
+    cleanup.push(() => server.stop());
+    const client = await runSidecar(cfg.client, await identity('client'), [clientListener()]);
+    cleanup.push(() => client.stop());
+    const answer = await new Promise<string>((resolve, reject) => {
+      const s = net.connect(client.port, '127.0.0.1', () => s.write('\x01\x02 hello mesh\n'));
+      s.on('data', (d: Buffer) => {
+        resolve(d.toString());
+        s.end();
+      });
+      s.on('error', reject);
+    });
+    expect(answer).to.equal('\x01\x02 HELLO MESH\n');
+    await eventually(() => server.metrics().includes('istio_tcp_connections_opened_total{'), 2000, 'server TCP metrics');
+    const opened = server.metrics().split('\n').find((l) => l.startsWith('istio_tcp_connections_opened_total{'));
+    expect(opened).to.include(`source_principal="${CLIENT_ID}"`).and.include('connection_security_policy="mutual_tls"');
   });
 
   it('STRICT: a plaintext client and a client with a foreign CA\'s certificate are refused', async () => {
