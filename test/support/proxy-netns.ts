@@ -39,7 +39,14 @@ function iptablesBinaries(): Array<{ bin: string; env: NodeJS.ProcessEnv }> {
   if (!existsSync(join(TOOLS, 'usr/sbin/xtables-nft-multi'))) {
     const debs = join(TOOLS, 'debs');
     mkdirSync(debs, { recursive: true });
-    execFileSync('apt-get', ['download', ...PACKAGES], { cwd: debs, stdio: 'ignore', timeout: 120_000 });
+    const download = () => execFileSync('apt-get', ['download', ...PACKAGES], { cwd: debs, stdio: 'ignore', timeout: 120_000 });
+    try {
+      download();
+    } catch {
+      // A fresh machine may have no package index yet.
+      execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore', timeout: 300_000 });
+      download();
+    }
     for (const f of readdirSync(debs)) if (f.endsWith('.deb')) run('dpkg', ['-x', join(debs, f), TOOLS]);
   }
   const lib = join(TOOLS, 'usr/lib/x86_64-linux-gnu');
