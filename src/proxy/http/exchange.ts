@@ -190,8 +190,12 @@ export class Exchange {
     const host = this.host;
     const req = this.request;
     const h = this.req.headers;
+    const who = peers(rt, this.ctx, this.cluster, host);
     const rec: HttpRecord = {
-      ...peers(rt, this.ctx, this.cluster, host),
+      reporter: who.reporter,
+      source: who.source,
+      destination: who.destination,
+      connectionSecurityPolicy: who.connectionSecurityPolicy,
       startTime: this.startTime,
       durationMs: rt.now() - this.t0,
       method: this.req.method ?? '',

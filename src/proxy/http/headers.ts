@@ -72,7 +72,8 @@ export function stripHopByHop(h: HeaderBag, keepTe: boolean): void {
  */
 export function withoutHopByHop(h: HeaderBag, keepTe: boolean, request: boolean): HeaderBag {
   const conn = h.connection;
-  const named = conn !== undefined ? connectionTokens(conn) : undefined;
+  // The usual values name no other header.
+  const named = conn === undefined || conn === 'keep-alive' || conn === 'close' ? undefined : connectionTokens(conn);
   const out: HeaderBag = {};
   for (const k in h) {
     const v = h[k];

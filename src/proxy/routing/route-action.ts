@@ -266,16 +266,13 @@ function forward(ctx: RouteContext, ra: Obj): ClusterAction {
   const names = [...headers.keys()].sort(byName);
   for (const k of names) upstreamHeaders[k] = headers.get(k)!.join(',');
 
-  const out: ClusterAction = {
-    kind: 'cluster',
-    via: 'http',
-    cluster,
-    ...(cache.weighted ? { weightedClusters: cache.weighted.summary } : {}),
-    upstream: ctx.upstream(cluster),
-    ...(rewrites ? { rewrittenPath: path } : {}),
-    ...(rewrittenHost !== undefined ? { rewrittenHost } : {}),
-    ...(st.autoHostRewrite ? { autoHostRewrite: true as const } : {}),
-  };
+  // Members assigned in the order the result always had (no temporary objects per request).
+  const out = { kind: 'cluster', via: 'http', cluster } as ClusterAction;
+  if (cache.weighted) out.weightedClusters = cache.weighted.summary;
+  out.upstream = ctx.upstream(cluster);
+  if (rewrites) out.rewrittenPath = path;
+  if (rewrittenHost !== undefined) out.rewrittenHost = rewrittenHost;
+  if (st.autoHostRewrite) out.autoHostRewrite = true;
   if (st.requestHeaderOps.length > 0) out.requestHeaderOps = st.requestHeaderOps;
   if (st.responseHeaderOps.length > 0) out.responseHeaderOps = st.responseHeaderOps;
   out.upstreamHeaders = upstreamHeaders;
