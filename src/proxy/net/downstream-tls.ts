@@ -26,6 +26,7 @@ export interface DownstreamTls {
 }
 
 type Built = { identity: Identity | undefined; tls: DownstreamTls };
+const SESSION_ID_CONTEXT = 'weft-sidecar';
 const cache = new WeakMap<LoadedConfig, WeakMap<Obj, Built>>();
 
 /** SDS secret names that mean the workload identity (the names Istio's sidecars use). */
@@ -83,7 +84,10 @@ export function buildDownstreamTls(dtls: Obj, files: FileSource): DownstreamTls 
   const params = obj(common.tlsParams);
   const minVersion = tlsVersion(params.tlsMinimumProtocolVersion) ?? 'TLSv1.2';
   const maxVersion = tlsVersion(params.tlsMaximumProtocolVersion) ?? 'TLSv1.3';
-  const context = createSecureContext({ cert, key, ...(ca ? { ca } : {}), minVersion, maxVersion });
+  // The session id context lets peers resume sessions (tickets) with client certificates requested: without it
+  // OpenSSL fails such a handshake instead of falling back to a full one. Tickets are sealed with this context's
+  // own keys, so a new config or identity (a new context) turns old tickets into full handshakes.
+  const context = createSecureContext({ cert, key, ...(ca ? { ca } : {}), minVersion, maxVersion, sessionIdContext: SESSION_ID_CONTEXT });
   const sans = arr(v?.matchSubjectAltNames).map((m) => compileStringMatcher(m));
   for (const t of arr(v?.matchTypedSubjectAltNames)) sans.push(compileStringMatcher(t.matcher));
   const requireCert = bool(dtls.requireClientCertificate, false);

@@ -24,8 +24,13 @@ export interface ConnectTarget {
     servername?: string;
     /** A host name the certificate must be valid for, as HTTPS checks it (auto_san_validation). */
     verifyName?: string;
-    /** Called with the peer's URI SAN once the handshake passed the checks. */
-    onPeer(principal: string | undefined): void;
+    /** Called with the peer's URI SAN once the handshake passed the checks (a resumed session carries no
+     * certificate: `resumed` says so, and the principal is the one the session was made with). */
+    onPeer(principal: string | undefined, resumed: boolean): void;
+    /** A TLS session from an earlier connection under the same context, to resume. */
+    session?: Buffer;
+    /** Called with each session (ticket) the server issues on this connection. */
+    onSession?(session: Buffer): void;
   };
 }
 
@@ -69,7 +74,7 @@ export function openSocket(t: ConnectTarget): Promise<Socket> {
     };
     const base = { host: t.host, port: t.port, ...(t.localAddress ? { localAddress: t.localAddress } : {}) };
     if (t.tls) {
-      const { spec, context, alpn, onPeer, verifyName } = t.tls;
+      const { spec, context, alpn, onPeer, verifyName, session, onSession } = t.tls;
       const servername = t.tls.servername ?? spec.sni;
       let peer: string | undefined;
       const s: TLSSocket = tlsConnect({
@@ -77,6 +82,7 @@ export function openSocket(t: ConnectTarget): Promise<Socket> {
         secureContext: context,
         ...(servername ? { servername } : {}),
         ...(alpn.length ? { ALPNProtocols: alpn } : {}),
+        ...(session ? { session } : {}),
         rejectUnauthorized: spec.trust.kind !== 'none',
         checkServerIdentity: (_host: string, cert: PeerCertificate) => {
           const err = checkSans(spec.sans, cert) ?? (verifyName ? checkServerIdentity(verifyName, cert) : undefined);
@@ -85,8 +91,10 @@ export function openSocket(t: ConnectTarget): Promise<Socket> {
         },
       });
       socket = s;
+      if (onSession) s.on('session', onSession);
       s.once('secureConnect', () => {
-        onPeer(peer ?? uriSan(s.getPeerCertificate()));
+        const resumed = s.isSessionReused();
+        onPeer(peer ?? (resumed ? undefined : uriSan(s.getPeerCertificate())), resumed);
         done();
       });
     } else {

@@ -1,7 +1,7 @@
 // A cluster's connection settings (upstream HTTP protocol, connect timeout, idle timeout, requests per
 // connection, max connections, bind address, TCP keepalive) and the undici Pool per host built from them. The
 // pool's connector is ours (connector.ts), so TLS follows the cluster's transport socket, reads rotated
-// certificates for each new connection, and records the peer's SPIFFE id.
+// certificates for each new connection, resumes the host's last TLS session, and records the peer's SPIFFE id.
 import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
 import type { SecureContext } from 'node:tls';
@@ -103,6 +103,19 @@ export interface HostLink {
   spec: TransportSpec;
   /** Updated with the peer's URI SAN after each TLS handshake. */
   principal?: string;
+  /** The last TLS session the host issued, with what it was made under: new connections resume it. */
+  tlsSession?: TlsSession;
+}
+
+/** A resumable session is only offered under the same secure context (same identity and trust: a rotation starts
+ * afresh), the same transport spec (SAN matchers) and the same SNI. */
+interface TlsSession {
+  context: SecureContext;
+  spec: string;
+  sni: string;
+  ticket: Buffer;
+  /** The peer's SPIFFE id from the full handshake the session came from. */
+  principal: string | undefined;
 }
 
 /** Secure contexts per transport spec (by its canonical key), shared by the pools and connect() of a cluster. */
@@ -162,12 +175,22 @@ export function targetFor(link: HostLink, deps: LinkDeps, use: LinkUse, signal?:
   if (signal) t.signal = signal;
   if (link.spec.kind === 'tls') {
     const spec = link.spec;
+    const context = deps.contexts(spec, deps.files());
+    const sniKey = sni ?? '';
+    const last = link.tlsSession;
     t.tls = {
       spec,
-      context: deps.contexts(spec, deps.files()),
+      context,
       alpn: offeredAlpn(spec.alpn, use),
-      onPeer: (p) => { link.principal = p; },
+      onPeer: (p, resumed) => { link.principal = resumed ? offered?.principal : p; },
+      // Resumption skips the certificate exchange (the costly part of a handshake): only this host can resume
+      // the session, whose certificate passed this same context's trust and this spec's SAN check when it was made.
+      onSession: (ticket) => {
+        link.tlsSession = { context, spec: spec.key, sni: sniKey, ticket, principal: offered?.principal ?? link.principal };
+      },
     };
+    const offered = last && last.context === context && last.spec === spec.key && last.sni === sniKey ? last : undefined;
+    if (offered) t.tls.session = offered.ticket;
     if (sni) {
       t.tls.servername = sni;
       if (s.autoSanValidation) t.tls.verifyName = sni;
