@@ -101,6 +101,16 @@ export function rssMb(pid: number): number {
   return Number(m[1]) / 1024;
 }
 
+/**
+ * The private part of that memory in MB (RssAnon: heap, stacks, malloc); the rest (RssFile) is mostly the node
+ * binary's pages, shared by every process running the same binary and reclaimable by the kernel.
+ */
+export function rssAnonMb(pid: number): number {
+  const m = /^RssAnon:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no RssAnon for ${pid}`);
+  return Number(m[1]) / 1024;
+}
+
 let clockTicks: number | undefined;
 
 /** CPU seconds the process used so far (user + system, fields 14 and 15 of /proc/<pid>/stat). */

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fixedRate, probe } from './proxy-load.ts';
 import { startNginx } from './proxy-nginx.ts';
 import { hotFunctionsOf } from './proxy-profile.ts';
-import { cpuSeconds, firstJsonLine, freePort, type Proc, rssMb, startProc, waitReady } from './proxy-procs.ts';
+import { cpuSeconds, firstJsonLine, freePort, type Proc, rssAnonMb, rssMb, startProc, waitReady } from './proxy-procs.ts';
 import { summarize, type Target } from './proxy-report.ts';
 import { benchTools } from './proxy-tools.ts';
 import { clientConfig, pairConfigs, prepareSidecar, SERVER_POD_IP, SERVICE_HOST, SERVICE_IP, SERVICE_PORT, startSidecar, writeConfigDir, writeIdentityDirs } from './proxy-weft.ts';
@@ -152,7 +152,7 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
     const cpuProfiles = cpuProfDir ? readdirSync(cpuProfDir).map((f) => join(cpuProfDir, f)) : undefined;
     let hot: unknown;
     try { hot = cpuProfiles?.[0] ? hotFunctionsOf(cpuProfiles[0]) : undefined; } catch (err) { hot = { error: brief(err) }; }
-    let rss: { ready_mb: number; after_traffic_mb: number } | undefined;
+    let rss: { ready_mb: number; after_traffic_mb: number; anon_ready_mb: number; anon_after_traffic_mb: number } | undefined;
     try {
       log(`sidecar with ${RSS_SERVICES} services: resident memory`);
       const cfg = join(dir, 'rss-config');
@@ -163,8 +163,10 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
       const sc = await startSidecar({ name: 'rss', configDir: cfg, identityDir: ids, explicit: [`127.0.0.1:${port}=outbound:${SERVICE_IP}:${SERVICE_PORT}`] });
       keep(sc.proc);
       const ready = rssMb(sc.proc.pid);
+      const anonReady = rssAnonMb(sc.proc.pid);
       await runWrk(tools, script, `http://127.0.0.1:${port}/`, { connections: CONNECTIONS, threads: WRK_THREADS, durationS: 2, host: SERVICE_HOST });
-      rss = { ready_mb: round1(ready), after_traffic_mb: round1(rssMb(sc.proc.pid)) };
+      rss = { ready_mb: round1(ready), after_traffic_mb: round1(rssMb(sc.proc.pid)),
+        anon_ready_mb: round1(anonReady), anon_after_traffic_mb: round1(rssAnonMb(sc.proc.pid)) };
     } catch (err) {
       errors.rss = brief(err);
     }
