@@ -1,5 +1,7 @@
 // The Node/V8 flags the sidecar runs with (`node <SIDECAR_NODE_FLAGS> dist/cli/weft.js proxy ...`): the injected
 // container's command and the proxy bench use this one list. In: nothing. Out: the flags, and why each is there.
+// They go on the command line before the script: NODE_OPTIONS refuses --liftoff-only and
+// --no-concurrent-recompilation.
 // Measured with a 100-service config (bench/proxy.ts `sidecar_rss_mb`, compiled build): together they take the
 // resident memory after traffic from ~145-190 MB to ~92 MB (ready: ~105 → ~87 MB); interleaved wrk rounds showed no
 // throughput difference beyond the machine's noise. Not used: --lite-mode and --jitless (no WebAssembly, so undici's
