@@ -12,6 +12,7 @@ import { Attempt } from './attempt.ts';
 import type { AttemptOwner } from './attempt.ts';
 import { exchangeOf } from './exchange.ts';
 import type { DownstreamResponse, Exchange } from './exchange.ts';
+import { canWriteDirect, writeDirect } from './h1-direct.ts';
 import { hashKey } from './hash-key.ts';
 import { applyHeaderOps, firstValue, stripHopByHop, withoutHopByHop } from './headers.ts';
 import type { HeaderBag } from './headers.ts';
@@ -68,6 +69,9 @@ export class Forward implements AttemptOwner {
   remaining = -1;
   /** The body's last chunk, held so that it goes out with the end of the response (one write, not two). */
   held: Buffer | undefined = undefined;
+  /** A response head not given to node yet: it may go out with the body in one direct write (h1-direct.ts). */
+  pendingStatus = 0;
+  pendingHeaders: HeaderBag | undefined = undefined;
   /** The response head went downstream: no more retries, failures reset the stream. */
   streaming = false;
   cancelled = false;
@@ -191,9 +195,26 @@ export class Forward implements AttemptOwner {
     }
     ex.status = status;
     if (grpcStatus !== undefined) ex.grpcStatus = grpcStatus;
+    if (!ex.http2 && this.remaining > 0 && !this.action.responseHeaderOps && !ex.corsHeaders && !this.setCookie) {
+      this.pendingStatus = status;
+      this.pendingHeaders = headers;
+      return;
+    }
+    this.writeHead(status, headers);
+  }
+
+  private writeHead(status: number, headers: HeaderBag): void {
+    const ex = this.ex;
     const res = ex.res;
     if (ex.shared.draining && !ex.http2) (res as ServerResponse).shouldKeepAlive = false;
     (res as ServerResponse).writeHead(status, headers as Record<string, string | string[]>);
+  }
+
+  private flushHead(): void {
+    const headers = this.pendingHeaders;
+    if (headers === undefined) return;
+    this.pendingHeaders = undefined;
+    this.writeHead(this.pendingStatus, headers);
   }
 
   attemptData(a: Attempt, chunk: Buffer): void {
@@ -205,6 +226,7 @@ export class Forward implements AttemptOwner {
       this.held = chunk;
       return;
     }
+    this.flushHead();
     if (!(ex.res as ServerResponse).write(chunk) && this.paused === undefined) {
       this.paused = a;
       a.pause();
@@ -225,14 +247,23 @@ export class Forward implements AttemptOwner {
   attemptEnd(_a: Attempt, trailers: HeaderBag): void {
     this.clearTimers();
     const ex = this.ex;
+    const last = this.held;
+    this.held = undefined;
+    const pending = this.pendingHeaders;
+    if (pending !== undefined && last !== undefined && !hasKeys(trailers) && !ex.shared.draining) {
+      const res = ex.res as ServerResponse;
+      if (canWriteDirect(res) && writeDirect(res, this.pendingStatus, pending, last)) {
+        this.pendingHeaders = undefined;
+        return;
+      }
+    }
+    this.flushHead();
     if (hasKeys(trailers)) {
       stripHopByHop(trailers, false);
       const g = firstValue(trailers['grpc-status']);
       if (g !== undefined) ex.grpcStatus = g;
       ex.res.addTrailers(trailers as Record<string, string>);
     }
-    const last = this.held;
-    this.held = undefined;
     if (last !== undefined) ex.res.end(last);
     else ex.res.end();
   }
