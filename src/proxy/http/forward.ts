@@ -12,12 +12,12 @@ import { Attempt } from './attempt.ts';
 import type { AttemptOwner } from './attempt.ts';
 import { exchangeOf } from './exchange.ts';
 import type { DownstreamResponse, Exchange } from './exchange.ts';
-import { canWriteDirect, writeDirect } from './h1-direct.ts';
 import { hashKey } from './hash-key.ts';
-import { applyHeaderOps, firstValue, stripHopByHop, withoutHopByHop } from './headers.ts';
+import { firstValue } from './headers.ts';
 import type { HeaderBag } from './headers.ts';
 import { mirror } from './mirror.ts';
 import { readRequestBody } from './request-body.ts';
+import { ResponseWriter } from './response-writer.ts';
 import { backoffMs, retriableFailure, retriableResponse } from './retry-policy.ts';
 import type { AttemptFailure } from './retry-policy.ts';
 import { routeTimeoutMs, upstreamRequest } from './upstream-request.ts';
@@ -60,18 +60,12 @@ export class Forward implements AttemptOwner {
   attempted: Set<string> | undefined = undefined;
   setCookie: string | undefined = undefined;
   current: Attempt | undefined = undefined;
-  paused: Attempt | undefined = undefined;
   retryTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   /** The retry budget slot of the retry waiting for its back-off. */
   retryRelease: (() => void) | undefined = undefined;
   routeTimer: ReturnType<typeof setTimeout> | undefined = undefined;
-  /** Response body bytes still to come per the upstream's content-length (-1: not known). */
-  remaining = -1;
-  /** The body's last chunk, held so that it goes out with the end of the response (one write, not two). */
-  held: Buffer | undefined = undefined;
-  /** A response head not given to node yet: it may go out with the body in one direct write (h1-direct.ts). */
-  pendingStatus = 0;
-  pendingHeaders: HeaderBag | undefined = undefined;
+  /** Writes the response downstream once an upstream try answered. */
+  readonly out: ResponseWriter;
   /** The response head went downstream: no more retries, failures reset the stream. */
   streaming = false;
   cancelled = false;
@@ -79,6 +73,7 @@ export class Forward implements AttemptOwner {
   constructor(ex: Exchange, action: ClusterAction) {
     this.ex = ex;
     this.action = action;
+    this.out = new ResponseWriter(ex);
   }
 
   start(): void {
@@ -184,53 +179,16 @@ export class Forward implements AttemptOwner {
       if (this.retries > 0) ex.flags.push('URX');
     }
     this.streaming = true;
-    const cl = upstream['content-length'];
-    this.remaining = typeof cl === 'string' && cl !== '' ? Number(cl) : -1;
-    const headers = withoutHopByHop(upstream, false, false);
-    if (this.action.responseHeaderOps) applyHeaderOps(headers, this.action.responseHeaderOps);
-    if (ex.corsHeaders) Object.assign(headers, ex.corsHeaders);
-    if (this.setCookie) {
-      const cur = headers['set-cookie'];
-      headers['set-cookie'] = cur === undefined ? this.setCookie : [...(typeof cur === 'string' ? [cur] : cur), this.setCookie];
-    }
     ex.status = status;
     if (grpcStatus !== undefined) ex.grpcStatus = grpcStatus;
-    if (!ex.http2 && this.remaining > 0 && !this.action.responseHeaderOps && !ex.corsHeaders && !this.setCookie) {
-      this.pendingStatus = status;
-      this.pendingHeaders = headers;
-      return;
-    }
-    this.writeHead(status, headers);
-  }
-
-  private writeHead(status: number, headers: HeaderBag): void {
-    const ex = this.ex;
-    const res = ex.res;
-    if (ex.shared.draining && !ex.http2) (res as ServerResponse).shouldKeepAlive = false;
-    (res as ServerResponse).writeHead(status, headers as Record<string, string | string[]>);
-  }
-
-  private flushHead(): void {
-    const headers = this.pendingHeaders;
-    if (headers === undefined) return;
-    this.pendingHeaders = undefined;
-    this.writeHead(this.pendingStatus, headers);
+    this.out.head(status, upstream, this.action, this.setCookie);
   }
 
   attemptData(a: Attempt, chunk: Buffer): void {
-    const ex = this.ex;
-    ex.responseBytes += chunk.length;
-    // The chunk that completes a content-length body: the end of the message follows in the same parse, so
-    // holding it delays nothing.
-    if (this.remaining > 0 && (this.remaining -= chunk.length) === 0 && this.held === undefined) {
-      this.held = chunk;
-      return;
-    }
-    this.flushHead();
-    if (!(ex.res as ServerResponse).write(chunk) && this.paused === undefined) {
-      this.paused = a;
+    if (!this.out.data(chunk) && this.out.paused === undefined) {
+      this.out.paused = a;
       a.pause();
-      ex.res.once('drain', onDownstreamDrain);
+      this.ex.res.once('drain', onDownstreamDrain);
     }
   }
 
@@ -239,33 +197,14 @@ export class Forward implements AttemptOwner {
   }
 
   resumeUpstream(): void {
-    const a = this.paused;
-    this.paused = undefined;
+    const a = this.out.paused;
+    this.out.paused = undefined;
     a?.resume();
   }
 
   attemptEnd(_a: Attempt, trailers: HeaderBag): void {
     this.clearTimers();
-    const ex = this.ex;
-    const last = this.held;
-    this.held = undefined;
-    const pending = this.pendingHeaders;
-    if (pending !== undefined && last !== undefined && !hasKeys(trailers) && !ex.shared.draining) {
-      const res = ex.res as ServerResponse;
-      if (canWriteDirect(res) && writeDirect(res, this.pendingStatus, pending, last)) {
-        this.pendingHeaders = undefined;
-        return;
-      }
-    }
-    this.flushHead();
-    if (hasKeys(trailers)) {
-      stripHopByHop(trailers, false);
-      const g = firstValue(trailers['grpc-status']);
-      if (g !== undefined) ex.grpcStatus = g;
-      ex.res.addTrailers(trailers as Record<string, string>);
-    }
-    if (last !== undefined) ex.res.end(last);
-    else ex.res.end();
+    this.out.end(trailers);
   }
 
   attemptError(a: Attempt, err: Error): void {
@@ -328,11 +267,6 @@ export class Forward implements AttemptOwner {
     this.clearTimers();
     this.current?.abandon();
   }
-}
-
-function hasKeys(o: object): boolean {
-  for (const k in o) return k !== undefined;
-  return false;
 }
 
 function refusedStream(err: Error): boolean {
