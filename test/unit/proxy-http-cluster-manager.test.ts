@@ -42,10 +42,15 @@ describe('proxy http: over the real cluster manager', () => {
       staticCluster('pair', [dead, ok.address], { lbPolicy: 'ROUND_ROBIN' }),
       staticCluster('one', [slow.address], { circuitBreakers: { thresholds: [{ maxRequests: { value: 1 } }] } }),
       staticCluster('grpc', [`127.0.0.1:${(grpc.address() as AddressInfo).port}`], h2),
+      // A port of unknown protocol: the upstream speaks whatever the downstream spoke.
+      staticCluster('follow', [`127.0.0.1:${(grpc.address() as AddressInfo).port}`], { typedExtensionProtocolOptions: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: {} },
+      } } }),
     ];
     const retry = { retryOn: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes', numRetries: { value: 2 }, retriableStatusCodes: [503], retryHostPredicate: [{ name: 'envoy.retry_host_predicates.previous_hosts' }], hostSelectionRetryMaxAttempts: '5' };
     const rc = routeConfig('8080', [vhost('web', ['*'], [
       { name: 'grpc', match: { prefix: '/pkg.' }, route: { cluster: 'grpc', timeout: {} } },
+      { name: 'follow', match: { prefix: '/follow.' }, route: { cluster: 'follow', timeout: {} } },
       { name: 'one', match: { prefix: '/one' }, route: { cluster: 'one', timeout: {} } },
       { name: 'pair', match: { prefix: '/' }, route: { cluster: 'pair', timeout: {}, retryPolicy: retry } },
     ])]);
@@ -83,10 +88,16 @@ describe('proxy http: over the real cluster manager', () => {
     expect(runtime.telemetry.records.map((r) => r.flags.join(',')).sort()).to.deep.equal(['', 'UO']);
   });
 
-  it('speaks HTTP/2 to an h2c upstream and returns its trailers', async () => {
+  for (const [what, path] of [['an h2c upstream', '/pkg.Svc/M'], ['a cluster that follows the downstream protocol', '/follow.Svc/M']]) {
+    it(`speaks HTTP/2 to ${what} and returns its trailers`, async () => {
+      await grpcCall(path!);
+    });
+  }
+
+  async function grpcCall(path: string): Promise<void> {
     const session = http2.connect(`http://127.0.0.1:${proxy2.port}`);
     const out = await new Promise<{ status: unknown; trailers: http2.IncomingHttpHeaders }>((resolve, reject) => {
-      const req = session.request({ ':method': 'POST', ':path': '/pkg.Svc/M', 'content-type': 'application/grpc', te: 'trailers' });
+      const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
       let status: unknown;
       req.on('response', (h) => { status = h[':status']; });
       req.on('trailers', (t) => resolve({ status, trailers: t }));
@@ -97,5 +108,5 @@ describe('proxy http: over the real cluster manager', () => {
     session.close();
     expect(out.status).to.equal(200);
     expect(out.trailers['grpc-status']).to.equal('0');
-  });
+  }
 });

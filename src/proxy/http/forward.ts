@@ -124,7 +124,7 @@ export class Forward implements AttemptOwner {
     const ex = this.ex;
     const rt = ex.shared.runtime;
     if (this.action.mirrors && this.replayable) {
-      mirror(rt, this.action.mirrors, this.method, this.path, this.headers as Record<string, string | string[]>, this.body as Buffer | null, this.lb);
+      mirror(rt, this.action.mirrors, this.method, this.path, this.headers as Record<string, string | string[]>, this.body as Buffer | null, this.lb, ex.http2 ? 'http2' : 'http1');
     }
     const t = routeTimeoutMs(ex, this.action);
     if (t > 0) this.routeTimer = setTimeout(onRouteTimeout, t, this);
@@ -148,7 +148,9 @@ export class Forward implements AttemptOwner {
     if (perTry) a.timer = setTimeout(onPerTryTimeout, perTry, this, a);
     if (this.action.autoHostRewrite) this.headers.host = host.host;
     try {
-      cluster.dispatcher(host).dispatch({ path: this.path, method: this.method, headers: this.headers as Record<string, string>, body: this.body }, a);
+      // The downstream protocol for clusters that follow it (ports of unknown protocol); the authority for auto SNI.
+      cluster.dispatcher(host, ex.http2 ? 'http2' : 'http1', this.headers.host as string | undefined)
+        .dispatch({ path: this.path, method: this.method, headers: this.headers as Record<string, string>, body: this.body }, a);
     } catch (err) {
       a.onResponseError(undefined as never, err as Error);
     }

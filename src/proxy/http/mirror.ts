@@ -46,7 +46,7 @@ class ShadowHandler implements Dispatcher.DispatchHandler {
 
 export function mirror(
   rt: Runtime, mirrors: readonly MirrorSummary[], method: string, path: string,
-  headers: Record<string, string | string[]>, body: Buffer | null, lb: LbContext,
+  headers: Record<string, string | string[]>, body: Buffer | null, lb: LbContext, downstream: 'http1' | 'http2',
 ): void {
   for (const m of mirrors) {
     if (m.percent < 100 && rt.random() * 100 >= m.percent) continue;
@@ -63,7 +63,7 @@ export function mirror(
     const h = { ...headers, host: shadowAuthority(authority) };
     const handler = new ShadowHandler(cluster, host, release, rt);
     try {
-      cluster.dispatcher(host).dispatch({ path, method, headers: h, body }, handler);
+      cluster.dispatcher(host, downstream, h.host).dispatch({ path, method, headers: h, body }, handler);
     } catch {
       handler.onResponseError();
     }
