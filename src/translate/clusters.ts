@@ -86,7 +86,7 @@ function outboundCluster(ctx: TranslateContext, plan: ClusterPlan, client: Clien
   setPortProtocol(d, port.protocol);
 
   applyConnectionPool(d, policy?.connectionPool, policy?.retryBudget);
-  applyH2Upgrade(d, policy?.connectionPool);
+  applyH2Upgrade(d, policy?.connectionPool, port.protocol);
   applyOutlierDetection(d, policy?.outlierDetection);
   applyLoadBalancer(d, policy?.loadBalancer);
   applyUpstreamTls(ctx, d, policy?.tls, { service, port, subset: plan.subset?.name ?? '' });

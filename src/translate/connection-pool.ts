@@ -1,6 +1,7 @@
 // DestinationRule connectionPool (and retryBudget) → a cluster's connect timeout, circuit breaker thresholds,
 // TCP keepalive and upstream HTTP protocol options, with Istio's defaults for everything left unset.
 import type { ConnectionPool } from '../api/destinationrule.ts';
+import type { Protocol } from '../model/types.ts';
 import { type ClusterDraft, httpOptions } from './cluster-draft.ts';
 import { u32 } from './envoy/values.ts';
 import { duration, durationOf, MAX_UINT32, percent, wholeSeconds } from './policy-values.ts';
@@ -71,9 +72,10 @@ export function applyConnectionPool(d: ClusterDraft, pool: ConnectionPool | unde
 }
 
 /**
- * h2UpgradePolicy: UPGRADE makes the cluster HTTP/2 whatever the port says (the user vouches it is HTTP);
- * DO_NOT_UPGRADE and DEFAULT leave it, as weft's mesh default does not upgrade. Outbound clusters only.
+ * h2UpgradePolicy: UPGRADE makes the cluster of a port declared HTTP speak HTTP/2 (as Istio, only named HTTP
+ * ports: on a sniffed port the peer's inbound follows the downstream protocol into an app that may not speak
+ * it); DO_NOT_UPGRADE and DEFAULT leave it, as weft's mesh default does not upgrade. Outbound clusters only.
  */
-export function applyH2Upgrade(d: ClusterDraft, pool: ConnectionPool | undefined): void {
-  if (pool?.http?.h2UpgradePolicy === 'UPGRADE') httpOptions(d).protocol = 'http2';
+export function applyH2Upgrade(d: ClusterDraft, pool: ConnectionPool | undefined, protocol: Protocol): void {
+  if (pool?.http?.h2UpgradePolicy === 'UPGRADE' && protocol === 'HTTP') httpOptions(d).protocol = 'http2';
 }

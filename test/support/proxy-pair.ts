@@ -38,11 +38,13 @@ export interface PairMesh {
   webRoute?: VirtualServiceSpec;
   /** A DestinationRule's traffic policy for host `web` (e.g. h2UpgradePolicy). */
   webPolicy?: DestinationRuleSpec['trafficPolicy'];
+  /** The name of `web`'s port (default `web`: protocol UNKNOWN; `http` declares HTTP). */
+  webPortName?: string;
 }
 
 function snapshot(m: PairMesh) {
   const [pa, pb] = m.appPorts;
-  const web = app('web', NS, { ports: [{ name: 'web', port: WEB_PORT, targetPort: pa }], versions: { v1: [SERVER_POD_IP] } });
+  const web = app('web', NS, { ports: [{ name: m.webPortName ?? 'web', port: WEB_PORT, targetPort: pa }], versions: { v1: [SERVER_POD_IP] } });
   const podName = web.pods![0]!.metadata!.name!;
   return snapshotOf(
     web,

@@ -58,8 +58,9 @@ describe('proxy mTLS pair: client sidecar → server sidecar (translated configs
   });
 
   it('HTTP/2 through the pair: the client announces istio-h2 and the server serves HTTP/2 over mTLS', async () => {
-    // The client's cluster to web speaks HTTP/2 (the rule upgrades it); the app asks with HTTP/2 too.
-    const p = await pair('STRICT', { webPolicy: { connectionPool: { http: { h2UpgradePolicy: 'UPGRADE' } } } });
+    // The port is declared HTTP, so the rule upgrades the hop between the sidecars to HTTP/2 while the server's
+    // inbound cluster speaks HTTP/1.1 to the app, as the port says; the client app asks with HTTP/2.
+    const p = await pair('STRICT', { webPortName: 'http', webPolicy: { connectionPool: { http: { h2UpgradePolicy: 'UPGRADE' } } } });
     const session = http2.connect(`http://127.0.0.1:${p.client.port}`);
     cleanup.push(() => session.close());
     const ask = (path: string) => new Promise<string>((resolve, reject) => {

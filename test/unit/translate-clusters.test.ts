@@ -234,6 +234,8 @@ describe('translate/clusters', () => {
       expect([80, 81, 82, 83].map((p) => protocol(plainRule, p))).to.deep.equal(['none', 'http2', 'downstream', 'none']);
       const upgrade = snap({ trafficPolicy: { connectionPool: { http: { h2UpgradePolicy: 'UPGRADE' } } } });
       expect(protocol(upgrade, 80)).to.equal('http2');
+      // Only a port declared HTTP is upgraded: a sniffed port keeps following the client (as in Istio).
+      expect(protocol(upgrade, 82)).to.equal('downstream');
       const client = snap({ trafficPolicy: { connectionPool: { http: { useClientProtocol: true } } } });
       expect(protocol(client, 80)).to.equal('downstream');
     });
