@@ -3,7 +3,7 @@
 // field, and any string holding a PEM private key become "[redacted]". File names stay (they are not secrets).
 import type { LoadedConfig } from '../runtime.ts';
 
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
 const SECRET_KEYS = new Set(['privateKey', 'password', 'privateKeyProvider', 'sessionTicketKeys', 'hmacSecret']);
 const INLINE_KEYS = new Set(['inlineBytes', 'inlineString']);

@@ -3,9 +3,10 @@
 // redacted /config_dump, /stats/prometheus, /server_info, and POST /quitquitquit which starts drain-and-exit
 // (how a Job's proxy is told that the app is done).
 import { createServer } from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LiveConfig } from '../runtime.ts';
+import { PROMETHEUS_CONTENT_TYPE } from '../telemetry/registry.ts';
 import { configDump } from './redact.ts';
 
 export type ServerState = 'PRE_INITIALIZING' | 'LIVE' | 'DRAINING';
@@ -26,8 +27,6 @@ export interface AdminServer {
   readonly port: number;
   close(): Promise<void>;
 }
-
-const PROMETHEUS = 'text/plain; version=0.0.4; charset=utf-8';
 
 function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
@@ -59,7 +58,7 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
         return send(res, 200, `${JSON.stringify(configDump(opts.live.current()), null, 2)}\n`, 'application/json');
       case '/stats/prometheus':
       case '/metrics':
-        return send(res, 200, opts.metrics(), PROMETHEUS);
+        return send(res, 200, opts.metrics(), PROMETHEUS_CONTENT_TYPE);
       case '/server_info': {
         const id = opts.live.identity();
         const c = opts.live.current();
@@ -83,34 +82,24 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
     }
   });
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address() as AddressInfo;
-  return {
-    host: addr.address,
-    port: addr.port,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
-  };
+  return listen(server, opts.host, opts.port);
 }
 
 /** Istio's metrics port (15090): only /stats/prometheus, meant to be reachable from outside the pod. */
 export async function startMetricsServer(opts: { host: string; port: number; metrics(): string }): Promise<AdminServer> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/stats/prometheus' || path === '/metrics') send(res, 200, opts.metrics(), PROMETHEUS);
+    if (path === '/stats/prometheus' || path === '/metrics') send(res, 200, opts.metrics(), PROMETHEUS_CONTENT_TYPE);
     else send(res, 404, 'metrics: /stats/prometheus\n');
   });
+  return listen(server, opts.host, opts.port);
+}
+
+/** Binds the server (a bind error rejects); closing it also ends idle keep-alive connections. */
+async function listen(server: Server, host: string, port: number): Promise<AdminServer> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });
