@@ -7,7 +7,7 @@ import { arr, bool, fractionalPercent, has, obj, str } from '../routing/envoy-va
 import { compileStringMatcher } from '../routing/string-matcher.ts';
 import type { StringPredicate } from '../routing/string-matcher.ts';
 
-export type CorsDecision =
+type CorsDecision =
   | { kind: 'none' }
   | { kind: 'preflight'; headers: Record<string, string> }
   | { kind: 'actual'; headers: Record<string, string> };
@@ -26,7 +26,7 @@ function originMatchers(policy: Record<string, unknown>): StringPredicate[] {
   return m;
 }
 
-export function originAllowed(policy: Record<string, unknown>, origin: string): boolean {
+function originAllowed(policy: Record<string, unknown>, origin: string): boolean {
   for (const match of originMatchers(policy)) if (match('*') || match(origin)) return true;
   return false;
 }

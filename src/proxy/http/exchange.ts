@@ -17,7 +17,7 @@ import { peers } from './record.ts';
 import type { Shared } from './shared.ts';
 import type { TraceIds } from './trace.ts';
 
-export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
+type DownstreamRequest = IncomingMessage | Http2ServerRequest;
 export type DownstreamResponse = ServerResponse | Http2ServerResponse;
 
 const kExchange = Symbol('weft.exchange');

@@ -4,7 +4,7 @@
 import type { HttpRequest } from '../routing/request.ts';
 import type { FaultSummary } from '../routing/types.ts';
 
-export interface FaultDecision {
+interface FaultDecision {
   delayMs?: number;
   /** gRPC aborts answer HTTP 200 with grpc-status (trailers-only). */
   abort?: { httpStatus: number; grpcStatus?: number };

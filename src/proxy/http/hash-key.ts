@@ -6,13 +6,13 @@ import { bool, durationMs, obj, str } from '../routing/envoy-values.ts';
 import type { HttpRequest } from '../routing/request.ts';
 import { parseQuery } from '../routing/request.ts';
 
-export interface HashKey {
+interface HashKey {
   key?: string;
   /** A Set-Cookie value the response must carry (generated cookie). */
   setCookie?: string;
 }
 
-export function cookieValue(header: string[] | undefined, name: string): string | undefined {
+function cookieValue(header: string[] | undefined, name: string): string | undefined {
   if (!header) return undefined;
   for (const line of header) {
     for (const part of line.split(';')) {

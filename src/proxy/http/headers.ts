@@ -12,10 +12,6 @@ const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'http2-settings', 'host',
 ]);
 
-export function isHopByHop(name: string): boolean {
-  return HOP_BY_HOP.has(name);
-}
-
 /**
  * The routing core's view of a downstream request. `untrusted` drops x-envoy-* headers, which only the proxy
  * (or a trusted local application) may set.
@@ -44,7 +40,7 @@ export function toHttpRequest(
 }
 
 /** Tokens of the Connection header name more hop-by-hop headers. */
-export function connectionTokens(v: string | string[] | undefined): string[] {
+function connectionTokens(v: string | string[] | undefined): string[] {
   if (v === undefined) return [];
   const s = typeof v === 'string' ? v : v.join(',');
   const out: string[] = [];

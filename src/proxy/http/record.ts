@@ -8,7 +8,7 @@ export type Peers = Pick<HttpRecord, 'reporter' | 'source' | 'destination' | 'co
 const cache = new WeakMap<Runtime, { spiffe: string | undefined; peer: PeerInfo }>();
 
 /** This workload's PeerInfo, built once per identity (records copy it before adding to it). */
-export function localPeer(rt: Runtime): PeerInfo {
+function localPeer(rt: Runtime): PeerInfo {
   const spiffe = rt.live.identity()?.spiffeId;
   const hit = cache.get(rt);
   if (hit && hit.spiffe === spiffe) return hit.peer;
@@ -28,7 +28,7 @@ function buildLocalPeer(rt: Runtime, spiffe: string | undefined): PeerInfo {
 
 /** The peer's namespace is part of its SPIFFE id (spiffe://<td>/ns/<ns>/sa/<sa>); the rest of its workload
  * metadata is not known without a metadata exchange. */
-export function peerFromPrincipal(principal: string): PeerInfo {
+function peerFromPrincipal(principal: string): PeerInfo {
   const ns = principal.indexOf('/ns/');
   const sa = principal.indexOf('/sa/', ns + 4);
   return ns > 0 && sa > ns ? { principal, namespace: principal.slice(ns + 4, sa) } : { principal };

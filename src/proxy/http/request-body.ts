@@ -7,11 +7,11 @@ import { PassThrough } from 'node:stream';
 import type { Readable } from 'node:stream';
 import type { Exchange } from './exchange.ts';
 
-export interface BodySink {
+interface BodySink {
   bodyReady(body: Buffer | Readable | null, replayable: boolean): void;
 }
 
-export function hasRequestBody(ex: Exchange): boolean {
+function hasRequestBody(ex: Exchange): boolean {
   const req = ex.req;
   if (ex.http2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
   const cl = req.headers['content-length'];

@@ -75,8 +75,8 @@ export function retriableFailure(p: RetrySummary, failure: AttemptFailure): bool
   }
 }
 
-export const BACKOFF_BASE_MS = 25;
-export const BACKOFF_MAX_MS = 10 * BACKOFF_BASE_MS;
+const BACKOFF_BASE_MS = 25;
+const BACKOFF_MAX_MS = 10 * BACKOFF_BASE_MS;
 
 /** The wait before retry number `retry` (1 for the first retry), `random` uniform in [0, 1). */
 export function backoffMs(retry: number, random: number, baseMs = BACKOFF_BASE_MS, maxMs = BACKOFF_MAX_MS): number {

@@ -6,7 +6,7 @@
 import { randomFillSync } from 'node:crypto';
 
 /** Random lowercase hex ids of 8 or 16 bytes. */
-export interface IdSource {
+interface IdSource {
   hex(bytes: number): string;
 }
 
@@ -16,7 +16,7 @@ let used = pool.length;
 
 /** Ids from a pooled crypto-random buffer: one native fill and hex conversion per few hundred ids, then each id
  * is a substring of that hex text (V8 shares the characters; this runs for every request). */
-export const randomIds: IdSource = {
+const randomIds: IdSource = {
   hex(bytes) {
     if (used + bytes > pool.length) {
       randomFillSync(pool);
@@ -66,11 +66,11 @@ function isHex(s: string, len: number): boolean {
   return !zero;
 }
 
-export function newSpanId(ids: IdSource): string {
+function newSpanId(ids: IdSource): string {
   return ids.hex(8);
 }
 
-export function newTraceId(ids: IdSource): string {
+function newTraceId(ids: IdSource): string {
   return ids.hex(16);
 }
 

@@ -67,7 +67,7 @@ function forwardClientCert(h: HeaderBag, ex: Exchange): void {
 const GRPC_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
 
 /** grpc-timeout: 1 to 8 digits and a unit (H, M, S, m, u, n). */
-export function grpcTimeoutMs(v: string | undefined): number | undefined {
+function grpcTimeoutMs(v: string | undefined): number | undefined {
   if (v === undefined || v.length < 2 || v.length > 9) return undefined;
   const unit = GRPC_UNITS[v[v.length - 1]!];
   const n = Number(v.slice(0, -1));

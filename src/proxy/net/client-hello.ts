@@ -2,7 +2,7 @@
 // out — or "need more bytes", or "not a ClientHello". The handshake message may span several TLS records (and
 // so several TCP segments); the records are reassembled up to the caller's byte limit.
 
-export type HelloParse =
+type HelloParse =
   | { kind: 'hello'; sni?: string; alpn: string[] }
   | { kind: 'more' }
   | { kind: 'not-tls'; reason: string };

@@ -4,9 +4,10 @@
 // DownstreamTlsContext, then the TCP proxy or the HTTP handler. Closed plans close the connection.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { detect, pickListener } from '../routing/engine.ts';
+import { pickListener } from '../routing/engine.ts';
 import type { ConnectionInfo } from '../routing/engine.ts';
 import { bool, durationMs, has } from '../routing/envoy-values.ts';
+import { detect } from '../routing/filter-chain.ts';
 import type { Obj } from '../routing/envoy-values.ts';
 import type { ConnContext, HttpHandler, Runtime } from '../runtime.ts';
 import { connContext } from './conn-context.ts';

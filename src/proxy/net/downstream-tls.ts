@@ -15,7 +15,7 @@ import type { StringPredicate } from '../routing/string-matcher.ts';
 import { subjectAltNames, uriSan } from '../upstream/tls.ts';
 import { ROOT_CERT, WORKLOAD_CERT_CHAIN, WORKLOAD_KEY } from '../../translate/identity-files.ts';
 
-export interface DownstreamTls {
+interface DownstreamTls {
   context: SecureContext;
   /** Ask for a client certificate (a validation context is configured). */
   requestCert: boolean;
@@ -121,7 +121,7 @@ function peerVerifyError(socket: TLSSocket): string | undefined {
   return err ? err.code ?? err.message : undefined;
 }
 
-export type Terminated =
+type Terminated =
   | { kind: 'ok'; socket: TLSSocket; peerPrincipal?: string; alpn?: string; sni?: string }
   | { kind: 'failed'; reason: string };
 

@@ -35,7 +35,7 @@ export interface StartListenersOptions {
   log?: LogFn;
 }
 
-export interface BoundListener {
+interface BoundListener {
   /** `outbound-capture`, `inbound-capture`, `explicit:<bind>`, or the config listener's name. */
   name: string;
   kind: 'capture' | 'explicit' | 'gateway';

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
-export interface OriginalDestination {
+interface OriginalDestination {
   address: string;
   port: number;
   family: 'IPv4' | 'IPv6';
@@ -16,23 +16,18 @@ interface Addon {
   originalDst(fd: number): OriginalDestination;
 }
 
-export const ADDON_PATH = fileURLToPath(new URL('../../../native/original-dst/build/Release/original_dst.node', import.meta.url));
+const ADDON_PATH = fileURLToPath(new URL('../../../native/original-dst/build/Release/original_dst.node', import.meta.url));
 
 let addon: Addon | undefined;
 
 /** Loads the addon once; throws an error that says how to build it when it is missing. */
-export function loadOriginalDst(path = ADDON_PATH): Addon {
+function loadOriginalDst(path = ADDON_PATH): Addon {
   if (addon) return addon;
   if (!existsSync(path)) {
     throw new Error(`the SO_ORIGINAL_DST addon is not built (${path} is missing): run \`bash hack/build-addon.sh\``);
   }
   addon = createRequire(import.meta.url)(path) as Addon;
   return addon;
-}
-
-/** Is the addon built (capture mode needs it; explicit and gateway listeners do not)? */
-export function originalDstAvailable(): boolean {
-  return existsSync(ADDON_PATH);
 }
 
 /**

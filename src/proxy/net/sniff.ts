@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import { parseClientHello } from './client-hello.ts';
 
-export interface SniffNeeds {
+interface SniffNeeds {
   /** The listener has an enabled TLS inspector for this connection. */
   tls: boolean;
   /** The listener has an enabled HTTP inspector for this connection. */
@@ -22,7 +22,7 @@ export interface SniffOptions extends SniffNeeds {
   maxBytes?: number;
 }
 
-export type Detected =
+type Detected =
   | { protocol: 'tls'; sni?: string; alpn: string[] }
   | { protocol: 'http1' | 'http1.0' | 'http2' }
   | { protocol: 'tcp'; why: 'skipped' | 'not-detected' | 'timeout' | 'limit' | 'eof' }
@@ -30,7 +30,7 @@ export type Detected =
 
 export type Sniffed = Detected & { head: Buffer };
 
-export const DEFAULT_MAX_SNIFF_BYTES = 64 * 1024;
+const DEFAULT_MAX_SNIFF_BYTES = 64 * 1024;
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 // RFC 9110 token characters, then one space: the start of an HTTP/1 request line.
 const TCHAR = /^[!#$%&'*+.^_`|~0-9A-Za-z-]$/;
@@ -39,7 +39,7 @@ const MAX_REQUEST_LINE = 16 * 1024;
 
 type Verdict<T> = { kind: 'yes'; value: T } | { kind: 'no' } | { kind: 'more' };
 
-export function detectHttp(buf: Buffer): Verdict<'http1' | 'http1.0' | 'http2'> {
+function detectHttp(buf: Buffer): Verdict<'http1' | 'http1.0' | 'http2'> {
   const n = Math.min(buf.length, H2_PREFACE.length);
   if (n > 0 && buf.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) {
     return buf.length >= H2_PREFACE.length ? { kind: 'yes', value: 'http2' } : { kind: 'more' };

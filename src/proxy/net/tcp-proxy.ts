@@ -13,10 +13,10 @@ import type { UpstreamCluster } from '../routing/types.ts';
 import type { ClusterRuntime, ConnContext, ResponseFlag, Runtime, TcpRecord, UpstreamHost } from '../runtime.ts';
 import { peersOf } from './peers.ts';
 
-export type TcpPlan = Extract<ConnectionPlan, { kind: 'tcp' }>;
+type TcpPlan = Extract<ConnectionPlan, { kind: 'tcp' }>;
 
 /** Envoy's tcp_proxy idle_timeout default. */
-export const DEFAULT_TCP_IDLE_TIMEOUT_MS = 60 * 60 * 1000;
+const DEFAULT_TCP_IDLE_TIMEOUT_MS = 60 * 60 * 1000;
 export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
 
 // The plan's pick resolves endpoints only for simulate(); the cluster manager has them already.

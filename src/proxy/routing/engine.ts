@@ -19,7 +19,7 @@ import type { UpstreamIndex } from './upstream.ts';
 
 export const HCM_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 export const TCP_PROXY_TYPE = 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
-export const DOWNSTREAM_TLS_TYPE = 'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+const DOWNSTREAM_TLS_TYPE = 'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
 
 export interface CompiledProxy {
   config: ProxyConfig;
@@ -89,9 +89,6 @@ export function pickListener(c: CompiledProxy, conn: Pick<ConnectionInfo, 'direc
   if (bound && bound !== capture) return bound;
   return capture;
 }
-
-/** Does the listener inspect TLS / HTTP at all? (Sniffing is only worth doing when the answer is yes.) */
-export { detect };
 
 export interface RouteResult {
   routeConfig?: string;

@@ -21,7 +21,7 @@ export interface HttpFilter {
   config: Obj;
 }
 
-export interface RouteContext {
+interface RouteContext {
   req: HttpRequest;
   random: number;
   routeConfig: Obj;
@@ -63,7 +63,7 @@ function dataSource(v: unknown): string | undefined {
 }
 
 /** The path after a prefix_rewrite / regex_rewrite, as Envoy computes it (query string kept). */
-export function rewritePath(path: string, matchedPath: string, prefixRewrite: string, regex?: { pattern: string; substitution: string }): string {
+function rewritePath(path: string, matchedPath: string, prefixRewrite: string, regex?: { pattern: string; substitution: string }): string {
   if (prefixRewrite !== '') return prefixRewrite + path.slice(matchedPath.length);
   if (regex) {
     const just = pathOnly(path);
