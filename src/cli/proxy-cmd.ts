@@ -1,16 +1,8 @@
 // `weft proxy`: runs the sidecar. In: the arguments after `proxy` (the shared flag loop). Out: ProxyArgs, and a
 // running sidecar until SIGTERM/SIGINT or POST /quitquitquit, then a graceful drain and exit status 0.
 import type { Level } from '../controllers/log.ts';
+import type { ExplicitListener } from '../proxy/net/listeners.ts';
 import { eachFlag } from './flags.ts';
-
-export interface ExplicitListener {
-  bindHost: string;
-  bindPort: number;
-  /** The connection is handled as if captured in this direction with this original destination. */
-  direction: 'outbound' | 'inbound';
-  destinationIp: string;
-  destinationPort: number;
-}
 
 export interface ProxyArgs {
   configDir: string;

@@ -9,26 +9,14 @@ import { startAdmin, startMetricsServer } from './admin/server.ts';
 import type { AdminServer, ServerState } from './admin/server.ts';
 import { startLiveConfig } from './config/live.ts';
 import type { WatchedLiveConfig } from './config/live.ts';
+import type { StartListenersOptions } from './net/listeners.ts';
 import type { ClusterManager, HttpHandler, LiveConfig, LocalWorkload, Runtime } from './runtime.ts';
 import { bufferedWriter } from './telemetry/access-log.ts';
 import { createTelemetry } from './telemetry/istio.ts';
 import type { SidecarTelemetry } from './telemetry/istio.ts';
 
-export interface ExplicitListenerSpec {
-  bindHost: string;
-  bindPort: number;
-  direction: 'outbound' | 'inbound';
-  destinationIp: string;
-  destinationPort: number;
-}
-
-export interface ListenerOptions {
-  capture: 'iptables' | 'none';
-  outboundPort: number;
-  inboundPort: number;
-  explicit: ExplicitListenerSpec[];
-  gateway: boolean;
-}
+/** The listeners as the `weft proxy` flags set them. */
+export type ListenerOptions = Pick<StartListenersOptions, 'capture' | 'outboundPort' | 'inboundPort' | 'explicit' | 'gateway'>;
 
 /** What the sidecar needs of the running listeners. */
 export interface ListenerSet {
@@ -61,8 +49,6 @@ export interface SidecarOptions {
   accessLog?: (chunk: string) => void;
   log: Logger;
   parts: SidecarParts;
-  /** Called when /quitquitquit asked for shutdown (after the drain finished). */
-  onQuit?: () => void;
   pollMs?: number;
   random?: () => number;
   now?: () => number;
@@ -136,9 +122,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       live,
       state: () => state,
       metrics: () => telemetry.render(),
-      onQuit: () => {
-        void shutdown('quitquitquit').then(() => opts.onQuit?.());
-      },
+      onQuit: () => void shutdown('quitquitquit'),
     });
   } catch (e) {
     live.close();

@@ -13,7 +13,8 @@ import { createRootCa } from '../../src/pki/ca.ts';
 import type { MeshCa } from '../../src/pki/ca.ts';
 import { defaultParts } from '../../src/proxy/sidecar-parts.ts';
 import { startSidecar } from '../../src/proxy/sidecar.ts';
-import type { ExplicitListenerSpec, Sidecar } from '../../src/proxy/sidecar.ts';
+import type { ExplicitListener } from '../../src/proxy/net/listeners.ts';
+import type { Sidecar } from '../../src/proxy/sidecar.ts';
 import { translate } from '../../src/translate/index.ts';
 import type { ProxyConfig } from '../../src/translate/types.ts';
 import type { DestinationRuleSpec } from '../../src/api/destinationrule.ts';
@@ -100,7 +101,7 @@ export interface RunningSidecar {
 
 const debug = process.env.DEBUG_SIDECAR !== undefined;
 
-export async function runSidecar(pc: ProxyConfig, id: WorkloadCert, explicit: ExplicitListenerSpec[]): Promise<RunningSidecar> {
+export async function runSidecar(pc: ProxyConfig, id: WorkloadCert, explicit: ExplicitListener[]): Promise<RunningSidecar> {
   const config = new KubeletVolume();
   const ident = new KubeletVolume();
   config.write({ 'config.pb.gz': packProxyConfig(pc).gzipped });
@@ -131,11 +132,11 @@ export async function runSidecar(pc: ProxyConfig, id: WorkloadCert, explicit: Ex
 }
 
 /** The client's outbound listener (to web's ClusterIP) on 127.0.0.1, a port of the system's choice. */
-export const clientListener = (port = WEB_PORT): ExplicitListenerSpec =>
+export const clientListener = (port = WEB_PORT): ExplicitListener =>
   ({ bindHost: '127.0.0.1', bindPort: 0, direction: 'outbound', destinationIp: WEB_IP, destinationPort: port });
 
 /** The server's inbound listener for one app port, at the pod IP. */
-export const serverListener = (appPort: number): ExplicitListenerSpec =>
+export const serverListener = (appPort: number): ExplicitListener =>
   ({ bindHost: SERVER_POD_IP, bindPort: appPort, direction: 'inbound', destinationIp: SERVER_POD_IP, destinationPort: appPort });
 
 export const portOf = (s: { address(): AddressInfo | string | null }): number => (s.address() as AddressInfo).port;
