@@ -62,7 +62,7 @@ export const formatFlags = (flags: readonly ResponseFlag[]): string => (flags.le
  * Records carry `startTime` from the runtime clock: epoch milliseconds, or milliseconds since the process's
  * time origin (performance.now()); both become a wall-clock ISO time.
  */
-export function wallClock(startTime: number): string {
+function wallClock(startTime: number): string {
   const ms = startTime > 1e12 ? startTime : performance.timeOrigin + startTime;
   return new Date(ms).toISOString();
 }

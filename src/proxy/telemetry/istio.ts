@@ -31,21 +31,19 @@ export interface TelemetryOptions {
   accessLog?: LineWriter;
   /** The cluster id for source_cluster/destination_cluster of known workloads (Istio's default "Kubernetes"). */
   clusterId?: string;
-  registry?: Registry;
 }
 
 export interface SidecarTelemetry extends Telemetry {
-  readonly registry: Registry;
   /** /stats/prometheus */
   render(): string;
-  /** Count of reloads by kind and result (tests, /stats). */
+  /** Count of reloads by kind and result (what weft_config_reloads_total shows). */
   reloads(what: 'config' | 'identity', result: 'success' | 'rejected'): number;
-  flush(): void;
+  /** Writes out the buffered access log. */
   close(): void;
 }
 
 export function createTelemetry(opts: TelemetryOptions = {}): SidecarTelemetry {
-  const registry = opts.registry ?? new Registry();
+  const registry = new Registry();
   const clusterId = opts.clusterId ?? 'Kubernetes';
   const log = opts.accessLog;
   const requests = registry.register(new Counter('istio_requests_total', 'Requests handled by the proxy.'));
@@ -96,7 +94,6 @@ export function createTelemetry(opts: TelemetryOptions = {}): SidecarTelemetry {
   };
 
   return {
-    registry,
     http(r) {
       const key = httpKey(r);
       const labels = () => key;
@@ -133,7 +130,6 @@ export function createTelemetry(opts: TelemetryOptions = {}): SidecarTelemetry {
     },
     render: () => registry.render(),
     reloads: (what, result) => reloads.value(`kind="${what}",result="${result}"`) ?? 0,
-    flush: () => log?.flush(),
     close: () => log?.close(),
   };
 }
