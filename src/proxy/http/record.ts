@@ -1,6 +1,7 @@
-// Who talked to whom, for an HttpRecord: the reporter (the source sidecar for outbound and gateway traffic,
-// the destination sidecar for inbound), the local workload's PeerInfo from the ProxyConfig and identity, the
-// destination from the picked host's `istio` metadata and the cluster's service, the peer principal from mTLS.
+// Who talked to whom, for HttpRecords and TcpRecords alike: the reporter (the source sidecar for outbound and
+// gateway traffic, the destination sidecar for inbound), the local workload's PeerInfo from the ProxyConfig and
+// identity, the destination from the picked host's `istio` metadata and the cluster's service, the peer
+// principal (and its namespace) from mTLS.
 import type { ClusterRuntime, ConnContext, HttpRecord, PeerInfo, Runtime, UpstreamHost } from '../runtime.ts';
 
 export type Peers = Pick<HttpRecord, 'reporter' | 'source' | 'destination' | 'connectionSecurityPolicy'>;

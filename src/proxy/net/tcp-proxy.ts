@@ -11,7 +11,7 @@ import type { ConnectionPlan } from '../routing/engine.ts';
 import { durationMs, u32 } from '../routing/envoy-values.ts';
 import type { UpstreamCluster } from '../routing/types.ts';
 import type { ClusterRuntime, ConnContext, ResponseFlag, Runtime, TcpRecord, UpstreamHost } from '../runtime.ts';
-import { peersOf } from './peers.ts';
+import { peers } from '../http/record.ts';
 
 type TcpPlan = Extract<ConnectionPlan, { kind: 'tcp' }>;
 
@@ -32,7 +32,7 @@ export function proxyTcp(runtime: Runtime, ctx: ConnContext, plan: TcpPlan, down
   const cluster = action.cluster ? runtime.clusters.get(action.cluster) : undefined;
   const base = { startTime: Date.now(), downstreamRemote: ctx.downstreamRemote, upstreamCluster: action.cluster };
   const record = (flags: ResponseFlag[], c?: ClusterRuntime, host?: UpstreamHost): Omit<TcpRecord, 'sentBytes' | 'receivedBytes'> => ({
-    ...base, ...peersOf(runtime, ctx, c, host), flags, ...(host ? { upstreamHost: host.address } : {}),
+    ...base, ...peers(runtime, ctx, c, host), flags, ...(host ? { upstreamHost: host.address } : {}),
   });
   const refuse = (flag: ResponseFlag, c?: ClusterRuntime) => {
     const r = { ...record([flag], c), sentBytes: 0, receivedBytes: head.length };
