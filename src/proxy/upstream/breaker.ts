@@ -1,12 +1,13 @@
 // Circuit breakers of one cluster (thresholds of the DEFAULT priority): requests in flight against
 // max_requests, requests waiting for a connection against max_pending_requests, retries in flight against
-// max_retries (or the retry budget: a share of the requests in flight, never below its minimum concurrency). A request waits for a connection when every allowed connection is busy (HTTP/1.1: one request
-// each; HTTP/2: as many as the streams a connection carries). Admission hands back a release function that
-// works once.
-import { arr, isObj, percent, str, u32 } from '../routing/envoy-values.ts';
+// max_retries (or the retry budget: a share of the requests in flight, never below its minimum concurrency).
+// A request waits for a connection when every allowed connection is busy (HTTP/1.1: one request each; HTTP/2:
+// as many as the streams a connection carries). Admission hands back a release function that works once.
+import { arr, isObj, obj, percent, str, u32 } from '../routing/envoy-values.ts';
 import type { Obj } from '../routing/envoy-values.ts';
 
-const UNLIMITED = 2 ** 32 - 1;
+/** A uint32 threshold at its maximum: no limit. */
+export const UNLIMITED = 2 ** 32 - 1;
 
 export interface Thresholds {
   maxConnections: number;
@@ -19,7 +20,7 @@ export interface Thresholds {
 
 /** Envoy's defaults (1024 each, 3 retries) when the cluster sets no thresholds for the DEFAULT priority. */
 export function thresholdsOf(cluster: Obj): Thresholds {
-  const all = arr((cluster.circuitBreakers as Obj | undefined)?.thresholds);
+  const all = arr(obj(cluster.circuitBreakers).thresholds);
   const t = all.find((x) => x.priority === undefined || x.priority === 0 || str(x.priority) === 'DEFAULT') ?? {};
   const out: Thresholds = {
     maxConnections: u32(t.maxConnections) ?? 1024,
@@ -39,7 +40,6 @@ export interface Breaker {
   admitRequest(): (() => void) | undefined;
   admitRetry(): (() => void) | undefined;
   readonly activeRequests: number;
-  readonly activeRetries: number;
 }
 
 /** `perConnection`: requests one connection carries at once (1 for HTTP/1.1). */
@@ -52,10 +52,8 @@ export function createBreaker(t: Thresholds, perConnection = 1): Breaker {
     capacity = t.maxConnections >= UNLIMITED ? Infinity : t.maxConnections * per;
   };
   configure(t, perConnection);
-  const releaseRequest = () => {
-    let done = false;
-    return () => { if (!done) { done = true; requests--; } };
-  };
+  const endRequest = () => { requests--; };
+  const endRetry = () => { retries--; };
   return {
     configure,
     admitRequest() {
@@ -63,16 +61,25 @@ export function createBreaker(t: Thresholds, perConnection = 1): Breaker {
       // Beyond the connections' capacity the request would queue: that is what max_pending_requests bounds.
       if (requests >= capacity && requests - capacity >= t.maxPendingRequests) return undefined;
       requests++;
-      return releaseRequest();
+      return once(endRequest);
     },
     admitRetry() {
       const limit = t.retryBudget ? Math.max(t.retryBudget.minConcurrency, (t.retryBudget.percent / 100) * requests) : t.maxRetries;
       if (retries >= limit) return undefined;
       retries++;
-      let done = false;
-      return () => { if (!done) { done = true; retries--; } };
+      return once(endRetry);
     },
     get activeRequests() { return requests; },
-    get activeRetries() { return retries; },
+  };
+}
+
+/** A release that counts only its first call (a request may end by several paths). */
+function once(release: () => void): () => void {
+  let done = false;
+  return () => {
+    if (!done) {
+      done = true;
+      release();
+    }
   };
 }

@@ -10,14 +10,15 @@ import type { buildConnector } from 'undici';
 import type { FileSource } from '../runtime.ts';
 import { arr, durationMs, has, isObj, obj, str, u32 } from '../routing/envoy-values.ts';
 import type { Obj } from '../routing/envoy-values.ts';
+import { UNLIMITED } from './breaker.ts';
 import type { Thresholds } from './breaker.ts';
 import { openSocket } from './connector.ts';
 import type { ConnectTarget } from './connector.ts';
+import { hostAddress } from './endpoints.ts';
 import { createContextCache } from './tls.ts';
 import type { TransportSpec } from './tls.ts';
 
 const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
-const UNLIMITED = 2 ** 32 - 1;
 
 export type UpstreamProtocol = 'http1' | 'http2' | 'downstream';
 
@@ -41,8 +42,7 @@ export interface ConnectionSettings {
 }
 
 function httpOptions(cluster: Obj): Obj {
-  const typed = obj(cluster.typedExtensionProtocolOptions);
-  return obj(typed[HTTP_OPTIONS] ?? typed['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']);
+  return obj(obj(cluster.typedExtensionProtocolOptions)[HTTP_OPTIONS]);
 }
 
 function http2Options(cluster: Obj): Obj {
@@ -51,7 +51,7 @@ function http2Options(cluster: Obj): Obj {
     ?? cluster.http2ProtocolOptions);
 }
 
-export function protocolOf(cluster: Obj): UpstreamProtocol {
+function protocolOf(cluster: Obj): UpstreamProtocol {
   const h = httpOptions(cluster);
   if (has(h, 'explicitHttpConfig')) return has(obj(h.explicitHttpConfig), 'http2ProtocolOptions') ? 'http2' : 'http1';
   if (has(h, 'useDownstreamProtocolConfig') || has(h, 'autoConfig')) return 'downstream';
@@ -93,7 +93,7 @@ export function connectionSettings(cluster: Obj, t: Thresholds): ConnectionSetti
 }
 
 /** The source address to bind for a destination of this family, if the cluster has one. */
-export function bindFor(s: ConnectionSettings, host: string): string | undefined {
+function bindFor(s: ConnectionSettings, host: string): string | undefined {
   return isIP(host) === 6 ? s.bind.v6 : s.bind.v4;
 }
 
@@ -217,8 +217,7 @@ export function createPool(link: HostLink, protocol: 'http1' | 'http2', deps: Li
       callback(null, socket);
     }, (err: Error) => callback(err, null));
   };
-  const host = link.host.includes(':') ? `[${link.host}]` : link.host;
-  return new Pool(`http://${host}:${link.port}`, {
+  return new Pool(`http://${hostAddress(link.host, link.port)}`, {
     connect,
     connections: s.maxConnections ?? null,
     pipelining: 1,
