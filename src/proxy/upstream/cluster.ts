@@ -45,12 +45,9 @@ export interface ClusterDeps {
 }
 
 export interface ManagedCluster extends ClusterRuntime {
-  readonly type: string;
   /** A changed Cluster object (hosts come separately, through setEndpoints). */
   configure(cluster: Obj): void;
   setEndpoints(descs: readonly EndpointDesc[]): void;
-  /** The hosts the balancer may pick now (tests, admin). */
-  eligible(): readonly HostEntry[];
   close(): Promise<void>;
 }
 
@@ -214,7 +211,6 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
 
   return {
     name,
-    get type() { return type; },
     get service() { return service; },
     get connectTimeoutMs() { return settings.connectTimeoutMs; },
     pick(ctx) {
@@ -264,7 +260,6 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
     peerPrincipal: (host) => (slots.get(host.address) ?? dynamic.get(host.address))?.principal,
     configure,
     setEndpoints,
-    eligible: () => levels.flatMap((l) => l.hosts),
     async close() {
       if (sweeper) clearInterval(sweeper);
       const all = [...slots.values(), ...dynamic.values()];

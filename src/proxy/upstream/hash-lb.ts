@@ -8,14 +8,14 @@ import type { Balancer, HostEntry } from './types.ts';
 
 const DEFAULT_MIN_RING = 1024;
 const DEFAULT_MAX_RING = 8 * 1024 * 1024;
-export const DEFAULT_MAGLEV_TABLE = 65537;
+const DEFAULT_MAGLEV_TABLE = 65537;
 
 interface Ring {
   points: Float64Array;
   owners: Int32Array;
 }
 
-export function buildRing(hosts: readonly HostEntry[], minSize = DEFAULT_MIN_RING, maxSize = DEFAULT_MAX_RING): Ring {
+function buildRing(hosts: readonly HostEntry[], minSize = DEFAULT_MIN_RING, maxSize = DEFAULT_MAX_RING): Ring {
   const total = hosts.reduce((s, h) => s + h.weight, 0);
   const minWeight = Math.min(...hosts.map((h) => h.weight / total));
   // Enough points that the lightest host still gets its share, within the maximum ring size.
@@ -29,7 +29,7 @@ export function buildRing(hosts: readonly HostEntry[], minSize = DEFAULT_MIN_RIN
   return { points: Float64Array.from(entries, (e) => e[0]), owners: Int32Array.from(entries, (e) => e[1]) };
 }
 
-export function ringLookup(ring: Ring, hash: number): number {
+function ringLookup(ring: Ring, hash: number): number {
   const { points } = ring;
   let lo = 0;
   let hi = points.length;

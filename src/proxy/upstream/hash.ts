@@ -16,5 +16,3 @@ export function hash53(s: string, seed = 0): number {
   h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
   return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
-
-export const HASH_SPACE = 2 ** 53;

@@ -8,7 +8,7 @@
 // all: panic on the first priority, or no host when the threshold is 0.
 import type { HostEntry } from './types.ts';
 
-export const OVERPROVISIONING = 1.4;
+const OVERPROVISIONING = 1.4;
 
 export interface PriorityLevel {
   priority: number;

@@ -7,7 +7,7 @@ import type { Obj } from '../routing/envoy-values.ts';
 import { lbPolicyOf } from '../routing/upstream.ts';
 import type { LbOptions } from './types.ts';
 
-export const WEFT_METADATA = 'weft';
+const WEFT_METADATA = 'weft';
 
 export function lbOptions(cluster: Obj): LbOptions {
   const weft = obj(structToJs(obj(obj(cluster.metadata).filterMetadata)[WEFT_METADATA]));

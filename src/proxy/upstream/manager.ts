@@ -2,7 +2,7 @@
 // canonical form (the Cluster object and its assignment): unchanged ones are left alone, changed ones are
 // reconfigured in place (hosts, balancer and outlier state, and pools survive where they can), removed ones are
 // closed once their requests finish. STRICT_DNS clusters get their hosts from DNS (dns.ts).
-import type { ClusterManager, ClusterRuntime, FileSource, LoadedConfig, LocalWorkload } from '../runtime.ts';
+import type { ClusterManager, FileSource, LoadedConfig, LocalWorkload } from '../runtime.ts';
 import { durationMs, isObj, str } from '../routing/envoy-values.ts';
 import type { Obj } from '../routing/envoy-values.ts';
 import { assignmentOf, clusterTypeOf } from '../routing/upstream.ts';
@@ -18,11 +18,7 @@ export interface ClusterManagerDeps {
   local?: LocalWorkload;
 }
 
-/** The ClusterRuntime weft builds. */
-export type WeftClusterRuntime = ClusterRuntime;
-
 export interface WeftClusterManager extends ClusterManager {
-  get(name: string): WeftClusterRuntime | undefined;
   /** Resolves when the DNS lookups started by the last update have answered (tests, readiness). */
   settled(): Promise<void>;
 }

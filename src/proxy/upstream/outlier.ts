@@ -63,7 +63,6 @@ export interface OutlierDetector {
   /** Hosts the cluster has now (others are forgotten, kept ones keep their state). */
   setHosts(keys: Iterable<string>): void;
   ejectedCount(): number;
-  readonly config: OutlierConfig;
 }
 
 export function createOutlierDetector(config: OutlierConfig): OutlierDetector {
@@ -94,7 +93,6 @@ export function createOutlierDetector(config: OutlierConfig): OutlierDetector {
   };
 
   return {
-    config,
     record(key, outcome, now, random) {
       const s = state(key);
       if (config.splitLocalOrigin && outcome.kind !== 'response') {
