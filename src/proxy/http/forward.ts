@@ -8,6 +8,7 @@ import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ClusterRuntime, LbContext, ResponseFlag } from '../runtime.ts';
 import type { ClusterAction, RetrySummary } from '../routing/types.ts';
+import { hostAddress } from '../upstream/endpoints.ts';
 import { Attempt } from './attempt.ts';
 import type { AttemptOwner } from './attempt.ts';
 import { exchangeOf } from './exchange.ts';
@@ -97,7 +98,7 @@ export class Forward implements AttemptOwner {
       this.setCookie = hk.setCookie;
     }
     const info = ex.ctx.info;
-    if (info.destinationIp) this.lb.originalDestination = info.destinationIp.includes(':') ? `[${info.destinationIp}]:${info.port}` : `${info.destinationIp}:${info.port}`;
+    if (info.destinationIp) this.lb.originalDestination = hostAddress(info.destinationIp, info.port);
     const retry = action.retry;
     if (retry && retry.numRetries > 0) {
       this.retry = retry;

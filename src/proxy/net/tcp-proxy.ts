@@ -7,11 +7,12 @@
 // unchanged.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { peers } from '../http/record.ts';
 import type { ConnectionPlan } from '../routing/engine.ts';
 import { durationMs, u32 } from '../routing/envoy-values.ts';
 import type { UpstreamCluster } from '../routing/types.ts';
 import type { ClusterRuntime, ConnContext, ResponseFlag, Runtime, TcpRecord, UpstreamHost } from '../runtime.ts';
-import { peers } from '../http/record.ts';
+import { hostAddress } from '../upstream/endpoints.ts';
 
 type TcpPlan = Extract<ConnectionPlan, { kind: 'tcp' }>;
 
@@ -21,10 +22,6 @@ export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
 
 // The plan's pick resolves endpoints only for simulate(); the cluster manager has them already.
 const stub = (name: string): UpstreamCluster => ({ name, found: true, endpoints: [], excluded: [] });
-
-export function hostPort(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
-}
 
 export function proxyTcp(runtime: Runtime, ctx: ConnContext, plan: TcpPlan, downstream: Socket | Duplex, head: Buffer): void {
   const started = runtime.now();
@@ -47,7 +44,7 @@ export function proxyTcp(runtime: Runtime, ctx: ConnContext, plan: TcpPlan, down
   const idleMs = durationMs(tp.idleTimeout) ?? DEFAULT_TCP_IDLE_TIMEOUT_MS;
   const attempts = Math.max(1, u32(tp.maxConnectAttempts) ?? 1);
   const lb = {
-    ...(ctx.info.destinationIp ? { originalDestination: hostPort(ctx.info.destinationIp, ctx.info.port) } : {}),
+    ...(ctx.info.destinationIp ? { originalDestination: hostAddress(ctx.info.destinationIp, ctx.info.port) } : {}),
     ...(ctx.info.sourceIp ? { hashKey: ctx.info.sourceIp } : {}),
   };
   const abort = new AbortController();
