@@ -18,7 +18,8 @@ type TcpPlan = Extract<ConnectionPlan, { kind: 'tcp' }>;
 
 /** Envoy's tcp_proxy idle_timeout default. */
 const DEFAULT_TCP_IDLE_TIMEOUT_MS = 60 * 60 * 1000;
-export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
+// translate/names.ts has the same name; the sidecar does not load translation modules (cli-proxy-modules test).
+const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
 
 // The plan's pick resolves endpoints only for simulate(); the cluster manager has them already.
 const stub = (name: string): UpstreamCluster => ({ name, found: true, endpoints: [], excluded: [] });
