@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, readlinkSync, statSync, watch } from 'node:f
 import type { FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 
-export const DATA_LINK = '..data';
+const DATA_LINK = '..data';
 
 /** The files of one version of the directory. */
 export interface DirSnapshot {
@@ -26,15 +26,25 @@ function dataTarget(dir: string): string | undefined {
   }
 }
 
-/** Regular files of a plain directory, skipping dot entries (the atomic writer's own names start with `..`). */
-function plainNames(dir: string): string[] {
+/** Names in a directory, skipping dot entries (the atomic writer's own names start with `..`). */
+function visibleNames(dir: string): string[] {
   return readdirSync(dir).filter((n) => !n.startsWith('.')).sort();
+}
+
+/** The contents of the regular files among the visible names of `dir`. */
+function readFiles(dir: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  for (const n of visibleNames(dir)) {
+    const p = join(dir, n);
+    if (statSync(p, { throwIfNoEntry: false })?.isFile()) files.set(n, readFileSync(p));
+  }
+  return files;
 }
 
 function plainStamp(dir: string): string | undefined {
   try {
     const parts: string[] = [];
-    for (const n of plainNames(dir)) {
+    for (const n of visibleNames(dir)) {
       const s = statSync(join(dir, n), { throwIfNoEntry: false });
       if (s?.isFile()) parts.push(`${n}:${s.size}:${s.mtimeMs}:${s.ino}`);
     }
@@ -45,7 +55,7 @@ function plainStamp(dir: string): string | undefined {
 }
 
 /** The directory's current stamp, without reading file contents; undefined when the directory is missing. */
-export function dirStamp(dir: string): string | undefined {
+function dirStamp(dir: string): string | undefined {
   const target = dataTarget(dir);
   return target !== undefined ? `data:${target}` : plainStamp(dir);
 }
@@ -62,21 +72,11 @@ export function readAtomicDir(dir: string): DirSnapshot | undefined {
       if (target === undefined) {
         const stamp = plainStamp(dir);
         if (stamp === undefined) return undefined;
-        const files = new Map<string, Buffer>();
-        for (const n of plainNames(dir)) {
-          const p = join(dir, n);
-          if (statSync(p, { throwIfNoEntry: false })?.isFile()) files.set(n, readFileSync(p));
-        }
+        const files = readFiles(dir);
         if (plainStamp(dir) === stamp) return { stamp, files };
         continue;
       }
-      const real = join(dir, target);
-      const files = new Map<string, Buffer>();
-      for (const n of readdirSync(real)) {
-        if (n.startsWith('.')) continue;
-        const p = join(real, n);
-        if (statSync(p, { throwIfNoEntry: false })?.isFile()) files.set(n, readFileSync(p));
-      }
+      const files = readFiles(join(dir, target));
       if (dataTarget(dir) === target) return { stamp: `data:${target}`, files };
     } catch {
       // The version we resolved was removed mid-read: resolve again.

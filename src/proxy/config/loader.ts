@@ -18,7 +18,7 @@ export type LoadResult<T> =
 const reject = (reason: string): { kind: 'rejected'; reason: string } => ({ kind: 'rejected', reason });
 
 /** Clusters the proxy knows without a Cluster resource (Istio's names). */
-export const SPECIAL_CLUSTERS: ReadonlySet<string> = new Set(['BlackHoleCluster', 'PassthroughCluster', 'InboundPassthroughCluster']);
+const SPECIAL_CLUSTERS: ReadonlySet<string> = new Set(['BlackHoleCluster', 'PassthroughCluster', 'InboundPassthroughCluster']);
 
 function filterChains(l: Obj): Obj[] {
   return [...arr(l.filterChains), ...(isObj(l.defaultFilterChain) ? [l.defaultFilterChain] : [])];
