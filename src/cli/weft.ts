@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// weft: the control-plane binary. In: argv and environment (KUBECONFIG, in-cluster service account).
-// Out: a running operator until SIGTERM/SIGINT, then a graceful stop (finish in-flight writes, release the
-// leader lease, stop watches) and exit status 0; 2 on usage errors, 1 when startup fails.
+// weft: the mesh's binary. In: argv and environment (KUBECONFIG, in-cluster service account). Out: the operator
+// or the sidecar proxy (`weft proxy`, proxy-cmd.ts) running until SIGTERM/SIGINT, then a graceful stop (the
+// operator finishes in-flight writes, releases the leader lease and stops watches) and exit status 0; 2 on usage
+// errors, 1 when startup fails.
 import { parseArgs } from 'node:util';
 // Each command loads its own code when it runs: the sidecar (`weft proxy`) must not pay the memory of the Kubernetes
 // client and the operator, so only this file, the flag parsers and the logger are loaded up front.
@@ -30,7 +31,7 @@ operator flags:
       --webhook-port PORT            port of the webhook (default 9443)
 
 ${PROXY_HELP}
-Logs are JSON lines on stderr; $WEFT_LOG_LEVEL sets the level (debug, info, warn, error).
+Logs are JSON lines on stderr; $WEFT_LOG_LEVEL sets the operator's level (debug, info, warn, error), --log-level the proxy's.
 `;
 
 class UsageError extends Error {}
