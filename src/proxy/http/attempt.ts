@@ -4,14 +4,14 @@
 // callback is ignored. A class rather than closures: one object per try on the hot path.
 import type { Dispatcher } from 'undici';
 import type { UpstreamHost } from '../runtime.ts';
+import type { HeaderBag } from './headers.ts';
 
 type Controller = Dispatcher.DispatchController;
-type Headers = Record<string, string | string[] | undefined>;
 
 export interface AttemptOwner {
-  attemptHeaders(a: Attempt, status: number, headers: Headers): void;
+  attemptHeaders(a: Attempt, status: number, headers: HeaderBag): void;
   attemptData(a: Attempt, chunk: Buffer): void;
-  attemptEnd(a: Attempt, trailers: Headers): void;
+  attemptEnd(a: Attempt, trailers: HeaderBag): void;
   attemptError(a: Attempt, err: Error): void;
   attemptBodySent(bytes: number): void;
 }
@@ -47,7 +47,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     if (!this.done) this.owner.attemptBodySent(chunk.length);
   }
 
-  onResponseStart(_c: Controller, status: number, headers: Headers): void {
+  onResponseStart(_c: Controller, status: number, headers: HeaderBag): void {
     if (this.done || status < 200) return;
     this.responded = true;
     this.owner.attemptHeaders(this, status, headers);
@@ -57,7 +57,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     if (!this.done) this.owner.attemptData(this, chunk);
   }
 
-  onResponseEnd(_c: Controller, trailers: Headers): void {
+  onResponseEnd(_c: Controller, trailers: HeaderBag): void {
     if (this.done) return;
     this.settle();
     this.owner.attemptEnd(this, trailers);

@@ -2,8 +2,8 @@
 // or the HTTP/2 compatibility API) and the connection's ConnContext; out: a routing decision executed — local
 // replies (no route, redirect, direct response, closed listener), fault injection, CORS, or a Forward to the
 // upstream cluster — and one HttpRecord to Telemetry when the response is done or the downstream went away.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { ClusterRuntime, ConnContext, HttpRecord, ResponseFlag, UpstreamHost } from '../runtime.ts';
 import type { HttpRequest } from '../routing/request.ts';
 import type { ClusterAction } from '../routing/types.ts';
@@ -12,13 +12,12 @@ import { faultDecision } from './fault.ts';
 import { Forward } from './forward.ts';
 import { firstValue, toHttpRequest } from './headers.ts';
 import { grpcStatusForHttp, sendLocalReply } from './local-reply.ts';
-import type { LocalReply } from './local-reply.ts';
+import type { DownstreamResponse, LocalReply } from './local-reply.ts';
 import { peers } from './record.ts';
 import type { Shared } from './shared.ts';
 import type { TraceIds } from './trace.ts';
 
 type DownstreamRequest = IncomingMessage | Http2ServerRequest;
-export type DownstreamResponse = ServerResponse | Http2ServerResponse;
 
 const kExchange = Symbol('weft.exchange');
 const MAX_HEADERS = 100;

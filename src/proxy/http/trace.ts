@@ -4,6 +4,8 @@
 // any trace context starts a new trace (traceparent + x-b3-*), so the mesh's hops stitch together.
 
 import { randomFillSync } from 'node:crypto';
+import { firstValue } from './headers.ts';
+import type { HeaderBag } from './headers.ts';
 
 /** Random lowercase hex ids of 8 or 16 bytes. */
 interface IdSource {
@@ -45,13 +47,6 @@ export interface TraceIds {
   spanId: string;
   parentSpanId?: string;
   sampled: boolean;
-}
-
-type Headers = Record<string, string | string[] | undefined>;
-
-function first(h: Headers, name: string): string | undefined {
-  const v = h[name];
-  return typeof v === 'string' ? v : v?.[0];
 }
 
 function isHex(s: string, len: number): boolean {
@@ -115,13 +110,13 @@ function parseB3Single(v: string | undefined): Incoming | undefined {
  * comes from traceparent, else x-b3-traceid, else b3; every format the request carried is rewritten with the new
  * span id (formats it did not carry stay absent, except that a new trace gets traceparent and x-b3-*).
  */
-export function propagateTrace(h: Headers, source: IdSource = randomIds): TraceIds {
-  const tp = parseTraceparent(first(h, 'traceparent'));
-  const b3TraceId = first(h, 'x-b3-traceid');
+export function propagateTrace(h: HeaderBag, source: IdSource = randomIds): TraceIds {
+  const tp = parseTraceparent(firstValue(h.traceparent));
+  const b3TraceId = firstValue(h['x-b3-traceid']);
   const b3Multi: Incoming | undefined = b3TraceId !== undefined && (isHex(b3TraceId, 32) || isHex(b3TraceId, 16))
-    ? { traceId: b3TraceId, ...spanOf(first(h, 'x-b3-spanid')), ...sampledOf(first(h, 'x-b3-sampled'), first(h, 'x-b3-flags')) }
+    ? { traceId: b3TraceId, ...spanOf(firstValue(h['x-b3-spanid'])), ...sampledOf(firstValue(h['x-b3-sampled']), firstValue(h['x-b3-flags'])) }
     : undefined;
-  const single = parseB3Single(first(h, 'b3'));
+  const single = parseB3Single(firstValue(h.b3));
   const incoming = tp ?? b3Multi ?? single;
   const spanId = newSpanId(source);
   if (!incoming) {
