@@ -95,19 +95,18 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 }
 
 /** Resident memory of a process in MB (VmRSS of /proc/<pid>/status). */
-export function rssMb(pid: number): number {
-  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for ${pid}`);
-  return Number(m[1]) / 1024;
-}
+export const rssMb = (pid: number): number => statusMb(pid, 'VmRSS');
 
 /**
  * The private part of that memory in MB (RssAnon: heap, stacks, malloc); the rest (RssFile) is mostly the node
  * binary's pages, shared by every process running the same binary and reclaimable by the kernel.
  */
-export function rssAnonMb(pid: number): number {
-  const m = /^RssAnon:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no RssAnon for ${pid}`);
+export const rssAnonMb = (pid: number): number => statusMb(pid, 'RssAnon');
+
+/** A `<field>: N kB` line of /proc/<pid>/status, in MB. */
+function statusMb(pid: number, field: 'VmRSS' | 'RssAnon'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no ${field} for ${pid}`);
   return Number(m[1]) / 1024;
 }
 

@@ -5,8 +5,6 @@
 //   pair:   a client sidecar (outbound, ISTIO_MUTUAL to the server) → the server's sidecar, whose inbound
 //           listener (on the pod IP 127.0.0.2, the app's port) hands to the app on 127.0.0.1.
 // The configs come from the real translation of a small mesh (test/support/mesh-fixtures.ts + translate()).
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { packProxyConfig } from '../src/controllers/proxy-bundle.ts';
 import { INJECT_ANNOTATION } from '../src/model/injection.ts';
 import { createRootCa } from '../src/pki/ca.ts';
@@ -14,6 +12,7 @@ import { spiffeId } from '../src/pki/spiffe.ts';
 import { issueWorkloadCert } from '../src/pki/workload-cert.ts';
 import { translate } from '../src/translate/index.ts';
 import type { ProxyConfig } from '../src/translate/types.ts';
+import { KubeletVolume } from '../test/support/kubelet-volume.ts';
 import { app, clusterIPOf, destinationRule, namespace, snapshotOf } from '../test/support/mesh-fixtures.ts';
 import { SIDECAR_NODE_FLAGS } from '../src/proxy/node-flags.ts';
 import { buildSidecar } from './proxy-build.ts';
@@ -84,17 +83,8 @@ export function pairConfigs(appPort: number): PairConfigs {
   return { client: workloadConfig(snap, CLIENT), server, mtls };
 }
 
-/** Writes files the way the kubelet projects a ConfigMap or Secret: a timestamped dir behind `..data`. */
-function projectedDir(dir: string, files: Record<string, Uint8Array | string>): void {
-  const data = join(dir, '..2024_01_01_00_00_00.000000001');
-  mkdirSync(data, { recursive: true });
-  for (const [name, content] of Object.entries(files)) writeFileSync(join(data, name), content);
-  symlinkSync('..2024_01_01_00_00_00.000000001', join(dir, '..data'));
-  for (const name of Object.keys(files)) symlinkSync(join('..data', name), join(dir, name));
-}
-
 export function writeConfigDir(dir: string, pc: ProxyConfig): void {
-  projectedDir(dir, { 'config.pb.gz': packProxyConfig(pc).gzipped });
+  new KubeletVolume(dir).write({ 'config.pb.gz': packProxyConfig(pc).gzipped });
 }
 
 /** Identity dirs for the client and the server workload, issued by one fresh CA. */
@@ -102,7 +92,7 @@ export async function writeIdentityDirs(clientDir: string, serverDir: string): P
   const ca = await createRootCa();
   for (const [dir, sa] of [[clientDir, CLIENT], [serverDir, SERVICE]] as const) {
     const c = await issueWorkloadCert(ca, spiffeId('cluster.local', NS, sa));
-    projectedDir(dir, { 'cert-chain.pem': c.certChainPem, 'key.pem': c.keyPem, 'root-cert.pem': c.rootCertPem });
+    new KubeletVolume(dir).write({ 'cert-chain.pem': c.certChainPem, 'key.pem': c.keyPem, 'root-cert.pem': c.rootCertPem });
   }
 }
 
