@@ -99,17 +99,19 @@ describe('proxy admin server', () => {
 
   it('calls back once on POST /quitquitquit and refuses GET', async () => {
     let quits = 0;
-    const quit = new Promise<void>((resolve) => {
-      void setup(() => 'LIVE', () => {
-        quits++;
-        resolve();
-      }).then(async ({ base }) => {
-        expect((await fetch(`${base}/quitquitquit`)).status).to.equal(405);
-        const r = await fetch(`${base}/quitquitquit`, { method: 'POST' });
-        expect([r.status, await r.text()]).to.deep.equal([200, 'OK\n']);
-        await fetch(`${base}/quitquitquit`, { method: 'POST' });
-      });
+    let quitted: () => void = () => {};
+    const quit = new Promise<void>((resolve) => (quitted = resolve));
+    // The requests run in the test itself, so that a failed expectation fails it.
+    const { base } = await setup(() => 'LIVE', () => {
+      quits++;
+      quitted();
     });
+    expect((await fetch(`${base}/quitquitquit`)).status).to.equal(405);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(quits, 'a GET quits nothing').to.equal(0);
+    const r = await fetch(`${base}/quitquitquit`, { method: 'POST' });
+    expect([r.status, await r.text()]).to.deep.equal([200, 'OK\n']);
+    expect((await fetch(`${base}/quitquitquit`, { method: 'POST' })).status).to.equal(200);
     await quit;
     await new Promise((r) => setTimeout(r, 20));
     expect(quits).to.equal(1);
