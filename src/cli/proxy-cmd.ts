@@ -45,7 +45,7 @@ export function parseDuration(v: string): number | undefined {
 }
 
 /** `host:port`, `[v6]:port`; undefined when malformed. */
-export function parseHostPort(v: string): { host: string; port: number } | undefined {
+function parseHostPort(v: string): { host: string; port: number } | undefined {
   const i = v.lastIndexOf(':');
   if (i <= 0) return undefined;
   let host = v.slice(0, i);
@@ -60,7 +60,7 @@ function parsePort(v: string): number | undefined {
   return n <= 65535 ? n : undefined;
 }
 
-export function parseExplicit(v: string): ExplicitListener | undefined {
+function parseExplicit(v: string): ExplicitListener | undefined {
   const eq = v.indexOf('=');
   if (eq < 0) return undefined;
   const bind = parseHostPort(v.slice(0, eq));
@@ -91,6 +91,11 @@ export function parseProxyArgs(argv: string[], usage: (message: string) => Error
     if (p === undefined) throw usage(`${flag} must be a port number, not "${v}"`);
     return p;
   };
+  const hostPort = (flag: string, v: string): { host: string; port: number } => {
+    const a = parseHostPort(v);
+    if (!a) throw usage(`${flag} must be HOST:PORT, not "${v}"`);
+    return a;
+  };
   eachFlag(argv, usage, (flag, arg, value) => {
     switch (flag) {
       case '--config-dir':
@@ -99,20 +104,12 @@ export function parseProxyArgs(argv: string[], usage: (message: string) => Error
       case '--identity-dir':
         out.identityDir = value();
         break;
-      case '--admin': {
-        const v = value();
-        const a = parseHostPort(v);
-        if (!a) throw usage(`--admin must be HOST:PORT, not "${v}"`);
-        out.admin = a;
+      case '--admin':
+        out.admin = hostPort(flag, value());
         break;
-      }
-      case '--prometheus': {
-        const v = value();
-        const a = parseHostPort(v);
-        if (!a) throw usage(`--prometheus must be HOST:PORT, not "${v}"`);
-        out.prometheus = a;
+      case '--prometheus':
+        out.prometheus = hostPort(flag, value());
         break;
-      }
       case '--capture': {
         const v = value();
         if (v !== 'iptables' && v !== 'none') throw usage(`--capture must be iptables or none, not "${v}"`);
@@ -197,16 +194,13 @@ export async function runProxy(args: ProxyArgs): Promise<number> {
   return new Promise<number>((resolve) => {
     s.ready().catch(() => resolve(1));
     let signals = 0;
-    const stop = (reason: string): void => {
-      void s.shutdown(reason).then(() => resolve(0));
-    };
     const onSignal = (signal: NodeJS.Signals): void => {
       if (++signals > 1) {
         log.warn('second signal, exiting now', { signal });
         resolve(1);
         return;
       }
-      stop(signal);
+      void s.shutdown(signal).then(() => resolve(0));
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
