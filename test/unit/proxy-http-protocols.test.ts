@@ -48,6 +48,7 @@ describe('proxy http: HTTP/2, gRPC, WebSocket, CORS, tracing', () => {
   let flakyGrpc = 0;
   let ws: http.Server;
   const upgraded: import('node:stream').Duplex[] = [];
+  const upgradeHeaders: http.IncomingHttpHeaders[] = [];
   let proxy: ProxyFront;
   let proxy2: ProxyFront;
   let clusters: FixtureClusters;
@@ -81,6 +82,7 @@ describe('proxy http: HTTP/2, gRPC, WebSocket, CORS, tracing', () => {
     ws = http.createServer();
     ws.on('upgrade', (req, socket) => {
       upgraded.push(socket);
+      upgradeHeaders.push(req.headers);
       const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
       socket.on('data', (frame: Buffer) => {
@@ -183,7 +185,9 @@ describe('proxy http: HTTP/2, gRPC, WebSocket, CORS, tracing', () => {
   });
 
   it('echoes WebSocket messages through the upgrade', async () => {
-    const socket = new WebSocket(`ws://127.0.0.1:${proxy.port}/ws`);
+    // A client-made x-forwarded-client-cert is dropped (no mTLS peer) as on any forwarded request.
+    const init = { headers: { 'x-forwarded-client-cert': 'By=spiffe://forged', 'x-request-id': 'ws-1' } };
+    const socket = new WebSocket(`ws://127.0.0.1:${proxy.port}/ws`, init as unknown as string[]);
     const echoed = await new Promise<string>((resolve, reject) => {
       socket.onopen = () => socket.send('ping through the proxy');
       socket.onmessage = (e) => resolve(String(e.data));
@@ -191,6 +195,15 @@ describe('proxy http: HTTP/2, gRPC, WebSocket, CORS, tracing', () => {
     });
     socket.close();
     expect(echoed).to.equal('ping through the proxy');
+    const seen = upgradeHeaders.at(-1)!;
+    expect(seen).to.include({ upgrade: 'websocket', connection: 'Upgrade', host: `127.0.0.1:${proxy.port}`, 'x-forwarded-proto': 'http', 'x-request-id': 'ws-1' });
+    expect(seen.traceparent).to.match(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    expect(seen['x-forwarded-client-cert']).to.equal(undefined);
+    // The upgrade is recorded when the spliced connection ends (here: the upstream closes it).
+    upgraded.at(-1)!.destroy();
+    const upgradeRecord = () => runtime.telemetry.records.find((r) => r.status === 101);
+    for (let i = 0; i < 50 && !upgradeRecord(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(upgradeRecord()).to.include({ path: '/ws', upstreamCluster: 'ws' });
   });
 
   it('answers CORS preflights for allowed origins and decorates actual responses', async () => {

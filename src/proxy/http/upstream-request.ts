@@ -14,7 +14,10 @@ import { firstValue, withoutHopByHop } from './headers.ts';
 import type { HeaderBag } from './headers.ts';
 import { propagateTrace } from './trace.ts';
 
-export function upstreamRequest(ex: Exchange, action: ClusterAction): { headers: HeaderBag; path: string } {
+/** What the upstream request is built from: an Exchange, or a WebSocket upgrade's equivalent. */
+export type UpstreamSource = Pick<Exchange, 'shared' | 'ctx' | 'request' | 'hcm' | 'grpc' | 'requestId' | 'trace'>;
+
+export function upstreamRequest(ex: UpstreamSource, action: ClusterAction): { headers: HeaderBag; path: string } {
   const all: HeaderBag = action.upstreamHeaders ?? {};
   const path = (all[':path'] as string | undefined) ?? ex.request!.path;
   const authority = (all[':authority'] as string | undefined) ?? ex.request!.authority;
@@ -49,7 +52,7 @@ const XFCC_MODES = ['SANITIZE', 'FORWARD_ONLY', 'APPEND_FORWARD', 'SANITIZE_SET'
 /** x-forwarded-client-cert per the connection manager's forward_client_cert_details: without an mTLS peer the
  * header is dropped (unless forwarded as is); APPEND_FORWARD / SANITIZE_SET add By (this workload) and URI (the
  * peer) elements. */
-function forwardClientCert(h: HeaderBag, ex: Exchange): void {
+function forwardClientCert(h: HeaderBag, ex: UpstreamSource): void {
   const v = ex.hcm?.forwardClientCertDetails;
   const mode = typeof v === 'number' ? XFCC_MODES[v] ?? 'SANITIZE' : typeof v === 'string' ? v : 'SANITIZE';
   if (mode === 'FORWARD_ONLY' || mode === 'ALWAYS_FORWARD_ONLY') return;

@@ -1,17 +1,18 @@
 // HTTP/1.1 upgrades (WebSocket) when the connection manager's upgrade_configs allow the type: the request is
 // routed like any other, then the proxy opens a raw connection to the picked host (cluster.connect, with the
-// cluster's TLS), writes the request head, and splices the two sockets; the host's 101 and everything after
-// it flows through untouched. Upgrades of other types, or when none is configured, get 403 as in Envoy.
+// cluster's TLS), writes the request head (headers as upstream-request.ts builds them for any forwarded request),
+// and splices the two sockets; the host's 101 and everything after it flows through untouched. Upgrades of other
+// types, or when none is configured, get 403 as in Envoy.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ConnContext, HttpRecord, ResponseFlag } from '../runtime.ts';
 import { arr, str } from '../routing/envoy-values.ts';
 import type { Obj } from '../routing/envoy-values.ts';
-import { firstValue, stripHopByHop, toHttpRequest } from './headers.ts';
-import type { HeaderBag } from './headers.ts';
+import { firstValue, toHttpRequest } from './headers.ts';
 import { peers } from './record.ts';
 import type { Shared } from './shared.ts';
-import { propagateTrace } from './trace.ts';
+import { upstreamRequest } from './upstream-request.ts';
+import type { UpstreamSource } from './upstream-request.ts';
 
 const REASONS: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable', 301: 'Moved Permanently', 302: 'Found' };
 
@@ -60,18 +61,12 @@ export function handleUpgrade(shared: Shared, ctx: ConnContext, req: IncomingMes
     release();
     return fail(503, 'UH');
   }
-  const h: HeaderBag = action.upstreamHeaders ?? {};
-  const path = (h[':path'] as string | undefined) ?? request.path;
-  const authority = (h[':authority'] as string | undefined) ?? request.authority;
-  delete h[':path'];
-  delete h[':authority'];
-  stripHopByHop(h, false);
-  h.host = authority;
+  // The same upstream headers as a forwarded request (Host, x-forwarded-*, x-request-id, trace context,
+  // x-forwarded-client-cert), then the upgrade's own hop-by-hop pair.
+  const source: UpstreamSource = { shared, ctx, request, hcm: plan.hcm, grpc: false, requestId: undefined, trace: undefined };
+  const { headers: h, path } = upstreamRequest(source, action);
   h.connection = 'Upgrade';
   h.upgrade = firstValue(req.headers.upgrade) ?? type;
-  if (h['x-forwarded-proto'] === undefined) h['x-forwarded-proto'] = scheme;
-  if (!firstValue(h['x-request-id'])) h['x-request-id'] = crypto.randomUUID();
-  propagateTrace(h);
   let text = `${request.method} ${path} HTTP/1.1\r\n`;
   for (const k in h) {
     const v = h[k];
