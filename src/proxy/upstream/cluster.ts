@@ -2,7 +2,8 @@
 // and per-host undici pools. `configure` applies a changed Cluster/assignment in place: hosts whose address
 // stays keep their counters and ejections, and their pools while the transport and connection settings stay.
 // Hot path: pick() draws a priority level (only when load spills over several) and makes one balancer call
-// over that level's prebuilt host array; dispatcher()/report() are one map lookup.
+// over that level's prebuilt host array; dispatcher()/report() find the host's slot by address (a map lookup, a
+// second one for hosts outside the assignment).
 import type { ClusterRuntime, FileSource, UpstreamHost } from '../runtime.ts';
 import { arr, obj, str, structToJs } from '../routing/envoy-values.ts';
 import type { Obj } from '../routing/envoy-values.ts';
@@ -63,6 +64,8 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
   let settings: ConnectionSettings;
   let clusterSpec: TransportSpec;
   let balancerKey = '';
+  /** Only for observe(): the latency state it learns lives on the host entries, which every level's balancer
+   * reads, so one instance serves them all. */
   let balancer: Balancer;
   let byLocality: boolean;
   /** Balancers per priority (and per priority and locality), so each keeps its own round-robin state and table. */
@@ -249,13 +252,15 @@ export function createCluster(name: string, initial: Obj, deps: ClusterDeps): Ma
       return openSocket(targetFor(slotFor(host), link, 'tcp', signal));
     },
     report(host, outcome) {
-      const slot = slots.get(host.address) ?? dynamic.get(host.address);
+      const member = slots.get(host.address);
+      const slot = member ?? dynamic.get(host.address);
       if (!slot) return;
       const e = slot.entry;
       if (e.active > 0) e.active--;
       const now = deps.now();
       balancer.observe?.(e, outcome.latencyMs, now);
-      if (outlier && slots.get(host.address) === slot && outlier.record(e.key, outcome, now, deps.random)) rebuild();
+      // Outlier detection tracks the cluster's own hosts only, not ORIGINAL_DST or leftover ones.
+      if (outlier && member && outlier.record(e.key, outcome, now, deps.random)) rebuild();
     },
     peerPrincipal: (host) => (slots.get(host.address) ?? dynamic.get(host.address))?.principal,
     configure,
