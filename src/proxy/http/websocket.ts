@@ -3,6 +3,7 @@
 // cluster's TLS), writes the request head (headers as upstream-request.ts builds them for any forwarded request),
 // and splices the two sockets; the host's 101 and everything after it flows through untouched. Upgrades of other
 // types, or when none is configured, get 403 as in Envoy.
+import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ConnContext, HttpRecord, ResponseFlag } from '../runtime.ts';
@@ -14,14 +15,12 @@ import type { Shared } from './shared.ts';
 import { upstreamRequest } from './upstream-request.ts';
 import type { UpstreamSource } from './upstream-request.ts';
 
-const REASONS: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable', 301: 'Moved Permanently', 302: 'Found' };
-
 function upgradeAllowed(hcm: Obj, type: string): boolean {
   return arr(hcm.upgradeConfigs).some((u) => str(u.upgradeType).toLowerCase() === type);
 }
 
 function refuse(socket: Duplex, status: number, extra = ''): void {
-  socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-length: 0\r\nconnection: close\r\n${extra}\r\n`);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\ncontent-length: 0\r\nconnection: close\r\n${extra}\r\n`);
 }
 
 export function handleUpgrade(shared: Shared, ctx: ConnContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
