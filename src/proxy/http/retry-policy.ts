@@ -6,7 +6,7 @@ import type { RetrySummary } from '../routing/types.ts';
 /** How an attempt ended without a usable response. */
 export type AttemptFailure = 'connect-failure' | 'reset' | 'refused-stream' | 'per-try-timeout';
 
-/** retry_on as bit flags (the policy is a fresh object per request, so this is a short loop, not a cache). */
+/** retry_on as bit flags, folded only when a try failed or answered an error (a short loop; successes skip it). */
 const ON_5XX = 1;
 const ON_GATEWAY = 2;
 const ON_CONNECT = 4;
