@@ -18,11 +18,15 @@ export function localityGroups(eligible: readonly HostEntry[], all: readonly Hos
   for (const h of eligible) {
     if (h.localityWeight === undefined) return undefined;
     const l = h.host.locality ?? '';
-    byLocality.set(l, [...(byLocality.get(l) ?? []), h]);
+    const list = byLocality.get(l);
+    if (list) list.push(h); else byLocality.set(l, [h]);
   }
   if (byLocality.size < 2) return undefined;
   const totals = new Map<string, number>();
-  for (const h of all) totals.set(h.host.locality ?? '', (totals.get(h.host.locality ?? '') ?? 0) + 1);
+  for (const h of all) {
+    const l = h.host.locality ?? '';
+    totals.set(l, (totals.get(l) ?? 0) + 1);
+  }
   let upTo = 0;
   const groups: LocalityGroup[] = [];
   for (const [locality, hosts] of [...byLocality].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {

@@ -70,18 +70,16 @@ export function connectionSettings(cluster: Obj, t: Thresholds): ConnectionSetti
     else if (isIP(a) === 6) bind.v6 ??= a;
   }
   const keepalive = obj(cluster.upstreamConnectionOptions).tcpKeepalive;
+  const upstream = obj(httpOptions(cluster).upstreamHttpProtocolOptions ?? cluster.upstreamHttpProtocolOptions);
   const s: ConnectionSettings = {
     protocol: protocolOf(cluster),
     maxConcurrentStreams: u32(http2Options(cluster).maxConcurrentStreams) || 100,
     connectTimeoutMs: durationMs(cluster.connectTimeout) || 5000,
     bind,
-    autoSni: false,
-    autoSanValidation: false,
+    autoSni: upstream.autoSni === true,
+    autoSanValidation: upstream.autoSanValidation === true,
     key: '',
   };
-  const upstream = obj(httpOptions(cluster).upstreamHttpProtocolOptions ?? cluster.upstreamHttpProtocolOptions);
-  s.autoSni = upstream.autoSni === true;
-  s.autoSanValidation = upstream.autoSanValidation === true;
   const idle = durationMs(common.idleTimeout);
   if (idle) s.idleTimeoutMs = idle;
   const perConn = u32(common.maxRequestsPerConnection) ?? u32(cluster.maxRequestsPerConnection);
