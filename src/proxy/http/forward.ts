@@ -4,7 +4,6 @@
 // retries with back-off and the retry budget (URX when exhausted), connect failures (UF) and resets (UC),
 // mirrors, trailers (gRPC), and outcome reports for outlier detection. Request bodies are buffered only when a
 // retry or a mirror may need to replay them, and only up to the buffer limit; otherwise they stream.
-import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ClusterRuntime, LbContext, ResponseFlag } from '../runtime.ts';
 import type { ClusterAction, RetrySummary } from '../routing/types.ts';

@@ -6,7 +6,6 @@
 import { TLSSocket, createSecureContext } from 'node:tls';
 import type { SecureContext } from 'node:tls';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { FileSource, Identity, LoadedConfig, Runtime } from '../runtime.ts';
 import { arr, bool, has, obj, str, strs } from '../routing/envoy-values.ts';
 import type { Obj } from '../routing/envoy-values.ts';
@@ -111,8 +110,9 @@ export function downstreamTlsFor(runtime: Runtime, loaded: LoadedConfig, dtls: O
 
 /**
  * OpenSSL's verdict on the peer's chain. A tls.Server sets `authorized` from it after the handshake; a TLSSocket
- * made directly (needed here to run TLS over the replayed bytes) does not, so it is read from the TLS handle the
- * same way (`_handle.verifyError()`, internal but the only way to reach the verification result).
+ * made directly (needed here: the connection was accepted by a plain net server and sniffed first) does not, so it
+ * is read from the TLS handle the same way (`_handle.verifyError()`, internal but the only way to reach the
+ * verification result).
  */
 function peerVerifyError(socket: TLSSocket): string | undefined {
   const handle = (socket as unknown as { _handle?: { verifyError?: () => (Error & { code?: string }) | null } })._handle;
@@ -126,18 +126,17 @@ type Terminated =
   | { kind: 'failed'; reason: string };
 
 /**
- * Runs the server handshake on `stream` (a net.Socket, or a Duplex replaying sniffed bytes). With a net.Socket
- * and `head` (the bytes protocol detection read), the head goes back into the paused socket's buffer: TLSSocket
- * feeds bytes buffered on the socket to its TLS handle first, then the handle reads the TCP handle natively, so
- * the encrypted stream never crosses a JavaScript stream (a replaying Duplex costs a JS round trip per chunk).
+ * Runs the server handshake on an accepted connection. `head` (the bytes protocol detection read) goes back into
+ * the paused socket's buffer: TLSSocket feeds bytes buffered on the socket to its TLS handle first, then the
+ * handle reads the TCP handle natively, so the encrypted stream never crosses a JavaScript stream.
  */
-export function terminateTls(stream: Socket | Duplex, tls: DownstreamTls, handshakeTimeoutMs = 10_000, head?: Buffer): Promise<Terminated> {
+export function terminateTls(stream: Socket, tls: DownstreamTls, handshakeTimeoutMs = 10_000, head?: Buffer): Promise<Terminated> {
   if (head && head.length > 0) {
-    (stream as Socket).pause();
+    stream.pause();
     stream.unshift(head);
   }
   return new Promise((resolve) => {
-    const socket = new TLSSocket(stream as Socket, {
+    const socket = new TLSSocket(stream, {
       isServer: true,
       secureContext: tls.context,
       requestCert: tls.requestCert,
