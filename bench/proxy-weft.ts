@@ -14,6 +14,7 @@ import { translate } from '../src/translate/index.ts';
 import type { ProxyConfig } from '../src/translate/types.ts';
 import { KubeletVolume } from '../test/support/kubelet-volume.ts';
 import { app, clusterIPOf, destinationRule, namespace, snapshotOf } from '../test/support/mesh-fixtures.ts';
+import { identityFiles } from '../test/support/proxy-bundles.ts';
 import { SIDECAR_NODE_FLAGS } from '../src/proxy/node-flags.ts';
 import { buildSidecar } from './proxy-build.ts';
 import { type Proc, freePort, startProc, waitReady } from './proxy-procs.ts';
@@ -92,7 +93,7 @@ export async function writeIdentityDirs(clientDir: string, serverDir: string): P
   const ca = await createRootCa();
   for (const [dir, sa] of [[clientDir, CLIENT], [serverDir, SERVICE]] as const) {
     const c = await issueWorkloadCert(ca, spiffeId('cluster.local', NS, sa));
-    new KubeletVolume(dir).write({ 'cert-chain.pem': c.certChainPem, 'key.pem': c.keyPem, 'root-cert.pem': c.rootCertPem });
+    new KubeletVolume(dir).write(identityFiles(c));
   }
 }
 

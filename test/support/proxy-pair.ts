@@ -20,6 +20,7 @@ import type { ProxyConfig } from '../../src/translate/types.ts';
 import type { DestinationRuleSpec } from '../../src/api/destinationrule.ts';
 import type { VirtualServiceSpec } from '../../src/api/virtualservice.ts';
 import { KubeletVolume } from './kubelet-volume.ts';
+import { identityFiles } from './proxy-bundles.ts';
 import { app, clusterIPOf, destinationRule, endpointSlice, namespace, peerAuthentication, service, snapshotOf, virtualService } from './mesh-fixtures.ts';
 
 export const NS = 'shop';
@@ -75,10 +76,6 @@ export function pairConfigs(m: PairMesh): { client: ProxyConfig; server: ProxyCo
   };
   return { client: w('client-v1'), server: w('web-v1') };
 }
-
-export const identityFiles = (c: WorkloadCert): Record<string, string> => ({
-  'cert-chain.pem': c.certChainPem, 'key.pem': c.keyPem, 'root-cert.pem': c.rootCertPem,
-});
 
 let ca: Promise<MeshCa> | undefined;
 export const pairCa = (): Promise<MeshCa> => (ca ??= createRootCa());

@@ -9,8 +9,9 @@ import * as tls from 'node:tls';
 import { packProxyConfig } from '../../src/controllers/proxy-bundle.ts';
 import { createRootCa } from '../../src/pki/ca.ts';
 import { eventually } from '../support/kubelet-volume.ts';
+import { identityFiles } from '../support/proxy-bundles.ts';
 import {
-  CLIENT_ID, SERVER_ID, SERVER_POD_IP, clientListener, identity, identityFiles, pairConfigs, runSidecar, serverListener,
+  CLIENT_ID, SERVER_ID, SERVER_POD_IP, clientListener, identity, pairConfigs, runSidecar, serverListener,
 } from '../support/proxy-pair.ts';
 import type { PairMesh, RunningSidecar } from '../support/proxy-pair.ts';
 import { offeredAlpn } from '../../src/proxy/upstream/pools.ts';
