@@ -54,7 +54,9 @@ describe('proxy upstream: circuit breakers', () => {
     const r = b.admitRetry()!;
     expect(b.admitRetry()).to.equal(undefined);
     r();
+    r(); // a second release changes nothing
     expect(b.admitRetry()).to.be.a('function');
+    expect(b.admitRetry()).to.equal(undefined);
   });
 
   it('a retry budget allows a share of the requests in flight, at least its minimum', () => {
