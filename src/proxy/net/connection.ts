@@ -38,6 +38,9 @@ export interface Accepted {
 /** Envoy's listener_filters_timeout when a listener does not set one. */
 const ENVOY_LISTENER_FILTERS_TIMEOUT_MS = 15_000;
 
+/** ALPN names of HTTP/2: h2, and istio-h2 between sidecars. */
+const isH2 = (alpn: string | undefined): boolean => alpn === 'h2' || alpn === 'istio-h2';
+
 export const plainIp = (ip: string | undefined): string | undefined => (ip?.startsWith('::ffff:') ? ip.slice(7) : ip);
 
 function sniffOptions(env: ConnectionEnv, listener: Obj | undefined, info: ConnectionInfo): SniffOptions {
@@ -76,7 +79,7 @@ export async function handleConnection(env: ConnectionEnv, socket: Socket, a: Ac
     info.tls = { ...(sniffed.sni ? { sni: sniffed.sni } : {}), alpn: sniffed.alpn };
     // What an HTTP filter chain would parse once the proxy terminates this TLS (filter chains match on the TLS
     // facts only, so this changes no chain choice); set to the negotiated protocol after the handshake.
-    info.http = sniffed.alpn.some((p) => p === 'h2' || p === 'istio-h2') ? 'http2' : 'http1';
+    info.http = sniffed.alpn.some(isH2) ? 'http2' : 'http1';
   } else if (sniffed.protocol !== 'tcp') info.http = sniffed.protocol;
 
   const ctx = connContext(runtime, a.kind, info, downstreamRemote);
@@ -107,7 +110,7 @@ export async function handleConnection(env: ConnectionEnv, socket: Socket, a: Ac
       ...(t.sni ?? info.tls?.sni ? { sni: t.sni ?? info.tls?.sni } : {}),
       ...(t.alpn ? { alpn: t.alpn } : {}),
     };
-    if (info.http) info.http = t.alpn === 'h2' || t.alpn === 'istio-h2' ? 'http2' : 'http1';
+    if (info.http) info.http = isH2(t.alpn) ? 'http2' : 'http1';
     stream = t.socket;
     head = Buffer.alloc(0);
   }
@@ -115,8 +118,8 @@ export async function handleConnection(env: ConnectionEnv, socket: Socket, a: Ac
     proxyTcp(runtime, ctx, plan, stream, head);
     return;
   }
-  const protocol = ctx.tls ? (ctx.tls.alpn === 'h2' || ctx.tls.alpn === 'istio-h2' ? 'http2' : 'http1')
-    : info.http === 'http2' ? 'http2' : 'http1';
+  // An HTTP plan implies info.http; after TLS it holds the negotiated protocol.
+  const protocol = info.http === 'http2' ? 'http2' : 'http1';
   if (stream !== socket) env.http.serve(stream, ctx, protocol);
   else serveSniffed(env.http, socket, head, ctx, protocol);
 }
