@@ -1,8 +1,8 @@
 // The HTTP handler executes the routing core's actions against real loopback servers: first match wins,
 // weighted splits by the injected random source, rewrites, redirects, direct responses, header operations,
-// and the local replies with their response flags (NR, NC, UH, UO).
+// the local replies with their response flags (NR, NC, UH, UO), and the connection manager's Host port stripping.
 import { expect } from 'chai';
-import { httpProxy, routeConfig, vhost } from '../support/envoy-objects.ts';
+import { hcm, httpProxy, listener, proxyConfig, routeConfig, vhost } from '../support/envoy-objects.ts';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createHttpHandler } from '../../src/proxy/http/index.ts';
@@ -129,5 +129,47 @@ describe('proxy http: routing actions', () => {
     expect(rec!.traceId).to.match(/^[0-9a-f]{32}$/);
     expect(rec!.requestId).to.be.a('string');
     expect(rec!.responseBytes).to.be.greaterThan(0);
+  });
+});
+
+describe('proxy http: the Host port before virtual host selection', () => {
+  let up: Upstream;
+  let clusters: FixtureClusters;
+  const proxies: ProxyFront[] = [];
+
+  // A proxy for port 8080 whose connection manager strips the Host port as `strip` says; the upstream echoes Host.
+  async function stripping(strip: Record<string, boolean>): Promise<ProxyFront> {
+    const rc = routeConfig('8080', [vhost('web', ['example.com'], [{ name: 'all', match: { prefix: '/' }, route: { cluster: 'a' } }])]);
+    const config = proxyConfig({ listeners: [listener('0.0.0.0_8080', '0.0.0.0', 8080, [{ filters: [hcm('8080', strip)] }])], routes: [rc] });
+    const p = await startProxy(makeRuntime(config, clusters), 'http1', 8080);
+    proxies.push(p);
+    return p;
+  }
+
+  before(async () => {
+    up = await startUpstream((req, res) => res.end(String(req.headers.host)));
+    clusters = new FixtureClusters();
+    clusters.add(new FixtureCluster('a', [up.address]));
+  });
+
+  after(async () => {
+    for (const p of proxies) await p.close();
+    await clusters.close();
+    await up.close();
+  });
+
+  it('strip_matching_host_port removes the port only when it is the listener port', async () => {
+    const p = await stripping({ stripMatchingHostPort: true });
+    const matching = await send(p.port, '/', { headers: { host: 'example.com:8080' } });
+    expect([matching.status, matching.body]).to.deep.equal([200, 'example.com']);
+    expect((await send(p.port, '/', { headers: { host: 'example.com:9090' } })).status).to.equal(404);
+  });
+
+  it('strip_any_host_port removes any port; without either the port stays part of the host', async () => {
+    const any = await stripping({ stripAnyHostPort: true });
+    const r = await send(any.port, '/', { headers: { host: 'example.com:9090' } });
+    expect([r.status, r.body]).to.deep.equal([200, 'example.com']);
+    const none = await stripping({});
+    expect((await send(none.port, '/', { headers: { host: 'example.com:8080' } })).status).to.equal(404);
   });
 });

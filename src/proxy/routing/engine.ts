@@ -171,6 +171,7 @@ export function planConnection(c: CompiledProxy, conn: ConnectionInfo): Connecti
   const merge = bool(hcm.mergeSlashes, false);
   const stripAny = bool(hcm.stripAnyHostPort, false);
   const stripMatching = bool(hcm.stripMatchingHostPort, false);
+  const port = String(conn.port);
   return {
     ...base,
     ...downstreamTls,
@@ -182,8 +183,10 @@ export function planConnection(c: CompiledProxy, conn: ConnectionInfo): Connecti
         request.path = normalize ? normalizePath(request.path, merge)
           : request.path.replace(/^([^?#]*)/, (p) => p.replace(/\/{2,}/g, '/'));
       }
-      const hostPort = request.authority.slice(stripPort(request.authority).length + 1);
-      if (stripAny || (stripMatching && hostPort === String(conn.port))) request.authority = stripPort(request.authority);
+      if (stripAny || stripMatching) {
+        const host = stripPort(request.authority);
+        if (stripAny || request.authority.slice(host.length + 1) === port) request.authority = host;
+      }
       const out: RouteResult = { ...(routeConfig !== undefined ? { routeConfig } : {}), action: { kind: 'no-route' } };
       const found = routeTable.route(request, random);
       if (found.vhost) out.virtualHost = found.vhost.name;

@@ -85,15 +85,9 @@ function hostAndPort(host: string): { host: string; port: string } {
 
 function redirect(ctx: RouteContext, rd: Obj): Action {
   const { req } = ctx;
-  // The router rewrites :path with the redirect's prefix_rewrite / regex_rewrite before building Location.
-  let path = req.path;
-  const regex = regexRewriteOf(rd.regexRewrite);
-  if (regex) {
-    const just = pathOnly(path);
-    path = globalReplace(compileRegex(regex.pattern), just, regex.substitution) + path.slice(just.length);
-  } else if (str(rd.prefixRewrite) !== '') {
-    path = str(rd.prefixRewrite) + path.slice(ctx.matchedPath.length);
-  }
+  // The router rewrites :path with the redirect's prefix_rewrite / regex_rewrite (one of them: a proto oneof)
+  // before building Location.
+  const path = rewritePath(req.path, ctx.matchedPath, str(rd.prefixRewrite), regexRewriteOf(rd.regexRewrite));
 
   const scheme = str(rd.schemeRedirect) || (bool(rd.httpsRedirect, false) ? 'https' : req.scheme);
   const portRedirect = u32(rd.portRedirect) ?? 0;
