@@ -36,11 +36,7 @@ const SDS_IDENTITY: Record<string, { chain: string; key: string } | { ca: string
 
 function dataSource(files: FileSource, ds: unknown, what: string): string {
   const d = obj(ds);
-  if (has(d, 'filename')) {
-    const text = files.read(str(d.filename));
-    if (text === undefined) throw new Error(`downstream TLS: ${what} ${str(d.filename)} is not available`);
-    return text;
-  }
+  if (has(d, 'filename')) return read(files, str(d.filename), what);
   if (has(d, 'inlineString')) return str(d.inlineString);
   if (has(d, 'inlineBytes')) return Buffer.from(str(d.inlineBytes), 'base64').toString('utf8');
   throw new Error(`downstream TLS: ${what} has no filename or inline data`);
