@@ -1,12 +1,13 @@
 // Test fixtures for the listener tests: a Runtime around a swappable config (the real cluster manager, a
 // FileSource map, telemetry that records TCP records), an echo server that tags its replies, TLS backends that
-// answer their name and the SNI they saw, and free loopback ports.
+// answer their name and the SNI they saw, free loopback ports, and startListeners inputs for TCP-only tests.
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { compileProxy } from '../../src/proxy/routing/engine.ts';
-import type { Identity, LoadedConfig, Runtime, TcpRecord, Telemetry, HttpRecord } from '../../src/proxy/runtime.ts';
+import type { StartListenersOptions } from '../../src/proxy/net/listeners.ts';
+import type { HttpHandler, Identity, LoadedConfig, Runtime, TcpRecord, Telemetry, HttpRecord } from '../../src/proxy/runtime.ts';
 import { createClusterManager } from '../../src/proxy/upstream/index.ts';
 import type { WeftClusterManager } from '../../src/proxy/upstream/index.ts';
 import type { ProxyConfig } from '../../src/translate/types.ts';
@@ -64,6 +65,20 @@ export function netRuntime(pc: ProxyConfig, files: Record<string, string> = {}):
   };
   rt.setConfig(pc);
   return rt;
+}
+
+/** The HTTP handler of tests that exercise TCP paths only: a connection handed to it is closed. */
+export const noHttp: HttpHandler = { serve: (s) => s.destroy(), drain: async () => {}, inFlight: () => 0 };
+
+/** startListeners options without capture: one explicit loopback listener on a free port that accepts as if
+ * captured in `direction` towards `destinationIp:destinationPort`. */
+export function explicitListener(
+  direction: 'outbound' | 'inbound', destinationIp: string, destinationPort: number, extra: Partial<StartListenersOptions> = {},
+): StartListenersOptions {
+  return {
+    capture: 'none', outboundPort: 15001, inboundPort: 15006, gateway: false,
+    explicit: [{ bindHost: '127.0.0.1', bindPort: 0, direction, destinationIp, destinationPort }], ...extra,
+  };
 }
 
 export interface Closable {

@@ -13,11 +13,11 @@ import type { WorkloadCert } from '../../src/pki/workload-cert.ts';
 import { createHttpHandler } from '../../src/proxy/http/index.ts';
 import { startListeners } from '../../src/proxy/net/listeners.ts';
 import type { RunningListeners } from '../../src/proxy/net/listeners.ts';
-import type { HttpHandler, Identity } from '../../src/proxy/runtime.ts';
+import type { Identity } from '../../src/proxy/runtime.ts';
 import { ROOT_CERT, WORKLOAD_CERT_CHAIN, WORKLOAD_KEY } from '../../src/translate/identity-files.ts';
 import { TLS_INSPECTOR, hcm, listener, proxyConfig, routeConfig, tcpProxy, toCluster, vhost } from '../support/envoy-objects.ts';
 import { productpageConfig, testCa, workloadIdentity } from '../support/proxy-bundles.ts';
-import { echoServer, netRuntime, readAll } from '../support/proxy-net-fixtures.ts';
+import { echoServer, explicitListener, netRuntime, noHttp, readAll } from '../support/proxy-net-fixtures.ts';
 import type { Closable, NetRuntime } from '../support/proxy-net-fixtures.ts';
 import { namedServer, staticCluster } from '../support/proxy-upstream-fixtures.ts';
 import type { NamedServer } from '../support/proxy-upstream-fixtures.ts';
@@ -39,6 +39,7 @@ function translatedMtls(kind: 'tcp' | 'http'): O {
 const identityFiles = (c: WorkloadCert): Record<string, string> => ({ [WORKLOAD_CERT_CHAIN]: c.certChainPem, [WORKLOAD_KEY]: c.keyPem, [ROOT_CERT]: c.rootCertPem });
 const asIdentity = (c: WorkloadCert): Identity => ({ certChain: c.certChainPem, key: c.keyPem, rootCerts: c.rootCertPem, spiffeId: formatSpiffeId(c.id), notAfter: c.notAfter });
 const inspector = { name: 'envoy.filters.listener.tls_inspector', typedConfig: { '@type': TLS_INSPECTOR } };
+const inboundTo9080 = explicitListener('inbound', '10.0.1.1', 9080, { log: (l, m, f) => { if (process.env.DEBUG_NET) console.log(l, m, f); } });
 
 describe('proxy net: downstream mTLS', function () {
   this.timeout(15_000);
@@ -47,7 +48,6 @@ describe('proxy net: downstream mTLS', function () {
   let backends: Array<Closable | NamedServer> = [];
   let server: WorkloadCert;
   let client: WorkloadCert;
-  const noHttp: HttpHandler = { serve: (s) => s.destroy(), drain: async () => {}, inFlight: () => 0 };
 
   before(async () => {
     server = await workloadIdentity('productpage');
@@ -74,10 +74,7 @@ describe('proxy net: downstream mTLS', function () {
       clusters: [staticCluster('inbound|9080||', [echo.address])],
     }), identityFiles(server));
     rt.setIdentity(asIdentity(server));
-    running = await startListeners(rt, noHttp, {
-      capture: 'none', outboundPort: 15001, inboundPort: 15006, gateway: false, log: (l, m, f) => { if (process.env.DEBUG_NET) console.log(l, m, f); },
-      explicit: [{ bindHost: '127.0.0.1', bindPort: 0, direction: 'inbound', destinationIp: '10.0.1.1', destinationPort: 9080 }],
-    });
+    running = await startListeners(rt, noHttp, inboundTo9080);
     return running.bound()[0]!.port;
   }
 
@@ -153,10 +150,7 @@ describe('proxy net: downstream mTLS', function () {
       routes: [routeConfig('inbound', [vhost('all', ['*'], [toCluster('inbound|9080||')])])],
       clusters: [staticCluster('inbound|9080||', [web.address])],
     }), identityFiles(server));
-    running = await startListeners(rt, createHttpHandler(rt), {
-      capture: 'none', outboundPort: 15001, inboundPort: 15006, gateway: false, log: (l, m, f) => { if (process.env.DEBUG_NET) console.log(l, m, f); },
-      explicit: [{ bindHost: '127.0.0.1', bindPort: 0, direction: 'inbound', destinationIp: '10.0.1.1', destinationPort: 9080 }],
-    });
+    running = await startListeners(rt, createHttpHandler(rt), inboundTo9080);
     const port = running.bound()[0]!.port;
     const session = http2.connect(`https://127.0.0.1:${port}`, {
       ca: server.rootCertPem, cert: client.certChainPem, key: client.keyPem, checkServerIdentity: () => undefined,

@@ -14,7 +14,7 @@ import type { HttpHandler } from '../../src/proxy/runtime.ts';
 import { TLS_INSPECTOR, listener, proxyConfig, routeConfig, tcpProxy, toCluster, vhost, hcm, HTTP_INSPECTOR } from '../support/envoy-objects.ts';
 import { namedServer, staticCluster } from '../support/proxy-upstream-fixtures.ts';
 import type { NamedServer } from '../support/proxy-upstream-fixtures.ts';
-import { echoServer, freePort, netRuntime, readAll, tlsBackend } from '../support/proxy-net-fixtures.ts';
+import { echoServer, explicitListener, freePort, netRuntime, noHttp, readAll, tlsBackend } from '../support/proxy-net-fixtures.ts';
 import type { Closable, NetRuntime } from '../support/proxy-net-fixtures.ts';
 
 const inspector = (type: string) => ({ name: type.split('.').at(-2), typedConfig: { '@type': type } });
@@ -37,11 +37,8 @@ describe('proxy net: listeners', function () {
     backends = [];
   });
 
-  const explicitAt = (dstPort: number, direction: 'outbound' | 'inbound' = 'outbound'): StartListenersOptions => ({
-    ...NONE, explicit: [{ bindHost: '127.0.0.1', bindPort: 0, direction, destinationIp: '10.96.0.5', destinationPort: dstPort }],
-  });
+  const explicitAt = (dstPort: number, direction: 'outbound' | 'inbound' = 'outbound') => explicitListener(direction, '10.96.0.5', dstPort);
   const boundPort = () => running!.bound()[0]!.port;
-  const noHttp: HttpHandler = { serve: (s) => s.destroy(), drain: async () => {}, inFlight: () => 0 };
 
   it('proxies TCP from an explicit listener to a real echo server, with half-close and TcpRecords', async () => {
     const echo = await echoServer('echo');

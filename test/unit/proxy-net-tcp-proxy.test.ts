@@ -3,21 +3,17 @@
 import { expect } from 'chai';
 import { connect } from 'node:net';
 import { startListeners } from '../../src/proxy/net/listeners.ts';
-import type { RunningListeners, StartListenersOptions } from '../../src/proxy/net/listeners.ts';
-import type { HttpHandler } from '../../src/proxy/runtime.ts';
+import type { RunningListeners } from '../../src/proxy/net/listeners.ts';
 import { listener, proxyConfig, tcpProxy } from '../support/envoy-objects.ts';
 import { staticCluster } from '../support/proxy-upstream-fixtures.ts';
-import { echoServer, netRuntime, readAll } from '../support/proxy-net-fixtures.ts';
+import { echoServer, explicitListener, netRuntime, noHttp, readAll } from '../support/proxy-net-fixtures.ts';
 import type { Closable, NetRuntime } from '../support/proxy-net-fixtures.ts';
-
-const NONE: StartListenersOptions = { capture: 'none', outboundPort: 15001, inboundPort: 15006, explicit: [], gateway: false };
 
 describe('proxy net: TCP proxy settings', function () {
   this.timeout(10_000);
   let rt: NetRuntime | undefined;
   let running: RunningListeners | undefined;
   let backends: Closable[] = [];
-  const noHttp: HttpHandler = { serve: (s) => s.destroy(), drain: async () => {}, inFlight: () => 0 };
 
   afterEach(async () => {
     await running?.close();
@@ -35,9 +31,7 @@ describe('proxy net: TCP proxy settings', function () {
       listeners: [listener('virtualOutbound', '0.0.0.0', 15001, [{ filters: [tcpProxy('PassthroughCluster')] }])],
       clusters: [{ name: 'PassthroughCluster', type: 'ORIGINAL_DST', connectTimeout: { seconds: 1 }, lbPolicy: 'CLUSTER_PROVIDED' }],
     }));
-    running = await startListeners(rt, noHttp, {
-      ...NONE, explicit: [{ bindHost: '127.0.0.1', bindPort: 0, direction: 'outbound', destinationIp: '127.0.0.1', destinationPort: echo.port }],
-    });
+    running = await startListeners(rt, noHttp, explicitListener('outbound', '127.0.0.1', echo.port));
     const c = connect(running.bound()[0]!.port, '127.0.0.1');
     const text = readAll(c);
     c.end('hi');
@@ -55,9 +49,7 @@ describe('proxy net: TCP proxy settings', function () {
       listeners: [listener('0.0.0.0_5432', '0.0.0.0', 5432, [{ filters: [idle] }])],
       clusters: [staticCluster('db', [echo.address])],
     }));
-    running = await startListeners(rt, noHttp, {
-      ...NONE, explicit: [{ bindHost: '127.0.0.1', bindPort: 0, direction: 'outbound', destinationIp: '10.0.0.9', destinationPort: 5432 }],
-    });
+    running = await startListeners(rt, noHttp, explicitListener('outbound', '10.0.0.9', 5432));
     const started = Date.now();
     const c = connect(running.bound()[0]!.port, '127.0.0.1');
     c.write('x');
