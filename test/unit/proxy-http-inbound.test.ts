@@ -120,15 +120,20 @@ describe('proxy http: TLS-terminated inbound connections, hash keys, HTTP/2 drai
     const front = await startProxy(runtime, 'http2', 8080, { kind: 'inbound' });
     try {
       const session = http2.connect(`http://127.0.0.1:${front.port}`);
-      await new Promise<void>((resolve, reject) => {
+      const status = await new Promise<unknown>((resolve, reject) => {
         const req = session.request({ ':path': '/' });
+        let s: unknown;
+        req.on('response', (h) => { s = h[':status']; });
         req.resume();
-        req.on('end', resolve);
+        req.on('end', () => resolve(s));
         req.on('error', reject);
       });
-      const goaway = new Promise<void>((resolve) => session.once('goaway', () => resolve()));
+      expect(status).to.equal(200);
+      const goaway = new Promise<number>((resolve) => session.once('goaway', (code: number) => resolve(code)));
       await front.handler.drain(500);
-      await goaway;
+      // A graceful GOAWAY (NO_ERROR), and nothing left in flight.
+      expect(await goaway).to.equal(http2.constants.NGHTTP2_NO_ERROR);
+      expect(front.handler.inFlight()).to.equal(0);
       session.destroy();
     } finally {
       await front.close();
