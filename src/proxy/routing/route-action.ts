@@ -11,6 +11,7 @@ import type { HeaderMutations } from './header-ops.ts';
 import { compileRegex, globalReplace } from './regex.ts';
 import { pathOnly } from './request.ts';
 import type { HttpRequest } from './request.ts';
+import { stripPort } from './route-table.ts';
 import type { CompiledRoute, CompiledVirtualHost } from './route-table.ts';
 import type { Action, ClusterAction, FaultSummary, HeaderOp, MirrorSummary, RetrySummary, UpstreamCluster } from './types.ts';
 
@@ -78,11 +79,6 @@ function regexRewriteOf(v: unknown): { pattern: string; substitution: string } |
   return { pattern: str(obj(rr.pattern).regex), substitution: str(rr.substitution) };
 }
 
-function hostAndPort(host: string): { host: string; port: string } {
-  const end = host.startsWith('[') ? (host.lastIndexOf(']:') < 0 ? -1 : host.lastIndexOf(']:') + 1) : host.lastIndexOf(':');
-  return end < 0 ? { host, port: '' } : { host: host.slice(0, end), port: host.slice(end) };
-}
-
 function redirect(ctx: RouteContext, rd: Obj): Action {
   const { req } = ctx;
   // The router rewrites :path with the redirect's prefix_rewrite / regex_rewrite (one of them: a proto oneof)
@@ -95,13 +91,14 @@ function redirect(ctx: RouteContext, rd: Obj): Action {
   let host = str(rd.hostRedirect);
   if (!host) {
     host = req.authority;
-    const hp = hostAndPort(host);
-    if (hp.port) {
+    const bare = stripPort(host);
+    const hostPort = host.slice(bare.length);
+    if (hostPort) {
       let remove = port !== '';
       if (scheme !== req.forwardedProto) {
-        remove ||= (req.forwardedProto === 'https' && hp.port === ':443') || (req.forwardedProto === 'http' && hp.port === ':80');
+        remove ||= (req.forwardedProto === 'https' && hostPort === ':443') || (req.forwardedProto === 'http' && hostPort === ':80');
       }
-      if (remove) host = hp.host;
+      if (remove) host = bare;
     }
   }
   const pathRedirect = str(rd.pathRedirect);
