@@ -1,8 +1,8 @@
 // The router for one request bound to a cluster. In: the Exchange and its ClusterAction; out: upstream tries
-// through the cluster's undici dispatcher with the response streamed back downstream. Covers circuit breakers
-// (UO), host selection (UH) with the hash key and previous hosts, the route timeout (504 UT), per-try timeouts,
-// retries with back-off and the retry budget (URX when exhausted), connect failures (UF) and resets (UC),
-// mirrors, trailers (gRPC), and outcome reports for outlier detection. Request bodies are buffered only when a
+// through the cluster's undici dispatcher, the answering try's response handed to ResponseWriter (a full
+// downstream pauses the try). Covers circuit breakers (UO), host selection (UH) with the hash key and previous
+// hosts, the route timeout (504 UT), per-try timeouts, retries with back-off and the retry budget (URX when
+// exhausted), connect failures (UF) and resets (UC), mirrors, and outcome reports for outlier detection. Request bodies are buffered only when a
 // retry or a mirror may need to replay them, and only up to the buffer limit; otherwise they stream.
 import type { Readable } from 'node:stream';
 import type { ClusterRuntime, LbContext, ResponseFlag } from '../runtime.ts';
@@ -104,11 +104,8 @@ export class Forward implements AttemptOwner {
       this.retry = retry;
       if (retry.hostPredicates?.some((p) => p.endsWith('previous_hosts'))) this.attempted = new Set();
     }
-    this.readBody();
-  }
-
-  private readBody(): void {
-    readRequestBody(this.ex, this.retry !== undefined || this.action.mirrors !== undefined, this);
+    // Buffered (replayable) only when a retry or a mirror may send it again.
+    readRequestBody(ex, this.retry !== undefined || action.mirrors !== undefined, this);
   }
 
   /** The body is known: a Buffer (replayable), a stream (not), or none. */
