@@ -15,7 +15,7 @@ import type {
 } from '../../src/proxy/runtime.ts';
 import type { ProxyConfig } from '../../src/translate/types.ts';
 
-export interface FixtureClusterOptions {
+interface FixtureClusterOptions {
   h2c?: boolean;
   maxRequests?: number;
   maxRetries?: number;
@@ -121,7 +121,7 @@ export class FixtureClusters implements ClusterManager {
   }
 }
 
-export class RecordingTelemetry implements Telemetry {
+class RecordingTelemetry implements Telemetry {
   readonly records: HttpRecord[] = [];
   http(r: HttpRecord): void { this.records.push(r); }
   tcpOpen(): void {}

@@ -13,7 +13,7 @@ import type { WeftClusterManager } from '../../src/proxy/upstream/index.ts';
 import type { ProxyConfig } from '../../src/translate/types.ts';
 import { mapFiles } from './proxy-upstream-fixtures.ts';
 
-export class NetTelemetry implements Telemetry {
+class NetTelemetry implements Telemetry {
   readonly opened: TcpRecord[] = [];
   readonly closed: TcpRecord[] = [];
   readonly httpRecords: HttpRecord[] = [];
