@@ -195,14 +195,15 @@ describe('proxy http: timeouts, retries, faults, mirrors', () => {
 
   it('mirrors by the mirror percentage', async () => {
     const before = mirror.hits.length;
+    // Each request says which random value it drew, so the test sees which one was mirrored.
     rand = 0.9;
-    expect((await send(proxy.port, '/half-mirror')).status).to.equal(200);
+    expect((await send(proxy.port, '/half-mirror?rand=0.9')).status).to.equal(200);
     rand = 0.1;
-    expect((await send(proxy.port, '/half-mirror')).status).to.equal(200);
+    expect((await send(proxy.port, '/half-mirror?rand=0.1')).status).to.equal(200);
     for (let i = 0; i < 50 && mirror.hits.length === before; i++) await new Promise((res) => setTimeout(res, 10));
     await new Promise((res) => setTimeout(res, 20));
     expect(mirror.hits.length - before).to.equal(1);
-    expect(mirror.hits.at(-1)!.url).to.equal('/half-mirror');
+    expect(mirror.hits.at(-1)!.url).to.equal('/half-mirror?rand=0.1');
   });
 
   it('mirrors a copy with a -shadow authority without waiting for it', async () => {
