@@ -97,7 +97,8 @@ describe('proxy net: downstream mTLS', function () {
     expect(served).to.equal('URI:spiffe://cluster.local/ns/bookinfo/sa/productpage');
     await new Promise((r) => setTimeout(r, 20));
     const rec = rt!.telemetry.closed[0]!;
-    expect(rec.source.principal).to.equal('spiffe://cluster.local/ns/bookinfo/sa/reviews');
+    // The peer's namespace comes from its SPIFFE id, as on HTTP records.
+    expect(rec.source).to.deep.equal({ principal: 'spiffe://cluster.local/ns/bookinfo/sa/reviews', namespace: 'bookinfo' });
     expect(rec).to.include({ reporter: 'destination', connectionSecurityPolicy: 'mutual_tls', upstreamCluster: 'inbound|9080||' });
   });
 
