@@ -165,7 +165,6 @@ export function planConnection(c: CompiledProxy, conn: ConnectionInfo): Connecti
     return { ...base, kind: 'closed', reason: 'the connection manager has neither rds nor route_config' };
   }
   const routeTable = table(c, rc);
-  const routes = rc;
   const httpFilters = httpFiltersOf(hcm);
   const normalize = bool(hcm.normalizePath, false);
   const merge = bool(hcm.mergeSlashes, false);
@@ -196,7 +195,7 @@ export function planConnection(c: CompiledProxy, conn: ConnectionInfo): Connecti
       }
       out.route = found.route.name;
       out.action = routeAction({
-        req: request, random, routeConfig: routes, vhost: found.vhost, route: found.route, matchedPath: found.matchedPath, httpFilters, upstream,
+        req: request, random, routeConfig: routeTable.config, vhost: found.vhost, route: found.route, matchedPath: found.matchedPath, httpFilters, upstream,
       });
       return out;
     },
