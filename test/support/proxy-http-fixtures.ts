@@ -9,7 +9,8 @@ import { H2CClient, Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { createHttpHandler } from '../../src/proxy/http/index.ts';
 import type { HttpHandlerOptions } from '../../src/proxy/http/index.ts';
-import { compileProxy, planConnection } from '../../src/proxy/routing/engine.ts';
+import { connContext as listenerConnContext } from '../../src/proxy/net/conn-context.ts';
+import { compileProxy } from '../../src/proxy/routing/engine.ts';
 import type {
   ClusterManager, ClusterRuntime, ConnContext, HttpHandler, HttpRecord, LbContext, Runtime, Telemetry, UpstreamHost, UpstreamOutcome,
 } from '../../src/proxy/runtime.ts';
@@ -154,25 +155,15 @@ export interface ProxyFront {
   close(): Promise<void>;
 }
 
-/** The ConnContext a listener would build for a connection captured on `routePort` (planned once, as the
- * listeners do until the config changes). */
+/** The ConnContext a listener would build (net/conn-context.ts) for a connection captured on `routePort`. */
 export function connContext(
   runtime: Runtime, protocol: 'http1' | 'http2', routePort: number, socket: net.Socket,
   opts: { kind?: ConnContext['kind']; tls?: ConnContext['tls']; destinationIp?: string } = {},
 ): ConnContext {
   const info = { direction: opts.kind === 'inbound' ? 'inbound' as const : 'outbound' as const, destinationIp: opts.destinationIp ?? '10.0.0.1', port: routePort, sourceIp: '127.0.0.1', http: protocol };
-  let planned: { config: unknown; plan: ReturnType<typeof planConnection> } | undefined;
-  return {
-    kind: opts.kind ?? 'outbound',
-    info,
-    plan: () => {
-      const compiled = runtime.live.current()!.compiled;
-      if (planned?.config !== compiled) planned = { config: compiled, plan: planConnection(compiled, info) };
-      return planned.plan;
-    },
-    downstreamRemote: `${socket.remoteAddress}:${socket.remotePort}`,
-    ...(opts.tls ? { tls: opts.tls } : {}),
-  };
+  const ctx = listenerConnContext(runtime, opts.kind ?? 'outbound', info, `${socket.remoteAddress}:${socket.remotePort}`);
+  if (opts.tls) ctx.tls = opts.tls;
+  return ctx;
 }
 
 /** A loopback listener that hands each connection to the handler as if captured on `routePort`. */
@@ -232,13 +223,4 @@ export async function startUpstream(handle: (req: IncomingMessage, res: ServerRe
       server.close(() => r());
     }),
   };
-}
-
-/** A loopback port nothing listens on. */
-export async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }

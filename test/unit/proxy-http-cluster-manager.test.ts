@@ -9,8 +9,9 @@ import { compileProxy } from '../../src/proxy/routing/engine.ts';
 import { createClusterManager } from '../../src/proxy/upstream/index.ts';
 import type { WeftClusterManager } from '../../src/proxy/upstream/index.ts';
 import { httpProxy, routeConfig, vhost } from '../support/envoy-objects.ts';
-import { deadPort, makeRuntime, startProxy, startUpstream } from '../support/proxy-http-fixtures.ts';
+import { makeRuntime, startProxy, startUpstream } from '../support/proxy-http-fixtures.ts';
 import type { ProxyFront, Upstream } from '../support/proxy-http-fixtures.ts';
+import { freePort } from '../support/proxy-net-fixtures.ts';
 import { send } from '../support/proxy-http-client.ts';
 import { staticCluster } from '../support/proxy-upstream-fixtures.ts';
 
@@ -36,7 +37,7 @@ describe('proxy http: over the real cluster manager', () => {
       });
     });
     await new Promise<void>((r) => grpc.listen(0, '127.0.0.1', r));
-    const dead = `127.0.0.1:${await deadPort()}`;
+    const dead = `127.0.0.1:${await freePort()}`;
     const h2 = { typedExtensionProtocolOptions: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicitHttpConfig: { http2ProtocolOptions: {} } } } };
     const clusters = [
       staticCluster('pair', [dead, ok.address], { lbPolicy: 'ROUND_ROBIN' }),

@@ -4,8 +4,9 @@
 import { expect } from 'chai';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FAULT, httpProxy, routeConfig, vhost } from '../support/envoy-objects.ts';
-import { deadPort, FixtureCluster, FixtureClusters, makeRuntime, startProxy, startUpstream } from '../support/proxy-http-fixtures.ts';
+import { FixtureCluster, FixtureClusters, makeRuntime, startProxy, startUpstream } from '../support/proxy-http-fixtures.ts';
 import type { ProxyFront, Upstream } from '../support/proxy-http-fixtures.ts';
+import { freePort } from '../support/proxy-net-fixtures.ts';
 import { send } from '../support/proxy-http-client.ts';
 
 const ms = (n: number) => ({ nanos: n * 1_000_000 });
@@ -50,7 +51,7 @@ describe('proxy http: timeouts, retries, faults, mirrors', () => {
     });
     ok = await up((_req, res) => res.end('ok'));
     mirror = await up((_req, res) => setTimeout(() => res.end('mirror'), 300));
-    dead = `127.0.0.1:${await deadPort()}`;
+    dead = `127.0.0.1:${await freePort()}`;
     clusters = new FixtureClusters();
     clusters.add(new FixtureCluster('flaky', [flaky.address]));
     clusters.add(new FixtureCluster('hang', [hang.address]));
