@@ -1,7 +1,8 @@
 // The routing engine over a compiled ProxyConfig, shared by `simulate()` and the sidecar: a connection (original
 // destination, what sniffing found) → listener → filter chain → a plan: closed, TCP proxy, or HTTP connection
 // manager whose `route(request)` runs virtual host and route selection and returns the action. The sidecar plans
-// once per connection and routes once per request; the config is compiled once per ProxyConfig object.
+// once per connection (again after a config change) and routes once per request; the config is compiled once
+// per ProxyConfig object.
 import type { ProxyConfig } from '../../translate/types.ts';
 import { anyType, arr, bool, isObj, obj, str, u32 } from './envoy-values.ts';
 import type { Obj } from './envoy-values.ts';
