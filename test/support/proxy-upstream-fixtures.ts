@@ -11,17 +11,7 @@ import { proxyConfig } from './envoy-objects.ts';
 
 type O = Record<string, unknown>;
 
-/** mulberry32: a small deterministic PRNG in [0, 1). */
-export function seeded(seed = 1): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seeded } from './random.ts';
 
 export function hosts(n: number, weight = 1): HostEntry[] {
   return Array.from({ length: n }, (_, i) => newHostEntry({ address: `10.0.0.${i + 1}:80`, host: `10.0.0.${i + 1}`, port: 80, metadata: {} }, weight));

@@ -11,21 +11,13 @@ import { buildSnapshot } from '../../src/model/snapshot.ts';
 import type { KubeObject, Snapshot, SnapshotInput } from '../../src/model/types.ts';
 import { translate } from '../../src/translate/index.ts';
 import { app, destinationRule, endpointSlice, inputOf, namespace, serviceEntry, service, virtualService, workloadEntry } from '../support/mesh-fixtures.ts';
+import { seeded } from '../support/random.ts';
 
 const ROOT = 'weft-system';
 const NAMESPACES = ['a', 'b', 'c'];
 const MESH = new Set(['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'WorkloadEntry', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication']);
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seeded;
 
 function start(): SnapshotInput {
   const parts = NAMESPACES.flatMap((ns, i) => [

@@ -4,6 +4,7 @@ import {
   app, controller, deployment, destinationRule, endpointSlice, inputOf, namespace, pod, service, serviceEntry, snapshotOf, virtualService, workloadEntry,
 } from '../support/mesh-fixtures.ts';
 import { buildSnapshot } from '../../src/model/snapshot.ts';
+import { seeded, shuffle } from '../support/random.ts';
 
 /** Everything observable in a snapshot, as JSON (Sets as sorted arrays). */
 function dump(snap: Snapshot): string {
@@ -24,23 +25,8 @@ function dump(snap: Snapshot): string {
   });
 }
 
-/** A seeded shuffle (mulberry32), so a failure is reproducible. */
-function shuffled<T>(xs: readonly T[], seed: number): T[] {
-  let a = seed >>> 0;
-  const rnd = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = [...xs];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
+/** A seeded shuffle, so a failure is reproducible. */
+const shuffled = <T>(xs: readonly T[], seed: number): T[] => shuffle(xs, seeded(seed));
 
 function shuffleInput(input: SnapshotInput, seed: number): SnapshotInput {
   const out: Record<string, unknown> = { ...input };

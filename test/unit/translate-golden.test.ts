@@ -15,6 +15,7 @@ import { loadCases } from '../support/golden-case.ts';
 import type { GoldenCase } from '../support/golden-case.ts';
 import { mismatches, requestOf, runSimulation } from '../support/golden-sim.ts';
 import { goldenYaml, lineDiff, sortKeys, valueDiffs } from '../support/golden-text.ts';
+import { seeded, shuffle as shuffleWith } from '../support/random.ts';
 
 const dir = resolve(import.meta.dirname, '../golden');
 const refresh = process.env.REFRESH_GOLDEN === '1';
@@ -32,22 +33,8 @@ function translateAll(c: GoldenCase, snapshot: Snapshot): Map<string, ProxyConfi
 
 /** A deterministic shuffle (mulberry32) of every list of the input, config lists included. */
 function shuffled(input: SnapshotInput, seed: number): SnapshotInput {
-  let s = seed >>> 0;
-  const rnd = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const shuffle = <T>(xs: readonly T[]): T[] => {
-    const a = [...xs];
-    for (let i = a.length - 1; i > 0; i--) {
-      const j = Math.floor(rnd() * (i + 1));
-      [a[i], a[j]] = [a[j]!, a[i]!];
-    }
-    return a;
-  };
+  const rnd = seeded(seed);
+  const shuffle = <T>(xs: readonly T[]): T[] => shuffleWith(xs, rnd);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(input)) out[k] = Array.isArray(v) ? shuffle(v) : v;
   const config: Record<string, unknown> = {};
