@@ -1,0 +1,111 @@
+// What the injector needs to know besides the pod: the injector's options (image, sidecar mode, defaults) and the
+// per-pod overrides read from annotations. In: InjectOptions and a pod's annotations. Out: the settings one pod
+// is injected with, plus warnings for annotation values that were ignored.
+
+/**
+ * How the proxy runs next to the application:
+ * - `native`: an init container with `restartPolicy: Always` (Kubernetes ≥ 1.29): it starts before the app, is
+ *   stopped after it, and does not keep Jobs alive.
+ * - `container`: the first regular container, holding the app's start with a postStart hook until /ready
+ *   answers (clusters without native sidecars).
+ */
+export type SidecarMode = 'native' | 'container';
+
+export interface InjectOptions {
+  /** Image of weft-proxy (the weft image). */
+  image?: string;
+  /** Image of weft-init; it needs `iptables` and `sh`. Default: `image`. */
+  initImage?: string;
+  mode?: SidecarMode;
+  /** Rewrite the app's httpGet probes to the proxy's status port (default true; per pod: rewriteAppHTTPProbers). */
+  rewriteProbes?: boolean;
+  cpuRequest?: string;
+  memoryRequest?: string;
+  logLevel?: string;
+}
+
+export const DEFAULT_IMAGE = 'weft:0.1.0';
+export const PROXY_UID = 1337;
+export const ADMIN_PORT = 15000;
+export const OUTBOUND_PORT = 15001;
+export const INBOUND_PORT = 15006;
+/** Where rewritten application probes arrive (`/app-health/<container>/<kind>`). */
+export const STATUS_PORT = 15020;
+/** Ports the proxy itself serves on the pod: never captured inbound. */
+export const PROXY_PORTS: readonly number[] = [15000, 15001, 15006, 15020, 15021, 15090];
+
+const LOG_LEVELS: ReadonlySet<string> = new Set(['debug', 'info', 'warn', 'error']);
+/** Istio's `sidecar.istio.io/logLevel` also knows trace/warning/critical/off; mapped onto weft's four. */
+const LOG_ALIASES: Readonly<Record<string, string>> = { trace: 'debug', warning: 'warn', critical: 'error', off: 'error' };
+const QUANTITY = /^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/;
+
+export interface PodSettings {
+  image: string;
+  initImage: string;
+  mode: SidecarMode;
+  rewriteProbes: boolean;
+  cpu: string;
+  memory: string;
+  logLevel: string;
+  excludeInbound: number[];
+  excludeOutbound: number[];
+}
+
+/** Each override is read under Istio's annotation and under weft's own prefix; weft's spelling wins. */
+const prefixes = { sidecar: ['sidecar.istio.io/', 'sidecar.weft.dev/'], traffic: ['traffic.sidecar.istio.io/', 'traffic.sidecar.weft.dev/'] };
+
+function annotation(annotations: Readonly<Record<string, string>>, group: keyof typeof prefixes, key: string): { name: string; value: string } | undefined {
+  let found: { name: string; value: string } | undefined;
+  for (const p of prefixes[group]) {
+    const v = annotations[p + key];
+    if (v !== undefined) found = { name: p + key, value: v.trim() };
+  }
+  return found;
+}
+
+export function podSettings(opts: InjectOptions, annotations: Readonly<Record<string, string>>): { settings: PodSettings; warnings: string[] } {
+  const warnings: string[] = [];
+  const quantity = (key: string, fallback: string) => {
+    const a = annotation(annotations, 'sidecar', key);
+    if (!a) return fallback;
+    if (QUANTITY.test(a.value)) return a.value;
+    warnings.push(`${a.name}: "${a.value}" is not a resource quantity; using ${fallback}`);
+    return fallback;
+  };
+  const ports = (key: string) => {
+    const a = annotation(annotations, 'traffic', key);
+    if (!a || a.value === '') return [];
+    const out: number[] = [];
+    for (const part of a.value.split(',')) {
+      const p = part.trim();
+      // Digits only: the ports reach weft-init's shell script, so nothing else may pass.
+      if (/^\d{1,5}$/.test(p) && Number(p) >= 1 && Number(p) <= 65535) out.push(Number(p));
+      else warnings.push(`${a.name}: "${p}" is not a port; ignored`);
+    }
+    return [...new Set(out)];
+  };
+  let logLevel = opts.logLevel ?? 'info';
+  const level = annotation(annotations, 'sidecar', 'logLevel');
+  if (level) {
+    const v = LOG_ALIASES[level.value.toLowerCase()] ?? level.value.toLowerCase();
+    if (LOG_LEVELS.has(v)) logLevel = v;
+    else warnings.push(`${level.name}: unknown level "${level.value}"; using ${logLevel}`);
+  }
+  const image = opts.image ?? DEFAULT_IMAGE;
+  const rewrite = annotation(annotations, 'sidecar', 'rewriteAppHTTPProbers');
+  return {
+    settings: {
+      image,
+      initImage: opts.initImage ?? image,
+      mode: opts.mode ?? 'native',
+      rewriteProbes: rewrite ? rewrite.value !== 'false' : (opts.rewriteProbes ?? true),
+      // Istio's defaults for the sidecar's requests.
+      cpu: quantity('proxyCPU', opts.cpuRequest ?? '100m'),
+      memory: quantity('proxyMemory', opts.memoryRequest ?? '128Mi'),
+      logLevel,
+      excludeInbound: ports('excludeInboundPorts'),
+      excludeOutbound: ports('excludeOutboundPorts'),
+    },
+    warnings,
+  };
+}
