@@ -1,8 +1,9 @@
 // Keeps the webhook's TLS trust in place on a cluster. In: a KubeConfig. Out: the Secret `weft-webhook-tls` holding
 // the trust bundle and a serving certificate issued by the mesh CA (src/pki/ca.ts; created once, renewed in place
 // when due or when the mesh CA changes, shared by every replica; the CA key is never copied into it), and the
-// `caBundle` of the ValidatingWebhookConfiguration `weft-validator`, patched whenever it differs from that CA
-// (for instance after `kubectl apply -k config` reset it to empty).
+// `caBundle` of the ValidatingWebhookConfiguration `weft-validator` and of the MutatingWebhookConfiguration
+// `weft-injector`, patched whenever it differs from that CA (for instance after `kubectl apply -k config` reset it
+// to empty).
 import {
   AdmissionregistrationV1Api,
   CoreV1Api,
@@ -10,6 +11,7 @@ import {
   setHeaderOptions,
   Watch,
   type KubeConfig,
+  type V1MutatingWebhookConfiguration,
   type V1Secret,
   type V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
@@ -88,29 +90,44 @@ export async function ensureWebhookCertSecret(kc: KubeConfig, opts: CertSecretOp
   throw new Error(`could not settle Secret ${namespace}/${name} after repeated conflicts`);
 }
 
+/** Which kind of webhook configuration a caBundle belongs to. */
+export type WebhookConfigurationKind = 'validating' | 'mutating';
+
 /** One reconcile: patch every webhook of the configuration whose caBundle is not `caPem`. True if it patched. */
-export async function syncCaBundle(kc: KubeConfig, caPem: string, name = WEBHOOK_CONFIGURATION, log: Log = () => {}): Promise<boolean> {
+export async function syncCaBundle(
+  kc: KubeConfig,
+  caPem: string,
+  name = WEBHOOK_CONFIGURATION,
+  log: Log = () => {},
+  kind: WebhookConfigurationKind = 'validating',
+): Promise<boolean> {
   const api = kc.makeApiClient(AdmissionregistrationV1Api);
-  let vwc: V1ValidatingWebhookConfiguration;
+  let wc: V1ValidatingWebhookConfiguration | V1MutatingWebhookConfiguration;
   try {
-    vwc = await api.readValidatingWebhookConfiguration({ name });
+    wc = kind === 'mutating' ? await api.readMutatingWebhookConfiguration({ name }) : await api.readValidatingWebhookConfiguration({ name });
   } catch (e) {
     if (code(e) === 404) return false; // not installed (yet); the watch brings us back when it appears
     throw e;
   }
-  return patchIfStale(api, vwc, b64(caPem), log);
+  return patchIfStale(api, kind, wc, b64(caPem), log);
 }
 
-async function patchIfStale(api: AdmissionregistrationV1Api, vwc: V1ValidatingWebhookConfiguration, bundle: string, log: Log): Promise<boolean> {
-  const stale = (vwc.webhooks ?? []).filter((w) => w.clientConfig.caBundle !== bundle);
+async function patchIfStale(
+  api: AdmissionregistrationV1Api,
+  kind: WebhookConfigurationKind,
+  wc: V1ValidatingWebhookConfiguration | V1MutatingWebhookConfiguration,
+  bundle: string,
+  log: Log,
+): Promise<boolean> {
+  const stale = (wc.webhooks ?? []).filter((w) => w.clientConfig.caBundle !== bundle);
   if (stale.length === 0) return false;
   // Strategic merge keyed by webhook name: only caBundle changes, whatever else the configuration holds.
   const body = { webhooks: stale.map((w) => ({ name: w.name, clientConfig: { caBundle: bundle } })) };
-  await api.patchValidatingWebhookConfiguration(
-    { name: vwc.metadata!.name!, body },
-    setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-  );
-  log(`webhook: set caBundle of ${vwc.metadata!.name} (${stale.map((w) => w.name).join(', ')})`);
+  const name = wc.metadata!.name!;
+  const header = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+  if (kind === 'mutating') await api.patchMutatingWebhookConfiguration({ name, body }, header);
+  else await api.patchValidatingWebhookConfiguration({ name, body }, header);
+  log(`webhook: set caBundle of ${name} (${stale.map((w) => w.name).join(', ')})`);
   return true;
 }
 
@@ -128,9 +145,10 @@ export interface CaBundleController {
  */
 export function keepCaBundleCurrent(
   kc: KubeConfig,
-  opts: { caPem: string; name?: string; resyncMs?: number; log?: Log },
+  opts: { caPem: string; name?: string; kind?: WebhookConfigurationKind; resyncMs?: number; log?: Log },
 ): CaBundleController {
   const name = opts.name ?? WEBHOOK_CONFIGURATION;
+  const kind = opts.kind ?? 'validating';
   const log = opts.log ?? (() => {});
   let caPem = opts.caPem;
   let stopped = false;
@@ -143,7 +161,7 @@ export function keepCaBundleCurrent(
     running = running.then(async () => {
       if (stopped) return;
       try {
-        await syncCaBundle(kc, caPem, name, log);
+        await syncCaBundle(kc, caPem, name, log, kind);
       } catch (e) {
         log(`webhook: caBundle sync failed (will retry): ${(e as Error).message}`);
       }
@@ -153,7 +171,7 @@ export function keepCaBundleCurrent(
 
   const watch = async (): Promise<void> => {
     if (stopped) return;
-    const path = '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations';
+    const path = `/apis/admissionregistration.k8s.io/v1/${kind}webhookconfigurations`;
     const restart = (err?: unknown) => {
       if (stopped) return;
       if (err) log(`webhook: caBundle watch ended: ${(err as Error).message ?? err}`);

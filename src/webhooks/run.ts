@@ -1,14 +1,20 @@
 // The webhook as the operator runs it. In: a KubeConfig (via the operator's WebhookHook) and options. Out: the
-// HTTPS admission server serving the certificate kept in the Secret `weft-webhook-tls` (issued by the mesh CA), the
-// caBundle of `weft-validator` kept on the mesh trust bundle, and an hourly check that renews the certificate in
-// place before it expires or once the mesh CA changed (plug-in CA, root rotation), updating the caBundle with it.
-import type { KubeConfig } from '@kubernetes/client-node';
+// HTTPS admission server (/validate, and /inject for sidecar injection) serving the certificate kept in the Secret
+// `weft-webhook-tls` (issued by the mesh CA), the caBundles of `weft-validator` and `weft-injector` kept on the mesh
+// trust bundle, and an hourly check that renews the certificate in place before it expires or once the mesh CA
+// changed (plug-in CA, root rotation), updating the caBundles with it.
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { Labels } from '../model/types.ts';
 import type { Logger } from '../controllers/log.ts';
 import type { WebhookHook } from '../controllers/operator.ts';
 import { ensureWebhookCertSecret, keepCaBundleCurrent } from './cabundle.ts';
 import { WEBHOOK_CONFIGURATION, WEBHOOK_NAMESPACE, WEBHOOK_SERVICE } from './certs.ts';
 import type { WebhookCerts } from './certs.ts';
+import type { InjectOptions } from './inject-options.ts';
 import { startWebhookServer } from './server.ts';
+
+/** The MutatingWebhookConfiguration of sidecar injection (config/webhook.yaml). */
+export const INJECTOR_CONFIGURATION = 'weft-injector';
 
 export interface WebhookRunOptions {
   port?: number;
@@ -18,6 +24,10 @@ export interface WebhookRunOptions {
   service?: string;
   /** The ValidatingWebhookConfiguration whose caBundle is kept current (default weft-validator). */
   configurationName?: string;
+  /** The MutatingWebhookConfiguration whose caBundle is kept current (default weft-injector). */
+  injectorConfigurationName?: string;
+  /** Sidecar injection settings; the image defaults to $WEFT_PROXY_IMAGE, then the weft image of this release. */
+  inject?: InjectOptions;
   rootNamespace?: string;
   /** How often the certificate's age is checked (default 1 h). */
   renewCheckMs?: number;
@@ -37,13 +47,13 @@ export async function runWebhook(kc: KubeConfig, log: Logger, opts: WebhookRunOp
     host: opts.host,
     tls: { certPem: certs.certPem, keyPem: certs.keyPem, caPem: certs.caPem },
     validate: { rootNamespace: opts.rootNamespace },
+    inject: { options: injectOptions(opts.inject), namespaceLabels: namespaceLabelsFrom(kc) },
     log: (line) => log.info(line),
   });
-  const caBundle = keepCaBundleCurrent(kc, {
-    caPem: certs.caPem,
-    name: opts.configurationName ?? WEBHOOK_CONFIGURATION,
-    log: (line) => log.info(line),
-  });
+  const caBundles = [
+    keepCaBundleCurrent(kc, { caPem: certs.caPem, name: opts.configurationName ?? WEBHOOK_CONFIGURATION, log: (line) => log.info(line) }),
+    keepCaBundleCurrent(kc, { caPem: certs.caPem, name: opts.injectorConfigurationName ?? INJECTOR_CONFIGURATION, kind: 'mutating', log: (line) => log.info(line) }),
+  ];
 
   const renew = setInterval(() => {
     ensureWebhookCertSecret(kc, secretOpts).then(
@@ -52,7 +62,7 @@ export async function runWebhook(kc: KubeConfig, log: Logger, opts: WebhookRunOp
           server.setTls({ certPem: next.certPem, keyPem: next.keyPem, caPem: next.caPem });
           log.info('serving a renewed webhook certificate');
         }
-        if (next.caPem !== certs.caPem) caBundle.setCa(next.caPem);
+        if (next.caPem !== certs.caPem) for (const c of caBundles) c.setCa(next.caPem);
         certs = next;
       },
       (err: unknown) => log.warn('webhook certificate check failed, will retry', { error: err }),
@@ -67,9 +77,30 @@ export async function runWebhook(kc: KubeConfig, log: Logger, opts: WebhookRunOp
     },
     async stop() {
       clearInterval(renew);
-      caBundle.stop();
+      for (const c of caBundles) c.stop();
       await server.stop();
     },
+  };
+}
+
+function injectOptions(opts: InjectOptions | undefined): InjectOptions {
+  const image = opts?.image ?? process.env.WEFT_PROXY_IMAGE;
+  return { ...opts, ...(image ? { image } : {}) };
+}
+
+/**
+ * The API server sends the pod without its namespace's labels. A GET per pod creation is cheap next to what the
+ * kubelet does for the same pod; labels are read fresh so a just-labelled namespace injects at once.
+ */
+export function namespaceLabelsFrom(kc: KubeConfig): (namespace: string) => Promise<Labels | undefined> {
+  const core = kc.makeApiClient(CoreV1Api);
+  return async (name) => {
+    try {
+      return (await core.readNamespace({ name })).metadata?.labels ?? {};
+    } catch (e) {
+      if ((e as { code?: number }).code === 404) return undefined;
+      throw e;
+    }
   };
 }
 

@@ -1,5 +1,5 @@
-// The webhook HTTPS server: AdmissionReview POSTs on /validate in, AdmissionReview responses out; /healthz for
-// probes. TLS comes from PEM strings or files; a rotated certificate is swapped in with setSecureContext, so
+// The webhook HTTPS server: AdmissionReview POSTs on /validate (mesh resources) and /inject (pods, when injection
+// is configured) in, AdmissionReview responses out; /healthz for probes. TLS comes from PEM strings or files; a rotated certificate is swapped in with setSecureContext, so
 // rotation never needs a restart (mounted Secret files are polled, since the kubelet swaps them via a symlink).
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
@@ -9,6 +9,9 @@ import { review } from './admission.ts';
 import type { AdmissionReview } from './admission.ts';
 import { generateWebhookCerts } from './certs.ts';
 import type { ValidateOptions } from '../validate/index.ts';
+import type { Labels } from '../model/types.ts';
+import { injectReview, requestOf } from './inject-admission.ts';
+import type { InjectOptions } from './inject-options.ts';
 
 export interface TlsSource {
   certPem?: string;
@@ -27,9 +30,17 @@ export interface WebhookServerOptions {
   /** Omitted: a self-signed CA and serving certificate are generated for this process. */
   tls?: TlsSource;
   validate?: ValidateOptions;
+  /** Serve /inject. The labels come from the caller (the API server does not send them with the pod). */
+  inject?: InjectHandlerOptions;
   /** How often certificate files are checked for a new version; default 10 s. */
   reloadMs?: number;
   log?: (line: string) => void;
+}
+
+export interface InjectHandlerOptions {
+  options?: InjectOptions;
+  /** The namespace's labels; undefined when it does not exist. A rejection answers 500 (failurePolicy applies). */
+  namespaceLabels(namespace: string): Promise<Labels | undefined>;
 }
 
 export interface WebhookServer {
@@ -49,7 +60,7 @@ export async function startWebhookServer(opts: WebhookServerOptions = {}): Promi
   const log = opts.log ?? (() => {});
   let material = await initialTls(opts.tls);
   const server = createServer({ cert: material.certPem, key: material.keyPem, minVersion: 'TLSv1.2' }, (req, res) => {
-    handle(req, res, opts.validate ?? {}, log).catch((e: Error) => {
+    handle(req, res, opts, log).catch((e: Error) => {
       log(`webhook: ${e.message}`);
       if (!res.headersSent) res.writeHead(500).end();
     });
@@ -119,13 +130,13 @@ function readTlsFiles(tls: TlsSource): { certPem: string; keyPem: string; caPem:
   return { certPem, keyPem, caPem };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, validate: ValidateOptions, log: (l: string) => void): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, opts: WebhookServerOptions, log: (l: string) => void): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (path === '/healthz' || path === '/readyz') {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     return;
   }
-  if (path !== '/validate') {
+  if (path !== '/validate' && !(path === '/inject' && opts.inject)) {
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     return;
   }
@@ -138,11 +149,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, validate: Valid
     res.writeHead(413, { 'content-type': 'text/plain' }).end('request too large\n');
     return;
   }
+  if (path === '/inject') {
+    await handleInject(body, res, opts.inject!, log);
+    return;
+  }
   let out;
   let parsed: AdmissionReview;
   try {
     parsed = JSON.parse(body) as AdmissionReview;
-    out = review(parsed, validate);
+    out = review(parsed, opts.validate ?? {});
   } catch (e) {
     res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`);
     return;
@@ -154,6 +169,20 @@ async function handle(req: IncomingMessage, res: ServerResponse, validate: Valid
     const errors = r.status?.message.split('\n').length ?? 0;
     log(`webhook: denied ${q.operation ?? ''} ${q.kind?.kind ?? ''} ${q.namespace ?? ''}/${q.name ?? ''} (${errors} error(s))`);
   }
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(out));
+}
+
+async function handleInject(body: string, res: ServerResponse, inject: InjectHandlerOptions, log: (l: string) => void): Promise<void> {
+  let req;
+  try {
+    req = requestOf(JSON.parse(body));
+  } catch (e) {
+    res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`);
+    return;
+  }
+  const labels = req.namespace ? await inject.namespaceLabels(req.namespace) : undefined;
+  const out = injectReview(req, labels, inject.options ?? {});
+  if (out.response.patch) log(`webhook: injected the sidecar into a pod in ${req.namespace ?? ''} (${req.name || 'generated name'})`);
   res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(out));
 }
 
