@@ -9,7 +9,8 @@ import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, type KubeConfig, type
 import { parseAllDocuments } from 'yaml';
 import { keepCaBundleCurrent } from '../../src/webhooks/cabundle.ts';
 import { generateWebhookCerts } from '../../src/webhooks/certs.ts';
-import { namespaceLabelsFrom } from '../../src/webhooks/run.ts';
+import { namespaceLabelsFrom, webhookHook } from '../../src/webhooks/run.ts';
+import { silentLogger } from '../../src/controllers/log.ts';
 import { startWebhookServer, type WebhookServer } from '../../src/webhooks/server.ts';
 import { createNamespace, sharedCluster, type Cluster } from '../support/cluster.ts';
 
@@ -27,9 +28,9 @@ function shippedInjector(): V1MutatingWebhookConfiguration {
 }
 
 /** The shipped webhooks with a loopback URL, each selector narrowed to this suite's namespaces. */
-function registration(url: string, caPem: string): V1MutatingWebhookConfiguration {
+function registration(url: string, caPem: string, name = NAME): V1MutatingWebhookConfiguration {
   const mwc = shippedInjector();
-  mwc.metadata = { name: NAME };
+  mwc.metadata = { name };
   mwc.webhooks = mwc.webhooks!.map((w) => ({
     ...w,
     clientConfig: { url, caBundle: Buffer.from(caPem).toString('base64') },
@@ -158,5 +159,38 @@ describe('sidecar injection on a real API server', function () {
     expect(again.spec!.containers).to.deep.equal(first.spec!.containers);
     expect(again.spec!.volumes!.filter((v) => v.name.startsWith('weft-'))).to.deep.equal(first.spec!.volumes!.filter((v) => v.name.startsWith('weft-')));
     expect(again.metadata!.annotations).to.deep.equal(first.metadata!.annotations);
+  });
+});
+
+describe('the injector as the operator runs it (webhookHook)', function () {
+  this.timeout(120_000);
+  const name = `weft-injector-hook-${process.pid}`;
+  let kc: KubeConfig;
+  let ns: string | undefined;
+  let running: { port: number; caPem: string; stop(): Promise<void> } | undefined;
+
+  after(async () => {
+    await running?.stop();
+    if (kc) {
+      await kc.makeApiClient(AdmissionregistrationV1Api).deleteMutatingWebhookConfiguration({ name }).catch(() => undefined);
+      if (ns) await kc.makeApiClient(CoreV1Api).deleteNamespace({ name: ns }).catch(() => undefined);
+    }
+  });
+
+  it('serves /inject and puts its CA into the MutatingWebhookConfiguration registered with another one', async () => {
+    kc = (await sharedCluster()).kubeConfig();
+    ns = await createNamespace(kc, 'inject-hook', { ...suiteLabel, 'weft-injection': 'enabled' });
+    const hook = webhookHook({ port: 0, host: '127.0.0.1', namespace: ns, configurationName: `absent-${process.pid}`, injectorConfigurationName: name });
+    running = (await hook.start({ kubeConfig: kc, log: silentLogger })) as typeof running;
+    const stranger = await generateWebhookCerts();
+    await kc.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({ body: registration(`https://127.0.0.1:${running!.port}/inject`, stranger.caPem, name) });
+    const core = kc.makeApiClient(CoreV1Api);
+    const injected = await until('a pod to be injected', async () => {
+      const p = await core.createNamespacedPod({ namespace: ns!, body: pod('details'), dryRun: 'All' });
+      return names(p.spec?.initContainers).includes('weft-proxy') ? p : undefined;
+    });
+    expect(injected.spec!.volumes!.find((v) => v.name === 'weft-proxy-config')?.configMap?.name).to.equal('weft-proxy-details');
+    const mwc = await kc.makeApiClient(AdmissionregistrationV1Api).readMutatingWebhookConfiguration({ name });
+    expect(mwc.webhooks!.map((w) => w.clientConfig.caBundle)).to.deep.equal(mwc.webhooks!.map(() => Buffer.from(running!.caPem).toString('base64')));
   });
 });
