@@ -10,6 +10,7 @@ export interface ProxyArgs {
   admin: { host: string; port: number };
   /** Istio's metrics-only port for scrapes from outside the pod (e.g. 0.0.0.0:15090); off unless given. */
   prometheus?: { host: string; port: number };
+  health?: { host: string; port: number };
   capture: 'iptables' | 'none';
   outboundPort: number;
   inboundPort: number;
@@ -25,6 +26,7 @@ export const PROXY_HELP = `proxy flags:
       --identity-dir DIR             mounted identity Secret (cert-chain.pem, key.pem, root-cert.pem) (default /etc/weft/identity)
       --admin HOST:PORT              admin endpoint (default 127.0.0.1:15000)
       --prometheus HOST:PORT         also serve /stats/prometheus here, e.g. 0.0.0.0:15090 (default off)
+      --health HOST:PORT             serve /healthz/ready here for the kubelet, e.g. 0.0.0.0:15021 (default off)
       --capture iptables|none        capture listeners with SO_ORIGINAL_DST, or none (default iptables)
       --outbound-port PORT           outbound capture port (default 15001)
       --inbound-port PORT            inbound capture port (default 15006)
@@ -110,6 +112,9 @@ export function parseProxyArgs(argv: string[], usage: (message: string) => Error
       case '--prometheus':
         out.prometheus = hostPort(flag, value());
         break;
+      case '--health':
+        out.health = hostPort(flag, value());
+        break;
       case '--capture': {
         const v = value();
         if (v !== 'iptables' && v !== 'none') throw usage(`--capture must be iptables or none, not "${v}"`);
@@ -180,6 +185,7 @@ export async function runProxy(args: ProxyArgs): Promise<number> {
       identityDir: args.identityDir,
       admin: args.admin,
       ...(args.prometheus ? { prometheus: args.prometheus } : {}),
+      ...(args.health ? { health: args.health } : {}),
       listeners: { capture: args.capture, outboundPort: args.outboundPort, inboundPort: args.inboundPort, explicit: args.explicit, gateway: args.gateway },
       drainTimeoutMs: args.drainTimeoutMs,
       ...(args.accessLog === 'stdout' ? { accessLog: (chunk: string) => void process.stdout.write(chunk) } : {}),

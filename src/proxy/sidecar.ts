@@ -5,7 +5,7 @@
 // requests and open connections get up to the drain timeout, then everything closes.
 import type { Logger } from '../controllers/log.ts';
 import { IDENTITY_DIR } from '../translate/identity-files.ts';
-import { startAdmin, startMetricsServer } from './admin/server.ts';
+import { startAdmin, startPublicServer } from './admin/server.ts';
 import type { AdminServer, ServerState } from './admin/server.ts';
 import { startLiveConfig } from './config/live.ts';
 import type { WatchedLiveConfig } from './config/live.ts';
@@ -43,6 +43,8 @@ export interface SidecarOptions {
   admin: { host: string; port: number };
   /** Istio's separate metrics port (0.0.0.0:15090 in Istio): /stats/prometheus only; undefined = not served. */
   prometheus?: { host: string; port: number };
+  /** Istio's health port (0.0.0.0:15021 in pods): /healthz/ready only, for the kubelet; undefined = not served. */
+  health?: { host: string; port: number };
   listeners: ListenerOptions;
   drainTimeoutMs: number;
   /** Access log sink (stdout in the CLI); undefined = off. */
@@ -110,6 +112,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     live.close();
     await admin.close();
     await metricsServer?.close();
+    await healthServer?.close();
     telemetry.close();
     log.info('stopped', { reason, wasLive });
   }
@@ -130,15 +133,21 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   }
   log.info('admin listening', { host: admin.host, port: admin.port });
   let metricsServer: AdminServer | undefined;
-  if (opts.prometheus) {
-    try {
-      metricsServer = await startMetricsServer({ ...opts.prometheus, metrics: () => telemetry.render() });
-    } catch (e) {
-      await admin.close();
-      live.close();
-      throw e;
+  let healthServer: AdminServer | undefined;
+  try {
+    if (opts.prometheus) {
+      metricsServer = await startPublicServer({ ...opts.prometheus, metrics: () => telemetry.render() });
+      log.info('metrics listening', { host: metricsServer.host, port: metricsServer.port });
     }
-    log.info('metrics listening', { host: metricsServer.host, port: metricsServer.port });
+    if (opts.health) {
+      healthServer = await startPublicServer({ ...opts.health, state: () => state });
+      log.info('health listening', { host: healthServer.host, port: healthServer.port });
+    }
+  } catch (e) {
+    await metricsServer?.close();
+    await admin.close();
+    live.close();
+    throw e;
   }
 
   const bringUp = async (): Promise<void> => {

@@ -7,7 +7,7 @@ import { SIDECAR_NODE_FLAGS } from '../proxy/node-flags.ts';
 import { IDENTITY_DIR } from '../translate/identity-files.ts';
 import { proxyConfigMapName } from '../translate/envoy/bundle-format.ts';
 import { IPTABLES_SCRIPT, iptablesEnv } from './inject-iptables.ts';
-import { ADMIN_PORT, PROXY_PORTS, PROXY_UID, type PodSettings } from './inject-options.ts';
+import { ADMIN_PORT, HEALTH_PORT, PROXY_PORTS, PROXY_UID, type PodSettings } from './inject-options.ts';
 import { APP_PROBERS_ENV } from './inject-probes.ts';
 
 export const INIT_CONTAINER = 'weft-init';
@@ -16,10 +16,12 @@ export const ROOT_CERT_DIR = '/etc/weft/root-cert';
 export const VOLUMES = { config: 'weft-proxy-config', identity: 'weft-identity', rootCert: 'weft-root-cert' } as const;
 
 /**
- * The admin endpoint listens on the pod's addresses, not only loopback, because the kubelet's readiness probe
- * comes from the node to the pod IP. Its port is never captured (PROXY_PORTS).
+ * The admin endpoint (which can stop the proxy) stays on loopback; the kubelet's probes come from the node to the
+ * pod IP, so readiness is also served on the health port, which answers nothing else. Neither port is captured
+ * (PROXY_PORTS).
  */
-const ADMIN_BIND = `0.0.0.0:${ADMIN_PORT}`;
+const ADMIN_BIND = `127.0.0.1:${ADMIN_PORT}`;
+const HEALTH_BIND = `0.0.0.0:${HEALTH_PORT}`;
 
 export function proxyVolumes(workload: string, serviceAccount: string): Array<Record<string, unknown>> {
   // optional: the operator writes these after it sees the pod; the kubelet fills the volumes in once they exist,
@@ -59,7 +61,7 @@ const WAIT_READY =
   `.catch(()=>Date.now()>end?process.exit(1):setTimeout(f,200))})()`;
 
 export function proxyContainer(s: PodSettings, probers: Record<string, unknown>): Record<string, unknown> {
-  const readyProbe = { httpGet: { path: '/ready', port: ADMIN_PORT, scheme: 'HTTP' }, timeoutSeconds: 3 };
+  const readyProbe = { httpGet: { path: '/healthz/ready', port: HEALTH_PORT, scheme: 'HTTP' }, timeoutSeconds: 3 };
   const env: Array<Record<string, unknown>> = [
     fieldEnv('POD_NAME', 'metadata.name'),
     fieldEnv('POD_NAMESPACE', 'metadata.namespace'),
@@ -71,8 +73,8 @@ export function proxyContainer(s: PodSettings, probers: Record<string, unknown>)
     name: PROXY_CONTAINER,
     image: s.image,
     command: ['node', ...SIDECAR_NODE_FLAGS, 'dist/cli/weft.js', 'proxy'],
-    args: ['--config-dir', CONFIG_DIR, '--identity-dir', IDENTITY_DIR, '--admin', ADMIN_BIND, '--prometheus', '0.0.0.0:15090', '--log-level', s.logLevel],
-    ports: [{ name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP' }],
+    args: ['--config-dir', CONFIG_DIR, '--identity-dir', IDENTITY_DIR, '--admin', ADMIN_BIND, '--health', HEALTH_BIND, '--prometheus', '0.0.0.0:15090', '--log-level', s.logLevel],
+    ports: [{ name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP' }, { name: 'health', containerPort: HEALTH_PORT, protocol: 'TCP' }],
     env,
     resources: { requests: { cpu: s.cpu, memory: s.memory } },
     readinessProbe: { ...readyProbe, periodSeconds: 5, failureThreshold: 3 },

@@ -27,6 +27,8 @@ export interface InjectOptions {
 export const DEFAULT_IMAGE = 'weft:0.1.0';
 export const PROXY_UID = 1337;
 export const ADMIN_PORT = 15000;
+/** Istio's health port: /healthz/ready on the pod's addresses, for the kubelet's probes. */
+export const HEALTH_PORT = 15021;
 export const OUTBOUND_PORT = 15001;
 export const INBOUND_PORT = 15006;
 /** Where rewritten application probes arrive (`/app-health/<container>/<kind>`). */

@@ -75,10 +75,18 @@ describe('weft proxy: the process', function () {
   });
 
   it('is not ready without config, becomes ready when it appears, and exits 0 on /quitquitquit', async () => {
-    running = await startProxy(cfg.dir, ids.dir, '--prometheus', '127.0.0.1:0');
+    running = await startProxy(cfg.dir, ids.dir, '--prometheus', '127.0.0.1:0', '--health', '127.0.0.1:0');
+    const end = Date.now() + 5000;
+    while (!running.logs.some((l) => l.msg === 'health listening') && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    const health = `http://127.0.0.1:${String(running.logs.find((l) => l.msg === 'health listening')?.port)}`;
     expect(await readyStatus(running.admin)).to.equal(503);
+    expect((await fetch(`${health}/healthz/ready`)).status).to.equal(503);
     cfg.write({ 'config.pb.gz': packed(productpageConfig()).gzipped });
     await waitReady(running.admin);
+    // The health port answers readiness and nothing else: no config dump, no quitting.
+    expect((await fetch(`${health}/healthz/ready`)).status).to.equal(200);
+    expect((await fetch(`${health}/config_dump`)).status).to.equal(404);
+    expect((await fetch(`${health}/quitquitquit`, { method: 'POST' })).status).to.equal(404);
     const info = await (await fetch(`${running.admin}/server_info`)).json() as Record<string, unknown>;
     expect(info).to.deep.include({ state: 'LIVE', workload: 'bookinfo/productpage-v1' });
     expect(info.identity).to.deep.include({ spiffeId: 'spiffe://cluster.local/ns/bookinfo/sa/productpage' });

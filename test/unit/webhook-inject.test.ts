@@ -72,8 +72,12 @@ describe('sidecar injection (webhooks/inject)', () => {
     expect(proxy!.command).to.deep.equal(['node', ...SIDECAR_NODE_FLAGS, 'dist/cli/weft.js', 'proxy']);
     expect(proxy!.args).to.include.members(['--config-dir', '/etc/weft/proxy', '--identity-dir', '/etc/weft/identity']);
     expect(proxy!.securityContext).to.deep.include({ runAsUser: 1337, runAsNonRoot: true });
-    expect(proxy!.readinessProbe).to.deep.include({ httpGet: { path: '/ready', port: 15000, scheme: 'HTTP' } });
-    expect(proxy!.startupProbe).to.deep.include({ httpGet: { path: '/ready', port: 15000, scheme: 'HTTP' } });
+    // The kubelet probes the health port; the admin endpoint (which can stop the proxy) stays on loopback.
+    expect(proxy!.readinessProbe).to.deep.include({ httpGet: { path: '/healthz/ready', port: 15021, scheme: 'HTTP' } });
+    expect(proxy!.startupProbe).to.deep.include({ httpGet: { path: '/healthz/ready', port: 15021, scheme: 'HTTP' } });
+    const args = proxy!.args as string[];
+    expect(args[args.indexOf('--admin') + 1]).to.equal('127.0.0.1:15000');
+    expect(args[args.indexOf('--health') + 1]).to.equal('0.0.0.0:15021');
     expect(proxy!.resources).to.deep.equal({ requests: { cpu: '100m', memory: '128Mi' } });
     expect(env(proxy!)).to.deep.equal({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace', SERVICE_ACCOUNT: 'spec.serviceAccountName', INSTANCE_IP: 'status.podIP' });
     expect(proxy!.volumeMounts).to.deep.include({ name: 'weft-identity', mountPath: '/etc/weft/identity', readOnly: true });

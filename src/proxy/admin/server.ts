@@ -85,12 +85,20 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
   return listen(server, opts.host, opts.port);
 }
 
-/** Istio's metrics port (15090): only /stats/prometheus, meant to be reachable from outside the pod. */
-export async function startMetricsServer(opts: { host: string; port: number; metrics(): string }): Promise<AdminServer> {
+/**
+ * A port reachable from outside the pod, serving only what cannot change the proxy: Istio's metrics port (15090,
+ * /stats/prometheus) or its health port (15021, /healthz/ready for the kubelet's probes). The admin endpoint, which
+ * can stop the proxy, stays on loopback.
+ */
+export async function startPublicServer(opts: { host: string; port: number; metrics?(): string; state?(): ServerState }): Promise<AdminServer> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/stats/prometheus' || path === '/metrics') send(res, 200, opts.metrics(), PROMETHEUS_CONTENT_TYPE);
-    else send(res, 404, 'metrics: /stats/prometheus\n');
+    if (opts.metrics && (path === '/stats/prometheus' || path === '/metrics')) return send(res, 200, opts.metrics(), PROMETHEUS_CONTENT_TYPE);
+    if (opts.state && path === '/healthz/ready') {
+      const state = opts.state();
+      return send(res, state === 'LIVE' ? 200 : 503, `${state}\n`);
+    }
+    send(res, 404, `${opts.metrics ? '/stats/prometheus ' : ''}${opts.state ? '/healthz/ready' : ''}\n`);
   });
   return listen(server, opts.host, opts.port);
 }
