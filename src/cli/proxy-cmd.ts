@@ -3,6 +3,7 @@
 import type { Level } from '../controllers/log.ts';
 import type { ExplicitListener } from '../proxy/net/listeners.ts';
 import { eachFlag } from './flags.ts';
+import { APP_PROBERS_ENV, parseProbers } from '../proxy/admin/app-probes.ts';
 
 export interface ProxyArgs {
   configDir: string;
@@ -11,6 +12,7 @@ export interface ProxyArgs {
   /** Istio's metrics-only port for scrapes from outside the pod (e.g. 0.0.0.0:15090); off unless given. */
   prometheus?: { host: string; port: number };
   health?: { host: string; port: number };
+  status?: { host: string; port: number };
   capture: 'iptables' | 'none';
   outboundPort: number;
   inboundPort: number;
@@ -27,6 +29,7 @@ export const PROXY_HELP = `proxy flags:
       --admin HOST:PORT              admin endpoint (default 127.0.0.1:15000)
       --prometheus HOST:PORT         also serve /stats/prometheus here, e.g. 0.0.0.0:15090 (default off)
       --health HOST:PORT             serve /healthz/ready here for the kubelet, e.g. 0.0.0.0:15021 (default off)
+      --status HOST:PORT             serve the app's probes from $WEFT_APP_PROBERS here, e.g. 0.0.0.0:15020 (default off)
       --capture iptables|none        capture listeners with SO_ORIGINAL_DST, or none (default iptables)
       --outbound-port PORT           outbound capture port (default 15001)
       --inbound-port PORT            inbound capture port (default 15006)
@@ -115,6 +118,9 @@ export function parseProxyArgs(argv: string[], usage: (message: string) => Error
       case '--health':
         out.health = hostPort(flag, value());
         break;
+      case '--status':
+        out.status = hostPort(flag, value());
+        break;
       case '--capture': {
         const v = value();
         if (v !== 'iptables' && v !== 'none') throw usage(`--capture must be iptables or none, not "${v}"`);
@@ -186,6 +192,7 @@ export async function runProxy(args: ProxyArgs): Promise<number> {
       admin: args.admin,
       ...(args.prometheus ? { prometheus: args.prometheus } : {}),
       ...(args.health ? { health: args.health } : {}),
+      ...(args.status ? { status: { ...args.status, probers: parseProbers(process.env[APP_PROBERS_ENV]) } } : {}),
       listeners: { capture: args.capture, outboundPort: args.outboundPort, inboundPort: args.inboundPort, explicit: args.explicit, gateway: args.gateway },
       drainTimeoutMs: args.drainTimeoutMs,
       ...(args.accessLog === 'stdout' ? { accessLog: (chunk: string) => void process.stdout.write(chunk) } : {}),

@@ -5,6 +5,7 @@
 // requests and open connections get up to the drain timeout, then everything closes.
 import type { Logger } from '../controllers/log.ts';
 import { IDENTITY_DIR } from '../translate/identity-files.ts';
+import type { AppProber } from './admin/app-probes.ts';
 import { startAdmin, startPublicServer } from './admin/server.ts';
 import type { AdminServer, ServerState } from './admin/server.ts';
 import { startLiveConfig } from './config/live.ts';
@@ -45,6 +46,8 @@ export interface SidecarOptions {
   prometheus?: { host: string; port: number };
   /** Istio's health port (0.0.0.0:15021 in pods): /healthz/ready only, for the kubelet; undefined = not served. */
   health?: { host: string; port: number };
+  /** Istio's status port (0.0.0.0:15020 in pods): the app's probes by path (app-probes.ts); undefined = not served. */
+  status?: { host: string; port: number; probers: ReadonlyMap<string, AppProber> };
   listeners: ListenerOptions;
   drainTimeoutMs: number;
   /** Access log sink (stdout in the CLI); undefined = off. */
@@ -113,6 +116,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     await admin.close();
     await metricsServer?.close();
     await healthServer?.close();
+    await statusServer?.close();
     telemetry.close();
     log.info('stopped', { reason, wasLive });
   }
@@ -134,7 +138,12 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   log.info('admin listening', { host: admin.host, port: admin.port });
   let metricsServer: AdminServer | undefined;
   let healthServer: AdminServer | undefined;
+  let statusServer: AdminServer | undefined;
   try {
+    if (opts.status) {
+      statusServer = await startPublicServer({ host: opts.status.host, port: opts.status.port, appProbes: opts.status.probers });
+      log.info('status listening', { host: statusServer.host, port: statusServer.port, probes: opts.status.probers.size });
+    }
     if (opts.prometheus) {
       metricsServer = await startPublicServer({ ...opts.prometheus, metrics: () => telemetry.render() });
       log.info('metrics listening', { host: metricsServer.host, port: metricsServer.port });
@@ -144,6 +153,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       log.info('health listening', { host: healthServer.host, port: healthServer.port });
     }
   } catch (e) {
+    await statusServer?.close();
     await metricsServer?.close();
     await admin.close();
     live.close();

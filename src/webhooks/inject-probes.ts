@@ -6,7 +6,7 @@
 import { list, num, record, str } from '../model/kube.ts';
 import { STATUS_PORT } from './inject-options.ts';
 
-export const APP_PROBERS_ENV = 'WEFT_APP_PROBERS';
+export { APP_PROBERS_ENV } from '../proxy/admin/app-probes.ts';
 
 const KINDS = [
   ['livenessProbe', 'livez'],

@@ -78,6 +78,7 @@ describe('sidecar injection (webhooks/inject)', () => {
     const args = proxy!.args as string[];
     expect(args[args.indexOf('--admin') + 1]).to.equal('127.0.0.1:15000');
     expect(args[args.indexOf('--health') + 1]).to.equal('0.0.0.0:15021');
+    expect(args[args.indexOf('--status') + 1]).to.equal('0.0.0.0:15020');
     expect(proxy!.resources).to.deep.equal({ requests: { cpu: '100m', memory: '128Mi' } });
     expect(env(proxy!)).to.deep.equal({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace', SERVICE_ACCOUNT: 'spec.serviceAccountName', INSTANCE_IP: 'status.podIP' });
     expect(proxy!.volumeMounts).to.deep.include({ name: 'weft-identity', mountPath: '/etc/weft/identity', readOnly: true });

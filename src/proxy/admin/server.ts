@@ -7,6 +7,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LiveConfig } from '../runtime.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../telemetry/registry.ts';
+import { probeApp, type AppProber } from './app-probes.ts';
 import { configDump } from './redact.ts';
 
 export type ServerState = 'PRE_INITIALIZING' | 'LIVE' | 'DRAINING';
@@ -87,18 +88,26 @@ export async function startAdmin(opts: AdminOptions): Promise<AdminServer> {
 
 /**
  * A port reachable from outside the pod, serving only what cannot change the proxy: Istio's metrics port (15090,
- * /stats/prometheus) or its health port (15021, /healthz/ready for the kubelet's probes). The admin endpoint, which
+ * /stats/prometheus), its health port (15021, /healthz/ready for the kubelet's probes) or its status port (15020,
+ * the app's own probes, app-probes.ts). The admin endpoint, which
  * can stop the proxy, stays on loopback.
  */
-export async function startPublicServer(opts: { host: string; port: number; metrics?(): string; state?(): ServerState }): Promise<AdminServer> {
+export async function startPublicServer(opts: {
+  host: string; port: number; metrics?(): string; state?(): ServerState; appProbes?: ReadonlyMap<string, AppProber>;
+}): Promise<AdminServer> {
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const prober = opts.appProbes?.get(path);
+    if (prober) {
+      void probeApp(prober).then((status) => send(res, status, `${status}\n`));
+      return;
+    }
     if (opts.metrics && (path === '/stats/prometheus' || path === '/metrics')) return send(res, 200, opts.metrics(), PROMETHEUS_CONTENT_TYPE);
     if (opts.state && path === '/healthz/ready') {
       const state = opts.state();
       return send(res, state === 'LIVE' ? 200 : 503, `${state}\n`);
     }
-    send(res, 404, `${opts.metrics ? '/stats/prometheus ' : ''}${opts.state ? '/healthz/ready' : ''}\n`);
+    send(res, 404, `${opts.metrics ? '/stats/prometheus ' : ''}${opts.state ? '/healthz/ready ' : ''}${opts.appProbes ? '/app-health/…' : ''}\n`);
   });
   return listen(server, opts.host, opts.port);
 }
