@@ -1,7 +1,8 @@
 // `virtualInbound` on 15006: every redirected inbound connection, sorted by its original destination port into
 // a chain per served port (HTTP → HttpConnectionManager with an inline route to `inbound|<port>||`, TCP →
 // tcp_proxy to it, UNKNOWN → both, told apart by HTTP sniffing), a passthrough for ports no service declares,
-// and a blackhole for connections addressed to 15006 itself. Context in, one Listener out.
+// and a blackhole for connections addressed to 15006 itself. Each port's PeerAuthentication mode decides whether
+// its chains are plaintext, mutual TLS (terminated with the workload's identity) or both. Context in, one Listener out.
 import { DEFAULT_ROUTE_NAME } from './http-routes.ts';
 import type { TranslateContext } from './index.ts';
 import { inboundPorts } from './inbound-ports.ts';
@@ -18,9 +19,9 @@ import { ROOT_CERT, WORKLOAD_CERT_CHAIN, WORKLOAD_KEY } from './identity-files.t
 import { mtlsModeFor } from './peer-authentication.ts';
 import type { MtlsMode } from './peer-authentication.ts';
 import { TLS_TRANSPORT_SOCKET } from './upstream-tls.ts';
+import type { EnvoyObject } from './types.ts';
 
 const DOWNSTREAM_TLS_CONTEXT = 'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
-import type { EnvoyObject } from './types.ts';
 
 /** How connections to a port are secured: PeerAuthentication's mode for it (peer-authentication.ts). */
 export interface InboundSecurity {
