@@ -18,10 +18,7 @@ describe('proxy net: capture listeners with iptables REDIRECT', function () {
 
   it('proxies a redirected connection by its original destination and refuses loops', function () {
     const prepared = prepareNetns(`weft-capture-${process.pid}`);
-    if ('skip' in prepared) {
-      console.log(`      skipped: ${prepared.skip}`);
-      this.skip();
-    }
+    if ('skip' in prepared) this.skip(); // the reason is printed by prepareNetns
     ns = prepared;
     ns.iptables(['-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '-d', '198.51.100.0/24', '-j', 'REDIRECT', '--to-ports', '15001']);
     const out = JSON.parse(ns.exec('node_modules/.bin/node', ['test/support/proxy-capture-probe.ts'])) as Record<string, unknown>;

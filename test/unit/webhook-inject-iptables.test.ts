@@ -50,7 +50,7 @@ describe('weft-init iptables script (webhooks/inject-iptables)', function () {
 
   before(function () {
     const r = prepareNetns(`weft-init-${process.pid}`);
-    if ('skip' in r) this.skip(); // no netns/iptables facility here (the reason is in r.skip)
+    if ('skip' in r) this.skip(); // the reason is printed by prepareNetns
     ns = r;
     // A route off the host that is not loopback: loopback traffic is never captured.
     ns.exec('ip', ['link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1']);
