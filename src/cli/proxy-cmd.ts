@@ -4,6 +4,8 @@ import type { Level } from '../controllers/log.ts';
 import type { ExplicitListener } from '../proxy/net/listeners.ts';
 import { eachFlag } from './flags.ts';
 import { APP_PROBERS_ENV, parseProbers } from '../proxy/admin/app-probes.ts';
+import { PROXY_CONFIG_DIR } from '../translate/envoy/bundle-format.ts';
+import { IDENTITY_DIR } from '../translate/identity-files.ts';
 
 export interface ProxyArgs {
   configDir: string;
@@ -79,8 +81,8 @@ function parseExplicit(v: string): ExplicitListener | undefined {
 
 export function parseProxyArgs(argv: string[], usage: (message: string) => Error): ProxyArgs {
   const out: ProxyArgs = {
-    configDir: '/etc/weft/proxy',
-    identityDir: '/etc/weft/identity',
+    configDir: PROXY_CONFIG_DIR,
+    identityDir: IDENTITY_DIR,
     admin: { host: '127.0.0.1', port: 15000 },
     capture: 'iptables',
     outboundPort: 15001,

@@ -5,13 +5,12 @@ import { PROXY_CONTAINER } from '../model/injection.ts';
 import { ROOT_CERT_CONFIGMAP, identitySecretName } from '../controllers/identity/desired.ts';
 import { SIDECAR_NODE_FLAGS } from '../proxy/node-flags.ts';
 import { IDENTITY_DIR } from '../translate/identity-files.ts';
-import { proxyConfigMapName } from '../translate/envoy/bundle-format.ts';
+import { PROXY_CONFIG_DIR, proxyConfigMapName } from '../translate/envoy/bundle-format.ts';
 import { IPTABLES_SCRIPT, iptablesEnv } from './inject-iptables.ts';
 import { ADMIN_PORT, HEALTH_PORT, PROXY_PORTS, PROXY_UID, STATUS_PORT, type PodSettings } from './inject-options.ts';
 import { APP_PROBERS_ENV } from './inject-probes.ts';
 
 export const INIT_CONTAINER = 'weft-init';
-export const CONFIG_DIR = '/etc/weft/proxy';
 export const ROOT_CERT_DIR = '/etc/weft/root-cert';
 export const VOLUMES = { config: 'weft-proxy-config', identity: 'weft-identity', rootCert: 'weft-root-cert' } as const;
 
@@ -73,7 +72,7 @@ export function proxyContainer(s: PodSettings, probers: Record<string, unknown>)
     name: PROXY_CONTAINER,
     image: s.image,
     command: ['node', ...SIDECAR_NODE_FLAGS, 'dist/cli/weft.js', 'proxy'],
-    args: ['--config-dir', CONFIG_DIR, '--identity-dir', IDENTITY_DIR, '--admin', ADMIN_BIND, '--health', HEALTH_BIND, '--status', `0.0.0.0:${STATUS_PORT}`, '--prometheus', '0.0.0.0:15090', '--log-level', s.logLevel],
+    args: ['--config-dir', PROXY_CONFIG_DIR, '--identity-dir', IDENTITY_DIR, '--admin', ADMIN_BIND, '--health', HEALTH_BIND, '--status', `0.0.0.0:${STATUS_PORT}`, '--prometheus', '0.0.0.0:15090', '--log-level', s.logLevel],
     ports: [{ name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP' }, { name: 'health', containerPort: HEALTH_PORT, protocol: 'TCP' }],
     env,
     resources: { requests: { cpu: s.cpu, memory: s.memory } },
@@ -88,7 +87,7 @@ export function proxyContainer(s: PodSettings, probers: Record<string, unknown>)
       capabilities: { drop: ['ALL'] },
     },
     volumeMounts: [
-      { name: VOLUMES.config, mountPath: CONFIG_DIR, readOnly: true },
+      { name: VOLUMES.config, mountPath: PROXY_CONFIG_DIR, readOnly: true },
       { name: VOLUMES.identity, mountPath: IDENTITY_DIR, readOnly: true },
       { name: VOLUMES.rootCert, mountPath: ROOT_CERT_DIR, readOnly: true },
     ],

@@ -6,6 +6,9 @@
 export const PROXY_CONFIGMAP_PREFIX = 'weft-proxy-';
 export const proxyConfigMapName = (workloadName: string): string => PROXY_CONFIGMAP_PREFIX + workloadName;
 
+/** Where the sidecar finds the ConfigMap mounted (the injector mounts it there, `weft proxy` reads it by default). */
+export const PROXY_CONFIG_DIR = '/etc/weft/proxy';
+
 /** binaryData key: gzip of the encoded weft.v1.ProxyBundle. */
 export const PROXY_CONFIG_KEY = 'config.pb.gz';
 
