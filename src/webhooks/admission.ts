@@ -35,17 +35,19 @@ export interface AdmissionResponse {
 /** The API server shows at most this much per warning; longer ones are truncated there anyway. */
 const MAX_WARNING = 256;
 
-/** Throws on a body that is not an AdmissionReview v1 request (the server answers 400). */
-export function review(body: unknown, opts: ValidateOptions = {}): AdmissionReview {
-  const req = (body as AdmissionReview | null)?.request;
-  if (
-    (body as AdmissionReview | null)?.apiVersion !== 'admission.k8s.io/v1' ||
-    (body as AdmissionReview).kind !== 'AdmissionReview' ||
-    !req || typeof req.uid !== 'string'
-  ) {
+/** The request of an AdmissionReview v1; throws on any other body (the server answers 400). */
+export function requestOf(body: unknown): AdmissionRequest {
+  const review = body as AdmissionReview | null;
+  const req = review?.request;
+  if (review?.apiVersion !== 'admission.k8s.io/v1' || review.kind !== 'AdmissionReview' || !req || typeof req.uid !== 'string') {
     throw new Error('expected an admission.k8s.io/v1 AdmissionReview with a request');
   }
-  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: admit(req, opts) };
+  return req;
+}
+
+/** Throws on a body that is not an AdmissionReview v1 request (the server answers 400). */
+export function review(body: unknown, opts: ValidateOptions = {}): AdmissionReview {
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: admit(requestOf(body), opts) };
 }
 
 export function admit(req: AdmissionRequest, opts: ValidateOptions = {}): AdmissionResponse {

@@ -12,16 +12,6 @@ export interface MutatingResponse extends AdmissionResponse {
   patch?: string;
 }
 
-/** Throws on a body that is not an AdmissionReview v1 request (the server answers 400). */
-export function requestOf(body: unknown): AdmissionRequest {
-  const review = body as AdmissionReview | null;
-  const req = review?.request;
-  if (review?.apiVersion !== 'admission.k8s.io/v1' || review.kind !== 'AdmissionReview' || !req || typeof req.uid !== 'string') {
-    throw new Error('expected an admission.k8s.io/v1 AdmissionReview with a request');
-  }
-  return req;
-}
-
 export function injectReview(req: AdmissionRequest, namespaceLabels: Labels | undefined, opts: InjectOptions = {}): AdmissionReview & { response: MutatingResponse } {
   return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: injectResponse(req, namespaceLabels, opts) };
 }

@@ -5,12 +5,12 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { review } from './admission.ts';
+import { requestOf, review } from './admission.ts';
 import type { AdmissionReview } from './admission.ts';
 import { generateWebhookCerts } from './certs.ts';
 import type { ValidateOptions } from '../validate/index.ts';
 import type { Labels } from '../model/types.ts';
-import { injectReview, requestOf } from './inject-admission.ts';
+import { injectReview } from './inject-admission.ts';
 import type { InjectOptions } from './inject-options.ts';
 
 export interface TlsSource {
