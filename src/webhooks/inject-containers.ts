@@ -7,7 +7,7 @@ import { SIDECAR_NODE_FLAGS } from '../proxy/node-flags.ts';
 import { IDENTITY_DIR } from '../translate/identity-files.ts';
 import { PROXY_CONFIG_DIR, proxyConfigMapName } from '../translate/envoy/bundle-format.ts';
 import { IPTABLES_SCRIPT, iptablesEnv } from './inject-iptables.ts';
-import { ADMIN_PORT, HEALTH_PORT, PROXY_PORTS, PROXY_UID, STATUS_PORT, type PodSettings } from './inject-options.ts';
+import { ADMIN_PORT, HEALTH_PORT, METRICS_PORT, PROXY_PORTS, PROXY_UID, STATUS_PORT, type PodSettings } from './inject-options.ts';
 import { APP_PROBERS_ENV } from './inject-probes.ts';
 
 export const INIT_CONTAINER = 'weft-init';
@@ -72,8 +72,8 @@ export function proxyContainer(s: PodSettings, probers: Record<string, unknown>)
     name: PROXY_CONTAINER,
     image: s.image,
     command: ['node', ...SIDECAR_NODE_FLAGS, 'dist/cli/weft.js', 'proxy'],
-    args: ['--config-dir', PROXY_CONFIG_DIR, '--identity-dir', IDENTITY_DIR, '--admin', ADMIN_BIND, '--health', HEALTH_BIND, '--status', `0.0.0.0:${STATUS_PORT}`, '--prometheus', '0.0.0.0:15090', '--log-level', s.logLevel],
-    ports: [{ name: 'http-envoy-prom', containerPort: 15090, protocol: 'TCP' }, { name: 'health', containerPort: HEALTH_PORT, protocol: 'TCP' }],
+    args: ['--config-dir', PROXY_CONFIG_DIR, '--identity-dir', IDENTITY_DIR, '--admin', ADMIN_BIND, '--health', HEALTH_BIND, '--status', `0.0.0.0:${STATUS_PORT}`, '--prometheus', `0.0.0.0:${METRICS_PORT}`, '--log-level', s.logLevel],
+    ports: [{ name: 'http-envoy-prom', containerPort: METRICS_PORT, protocol: 'TCP' }, { name: 'health', containerPort: HEALTH_PORT, protocol: 'TCP' }],
     env,
     resources: { requests: { cpu: s.cpu, memory: s.memory } },
     readinessProbe: { ...readyProbe, periodSeconds: 5, failureThreshold: 3 },

@@ -33,8 +33,10 @@ export const OUTBOUND_PORT = 15001;
 export const INBOUND_PORT = 15006;
 /** Where rewritten application probes arrive (`/app-health/<container>/<kind>`). */
 export const STATUS_PORT = 15020;
+/** Istio's metrics port: /stats/prometheus for scrapers outside the pod. */
+export const METRICS_PORT = 15090;
 /** Ports the proxy itself serves on the pod: never captured inbound. */
-export const PROXY_PORTS: readonly number[] = [15000, 15001, 15006, 15020, 15021, 15090];
+export const PROXY_PORTS: readonly number[] = [ADMIN_PORT, OUTBOUND_PORT, INBOUND_PORT, STATUS_PORT, HEALTH_PORT, METRICS_PORT];
 
 const LOG_LEVELS: ReadonlySet<string> = new Set(['debug', 'info', 'warn', 'error']);
 /** Istio's `sidecar.istio.io/logLevel` also knows trace/warning/critical/off; mapped onto weft's four. */
