@@ -48,11 +48,7 @@ export function destinationIdentities(ctx: TranslateContext, service: MeshServic
 
 /** Sets the cluster's transport socket from the effective tls settings. */
 export function applyUpstreamTls(ctx: TranslateContext, d: ClusterDraft, tls: ClientTls | undefined, target: TlsTarget): void {
-  if (tls === undefined) {
-    const socket = autoMtls(ctx, d, target);
-    if (socket) d.cluster.transportSocket = socket;
-    return;
-  }
+  if (tls === undefined) return autoMtls(ctx, d, target);
   // An unset mode is the enum's zero value, DISABLE.
   switch (tls.mode ?? 'DISABLE') {
     case 'DISABLE':
@@ -73,19 +69,18 @@ export function applyUpstreamTls(ctx: TranslateContext, d: ClusterDraft, tls: Cl
  * every sidecar endpoint's own PeerAuthentication says DISABLE for the port it serves on: its proxy would not
  * understand TLS.
  */
-export function autoMtls(ctx: TranslateContext, d: ClusterDraft, target: TlsTarget): EnvoyObject | undefined {
-  if (target.service.origin === 'ServiceEntry' && target.service.location === 'MESH_EXTERNAL') return undefined;
+function autoMtls(ctx: TranslateContext, d: ClusterDraft, target: TlsTarget): void {
+  if (target.service.origin === 'ServiceEntry' && target.service.location === 'MESH_EXTERNAL') return;
   const peers = ctx.snapshot.endpoints(target.service, target.port).filter((ep) => ep.sidecar);
-  if (peers.length === 0) return undefined;
+  if (peers.length === 0) return;
   const disabled = (ep: (typeof peers)[number]) => mtlsModeFor(
     ctx.snapshot, ep.workload?.namespace ?? target.service.namespace, ep.labels, endpointPort(ep, target.port), ctx.use,
   ) === 'DISABLE';
-  if (peers.every(disabled)) return undefined;
+  if (peers.every(disabled)) return;
   d.cluster.transportSocketMatches = [
     { name: 'tlsMode-istio', match: struct({ [TLS_MODE_KEY]: 'istio' }), transportSocket: tlsSocket(istioMutual(ctx, d, { mode: 'ISTIO_MUTUAL' }, target)) },
     { name: 'tlsMode-disabled', match: {}, transportSocket: rawBuffer() },
   ];
-  return undefined;
 }
 
 const TLS_MODE_KEY = 'tlsMode';
