@@ -16,7 +16,7 @@ import { KubeletVolume } from '../test/support/kubelet-volume.ts';
 import { app, clusterIPOf, destinationRule, namespace, snapshotOf } from '../test/support/mesh-fixtures.ts';
 import { identityFiles } from '../test/support/proxy-bundles.ts';
 import { SIDECAR_NODE_FLAGS } from '../src/proxy/node-flags.ts';
-import { buildSidecar } from './proxy-build.ts';
+import { buildSidecar } from '../hack/build-image.ts';
 import { type Proc, freePort, startProc, waitReady } from './proxy-procs.ts';
 
 export const NS = 'bench';

@@ -1,13 +1,15 @@
-// The sidecar the proxy bench runs is what the image ships: src/ compiled by `tsc -p tsconfig.build.json` to
-// JavaScript, started with SIDECAR_NODE_FLAGS. In: the checkout. Out: the path of the built `weft` CLI, under
-// .weft/bench-dist/ (ignored by git; node_modules resolves from the checkout above it), rebuilt only when a
-// source file or tsconfig is newer than the last build.
+// The weft image's /app without an image: src/ compiled by `tsc -p tsconfig.build.json` to JavaScript, as the
+// Dockerfile does, plus the SO_ORIGINAL_DST addon. The proxy bench runs its sidecar from it and the local node runs
+// the `weft` image's containers in it. In: the checkout. Out: the built tree under .weft/image/ (ignored by git;
+// node_modules resolves from the checkout above it), rebuilt only when a source file or tsconfig is newer than the
+// last build.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const OUT = join(ROOT, '.weft/bench-dist');
+export const IMAGE_ROOT = join(ROOT, '.weft/image');
+const OUT = IMAGE_ROOT;
 const STAMP = join(OUT, 'source-mtime');
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 
