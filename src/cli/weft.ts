@@ -16,6 +16,8 @@ const HELP = `weft — control plane of the weft service mesh
 
 Usage:
   weft operator [flags]    run the operator (status of mesh resources; leader-elected)
+  weft webhook [flags]     serve only the admission webhooks (validation, sidecar injection): a dedicated
+                           Deployment keeps pods injectable whatever happens to the operator
   weft proxy [flags]       run the sidecar proxy (config and identity from mounted volumes)
   weft help                show this help
 
@@ -29,6 +31,8 @@ operator flags:
       --webhook=true|false           serve the validating admission webhook (default true; every replica serves it)
       --webhook-host ADDR            address the webhook listens on (default 0.0.0.0)
       --webhook-port PORT            port of the webhook (default 9443)
+
+webhook flags: --kubeconfig, --root-namespace, --webhook-host, --webhook-port, as for the operator.
 
 ${PROXY_HELP}
 Logs are JSON lines on stderr; $WEFT_LOG_LEVEL sets the operator's level (debug, info, warn, error), --log-level the proxy's.
@@ -121,7 +125,12 @@ async function runOperator(argv: string[]): Promise<number> {
     log.error('operator failed to start', { error: err });
     return 1;
   }
-  return new Promise<number>((resolve) => {
+  return serveUntilSignal(log, () => op.stop());
+}
+
+/** Runs until SIGTERM/SIGINT, then stops gracefully (30 s at most; a second signal exits at once). */
+function serveUntilSignal(log: ReturnType<typeof createLogger>, stop: () => Promise<void>): Promise<number> {
+return new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) {
@@ -136,7 +145,7 @@ async function runOperator(argv: string[]): Promise<number> {
         resolve(1);
       }, 30_000);
       force.unref();
-      op.stop().then(
+      stop().then(
         () => {
           clearTimeout(force);
           resolve(0);
@@ -152,12 +161,25 @@ async function runOperator(argv: string[]): Promise<number> {
   });
 }
 
+async function runWebhookOnly(argv: string[]): Promise<number> {
+  const args = parseOperatorArgs(argv);
+  if (!args.webhook) throw new UsageError('weft webhook serves the webhook: --webhook=false makes no sense here');
+  const log = createLogger('weft');
+  process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: reason }));
+  const { runWebhook } = await import('../webhooks/run.ts');
+  const running = await runWebhook(await loadKubeConfig(args.kubeconfig), log.child('webhook'), { ...args.webhook, rootNamespace: args.rootNamespace });
+  log.info('webhook serving', { port: running.port });
+  return serveUntilSignal(log, () => running.stop());
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
       case 'operator':
         return await runOperator(rest);
+      case 'webhook':
+        return await runWebhookOnly(rest);
       case 'proxy':
         return await runProxy(parseProxyArgs(rest, (m) => new UsageError(m)));
       case 'help':
