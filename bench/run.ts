@@ -1,7 +1,8 @@
 // `npm run bench [-- <section>… [--json]]`: runs benchmark sections and prints one JSON report on stdout.
 // Progress goes to stderr (silenced by --json). Each section stops by itself (its own deadline); the runner
 // adds an overall one. Sections: translate (bench/translate.ts), translate-cpu (bench/translate-cpu.ts), pki (bench/pki.ts),
-// proxy (bench/proxy.ts; `--profile` runs its sidecar under --cpu-prof).
+// proxy (bench/proxy.ts; `--profile` runs its sidecar under --cpu-prof), convergence (bench/convergence.ts).
+import { runConvergenceBench } from './convergence.ts';
 import { runPkiBench } from './pki.ts';
 import { runProxyBench } from './proxy.ts';
 import { runTranslateCpuBench } from './translate-cpu.ts';
@@ -14,6 +15,7 @@ const SECTIONS: Record<string, Section> = {
   'translate-cpu': runTranslateCpuBench,
   pki: runPkiBench,
   proxy: runProxyBench,
+  convergence: runConvergenceBench,
 };
 
 const OVERALL_DEADLINE_MS = 20 * 60_000;
