@@ -1,6 +1,8 @@
 // client: a "sleep" pod that stays up until SIGTERM, so one-shot commands can run in its network namespace.
 // One-shot mode: `client.ts fetch <url> [--n N] [--concurrency C] [--header k:v]...` sends N GETs (5 s timeout
 // each) and prints one JSON line {results:[{status, body} | {error}], counts:{<status>|error: n}}, then exits 0.
+// `client.ts until <url> <regex> [--timeout-ms T]` polls every 5 ms until an answer's body matches and prints
+// {matchedAt (epoch ms), tries}; exit 1 on timeout (default 30 s). Measures when a routing change reaches this pod.
 const MAX_N = 100_000;
 const TIMEOUT_MS = 5000;
 
@@ -55,9 +57,33 @@ async function fetchMode(args: string[]): Promise<void> {
   process.stdout.write(JSON.stringify({ results, counts }) + '\n', () => process.exit(0));
 }
 
+async function untilMode(args: string[]): Promise<void> {
+  const [url, pattern] = args;
+  if (!url || !pattern) usage('until needs <url> <regex>');
+  const t = args.indexOf('--timeout-ms');
+  const deadline = Date.now() + (t >= 0 ? Number(args[t + 1]) : 30_000);
+  const re = new RegExp(pattern);
+  let tries = 0;
+  for (;;) {
+    tries++;
+    const body = await fetch(url, { signal: AbortSignal.timeout(1000) }).then((r) => r.text(), (e: Error) => e.message);
+    if (re.test(body)) {
+      process.stdout.write(JSON.stringify({ matchedAt: Date.now(), tries }) + '\n', () => process.exit(0));
+      return;
+    }
+    if (Date.now() > deadline) {
+      process.stdout.write(JSON.stringify({ timeout: true, tries, last: body.slice(0, 200) }) + '\n', () => process.exit(1));
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 const [mode, ...rest] = process.argv.slice(2);
 if (mode === 'fetch') {
   await fetchMode(rest);
+} else if (mode === 'until') {
+  await untilMode(rest);
 } else if (mode === undefined || mode === 'sleep') {
   const timer = setInterval(() => {}, 3_600_000);
   const stop = (): void => { clearInterval(timer); process.exit(0); };

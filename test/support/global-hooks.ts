@@ -1,6 +1,7 @@
-// Mocha global fixtures: stop anything the tiers started (the shared API server) once all suites ran.
+// Mocha global fixtures: stop anything the tiers started (the shared API server, the e2e mesh) once all suites ran.
 import { stopSharedCluster } from './cluster.ts';
+import { stopSharedMesh } from './e2e-mesh.ts';
 
 export async function mochaGlobalTeardown(): Promise<void> {
-  await stopSharedCluster();
+  await Promise.all([stopSharedCluster(), stopSharedMesh()]);
 }

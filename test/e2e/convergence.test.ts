@@ -1,0 +1,68 @@
+// How fast and how independently the mesh converges: a VirtualService change is served by every client sidecar
+// within a second of `kubectl apply` (through the operator's pod annotation, which makes the node refresh the
+// volume at once, not at its 60–90 s resync), and pods of an existing workload start and serve with the operator
+// stopped, because everything they need is already in ConfigMaps and Secrets.
+import { expect } from 'chai';
+import type { LocalMesh } from '../../hack/local-cluster/mesh.ts';
+import { apply, fetchFrom, readyPods, type PodRef } from '../support/e2e-mesh.ts';
+import { NS, WEB, webRoute } from './manifests.ts';
+import { e2eWorkloads } from './workloads.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Applies a route sending everything to `version` and returns ms until every client pod is served by it. */
+export async function applyToServed(mesh: LocalMesh, clients: PodRef[], version: 'v1' | 'v2'): Promise<number> {
+  const watchers = clients.map((c) =>
+    mesh.node.exec(NS, c.name, 'client', ['node', 'examples/apps/client.ts', 'until', WEB, `"version":"${version}"`, '--timeout-ms', '15000'], 30_000),
+  );
+  await sleep(800); // the watchers are polling (and still see the old version)
+  const t0 = Date.now();
+  await apply(mesh, webRoute(version === 'v1' ? { v1: 100, v2: 0 } : { v1: 0, v2: 100 }));
+  const done = await Promise.all(watchers);
+  for (const d of done) if (d.code !== 0) throw new Error(`no client saw ${version}: ${d.stdout} ${d.stderr}`);
+  return Math.max(...done.map((d) => (JSON.parse(d.stdout) as { matchedAt: number }).matchedAt)) - t0;
+}
+
+export function p99(samples: number[]): number {
+  const s = [...samples].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(s.length * 0.99) - 1)]!;
+}
+
+describe('e2e: convergence on the local cluster', function () {
+  this.timeout(240_000);
+  let mesh: LocalMesh;
+  let clients: PodRef[];
+
+  before(async function () {
+    const w = e2eWorkloads();
+    if ('skip' in w) return this.skip();
+    ({ mesh, clients } = await w);
+  });
+
+  it('serves a VirtualService change on every client sidecar within 1 s p99 of kubectl apply', async () => {
+    await apply(mesh, webRoute({ v1: 100, v2: 0 }));
+    await sleep(2000);
+    const samples: number[] = [];
+    for (let i = 0; i < 10; i++) samples.push(await applyToServed(mesh, clients, i % 2 === 0 ? 'v2' : 'v1'));
+    console.log(`      apply → served on ${clients.length} sidecars, ms: ${samples.join(' ')}`);
+    expect(p99(samples)).to.be.at.most(1000);
+    await apply(mesh, webRoute({ v1: 90, v2: 10 }));
+  });
+
+  it('starts and serves new pods of an existing workload while the operator is stopped', async () => {
+    await mesh.operator.stop();
+    try {
+      const scaled = await mesh.cp.kubectlAsync(['scale', 'deployment/client', '-n', NS, '--replicas=3']);
+      expect(scaled.status, scaled.stderr).to.equal(0);
+      const pods = await readyPods(mesh, NS, 'app=client', 3);
+      const fresh = pods.find((p) => !clients.some((c) => c.name === p.name))!;
+      const r = await fetchFrom(mesh, NS, fresh.name, WEB, { n: 20, concurrency: 2 });
+      expect(r.counts).to.deep.equal({ 200: 20 });
+      expect(new Set(r.results.map((x) => (x.body as { peer: string }).peer))).to.deep.equal(new Set([`spiffe://cluster.local/ns/${NS}/sa/client`]));
+    } finally {
+      mesh.operator.start();
+      await mesh.cp.kubectlAsync(['scale', 'deployment/client', '-n', NS, '--replicas=2']);
+      await readyPods(mesh, NS, 'app=client', 2);
+    }
+  });
+});
