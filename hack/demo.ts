@@ -1,19 +1,18 @@
-// `npm run demo [-- --exit]`: the whole of weft on a local control plane. Starts etcd, kube-apiserver and
-// kube-controller-manager (real binaries, built once and cached), installs the CRDs and config/ (RBAC, webhook),
-// runs the operator as its own ServiceAccount, applies the bookinfo sample from examples/, and shows what weft
-// makes of it: status conditions, per-workload proxy config, workload identities, a broken reference, an invalid
-// resource refused at admission. Then it stays
-// up with a kubeconfig for kubectl, until Ctrl-C (or at once with --exit).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// `npm run demo [-- --exit]`: the whole of weft on a local cluster. Starts etcd, kube-apiserver and
+// kube-controller-manager (real binaries, built once and cached), installs the CRDs and config/, runs the operator
+// and the admission webhook as the operator's ServiceAccount, and a local node that runs pods in network
+// namespaces. Then it deploys the bookinfo sample from examples/ into a namespace labelled for injection, sends
+// traffic through the sidecars and shows the canary split it observed, the SPIFFE identity on each hop, the status
+// conditions, the per-workload config, a broken reference and an invalid resource refused at admission. It stays
+// up with a kubeconfig for kubectl until Ctrl-C (or tears down at once with --exit).
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { parseAllDocuments, stringify } from 'yaml';
-import { ControlPlane } from './local-cluster/control-plane.ts';
-import { installCrds, serviceAccountKubeConfig } from './local-cluster/manifests.ts';
-import { freePort, waitFor } from './local-cluster/processes.ts';
+import { startLocalMesh, type LocalMesh } from './local-cluster/mesh.ts';
+import { waitFor } from './local-cluster/processes.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const { values: flags } = parseArgs({ options: { exit: { type: 'boolean', default: false } } });
@@ -21,137 +20,129 @@ const dir = join(process.env.WEFT_CACHE ?? join(homedir(), '.cache/weft'), 'demo
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const step = (s: string) => console.log(`\n${bold(`==> ${s}`)}`);
 const show = (s: string) => console.log(s.replace(/\n$/, '').replace(/^/gm, '    '));
+const NS = 'bookinfo';
 
-let operator: ChildProcess | undefined;
-let cp: ControlPlane | undefined;
+let mesh: LocalMesh | undefined;
 
 async function shutdown(code: number): Promise<never> {
-  operator?.kill('SIGTERM');
-  await cp?.stop({ keepDir: true });
+  await mesh?.stop({ keepDir: true });
   process.exit(code);
 }
 
-/** config/ as a user would apply it, less the in-cluster Deployment: here the operator runs as a local process. */
-function localInstallManifests(webhookUrl: string): string {
-  const rendered = cp!.kubectl(['kustomize', join(root, 'config')]);
-  const docs = parseAllDocuments(rendered).map((d) => d.toJS() as { kind: string; webhooks?: Array<{ clientConfig: unknown }> });
-  return docs
-    .filter((d) => !['CustomResourceDefinition', 'Deployment', 'PodDisruptionBudget', 'Service'].includes(d.kind))
-    .map((d) => {
-      if (d.kind === 'ValidatingWebhookConfiguration') for (const w of d.webhooks ?? []) w.clientConfig = { url: webhookUrl };
-      return stringify(d);
-    })
-    .join('---\n');
+/** kubectl without blocking: this process is also the node that runs the pods. */
+async function kubectl(args: string[], input?: string): Promise<string> {
+  const r = await mesh!.cp.kubectlAsync(args, input);
+  if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim()}`);
+  return r.stdout;
 }
 
-function weftctl(args: string[]): string {
-  const r = spawnSync(process.execPath, [join(root, 'src/cli/weftctl.ts'), ...args, '--kubeconfig', cp!.kubeconfigPath], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout : `weftctl ${args.join(' ')} failed: ${r.stderr}`;
+function weftctl(args: string[]): Promise<string> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [join(root, 'src/cli/weftctl.ts'), ...args, '--kubeconfig', mesh!.cp.kubeconfigPath]);
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b));
+    child.stderr.on('data', (b: Buffer) => (out += b));
+    child.on('close', () => done(out));
+  });
 }
 
-const until = (what: string, check: () => boolean): Promise<void> => waitFor(`waiting for ${what}`, async () => check(), 60_000);
+const until = (what: string, check: () => Promise<boolean>): Promise<void> => waitFor(`waiting for ${what}`, check, 120_000);
+
+interface Answer {
+  status?: number;
+  body?: { pod?: string; peer?: string; reviews?: { version?: string; pod?: string; peer?: string; ratings?: { peer?: string; pod?: string } } };
+}
+
+async function fromClient(url: string, n: number, headers: string[] = []): Promise<Answer[]> {
+  const client = mesh!.node.podsOf(NS, { app: 'client' })[0]!;
+  const args = ['node', 'examples/apps/client.ts', 'fetch', url, '--n', String(n), '--concurrency', '4', ...headers.flatMap((h) => ['--header', h])];
+  const r = await client.exec('client', args);
+  if (r.code !== 0) throw new Error(`client fetch: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { results: Answer[] }).results;
+}
 
 async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
   rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
 
-  step('Starting a local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager');
-  cp = await ControlPlane.start({ controllerManager: true, dir, log: (l) => show(l) });
-  const admin = cp.kubeConfig();
-  show(cp.kubectl(['version']));
+  step('Starting a local cluster: etcd, kube-apiserver, kube-controller-manager, weft, and a local node');
+  mesh = await startLocalMesh({ dir, log: (l) => show(l) });
+  show(await kubectl(['get', 'nodes', '-o', 'wide']));
+  show(`operator pid ${mesh.operator.pid} (log ${mesh.operator.logFile}); webhook pid ${mesh.webhook.pid} (log ${mesh.webhook.logFile})`);
 
-  step("Installing weft's CRDs (Istio's API: networking.istio.io, security.istio.io)");
-  await installCrds(admin);
-  show(cp.kubectl(['get', 'crds']));
+  step('Applying the bookinfo sample: plain Istio YAML from examples/bookinfo (namespace labelled weft-injection=enabled)');
+  show(await kubectl(['apply', '-f', join(root, 'examples/bookinfo')]));
 
-  step('Installing config/: namespace weft-system, ServiceAccount, least-privilege RBAC, validating webhook');
-  const webhookPort = await freePort();
-  show(cp.kubectl(['apply', '--server-side', '-f', '-'], localInstallManifests(`https://127.0.0.1:${webhookPort}/validate`)));
-
-  step('Starting the operator as ServiceAccount weft-system/weft-operator (leader election, webhook on :' + webhookPort + ')');
-  const sa = await serviceAccountKubeConfig(admin, 'weft-system', 'weft-operator', 24 * 3600);
-  const saKubeconfig = join(dir, 'weft-operator.kubeconfig');
-  writeFileSync(saKubeconfig, sa.exportConfig(), { mode: 0o600 });
-  operator = spawn(
-    process.execPath,
-    [join(root, 'src/cli/weft.ts'), 'operator', '--kubeconfig', saKubeconfig, '--webhook-host', '127.0.0.1', '--webhook-port', String(webhookPort)],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const opLog = join(dir, 'operator.log');
-  operator.stderr!.on('data', (b: Buffer) => writeFileSync(opLog, b, { flag: 'a' }));
-  operator.on('exit', (code) => {
-    if (code !== null && code !== 0) console.error(`operator exited with ${code}; see ${opLog}`);
+  step('Pods start with an injected sidecar (weft-init sets up iptables, weft-proxy runs as a native sidecar)');
+  await until('every bookinfo pod Ready', async () => {
+    const out = await kubectl(['get', 'pods', '-n', NS, '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}']);
+    const lines = out.trim().split('\n').filter(Boolean);
+    return lines.length >= 7 && lines.every((l) => l === 'True');
   });
-  await until('the webhook caBundle', () =>
-    cp!.kubectl(['get', 'validatingwebhookconfiguration', 'weft-validator', '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}']).length > 0,
-  );
-  show(`operator running (pid ${operator.pid}), log: ${opLog}`);
+  show(await kubectl(['get', 'pods', '-n', NS, '-o', 'wide']));
+  show(await kubectl(['get', 'endpointslices', '-n', NS]));
 
-  step('Applying the bookinfo sample: plain Istio YAML from examples/bookinfo');
-  show(cp.kubectl(['apply', '-f', join(root, 'examples/bookinfo')]));
-
-  step('Waiting for weft to accept every resource (kubectl wait --for=condition=Accepted)');
-  show(cp.kubectl(['wait', '--for=condition=Accepted', '--timeout=60s', '-n', 'bookinfo', 'vs,dr,gw,se,pa,ap,ra', '--all']));
-
-  step('What kubectl shows (Istio-style printer columns)');
-  show(cp.kubectl(['get', 'gw,vs,dr,se', '-n', 'bookinfo']));
+  step('Traffic: 200 requests from the client pod to productpage, which calls details and reviews (reviews v2/v3 call ratings)');
+  const answers = await fromClient('http://productpage:9080/api/v1/products/0', 200);
+  const versions: Record<string, number> = {};
+  for (const a of answers) {
+    const v = a.status === 200 ? (a.body?.reviews?.version ?? 'reviews failed') : `status ${a.status ?? 'error'}`;
+    versions[v] = (versions[v] ?? 0) + 1;
+  }
+  show(`reviews versions seen (VirtualService reviews: v1 90%, v2 10%): ${JSON.stringify(versions)}`);
+  const sample = answers.find((a) => a.body?.reviews?.ratings?.peer) ?? answers[0]!;
+  show([
+    'SPIFFE identity of the caller, as each server saw it (x-forwarded-client-cert from the sidecar, mTLS):',
+    `  client      → productpage (${sample.body?.pod}): ${sample.body?.peer}`,
+    `  productpage → reviews (${sample.body?.reviews?.pod}): ${sample.body?.reviews?.peer}`,
+    sample.body?.reviews?.ratings?.peer ? `  reviews     → ratings (${sample.body.reviews.ratings.pod}): ${sample.body.reviews.ratings.peer}` : '',
+  ].filter(Boolean).join('\n'));
+  const jason = await fromClient('http://productpage:9080/api/v1/products/0', 20, ['end-user:jason']);
+  show(`with end-user: jason (header route to v3): ${JSON.stringify(jason.map((a) => a.body?.reviews?.version).reduce<Record<string, number>>((m, v) => ((m[String(v)] = (m[String(v)] ?? 0) + 1), m), {}))}`);
+  const node = mesh.node.podsOf(NS, { app: 'productpage' })[0]!;
+  const plain = await mesh.node.agent.http({ url: `http://${node.ip}:9080/api/v1/products/0`, timeoutMs: 3000 }).then((r) => `answered ${r.status}`, (e: Error) => `refused (${e.message})`);
+  show(`a plaintext request from the node, without a sidecar, to productpage's pod (PeerAuthentication STRICT): ${plain}`);
 
   step('Status conditions written by weft');
-  await until('ResolvedRefs and Programmed on every resource', () =>
-    !cp!.kubectl(['get', 'vs,dr,gw,se,pa,ap,ra', '-n', 'bookinfo', '-o',
-      'jsonpath={range .items[*]}{.status.conditions[?(@.type=="ResolvedRefs")].status}/{.status.conditions[?(@.type=="Programmed")].status}{"\\n"}{end}',
-    ]).trim().split('\n').some((l) => l.startsWith('/') || l.endsWith('/')),
-  );
-  show(cp.kubectl([
-    'get', 'vs,dr,gw,se,pa,ap,ra', '-n', 'bookinfo', '-o',
+  show(await kubectl([
+    'get', 'vs,dr,gw,se,pa,ap,ra', '-n', NS, '-o',
     'custom-columns=KIND:.kind,NAME:.metadata.name,GEN:.metadata.generation,OBSERVED:.status.conditions[0].observedGeneration,' +
       'ACCEPTED:.status.conditions[?(@.type=="Accepted")].status,RESOLVED-REFS:.status.conditions[?(@.type=="ResolvedRefs")].status,' +
       'PROGRAMMED:.status.conditions[?(@.type=="Programmed")].message',
   ]));
 
-  step('Per-workload proxy config: one ConfigMap per injected workload, Envoy resources encoded and gzipped');
-  await until('a ConfigMap for each of the six bookinfo workloads', () =>
-    cp!.kubectl(['get', 'configmaps', '-n', 'bookinfo', '-l', 'app.kubernetes.io/managed-by=weft', '-o', 'name']).trim().split('\n').filter(Boolean).length >= 6,
-  );
-  show(cp.kubectl(['get', 'configmaps', '-n', 'bookinfo', '-l', 'app.kubernetes.io/managed-by=weft',
+  step('Per-workload proxy config: one ConfigMap per workload, Envoy resources encoded and gzipped');
+  show(await kubectl(['get', 'configmaps', '-n', NS, '-l', 'app.kubernetes.io/managed-by=weft',
     '-o', 'custom-columns=NAME:.metadata.name,OWNER:.metadata.ownerReferences[0].kind,HASH:.metadata.annotations.weft\\.dev/config-hash']));
-
   step('What the reviews canary compiles to (weftctl proxy-config, like istioctl proxy-config)');
-  show(weftctl(['proxy-config', 'deployment/productpage-v1', 'routes', '-n', 'bookinfo']));
-  show(weftctl(['proxy-config', 'deployment/productpage-v1', 'clusters', '-n', 'bookinfo']).split('\n').filter((l, i) => i === 0 || l.includes('reviews')).join('\n'));
+  show(await weftctl(['proxy-config', 'deployment/productpage-v1', 'routes', '-n', NS]));
 
   step('Workload identities from the mesh CA: Secret weft-identity-<serviceaccount>, trust bundle weft-root-cert');
-  await until('an identity Secret for each of the four bookinfo service accounts', () =>
-    cp!.kubectl(['get', 'secrets', '-n', 'bookinfo', '-o', 'name']).split('\n').filter((l) => l.includes('weft-identity-')).length >= 4,
-  );
   for (const sa of ['bookinfo-productpage', 'bookinfo-reviews']) {
-    const pem = Buffer.from(cp.kubectl(['get', 'secret', `weft-identity-${sa}`, '-n', 'bookinfo', '-o', 'jsonpath={.data.cert-chain\\.pem}']), 'base64').toString();
+    const pem = Buffer.from(await kubectl(['get', 'secret', `weft-identity-${sa}`, '-n', NS, '-o', 'jsonpath={.data.cert-chain\\.pem}']), 'base64').toString();
     const cert = new X509Certificate(pem);
     show(`weft-identity-${sa}: ${cert.subjectAltName}, valid until ${cert.validTo}`);
   }
-  show(cp.kubectl(['get', 'configmap', 'weft-root-cert', '-n', 'bookinfo', '-o', 'name']));
 
   step('A broken reference: VirtualService details-canary names a Gateway that does not exist');
-  show(cp.kubectl(['get', 'vs', 'details-canary', '-n', 'bookinfo', '-o', 'jsonpath={range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\\n"}{end}']));
-
+  show(await kubectl(['get', 'vs', 'details-canary', '-n', NS, '-o', 'jsonpath={range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\\n"}{end}']));
   step('Messages weft found (status.validationMessages, with Istio analyzer codes)');
-  show(cp.kubectl([
-    'get', 'vs,dr,gw,se,pa,ap,ra', '-n', 'bookinfo', '-o',
+  show((await kubectl([
+    'get', 'vs,dr,gw,se,pa,ap,ra', '-n', NS, '-o',
     'jsonpath={range .items[*]}{range .status.validationMessages[*]}{.level} {.type.code} {.field}: {.message}{"\\n"}{end}{end}',
-  ]) || '(none)');
+  ])) || '(none)');
 
   step('An invalid resource is refused at admission, with the field named (examples/invalid)');
-  const refused = cp.kubectlResult(['apply', '-f', join(root, 'examples/invalid')]);
+  const refused = await mesh.cp.kubectlAsync(['apply', '-f', join(root, 'examples/invalid')]);
   show(refused.status === 0 ? `unexpectedly accepted:\n${refused.stdout}` : refused.stderr);
 
   step('weft is running');
   show([
-    `kubeconfig: ${cp.kubeconfigPath}`,
-    `kubectl:    ${join(cp.bin, 'kubectl')}`,
-    `try:        KUBECONFIG=${cp.kubeconfigPath} ${join(cp.bin, 'kubectl')} get vs -n bookinfo -o yaml`,
-    `logs:       ${dir}/*.log`,
+    `kubeconfig: ${mesh.cp.kubeconfigPath}`,
+    `kubectl:    ${join(mesh.cp.bin, 'kubectl')}`,
+    `try:        KUBECONFIG=${mesh.cp.kubeconfigPath} ${join(mesh.cp.bin, 'kubectl')} get pods,vs -n ${NS}`,
+    `logs:       ${dir}/*.log, container logs in ${dir}/node/pods/<uid>/logs/`,
   ].join('\n'));
   if (flags.exit) {
     step('--exit: tearing down');
@@ -161,6 +152,6 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (e: Error) => {
-  console.error(`demo failed: ${e.message}`);
+  console.error(`demo failed: ${e.stack ?? e.message}`);
   await shutdown(1);
 });

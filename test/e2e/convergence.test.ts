@@ -6,27 +6,9 @@ import { expect } from 'chai';
 import type { LocalMesh } from '../../hack/local-cluster/mesh.ts';
 import { apply, fetchFrom, readyPods, type PodRef } from '../support/e2e-mesh.ts';
 import { NS, WEB, webRoute } from './manifests.ts';
-import { e2eWorkloads } from './workloads.ts';
+import { applyToServed, e2eWorkloads, p99 } from './workloads.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Applies a route sending everything to `version` and returns ms until every client pod is served by it. */
-export async function applyToServed(mesh: LocalMesh, clients: PodRef[], version: 'v1' | 'v2'): Promise<number> {
-  const watchers = clients.map((c) =>
-    mesh.node.exec(NS, c.name, 'client', ['node', 'examples/apps/client.ts', 'until', WEB, `"version":"${version}"`, '--timeout-ms', '15000'], 30_000),
-  );
-  await sleep(800); // the watchers are polling (and still see the old version)
-  const t0 = Date.now();
-  await apply(mesh, webRoute(version === 'v1' ? { v1: 100, v2: 0 } : { v1: 0, v2: 100 }));
-  const done = await Promise.all(watchers);
-  for (const d of done) if (d.code !== 0) throw new Error(`no client saw ${version}: ${d.stdout} ${d.stderr}`);
-  return Math.max(...done.map((d) => (JSON.parse(d.stdout) as { matchedAt: number }).matchedAt)) - t0;
-}
-
-export function p99(samples: number[]): number {
-  const s = [...samples].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(s.length * 0.99) - 1)]!;
-}
 
 describe('e2e: convergence on the local cluster', function () {
   this.timeout(240_000);

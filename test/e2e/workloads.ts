@@ -2,7 +2,7 @@
 // routing to both web versions, so each test file starts from the same settled mesh.
 import type { LocalMesh } from '../../hack/local-cluster/mesh.ts';
 import { apply, eventuallyBatch, fetchFrom, readyPods, sharedMesh, tally, type PodRef } from '../support/e2e-mesh.ts';
-import { NS, PLAIN_NS, WEB, workloads } from './manifests.ts';
+import { NS, PLAIN_NS, WEB, webRoute, workloads } from './manifests.ts';
 
 export interface Workloads {
   mesh: LocalMesh;
@@ -12,6 +12,7 @@ export interface Workloads {
 }
 
 let ready: Promise<Workloads> | undefined;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function setUp(mesh: LocalMesh): Promise<Workloads> {
   await apply(mesh, workloads());
@@ -32,4 +33,22 @@ export function e2eWorkloads(): Promise<Workloads> | { skip: string } {
   if ('skip' in m) return m;
   ready ??= m.then(setUp);
   return ready;
+}
+
+/** Applies a route sending everything to `version` and returns ms until every client pod is served by it. */
+export async function applyToServed(mesh: LocalMesh, clients: PodRef[], version: 'v1' | 'v2'): Promise<number> {
+  const watchers = clients.map((c) =>
+    mesh.node.exec(NS, c.name, 'client', ['node', 'examples/apps/client.ts', 'until', WEB, `"version":"${version}"`, '--timeout-ms', '15000'], 30_000),
+  );
+  await sleep(800); // the watchers are polling (and still see the old version)
+  const t0 = Date.now();
+  await apply(mesh, webRoute(version === 'v1' ? { v1: 100, v2: 0 } : { v1: 0, v2: 100 }));
+  const done = await Promise.all(watchers);
+  for (const d of done) if (d.code !== 0) throw new Error(`no client saw ${version}: ${d.stdout} ${d.stderr}`);
+  return Math.max(...done.map((d) => (JSON.parse(d.stdout) as { matchedAt: number }).matchedAt)) - t0;
+}
+
+export function p99(samples: number[]): number {
+  const s = [...samples].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(s.length * 0.99) - 1)]!;
 }

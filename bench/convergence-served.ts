@@ -1,0 +1,38 @@
+// The `served` part of the convergence bench: on the local cluster with the e2e workloads (two client pods with
+// sidecars, a two-version web service), the time from `kubectl apply` of a VirtualService that moves all traffic
+// to the other version until every client pod is answered by that version — apply → operator → ConfigMap and pod
+// annotation → node volume refresh → sidecar reload → served. Repeated `WEFT_BENCH_CHANGES` times (default 20).
+import { apply, stopSharedMesh } from '../test/support/e2e-mesh.ts';
+import { webRoute } from '../test/e2e/manifests.ts';
+import { applyToServed, e2eWorkloads } from '../test/e2e/workloads.ts';
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)]!;
+
+export async function runServed(log: (line: string) => void): Promise<Record<string, unknown>> {
+  const w = e2eWorkloads();
+  if ('skip' in w) return { skipped: w.skip };
+  try {
+    log('served: starting the local cluster with the e2e workloads');
+    const { mesh, clients } = await w;
+    await apply(mesh, webRoute({ v1: 100, v2: 0 }));
+    await new Promise((r) => setTimeout(r, 2000));
+    const changes = Number(process.env.WEFT_BENCH_CHANGES ?? 20);
+    const samples: number[] = [];
+    for (let i = 0; i < changes; i++) {
+      samples.push(await applyToServed(mesh, clients, i % 2 === 0 ? 'v2' : 'v1'));
+      log(`served: change ${i + 1}/${changes}: ${samples.at(-1)} ms`);
+    }
+    const sorted = [...samples].sort((a, b) => a - b);
+    return {
+      changes,
+      client_sidecars: clients.length,
+      apply_to_served_p50_ms: pct(sorted, 0.5),
+      apply_to_served_p90_ms: pct(sorted, 0.9),
+      apply_to_served_p99_ms: pct(sorted, 0.99),
+      apply_to_served_max_ms: sorted.at(-1),
+      samples_ms: samples,
+    };
+  } finally {
+    await stopSharedMesh();
+  }
+}
