@@ -114,9 +114,10 @@ export class LocalNode {
 
   private watch(): void {
     const pods = makeInformer(this.kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces());
-    pods.on('add', (p) => void this.onPod(p));
-    pods.on('update', (p) => void this.onPod(p));
-    pods.on('delete', (p) => void this.onPodGone(p));
+    const guard = (what: string, f: Promise<void>) => f.catch((e: Error) => this.log(`local node: ${what}: ${e.stack ?? e.message}`));
+    pods.on('add', (p) => void guard('pod added', this.onPod(p)));
+    pods.on('update', (p) => void guard('pod updated', this.onPod(p)));
+    pods.on('delete', (p) => void guard('pod deleted', this.onPodGone(p)));
     const services = makeInformer(this.kc, '/api/v1/services', () => this.core.listServiceForAllNamespaces());
     for (const ev of ['add', 'update', 'delete'] as const) services.on(ev, () => this.scheduleHosts());
     for (const inf of [pods, services] as Array<Informer<KubernetesObject>>) {
@@ -193,8 +194,11 @@ export class LocalNode {
     }
     // The kubelet's last word: the pod object goes once its containers are gone.
     await this.core
-      .deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0, body: { preconditions: { uid } } })
-      .catch(() => {});
+      // With a body, the API server reads the options from it alone: the grace period must be there too.
+      .deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, body: { gracePeriodSeconds: 0, preconditions: { uid } } })
+      .catch((err: { code?: number; message?: string }) => {
+        if (err.code !== 404) this.log(`local node: deleting ${e?.rt.key ?? uid}: ${err.message}`);
+      });
   }
 
   private async onPodGone(pod: V1Pod): Promise<void> {
