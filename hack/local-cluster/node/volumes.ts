@@ -57,14 +57,9 @@ export class PodVolumes {
   }
 
   private async syncNow(pod: V1Pod): Promise<void> {
-    const errors: string[] = [];
-    for (const v of pod.spec?.volumes ?? []) {
-      try {
-        await this.syncVolume(pod, v);
-      } catch (e) {
-        errors.push((e as Error).message);
-      }
-    }
+    // Volumes are independent directories: fetched and written concurrently, so a refresh costs one round trip.
+    const results = await Promise.allSettled((pod.spec?.volumes ?? []).map((v) => this.syncVolume(pod, v)));
+    const errors = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
     if (errors.length) throw new Error(errors.join('; '));
   }
 
