@@ -1,6 +1,6 @@
 // The `served` part of the convergence bench: on the local cluster with the e2e workloads (two client pods with
 // sidecars, a two-version web service), the time from `kubectl apply` of a VirtualService that moves all traffic
-// to the other version until every client pod is answered by that version — apply → operator → ConfigMap and pod
+// to the other version (timed from the start of the command) until every client pod is answered by that version — apply → operator → ConfigMap and pod
 // annotation → node volume refresh → sidecar reload → served. Repeated `WEFT_BENCH_CHANGES` times (default 20).
 import { apply, stopSharedMesh } from '../test/support/e2e-mesh.ts';
 import { webRoute } from '../test/e2e/manifests.ts';
@@ -17,20 +17,24 @@ export async function runServed(log: (line: string) => void): Promise<Record<str
     await apply(mesh, webRoute({ v1: 100, v2: 0 }));
     await new Promise((r) => setTimeout(r, 2000));
     const changes = Number(process.env.WEFT_BENCH_CHANGES ?? 20);
-    const samples: number[] = [];
+    const samples: Array<{ fromStart: number; fromAccepted: number }> = [];
     for (let i = 0; i < changes; i++) {
       samples.push(await applyToServed(mesh, clients, i % 2 === 0 ? 'v2' : 'v1'));
-      log(`served: change ${i + 1}/${changes}: ${samples.at(-1)} ms`);
+      log(`served: change ${i + 1}/${changes}: ${samples.at(-1)!.fromStart} ms`);
     }
-    const sorted = [...samples].sort((a, b) => a - b);
+    const fromStart = samples.map((s) => s.fromStart).sort((a, b) => a - b);
+    const fromAccepted = samples.map((s) => s.fromAccepted).sort((a, b) => a - b);
     return {
       changes,
       client_sidecars: clients.length,
-      apply_to_served_p50_ms: pct(sorted, 0.5),
-      apply_to_served_p90_ms: pct(sorted, 0.9),
-      apply_to_served_p99_ms: pct(sorted, 0.99),
-      apply_to_served_max_ms: sorted.at(-1),
-      samples_ms: samples,
+      apply_to_served_p50_ms: pct(fromStart, 0.5),
+      apply_to_served_p90_ms: pct(fromStart, 0.9),
+      apply_to_served_p99_ms: pct(fromStart, 0.99),
+      apply_to_served_max_ms: fromStart.at(-1),
+      // The same, counted from when `kubectl apply` returned (its own client-side work left out).
+      accepted_to_served_p50_ms: pct(fromAccepted, 0.5),
+      accepted_to_served_p99_ms: pct(fromAccepted, 0.99),
+      samples_ms: samples.map((s) => s.fromStart),
     };
   } finally {
     await stopSharedMesh();

@@ -1,14 +1,17 @@
 // The `convergence` bench section: how fast the mesh converges on a change, in parts whose results merge into
-// one report. scale (bench/convergence-scale.ts): the operator against thousands of kwok pods — time to write
-// every workload's config, to mark mesh objects Programmed, and to carry one change through; memory and CPU.
+// one report. served (bench/convergence-served.ts): kubectl apply of a VirtualService → served by every client
+// sidecar on the local cluster (apply_to_served_p99_ms). scale (bench/convergence-scale.ts): the operator against
+// thousands of kwok pods — time to write every workload's config, to mark mesh objects Programmed, and to carry
+// one change through; memory and CPU.
 // Each part runs in its own try: a failing part reports its error (and what it reached) and the others stand.
 import { runScale, ScaleError } from './convergence-scale.ts';
+import { runServed } from './convergence-served.ts';
 
 type Part = (log: (line: string) => void) => Promise<Record<string, unknown>>;
 
 const PARTS: Record<string, Part> = {
+  served: runServed,
   scale: runScale,
-  // served: apply → config served by a sidecar on the local node (apply_to_served_p99_ms) goes here.
 };
 
 export async function runConvergenceBench(log: (line: string) => void): Promise<Record<string, unknown>> {

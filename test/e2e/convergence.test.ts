@@ -24,10 +24,10 @@ describe('e2e: convergence on the local cluster', function () {
   it('serves a VirtualService change on every client sidecar within 1 s p99 of kubectl apply', async () => {
     await apply(mesh, webRoute({ v1: 100, v2: 0 }));
     await sleep(2000);
-    const samples: number[] = [];
+    const samples: Array<{ fromStart: number; fromAccepted: number }> = [];
     for (let i = 0; i < 10; i++) samples.push(await applyToServed(mesh, clients, i % 2 === 0 ? 'v2' : 'v1'));
-    console.log(`      apply → served on ${clients.length} sidecars, ms: ${samples.join(' ')}`);
-    expect(p99(samples)).to.be.at.most(1000);
+    console.log(`      kubectl apply → served on ${clients.length} sidecars, ms: ${samples.map((s) => `${s.fromStart} (${s.fromAccepted} after apply returned)`).join(', ')}`);
+    expect(p99(samples.map((s) => s.fromStart))).to.be.at.most(1000);
     await apply(mesh, webRoute({ v1: 90, v2: 10 }));
   });
 

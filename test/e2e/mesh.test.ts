@@ -37,6 +37,9 @@ describe('e2e: the mesh on the local cluster', function () {
   });
 
   it('splits traffic 90/10 between the subsets within statistical bounds, with mTLS identities on the hop', async () => {
+    await apply(mesh, webRoute({ v1: 90, v2: 10 }));
+    // Live once a batch holds both versions (an earlier route sent everything to one).
+    await eventuallyBatch('the 90/10 route reaches the client', async () => Object.keys(tally(await fetchFrom(mesh, NS, clients[0]!.name, WEB, { n: 60, concurrency: 6 }), 'version')).length === 2);
     const r = await fetchFrom(mesh, NS, clients[0]!.name, WEB, { n: 400, concurrency: 8 });
     const versions = tally(r, 'version');
     expect(Object.keys(versions).sort()).to.deep.equal(['v1', 'v2']);
