@@ -59,7 +59,8 @@ export class LocalNode {
     buildSidecar();
     hostToolsBin();
     NodeNetwork.cleanupStale();
-    const network = NodeNetwork.create({ id: randomBytes(3).toString('hex'), podCidr: POD_CIDR, log });
+    // One line per pod is already logged here; the network's own per-pod lines would repeat it.
+    const network = NodeNetwork.create({ id: randomBytes(3).toString('hex'), podCidr: POD_CIDR, log: (l) => !l.startsWith('pod network') && log(l) });
     let agent: NodeAgent;
     try {
       agent = await NodeAgent.start(network.nodeNs, log);
