@@ -105,4 +105,26 @@ describe('e2e: the local node', function () {
     await waitFor('ErrImagePull', async () => (await status('elsewhere')).status.containerStatuses?.[0]?.state.waiting?.reason === 'ErrImagePull', 15_000);
     expect((await status('elsewhere')).status.containerStatuses![0]!.state.waiting!.message).to.include('nginx:1.27');
   });
+
+  it('serves a LoadBalancer Service on a loopback address of this machine, to a pod binding port 80 as UID 1337', async () => {
+    await apply(mesh, `apiVersion: v1\nkind: Service\nmetadata: {name: edge, namespace: ${NS}}\nspec: {type: LoadBalancer, selector: {app: edge}, ports: [{name: http, port: 8080, targetPort: 80}]}\n---\n` + pod('edge', `
+  securityContext:
+    runAsUser: 1337
+    sysctls: [{name: net.ipv4.ip_unprivileged_port_start, value: '0'}]
+  containers:
+  - {name: app, image: 'weft-examples/httpbin:v1', env: [{name: PORT, value: '80'}], readinessProbe: {tcpSocket: {port: 80}, periodSeconds: 1}}`));
+    await readyPods(mesh, NS, 'app=edge', 1);
+    let ip = '';
+    await waitFor('the load balancer address', async () => {
+      ip = (await mesh.cp.kubectlAsync(['get', 'service', 'edge', '-n', NS, '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])).stdout;
+      return ip.startsWith('127.0.1.');
+    }, 15_000);
+    let body = '';
+    await waitFor('an answer through the load balancer', async () => {
+      const r = await fetch(`http://${ip}:8080/hello`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+      body = (await r?.text()) ?? '';
+      return r?.status === 200;
+    }, 15_000);
+    expect(JSON.parse(body)).to.include({ service: 'httpbin', path: '/hello' });
+  });
 });

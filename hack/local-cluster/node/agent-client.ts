@@ -123,6 +123,11 @@ export class NodeAgent {
     return this.call('until', req);
   }
 
+  /** Starts a Unix socket at `path` forwarding into the node's namespace (first line of a connection: host:port). */
+  tunnel(path: string): Promise<{ path: string }> {
+    return this.call('tunnel', { path });
+  }
+
   async stop(): Promise<void> {
     if (this.exitedWith) return;
     this.child.stdin.end();

@@ -2,9 +2,10 @@
 // the local node, in the root namespace, can reach pod addresses: probes, tests and benchmarks send it requests.
 // Protocol: JSON lines on stdin/stdout. It first prints {"ready":true}; each request {id, op, ...} is answered
 // {id, ok: true, ...} or {id, ok: false, error}, requests running concurrently. It exits when stdin closes, so it
-// never outlives its parent. Ops: http, tcp, load, until (see agent-client.ts for their shapes).
+// never outlives its parent. Ops: http, tcp, load, until, tunnel (see agent-client.ts for their shapes).
+import { rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 
 interface HttpReq {
@@ -93,7 +94,47 @@ async function until(r: HttpReq & { match: string; intervalMs?: number }): Promi
   throw new Error(`no response from ${r.url} matched /${r.match}/ within ${r.timeoutMs} ms (${tries} tries; last: ${last})`);
 }
 
-const ops: Record<string, (r: never) => Promise<object>> = { http, tcp, load, until };
+/**
+ * A Unix socket (a file, so the root namespace can connect to it) whose connections are forwarded into this
+ * namespace: each starts with one line `host:port\n` naming the destination; the rest is piped both ways.
+ */
+function tunnel(r: { path: string }): Promise<{ path: string }> {
+  rmSync(r.path, { force: true });
+  const server = createServer((client: Socket) => {
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      const nl = head.indexOf(10);
+      if (nl < 0) {
+        if (head.length > 300) client.destroy();
+        return;
+      }
+      client.off('data', onData);
+      client.pause();
+      const [host, port] = head.subarray(0, nl).toString().split(/:(?=\d+$)/);
+      const upstream = connect({ host: host!, port: Number(port) }, () => {
+        upstream.write(head.subarray(nl + 1));
+        client.pipe(upstream).pipe(client);
+        client.resume();
+      });
+      const close = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      upstream.on('error', close);
+      client.on('error', close);
+      upstream.on('close', close);
+      client.on('close', close);
+    };
+    client.on('data', onData);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(r.path, () => resolve({ path: r.path }));
+  });
+}
+
+const ops: Record<string, (r: never) => Promise<object>> = { http, tcp, load, until, tunnel };
 
 function reply(v: object): void {
   process.stdout.write(`${JSON.stringify(v)}\n`);

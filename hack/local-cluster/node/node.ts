@@ -5,10 +5,12 @@
 // 60–90 s. Deleted pods are stopped within their grace period and then removed from the API.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { CoreV1Api, makeInformer, PatchStrategy, setHeaderOptions, type Informer, type KubeConfig, type KubernetesObject, type ObjectCache, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { buildSidecar, IMAGE_ROOT } from '../../build-image.ts';
 import { NodeAgent } from './agent-client.ts';
 import { hostToolsBin } from './host-tools.ts';
+import { LoadBalancers } from './load-balancer.ts';
 import { NodeNetwork } from './network.ts';
 import { PodRuntime } from './pods.ts';
 
@@ -30,6 +32,8 @@ export class LocalNode {
   readonly name: string;
   readonly network: NodeNetwork;
   readonly agent: NodeAgent;
+  /** Services of type LoadBalancer, served on 127.0.1.x of this machine. */
+  readonly loadBalancers: LoadBalancers;
   private readonly kc: KubeConfig;
   private readonly core: CoreV1Api;
   private readonly dir: string;
@@ -42,7 +46,7 @@ export class LocalNode {
   private heartbeat?: NodeJS.Timeout;
   private stopped = false;
 
-  private constructor(o: LocalNodeOptions, network: NodeNetwork, agent: NodeAgent) {
+  private constructor(o: LocalNodeOptions, network: NodeNetwork, agent: NodeAgent, loadBalancers: LoadBalancers) {
     this.kc = o.kc;
     this.core = o.kc.makeApiClient(CoreV1Api);
     this.dir = o.dir;
@@ -51,6 +55,7 @@ export class LocalNode {
     this.resyncMs = o.resyncMs ?? [60_000, 90_000];
     this.network = network;
     this.agent = agent;
+    this.loadBalancers = loadBalancers;
   }
 
   static async start(o: LocalNodeOptions): Promise<LocalNode> {
@@ -69,7 +74,11 @@ export class LocalNode {
       throw e;
     }
     mkdirSync(o.dir, { recursive: true });
-    const node = new LocalNode(o, network, agent);
+    const tunnel = join(o.dir, 'agent.sock');
+    await agent.tunnel(tunnel);
+    const lbs = new LoadBalancers({ kc: o.kc, tunnelPath: tunnel, log });
+    const node = new LocalNode(o, network, agent, lbs);
+    await lbs.start();
     await node.register();
     node.watch();
     return node;
@@ -264,7 +273,7 @@ export class LocalNode {
     this.stopped = true;
     clearInterval(this.heartbeat);
     clearTimeout(this.hostsTimer);
-    await Promise.all([this.podInformer?.stop(), this.svcInformer?.stop()]);
+    await Promise.all([this.podInformer?.stop(), this.svcInformer?.stop(), this.loadBalancers.stop()]);
     await Promise.all([...this.pods.values()].map(async (e) => {
       clearTimeout(e.timer);
       await (e.stopping ?? e.rt.stop(2));

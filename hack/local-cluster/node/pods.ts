@@ -3,7 +3,7 @@
 // the next one), then the containers together; probes; restarts with backoff; status written to the API server on
 // every change; on deletion the containers get SIGTERM (sidecars last) and SIGKILL after the grace period.
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Container, type V1ContainerStatus, type V1Pod, type V1PodCondition } from '@kubernetes/client-node';
 import type { NodeAgent } from './agent-client.ts';
 import { ImageError, launch, programFor, runIn, signalGroup, type Mount } from './containers.ts';
@@ -80,6 +80,7 @@ export class PodRuntime {
   async run(): Promise<void> {
     this.net = this.host.network.addPod(this.uid);
     this.pod = { ...this.pod, status: { ...this.pod.status, podIP: this.net.ip } };
+    this.applySysctls();
     this.writeStatus();
     // Volumes and environments must resolve before anything starts (missing non-optional objects: retry).
     for (let attempt = 0; !this.stopping; attempt++) {
@@ -111,6 +112,21 @@ export class PodRuntime {
     this.phase = 'Running';
     await Promise.all(this.ctrs.filter((c) => c.kind === 'app').map((c) => this.startContainer(c)));
     this.writeStatus();
+  }
+
+  /** The pod's network sysctls (e.g. net.ipv4.ip_unprivileged_port_start), set in its own namespace. */
+  private applySysctls(): void {
+    for (const { name, value } of this.pod.spec!.securityContext?.sysctls ?? []) {
+      if (!/^net\.[a-z0-9_.]+$/.test(name)) {
+        this.host.log(`pod ${this.key}: sysctl ${name} is not a namespaced net.* sysctl; not set`);
+        continue;
+      }
+      try {
+        execFileSync('ip', ['netns', 'exec', this.net!.ns, 'sh', '-c', 'printf %s "$2" > "/proc/sys/$1"', 'sh', name.replaceAll('.', '/'), value], { stdio: 'pipe' });
+      } catch (e) {
+        this.host.log(`pod ${this.key}: sysctl ${name}=${value}: ${String((e as { stderr?: Buffer }).stderr ?? e).trim()}`);
+      }
+    }
   }
 
   private finish(phase: 'Succeeded' | 'Failed'): void {
