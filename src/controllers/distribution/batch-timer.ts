@@ -1,6 +1,7 @@
-// When the distribution's batches run: a batch starts `debounceMs` after the last change, or `maxDelayMs` after
-// the first one at the latest (at once on activation); one batch at a time, changes arriving meanwhile make the
-// next one. In: `schedule()` calls. Out: `run()` calls, and `idle()` for whoever waits for quiet.
+// When the distribution's batches run: a change after a quiet spell (nothing for `debounceMs`) starts a batch at
+// once, so a lone `kubectl apply` is not delayed; otherwise a batch starts `debounceMs` after the last change, or
+// `maxDelayMs` after the first one at the latest (at once on activation); one batch at a time, changes arriving
+// meanwhile make the next one. In: `schedule()` calls. Out: `run()` calls, and `idle()` for whoever waits for quiet.
 import type { Timers } from '../timers.ts';
 
 export interface BatchTimerOptions {
@@ -18,6 +19,7 @@ export interface BatchTimerOptions {
 export class BatchTimer {
   private readonly o: BatchTimerOptions;
   private firstPendingAt: number | undefined;
+  private lastChangeAt = Number.NEGATIVE_INFINITY;
   private timer: unknown;
   private running: Promise<void> | undefined;
   private idleWaiters: Array<() => void> = [];
@@ -34,10 +36,12 @@ export class BatchTimer {
   schedule(now = false): void {
     if (!this.o.enabled()) return;
     const t = this.o.timers.now();
+    const quiet = this.firstPendingAt === undefined && !this.running && t - this.lastChangeAt >= this.o.debounceMs;
+    this.lastChangeAt = t;
     this.firstPendingAt ??= t;
     if (this.running) return; // the running batch schedules the next one
     if (this.timer !== undefined) this.o.timers.clearTimeout(this.timer);
-    const delay = now ? 0 : Math.max(0, Math.min(this.o.debounceMs, this.firstPendingAt + this.o.maxDelayMs - t));
+    const delay = now || quiet ? 0 : Math.max(0, Math.min(this.o.debounceMs, this.firstPendingAt + this.o.maxDelayMs - t));
     this.timer = this.o.timers.setTimeout(() => {
       this.timer = undefined;
       this.firstPendingAt = undefined;
