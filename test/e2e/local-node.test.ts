@@ -1,6 +1,7 @@
 // The local node itself, on the real control plane: it must behave like a kubelet where weft depends on it —
 // volume refresh on pod change (not before the periodic resync), probes feeding EndpointSlices, restarts, cleanup.
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import type { LocalMesh } from '../../hack/local-cluster/mesh.ts';
 import { waitFor } from '../../hack/local-cluster/processes.ts';
@@ -126,5 +127,21 @@ describe('e2e: the local node', function () {
       return r?.status === 200;
     }, 15_000);
     expect(JSON.parse(body)).to.include({ service: 'httpbin', path: '/hello' });
+  });
+
+  it('gives pods a host outside the cluster, by name, through the node', async () => {
+    await apply(mesh, pod('wanderer', `
+  containers:
+  - {name: app, image: 'weft-examples/client:v1'}`));
+    await readyPods(mesh, NS, 'app=wanderer', 1);
+    mesh.node.addExternalHost('203.0.113.10', ['api.outside.test']);
+    const server = mesh.node.spawnOutside([process.execPath, 'examples/apps/httpbin.ts'], join(mesh.dir, 'outside-httpbin.log'), { PORT: '18080', APP_VERSION: 'outside' });
+    try {
+      await waitFor('the outside server', async () => (await mesh.node.agent.tcp({ host: '203.0.113.10', port: 18080, timeoutMs: 500 })).connected, 15_000);
+      const r = await mesh.node.exec(NS, 'wanderer', 'app', ['node', 'examples/apps/client.ts', 'fetch', 'http://api.outside.test:18080/x']);
+      expect(JSON.parse(r.stdout).results[0].body).to.include({ service: 'httpbin', version: 'outside' });
+    } finally {
+      server.kill();
+    }
   });
 });

@@ -154,6 +154,16 @@ export class NodeNetwork {
     return pod;
   }
 
+  /**
+   * An address of a host outside the cluster, reachable from every pod through the node namespace, which holds it:
+   * servers started in the node namespace on it stand for the outside world in tests.
+   */
+  addExternalAddress(addr: string): void {
+    // On the node namespace's loopback: local there, so packets routed in from the pods are delivered (no dummy
+    // interface needed, which not every kernel has).
+    quiet(() => ip(['-n', this.nodeNs, 'addr', 'add', `${addr}/32`, 'dev', 'lo']));
+  }
+
   /** The pod's hosts file (localhost, its own address and name, then `entries`) and a resolv.conf without DNS. */
   writeHosts(pod: PodNet, hostname: string, entries: Array<{ ip: string; names: string[] }>): void {
     const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', `${pod.ip}\t${hostname}`];

@@ -4,7 +4,8 @@
 // pod's ConfigMap and Secret volumes the way the kubelet does: when the pod object changes, and otherwise every
 // 60–90 s. Deleted pods are stopped within their grace period and then removed from the API.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, makeInformer, PatchStrategy, setHeaderOptions, type Informer, type KubeConfig, type KubernetesObject, type ObjectCache, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { buildSidecar, IMAGE_ROOT } from '../../build-image.ts';
@@ -45,6 +46,7 @@ export class LocalNode {
   private hostsTimer?: NodeJS.Timeout;
   private heartbeat?: NodeJS.Timeout;
   private stopped = false;
+  private readonly externalHosts: Array<{ ip: string; names: string[] }> = [];
 
   private constructor(o: LocalNodeOptions, network: NodeNetwork, agent: NodeAgent, loadBalancers: LoadBalancers) {
     this.kc = o.kc;
@@ -242,12 +244,34 @@ export class LocalNode {
         const names = [`${name}.${sns}.svc.${CLUSTER_DOMAIN}`, `${name}.${sns}.svc`, `${name}.${sns}`];
         if (sns === ns) names.push(name);
         return { ip: s.spec!.clusterIP!, names };
-      });
+      }).concat(this.externalHosts);
       try {
         this.network.writeHosts(rt.net, rt.pod.metadata!.name!, entries);
       } catch (e) {
         this.log(`hosts for ${rt.key}: ${(e as Error).message}`);
       }
+    }
+  }
+
+  /**
+   * A host outside the cluster: `ip` is added to the node's namespace (reachable from every pod) and `names` resolve
+   * to it in every pod's hosts file, as public DNS would resolve them.
+   */
+  addExternalHost(ip: string, names: string[]): void {
+    this.network.addExternalAddress(ip);
+    this.externalHosts.push({ ip, names });
+    this.writeHosts();
+  }
+
+  /** Starts a process in the node's namespace (an outside server on an external address), with its output in a file. */
+  spawnOutside(argv: string[], logFile: string, env: Record<string, string> = {}): ChildProcess {
+    const fd = openSync(logFile, 'a');
+    try {
+      const child = spawn('ip', ['netns', 'exec', this.network.nodeNs, ...argv], { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+      process.once('exit', () => child.kill('SIGKILL'));
+      return child;
+    } finally {
+      closeSync(fd);
     }
   }
 
