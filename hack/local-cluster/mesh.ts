@@ -68,11 +68,14 @@ export interface LocalMesh {
   stop(o?: { keepDir?: boolean }): Promise<void>;
 }
 
-/** config/ as a user applies it, less what runs in-cluster (the CRDs come first, the operator runs locally). */
+/** What config/ runs in the cluster that the local mesh runs as local processes instead. */
+const RUN_LOCALLY = new Set(['Deployment/weft-operator', 'PodDisruptionBudget/weft-operator', 'Service/weft-webhook']);
+
+/** config/ as a user applies it, less the operator and its webhook Service (local processes here); CRDs come first. */
 function installManifests(cp: ControlPlane, webhookPort: number): string {
   const docs = parseAllDocuments(cp.kubectl(['kustomize', join(root, 'config')])).map((d) => d.toJS() as Record<string, unknown> & { kind: string });
   return docs
-    .filter((d) => !['CustomResourceDefinition', 'Deployment', 'PodDisruptionBudget', 'Service'].includes(d.kind))
+    .filter((d) => d.kind !== 'CustomResourceDefinition' && !RUN_LOCALLY.has(`${d.kind}/${(d.metadata as { name?: string } | undefined)?.name}`))
     .map((d) => {
       if (d.kind === 'ValidatingWebhookConfiguration' || d.kind === 'MutatingWebhookConfiguration') {
         for (const w of (d.webhooks ?? []) as Array<{ clientConfig: { service?: { path?: string } } }>) {
