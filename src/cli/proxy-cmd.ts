@@ -6,10 +6,13 @@ import { eachFlag } from './flags.ts';
 import { APP_PROBERS_ENV, parseProbers } from '../proxy/admin/app-probes.ts';
 import { PROXY_CONFIG_DIR } from '../translate/envoy/bundle-format.ts';
 import { IDENTITY_DIR } from '../translate/identity-files.ts';
+import { CREDENTIALS_DIR } from '../proxy/config/credentials.ts';
 
 export interface ProxyArgs {
   configDir: string;
   identityDir: string;
+  /** A gateway's mounted credentials Secret; an absent or empty directory means no credentials. */
+  credentialsDir: string;
   admin: { host: string; port: number };
   /** Istio's metrics-only port for scrapes from outside the pod (e.g. 0.0.0.0:15090); off unless given. */
   prometheus?: { host: string; port: number };
@@ -28,6 +31,7 @@ export interface ProxyArgs {
 export const PROXY_HELP = `proxy flags:
       --config-dir DIR               mounted proxy ConfigMap (config.pb.gz) (default /etc/weft/proxy)
       --identity-dir DIR             mounted identity Secret (cert-chain.pem, key.pem, root-cert.pem) (default /etc/weft/identity)
+      --credentials-dir DIR          mounted gateway credentials Secret (<name>.tls.crt, <name>.tls.key, <name>.ca.crt) (default /etc/weft/credentials)
       --admin HOST:PORT              admin endpoint (default 127.0.0.1:15000)
       --prometheus HOST:PORT         also serve /stats/prometheus here, e.g. 0.0.0.0:15090 (default off)
       --health HOST:PORT             serve /healthz/ready here for the kubelet, e.g. 0.0.0.0:15021 (default off)
@@ -83,6 +87,7 @@ export function parseProxyArgs(argv: string[], usage: (message: string) => Error
   const out: ProxyArgs = {
     configDir: PROXY_CONFIG_DIR,
     identityDir: IDENTITY_DIR,
+    credentialsDir: CREDENTIALS_DIR,
     admin: { host: '127.0.0.1', port: 15000 },
     capture: 'iptables',
     outboundPort: 15001,
@@ -110,6 +115,9 @@ export function parseProxyArgs(argv: string[], usage: (message: string) => Error
         break;
       case '--identity-dir':
         out.identityDir = value();
+        break;
+      case '--credentials-dir':
+        out.credentialsDir = value();
         break;
       case '--admin':
         out.admin = hostPort(flag, value());
@@ -191,6 +199,7 @@ export async function runProxy(args: ProxyArgs): Promise<number> {
     sidecar = await startSidecar({
       configDir: args.configDir,
       identityDir: args.identityDir,
+      credentialsDir: args.credentialsDir,
       admin: args.admin,
       ...(args.prometheus ? { prometheus: args.prometheus } : {}),
       ...(args.health ? { health: args.health } : {}),

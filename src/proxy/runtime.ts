@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { CompiledProxy, ConnectionInfo, ConnectionPlan } from './routing/engine.ts';
 import type { ProxyConfig } from '../translate/types.ts';
+import type { Credentials } from './config/credentials.ts';
 
 /** The workload the sidecar runs beside (ProxyConfig.workload). */
 export type LocalWorkload = ProxyConfig['workload'];
@@ -21,8 +22,9 @@ export interface Identity {
   notAfter: Date;
 }
 
-/** Certificate files a config names. Paths under the identity directory resolve to the live Identity (so a
- * rotation needs no file read per connection); other paths are read from disk and cached until reload. */
+/** Certificate files a config names. Paths under the identity and credentials directories resolve to the live
+ * Identity and Credentials (so a rotation needs no file read per connection); other paths are read from disk and
+ * cached until reload. */
 export interface FileSource {
   read(path: string): string | undefined;
 }
@@ -40,9 +42,11 @@ export interface LiveConfig {
   /** The config in force now; never undefined after `ready`. */
   current(): LoadedConfig | undefined;
   identity(): Identity | undefined;
+  /** A gateway's mounted credentials (`--credentials-dir`); absent or undefined when there are none. */
+  credentials?(): Credentials | undefined;
   files: FileSource;
-  /** Called after each successful swap of config or identity. */
-  onChange(listener: (what: 'config' | 'identity') => void): () => void;
+  /** Called after each successful swap of config, identity or credentials. */
+  onChange(listener: (what: 'config' | 'identity' | 'credentials') => void): () => void;
 }
 
 /** Istio's peer metadata for metric labels (source_* / destination_*). */

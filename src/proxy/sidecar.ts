@@ -41,6 +41,8 @@ export interface SidecarParts {
 export interface SidecarOptions {
   configDir: string;
   identityDir?: string;
+  /** A gateway's credentials directory (SDS `kubernetes://<name>` secrets); undefined = none. */
+  credentialsDir?: string;
   admin: { host: string; port: number };
   /** Istio's separate metrics port (0.0.0.0:15090 in Istio): /stats/prometheus only; undefined = not served. */
   prometheus?: { host: string; port: number };
@@ -82,6 +84,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const live: WatchedLiveConfig = startLiveConfig({
     configDir: opts.configDir,
     ...(opts.identityDir ? { identityDir: opts.identityDir } : {}),
+    ...(opts.credentialsDir ? { credentialsDir: opts.credentialsDir } : {}),
     telemetry,
     log: log.child('config'),
     ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),

@@ -1,8 +1,9 @@
-// The live config and identity of the sidecar. In: the config and identity directories (kubelet-projected).
-// Out: a LiveConfig whose current()/identity() are replaced atomically when a new version loads, kept as
-// last-known-good when a new version is rejected (logged and counted), and change listeners. Certificate files
-// named in the config under /etc/weft/identity/ resolve to the live identity; other files are read from disk
-// once per config version.
+// The live config, identity and gateway credentials of the proxy. In: the config, identity and credentials
+// directories (kubelet-projected). Out: a LiveConfig whose current()/identity()/credentials() are replaced
+// atomically when a new version loads, config and identity kept as last-known-good when a new version is rejected
+// (logged and counted), and change listeners. Certificate files named in the config under /etc/weft/identity/ and
+// /etc/weft/credentials/ resolve to the live identity and credentials; other files are read from disk once per
+// config version. Credentials are not validated here: a bad one fails the handshakes of the chains naming it.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Logger } from '../../controllers/log.ts';
@@ -10,6 +11,8 @@ import { PROXY_CONFIG_KEY } from '../../translate/envoy/bundle-format.ts';
 import { IDENTITY_DIR } from '../../translate/identity-files.ts';
 import type { FileSource, Identity, LiveConfig, LoadedConfig, Telemetry } from '../runtime.ts';
 import { watchAtomicDir } from './atomic-dir.ts';
+import { CREDENTIALS_DIR, credentialNames, credentialsOf } from './credentials.ts';
+import type { Credentials } from './credentials.ts';
 import type { DirSnapshot, DirWatcher, WatchOptions } from './atomic-dir.ts';
 import { loadIdentity, loadProxyConfig } from './loader.ts';
 
@@ -17,6 +20,8 @@ export interface LiveConfigOptions extends WatchOptions {
   configDir: string;
   /** Without one, the proxy runs with no identity (plaintext only). */
   identityDir?: string;
+  /** A gateway's credentials Secret (`<X>.tls.crt`, `<X>.tls.key`, `<X>.ca.crt`); none when absent. */
+  credentialsDir?: string;
   telemetry: Pick<Telemetry, 'configAccepted' | 'configRejected'>;
   log: Logger;
   /** Wall clock for loadedAt and expiry checks. */
@@ -30,6 +35,7 @@ export interface WatchedLiveConfig extends LiveConfig {
 }
 
 const IDENTITY_PREFIX = `${IDENTITY_DIR}/`;
+const CREDENTIALS_PREFIX = `${CREDENTIALS_DIR}/`;
 
 function identityFile(id: Identity, name: string): string | undefined {
   switch (name) {
@@ -49,12 +55,14 @@ export function startLiveConfig(opts: LiveConfigOptions): WatchedLiveConfig {
   const log = opts.log;
   let config: LoadedConfig | undefined;
   let identity: Identity | undefined;
+  let credentials: Credentials | undefined;
   let fileCache = new Map<string, string | undefined>();
-  const listeners = new Set<(what: 'config' | 'identity') => void>();
+  type What = 'config' | 'identity' | 'credentials';
+  const listeners = new Set<(what: What) => void>();
   let resolveReady: (c: LoadedConfig) => void = () => {};
   const readyPromise = new Promise<LoadedConfig>((r) => (resolveReady = r));
 
-  const notify = (what: 'config' | 'identity'): void => {
+  const notify = (what: What): void => {
     for (const l of [...listeners]) {
       try {
         l(what);
@@ -105,9 +113,16 @@ export function startLiveConfig(opts: LiveConfigOptions): WatchedLiveConfig {
     notify('identity');
   };
 
+  const onCredentials = (snap: DirSnapshot): void => {
+    credentials = credentialsOf(snap.stamp, snap.files);
+    log.info('credentials loaded', { stamp: snap.stamp, credentials: credentialNames(credentials) });
+    notify('credentials');
+  };
+
   const files: FileSource = {
     read(path) {
       if (path.startsWith(IDENTITY_PREFIX)) return identity ? identityFile(identity, basename(path)) : undefined;
+      if (path.startsWith(CREDENTIALS_PREFIX)) return credentials?.files.get(path.slice(CREDENTIALS_PREFIX.length));
       if (fileCache.has(path)) return fileCache.get(path);
       let content: string | undefined;
       try {
@@ -127,11 +142,13 @@ export function startLiveConfig(opts: LiveConfigOptions): WatchedLiveConfig {
   // Identity first: the first config's clusters may need the certificates.
   const watchers: DirWatcher[] = [];
   if (opts.identityDir) watchers.push(watchAtomicDir(opts.identityDir, onIdentity, watchOpts));
+  if (opts.credentialsDir) watchers.push(watchAtomicDir(opts.credentialsDir, onCredentials, watchOpts));
   watchers.push(watchAtomicDir(opts.configDir, onConfig, watchOpts));
 
   return {
     current: () => config,
     identity: () => identity,
+    credentials: () => credentials,
     files,
     onChange(listener) {
       listeners.add(listener);

@@ -4,9 +4,9 @@
 // DownstreamTlsContext, then the TCP proxy or the HTTP handler. Closed plans close the connection.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { pickListener } from '../routing/engine.ts';
+import { DOWNSTREAM_TLS_TYPE, HCM_TYPE, pickListener } from '../routing/engine.ts';
 import type { ConnectionInfo } from '../routing/engine.ts';
-import { bool, durationMs, has } from '../routing/envoy-values.ts';
+import { anyType, arr, bool, durationMs, has, isObj, obj } from '../routing/envoy-values.ts';
 import { detect } from '../routing/filter-chain.ts';
 import type { Obj } from '../routing/envoy-values.ts';
 import type { ConnContext, HttpHandler, Runtime } from '../runtime.ts';
@@ -43,17 +43,39 @@ const isH2 = (alpn: string | undefined): boolean => alpn === 'h2' || alpn === 'i
 
 export const plainIp = (ip: string | undefined): string | undefined => (ip?.startsWith('::ffff:') ? ip.slice(7) : ip);
 
+/** What a listener's filter chains do with the bytes whatever the listener filters say: terminate TLS (a
+ * DownstreamTlsContext), parse HTTP (a connection manager). */
+const chainNeeds = new WeakMap<Obj, { tls: boolean; http: boolean }>();
+
+function needsOfChains(listener: Obj): { tls: boolean; http: boolean } {
+  let n = chainNeeds.get(listener);
+  if (!n) {
+    const chains = [...arr(listener.filterChains), ...(isObj(listener.defaultFilterChain) ? [listener.defaultFilterChain] : [])];
+    n = {
+      tls: chains.some((c) => anyType(obj(obj(c.transportSocket).typedConfig)) === DOWNSTREAM_TLS_TYPE),
+      http: chains.some((c) => arr(c.filters).some((f) => anyType(f.typedConfig) === HCM_TYPE)),
+    };
+    chainNeeds.set(listener, n);
+  }
+  return n;
+}
+
 function sniffOptions(env: ConnectionEnv, listener: Obj | undefined, info: ConnectionInfo): SniffOptions {
   if (!listener) return { tls: false, http: false };
   const at = { port: info.port, ...(info.destinationIp ? { destinationIp: info.destinationIp } : {}) };
   const tls = detect(listener, { ...at, tls: {} }).transportProtocol === 'tls';
   const http = detect(listener, { ...at, http: 'http1' }).applicationProtocols.length > 0;
   const configured = has(listener, 'listenerFiltersTimeout') ? durationMs(listener.listenerFiltersTimeout) ?? 0 : ENVOY_LISTENER_FILTERS_TIMEOUT_MS;
+  // Without an inspector, Envoy still terminates TLS and parses HTTP in the chain; the proxy needs to know which
+  // to hand the bytes to (chain selection ignores what is learnt this way: detect() sees no inspector). A client
+  // that stays silent is not refused for it: after the timeout it goes on as TCP.
+  const chains = needsOfChains(listener);
+  const implicit = (chains.tls && !tls) || (chains.http && !http);
   return {
-    tls,
-    http,
+    tls: tls || chains.tls,
+    http: http || chains.http,
     timeoutMs: env.sniffTimeoutMs ?? configured,
-    continueOnTimeout: bool(listener.continueOnListenerFiltersTimeout, false),
+    continueOnTimeout: bool(listener.continueOnListenerFiltersTimeout, false) || (implicit && !tls && !http),
     ...(env.maxSniffBytes ? { maxBytes: env.maxSniffBytes } : {}),
   };
 }
@@ -92,15 +114,16 @@ export async function handleConnection(env: ConnectionEnv, socket: Socket, a: Ac
   let stream: Socket | Duplex = socket;
   let head = sniffed.head;
   if (plan.downstreamTls) {
-    let settings;
-    try {
-      settings = downstreamTlsFor(runtime, runtime.live.current() ?? loaded, plan.downstreamTls);
-    } catch (e) {
-      log('warn', 'cannot terminate TLS', { error: (e as Error).message, listener: plan.listener });
+    const settings = downstreamTlsFor(runtime, runtime.live.current() ?? loaded, plan.downstreamTls);
+    if (settings.kind === 'failed') {
+      // Once per config/identity/credentials version at warn; other chains and listeners go on serving.
+      log(settings.fresh ? 'warn' : 'debug', 'cannot terminate TLS: handshakes on this filter chain fail', {
+        error: settings.reason, listener: plan.listener, ...(plan.filterChain ? { filterChain: plan.filterChain } : {}),
+      });
       socket.destroy();
       return;
     }
-    const t = await terminateTls(socket, settings, env.tlsHandshakeTimeoutMs, head);
+    const t = await terminateTls(socket, settings.tls, env.tlsHandshakeTimeoutMs, head);
     if (t.kind === 'failed') {
       log('debug', 'downstream TLS handshake failed', { reason: t.reason, remote: downstreamRemote });
       return;

@@ -1,8 +1,11 @@
 // TLS termination for filter chains with a DownstreamTlsContext (inbound mTLS, a gateway's HTTPS servers): the
 // context object and the live config in, a secure context and the handshake rules out (client certificate
 // required or not, trusted CA, ALPN, SAN matchers, protocol versions); then `terminateTls` runs the handshake
-// on a connection and returns the plaintext socket with the peer's SPIFFE id. Secure contexts are cached per
-// (LoadedConfig, identity): a certificate rotation applies to new handshakes and leaves open connections alone.
+// on a connection and returns the plaintext socket with the peer's SPIFFE id. Certificates come from files
+// (the identity and credentials directories resolve live), inline data, or SDS names: `default`/`ROOTCA` (the
+// workload identity) and `kubernetes://X` / `kubernetes://X-cacert` (a gateway's credentials). Secure contexts
+// are cached per (LoadedConfig, identity, credentials): a rotation applies to new handshakes and leaves open
+// connections alone; a chain whose certificates are missing or bad fails its handshakes, reported once per version.
 import { TLSSocket, createSecureContext } from 'node:tls';
 import type { SecureContext } from 'node:tls';
 import type { Socket } from 'node:net';
@@ -13,6 +16,8 @@ import { compileStringMatcher } from '../routing/string-matcher.ts';
 import type { StringPredicate } from '../routing/string-matcher.ts';
 import { subjectAltNames, uriSan } from '../upstream/tls.ts';
 import { ROOT_CERT, WORKLOAD_CERT_CHAIN, WORKLOAD_KEY } from '../../translate/identity-files.ts';
+import type { Credentials } from '../config/credentials.ts';
+import { sdsCaPaths, sdsCredentialPaths } from '../config/credentials.ts';
 
 interface DownstreamTls {
   context: SecureContext;
@@ -24,7 +29,8 @@ interface DownstreamTls {
   sans: StringPredicate[];
 }
 
-type Built = { identity: Identity | undefined; tls: DownstreamTls };
+type Outcome = { kind: 'ok'; tls: DownstreamTls } | { kind: 'failed'; reason: string };
+type Built = { identity: Identity | undefined; credentials: Credentials | undefined; outcome: Outcome };
 const SESSION_ID_CONTEXT = 'weft-sidecar';
 const cache = new WeakMap<LoadedConfig, WeakMap<Obj, Built>>();
 
@@ -52,17 +58,36 @@ function certificate(common: Obj, files: FileSource): { cert: string; key: strin
   const inline = arr(common.tlsCertificates)[0];
   if (inline) return { cert: dataSource(files, inline.certificateChain, 'certificate chain'), key: dataSource(files, inline.privateKey, 'private key') };
   const sds = str(arr(common.tlsCertificateSdsSecretConfigs)[0]?.name);
-  const known = SDS_IDENTITY[sds];
-  if (known && 'chain' in known) return { cert: read(files, known.chain, 'certificate chain'), key: read(files, known.key, 'private key') };
-  throw new Error(sds ? `downstream TLS: SDS secret "${sds}" is not one the sidecar serves` : 'downstream TLS: no server certificate');
+  const known = SDS_IDENTITY[sds] ?? sdsCredentialPaths(sds);
+  if (known && 'chain' in known) {
+    return { cert: read(files, known.chain, `certificate chain of "${sds}"`), key: read(files, known.key, `private key of "${sds}"`) };
+  }
+  throw new Error(sds ? `downstream TLS: SDS secret "${sds}" is not one the proxy serves` : 'downstream TLS: no server certificate');
 }
 
-function validation(common: Obj): Obj | undefined {
+/** The trusted CA an SDS validation secret names, as a data source (the first credential file present). */
+function sdsTrustedCa(name: string, files: FileSource): Obj | undefined {
+  if (!name) return undefined;
+  const known = SDS_IDENTITY[name];
+  if (known) return 'ca' in known ? { filename: known.ca } : undefined;
+  const paths = sdsCaPaths(name);
+  if (!paths) throw new Error(`downstream TLS: SDS validation secret "${name}" is not one the proxy serves`);
+  const found = paths.find((p) => files.read(p) !== undefined);
+  if (!found) throw new Error(`downstream TLS: trusted CA of "${name}" ${paths[0]} is not available`);
+  return { filename: found };
+}
+
+/** The validation context: inline, or combined (its default context plus an SDS CA), or an SDS CA alone. */
+function validation(common: Obj, files: FileSource): Obj | undefined {
   if (has(common, 'validationContext')) return obj(common.validationContext);
-  if (has(common, 'combinedValidationContext')) return obj(obj(common.combinedValidationContext).defaultValidationContext);
-  const sds = str(obj(common.validationContextSdsSecretConfig).name);
-  const known = SDS_IDENTITY[sds];
-  return known && 'ca' in known ? { trustedCa: { filename: known.ca } } : undefined;
+  if (has(common, 'combinedValidationContext')) {
+    const combined = obj(common.combinedValidationContext);
+    const base = obj(combined.defaultValidationContext);
+    const ca = sdsTrustedCa(str(obj(combined.validationContextSdsSecretConfig).name), files);
+    return ca && !has(base, 'trustedCa') ? { ...base, trustedCa: ca } : base;
+  }
+  const ca = sdsTrustedCa(str(obj(common.validationContextSdsSecretConfig).name), files);
+  return ca ? { trustedCa: ca } : undefined;
 }
 
 function tlsVersion(v: unknown): 'TLSv1.2' | 'TLSv1.3' | undefined {
@@ -73,7 +98,7 @@ function tlsVersion(v: unknown): 'TLSv1.2' | 'TLSv1.3' | undefined {
 export function buildDownstreamTls(dtls: Obj, files: FileSource): DownstreamTls {
   const common = obj(dtls.commonTlsContext);
   const { cert, key } = certificate(common, files);
-  const v = validation(common);
+  const v = validation(common, files);
   const trusted = obj(v?.trustedCa);
   const ca = Object.keys(trusted).length > 0 ? dataSource(files, trusted, 'trusted CA') : undefined;
   const params = obj(common.tlsParams);
@@ -89,19 +114,28 @@ export function buildDownstreamTls(dtls: Obj, files: FileSource): DownstreamTls 
   return { context, requestCert: ca !== undefined || requireCert, requireCert, alpn: strs(common.alpnProtocols), sans };
 }
 
-/** The TLS settings of a filter chain under a config, built once per (config, identity). */
-export function downstreamTlsFor(runtime: Runtime, loaded: LoadedConfig, dtls: Obj): DownstreamTls {
+/**
+ * The TLS settings of a filter chain under a config, built once per (config, identity, credentials). A chain
+ * that cannot be built fails with the reason; `fresh` says this is the first connection to see that reason.
+ */
+export function downstreamTlsFor(runtime: Runtime, loaded: LoadedConfig, dtls: Obj): Outcome & { fresh?: boolean } {
   let perConfig = cache.get(loaded);
   if (!perConfig) {
     perConfig = new WeakMap();
     cache.set(loaded, perConfig);
   }
   const identity = runtime.live.identity();
+  const credentials = runtime.live.credentials?.();
   const hit = perConfig.get(dtls);
-  if (hit && hit.identity === identity) return hit.tls;
-  const tls = buildDownstreamTls(dtls, runtime.live.files);
-  perConfig.set(dtls, { identity, tls });
-  return tls;
+  if (hit && hit.identity === identity && hit.credentials === credentials) return hit.outcome;
+  let outcome: Outcome;
+  try {
+    outcome = { kind: 'ok', tls: buildDownstreamTls(dtls, runtime.live.files) };
+  } catch (e) {
+    outcome = { kind: 'failed', reason: (e as Error).message };
+  }
+  perConfig.set(dtls, { identity, credentials, outcome });
+  return outcome.kind === 'failed' ? { ...outcome, fresh: true } : outcome;
 }
 
 /**

@@ -1,0 +1,120 @@
+// Gateway test material: Envoy objects shaped like translated gateway listeners (one listener per server port,
+// SNI-matched filter chains with DownstreamTlsContexts naming `kubernetes://<credential>` SDS secrets or files,
+// PASSTHROUGH chains with tcp_proxy), server certificates for host names from a test CA, the credentials Secret's
+// flat keys, an app that answers its name, and a TLS/HTTPS client that reports the certificate it was shown.
+import { X509Certificate } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as tls from 'node:tls';
+import { createCa, issueLeaf } from '../../src/pki/certs.ts';
+import type { Ca } from '../../src/pki/certs.ts';
+import { TLS_INSPECTOR, hcm } from './envoy-objects.ts';
+
+type O = Record<string, unknown>;
+const DOWNSTREAM_TLS = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+export const tlsInspector = { name: 'envoy.filters.listener.tls_inspector', typedConfig: { '@type': TLS_INSPECTOR } };
+const ALPN = ['h2', 'http/1.1'];
+/** The connection manager settings Istio gives gateway listeners (the edge: the peer's address is trusted). */
+export const gatewayHcm = (rds: string): O => hcm(rds, { useRemoteAddress: { value: true } });
+
+const transportSocket = (ctx: O): O => ({ name: 'envoy.transport_sockets.tls', typedConfig: { '@type': DOWNSTREAM_TLS, ...ctx } });
+
+/** SIMPLE (or MUTUAL when `mutual`) with a credentialName. */
+export function sdsTls(credential: string, mutual = false): O {
+  return transportSocket({
+    commonTlsContext: {
+      tlsCertificateSdsSecretConfigs: [{ name: `kubernetes://${credential}`, sdsConfig: { ads: {} } }],
+      ...(mutual ? { validationContextSdsSecretConfig: { name: `kubernetes://${credential}-cacert`, sdsConfig: { ads: {} } } } : {}),
+      alpnProtocols: ALPN,
+    },
+    ...(mutual ? { requireClientCertificate: { value: true } } : {}),
+  });
+}
+
+/** SIMPLE (or MUTUAL with `ca`) from certificate files. */
+export function fileTls(cert: string, key: string, ca?: string): O {
+  return transportSocket({
+    commonTlsContext: {
+      tlsCertificates: [{ certificateChain: { filename: cert }, privateKey: { filename: key } }],
+      ...(ca ? { validationContext: { trustedCa: { filename: ca } } } : {}),
+      alpnProtocols: ALPN,
+    },
+    ...(ca ? { requireClientCertificate: { value: true } } : {}),
+  });
+}
+
+/** An HTTPS server's chain: TLS terminated, then the connection manager with its own RDS name. */
+export const httpsChain = (name: string, serverNames: string[], socket: O, rds: string): O => ({
+  name, ...(serverNames.length ? { filterChainMatch: { serverNames } } : {}), transportSocket: socket, filters: [gatewayHcm(rds)],
+});
+
+export interface HostCert {
+  cert: string;
+  key: string;
+  /** The certificate's serial number (as node reports it), to tell certificates apart. */
+  serial: string;
+}
+
+let caP: Promise<Ca> | undefined;
+/** The test's "public" CA for gateway server and client certificates. */
+export const webCa = (): Promise<Ca> => (caP ??= createCa('weft gateway test CA'));
+
+export async function hostCert(names: string[], ca?: Ca, client = false): Promise<HostCert> {
+  const leaf = await issueLeaf(ca ?? await webCa(), { commonName: names[0]!, dnsNames: names, server: !client, client });
+  return { cert: leaf.certPem, key: leaf.keyPem, serial: new X509Certificate(leaf.certPem).serialNumber };
+}
+
+/** The flat keys of `weft-gateway-credentials-<workload>` for one credentialName. */
+export function credentialFiles(name: string, c: { cert?: string; key?: string; ca?: string }): Record<string, string> {
+  return {
+    ...(c.cert !== undefined ? { [`${name}.tls.crt`]: c.cert } : {}),
+    ...(c.key !== undefined ? { [`${name}.tls.key`]: c.key } : {}),
+    ...(c.ca !== undefined ? { [`${name}.ca.crt`]: c.ca } : {}),
+  };
+}
+
+/** An HTTP/1.1 app answering `<name> <path>`. */
+export async function nameApp(name: string): Promise<{ address: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => res.end(`${name} ${req.url ?? ''}`));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return { address: `127.0.0.1:${port}`, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+}
+
+export interface TlsReply {
+  /** The response body, or the error that ended the attempt. */
+  body?: string;
+  error?: string;
+  /** The server certificate's serial number. */
+  serial?: string;
+}
+
+/**
+ * One HTTP/1.1 request over a fresh TLS connection with the given SNI, trusting `ca`; `client` adds a client
+ * certificate. Resolves with the body or the error (a refused handshake is a result, not a failure).
+ */
+export function httpsGet(port: number, opts: { sni?: string; host: string; path?: string; ca: string; client?: HostCert }): Promise<TlsReply> {
+  return new Promise((resolve) => {
+    let serial: string | undefined;
+    const socket = tls.connect({
+      host: '127.0.0.1', port, ca: opts.ca, ALPNProtocols: ['http/1.1'],
+      ...(opts.sni !== undefined ? { servername: opts.sni } : {}),
+      // The certificate is checked against the Host the test means, whatever the SNI was.
+      checkServerIdentity: (_h, cert) => tls.checkServerIdentity(opts.host, cert),
+      ...(opts.client ? { cert: opts.client.cert, key: opts.client.key } : {}),
+    }, () => {
+      serial = socket.getPeerCertificate().serialNumber;
+      socket.write(`GET ${opts.path ?? '/'} HTTP/1.1\r\nhost: ${opts.host}\r\nconnection: close\r\n\r\n`);
+    });
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (c: string) => (text += c));
+    const done = (error?: string) => {
+      const body = text.includes('\r\n\r\n') ? text.slice(text.indexOf('\r\n\r\n') + 4) : undefined;
+      resolve({ ...(body !== undefined ? { body } : {}), ...(error && body === undefined ? { error } : {}), ...(serial ? { serial } : {}) });
+    };
+    socket.on('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
+    socket.on('end', () => done(text ? undefined : 'closed'));
+    socket.setTimeout(3000, () => { socket.destroy(); done('timeout'); });
+  });
+}
