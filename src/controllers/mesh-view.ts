@@ -1,8 +1,11 @@
 // The `MeshView` that reference resolution reads, answered from informer caches (memory only, no requests).
 // In: the caches of Services, Pods and the mesh kinds. Out: existence checks, ServiceEntry hosts, DestinationRule
-// subsets and workload label sets.
+// subsets, workload label sets, and for Gateways where their gateway workloads run and the Secrets there.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { list, record, str, stringList, stringMap } from '../model/kube.ts';
+import type { SecretLookup } from './gateway/credentials.ts';
+import { podIsGateway } from './gateway/mode.ts';
+import type { GatewaySecrets } from './gateway/secrets.ts';
 import type { Informer } from './informer.ts';
 import type { DestinationRuleRef, Labels, MeshView } from './refs.ts';
 
@@ -16,6 +19,8 @@ export interface ViewCaches {
   destinationRules: Informer<Obj>;
   serviceEntries: Informer<Obj>;
   workloadEntries: Informer<Obj>;
+  /** The Secrets gateway credentials are read from; without them credentials are not checked. */
+  secrets?: GatewaySecrets;
 }
 
 export class CacheMeshView implements MeshView {
@@ -27,6 +32,23 @@ export class CacheMeshView implements MeshView {
     this.c = caches;
     this.rootNamespace = rootNamespace;
     this.clusterDomain = clusterDomain;
+  }
+
+  /** Empty without the Secret caches: then credentials are not checked at all. */
+  gatewayNamespaces(selector: Labels): Iterable<string> {
+    const out = new Set<string>();
+    if (!this.c.secrets) return out;
+    for (const pod of this.c.pods.list()) {
+      const phase = pod.status?.phase;
+      if (phase === 'Succeeded' || phase === 'Failed' || !podIsGateway(pod)) continue;
+      const labels = stringMap(pod.metadata?.labels);
+      if (Object.entries(selector).every(([k, v]) => labels[k] === v)) out.add(pod.metadata?.namespace ?? '');
+    }
+    return out;
+  }
+
+  credentialSecrets(namespace: string): SecretLookup {
+    return this.c.secrets?.lookup(namespace) ?? (() => 'unwatched');
   }
 
   hasGateway(namespace: string, name: string): boolean {

@@ -57,6 +57,8 @@ export interface OperatorOptions {
   log?: Logger;
   timers?: Timers;
   webhook?: WebhookHook;
+  /** Namespaces whose Secrets gateway credentials are read from (default: the root namespace, weft-system). */
+  gatewayNamespaces?: readonly string[];
   /** Per-workload proxy config (default on); `false` runs status only. */
   distribution?: false | Pick<DistributionSetup, 'writer' | 'tuning'>;
   /** Workload certificates and trust bundles from the mesh CA (default on); `false` turns them off. */
@@ -109,6 +111,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
           existing: new Map<string, Informer<KubernetesObject>>([...caches, ['Service', services], ['Pod', pods]]),
           validate,
           rootNamespace,
+          gatewayNamespaces: opts.gatewayNamespaces ?? [rootNamespace],
           // Called only after batches, which run once everything below is set up.
           onProgrammed: (keys) => {
             if (leading && synced && !stopping) for (const k of keys) queue.add(k);
@@ -148,6 +151,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
       destinationRules: cache('DestinationRule'),
       serviceEntries: cache('ServiceEntry'),
       workloadEntries: cache('WorkloadEntry'),
+      ...(distribution ? { secrets: distribution.secrets } : {}),
     },
     rootNamespace,
   );
@@ -187,6 +191,10 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     });
   }
   services.onChange((key) => enqueueDependents('Service', key.split('/')[0] ?? ''));
+  // A credential Secret appearing or going changes the ResolvedRefs of the Gateways naming it.
+  distribution?.secrets.onChange(() => {
+    if (leading && synced) enqueueKind('Gateway');
+  });
   // Pods change all the time (status, conditions); only their labels and liveness matter to selectors.
   const podSeen = new Map<string, string>();
   pods.onChange((key) => {

@@ -2,13 +2,15 @@
 // In: a resource (`kind`, `metadata`, `spec`) and a `MeshView`. Out: `RefReport` — references that do not resolve
 // (errors, IST0101: they make ResolvedRefs False) and selectors that select nothing (warnings: reported in
 // validationMessages only, since workloads come and go).
-// Gateway credentialName secrets are not checked: that would need read access to every Secret in the cluster.
+// Gateway credentialName Secrets are checked where the gateway workloads run (Istio's rule: the Secret is read in
+// the gateway workload's namespace, never the Gateway's): a missing one is an error naming it.
 import { hostMatches } from '../model/hosts.ts';
 import { selectorMatches } from '../model/kube.ts';
 import type { Labels } from '../model/types.ts';
 import type { Finding } from '../validate/result.ts';
 import { at } from '../validate/result.ts';
 import { CODE_NO_WORKLOADS, CODE_REFERENCE_NOT_FOUND, type RefReport } from './conditions.ts';
+import { resolveCredential, serverCredentialRefs, type SecretLookup } from './gateway/credentials.ts';
 
 export type { Labels };
 
@@ -33,6 +35,11 @@ export interface MeshView {
   destinationRules(): Iterable<DestinationRuleRef>;
   /** Label sets of workloads (pods and WorkloadEntries) in `namespace`, or in every namespace when undefined. */
   workloadLabels(namespace: string | undefined): Iterable<Labels>;
+  /** Namespaces of the gateway workloads (pods in gateway mode) whose labels `selector` selects. Without it,
+   * credentials are not checked. */
+  gatewayNamespaces?(selector: Labels): Iterable<string>;
+  /** Secrets of one namespace, as gateway credentials are read there. */
+  credentialSecrets?(namespace: string): SecretLookup;
 }
 
 export interface MeshResource {
@@ -71,6 +78,7 @@ export function resolveRefs(obj: MeshResource, view: MeshView): RefReport {
       break;
     case 'Gateway':
       gateway(spec, view, r);
+      gatewayCredentials(spec, view, r);
       break;
     case 'ServiceEntry':
       selects(asObj(spec.workloadSelector)?.labels, 'spec.workloadSelector.labels', ns, view, r);
@@ -160,6 +168,20 @@ function gateway(spec: Obj, view: MeshView, r: Report): void {
   if (selector && !anyMatch(view.workloadLabels(undefined), selector)) {
     r.warn('spec.selector', `Referenced selector not found: "${describeSelector(selector)}"`, CODE_REFERENCE_NOT_FOUND);
   }
+}
+
+/** Each credentialName must resolve in the namespace of every gateway workload the Gateway selects. */
+function gatewayCredentials(spec: Obj, view: MeshView, r: Report): void {
+  if (!view.gatewayNamespaces || !view.credentialSecrets) return;
+  const namespaces = [...new Set(view.gatewayNamespaces(labelsOf(spec.selector) ?? {}))].sort();
+  asArr(spec.servers).forEach((server, i) => {
+    for (const ref of serverCredentialRefs(server)) {
+      for (const ns of namespaces) {
+        const res = resolveCredential(ref, view.credentialSecrets!(ns), ns);
+        if ('problem' in res) r.missing(at('spec.servers', i, 'tls', 'credentialName'), res.problem.message);
+      }
+    }
+  });
 }
 
 function selects(sel: unknown, field: string, ns: string, view: MeshView, r: Report): void {

@@ -3,6 +3,7 @@
 // injected or already is), the reason when nothing is done, and warnings for ignored annotations.
 // The decision is src/model/injection.ts's, the same rule the snapshot uses, so the operator configures exactly
 // the pods this injects. The workload name (naming the proxy ConfigMap) is the model's own podOwner.
+import { podIsGateway } from '../controllers/gateway/mode.ts';
 import { podServiceAccount } from '../controllers/identity/desired.ts';
 import { INJECT_ANNOTATION, podHasProxyContainer, podHasSidecar, PROXY_CONTAINER } from '../model/injection.ts';
 import { annotationsOf, list, record } from '../model/kube.ts';
@@ -25,7 +26,7 @@ export type InjectResult =
   | { action: 'inject'; patch: PatchOp[]; workload: string; warnings: string[] }
   | { action: 'skip'; reason: SkipReason; warnings: string[] };
 
-export type SkipReason = 'not-enabled' | 'already-injected' | 'host-network' | 'no-workload-name';
+export type SkipReason = 'not-enabled' | 'already-injected' | 'gateway' | 'host-network' | 'no-workload-name';
 
 /** `/` and `~` escaped for a JSON pointer segment. */
 const seg = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
@@ -33,6 +34,9 @@ const seg = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 export function injectPod(pod: KubeObject, namespaceLabels: Labels | undefined, opts: InjectOptions = {}): InjectResult {
   // A re-invocation, or a pod someone injected by hand: adding a second proxy would break the pod.
   if (podHasProxyContainer(pod)) return { action: 'skip', reason: 'already-injected', warnings: [] };
+  // A gateway pod is a weft proxy itself (weft.dev/proxy-mode: gateway): a sidecar in front of it would capture
+  // the traffic it serves.
+  if (podIsGateway(pod)) return { action: 'skip', reason: 'gateway', warnings: [] };
   if (!podHasSidecar(pod, namespaceLabels)) return { action: 'skip', reason: 'not-enabled', warnings: [] };
   const spec = record(pod.spec);
   // iptables would rewrite the node's own rules.

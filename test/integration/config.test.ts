@@ -1,6 +1,6 @@
 // config/ (the kustomize install) against a real API server: it renders, every object is accepted (server-side
-// dry run), the webhook covers the eight kinds in every served version, and the RBAC grants what the operator
-// needs and nothing broader.
+// dry run), the webhook covers the eight kinds in every served version, the gateways run hardened in gateway mode,
+// and the RBAC grants what the operator needs and nothing broader.
 import { expect } from 'chai';
 import { resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -43,7 +43,9 @@ describe('config/ on a real API server', function () {
     expect(objects.filter((o) => o.kind === 'CustomResourceDefinition')).to.have.length(MESH_KINDS.length);
     for (const k of ['Namespace/weft-system', 'ServiceAccount/weft-operator', 'ClusterRole/weft-operator', 'ClusterRoleBinding/weft-operator',
       'Role/weft-operator', 'RoleBinding/weft-operator', 'Deployment/weft-operator', 'Service/weft-webhook',
-      'ValidatingWebhookConfiguration/weft-validator']) {
+      'ValidatingWebhookConfiguration/weft-validator', 'Deployment/weft-ingressgateway', 'Deployment/weft-egressgateway',
+      'ServiceAccount/weft-ingressgateway', 'ServiceAccount/weft-egressgateway', 'Service/weft-ingressgateway', 'Service/weft-egressgateway',
+      'PodDisruptionBudget/weft-ingressgateway']) {
       expect(kinds).to.include(k);
     }
     for (const o of objects.filter((x) => x.metadata.namespace !== undefined)) expect(o.metadata.namespace).to.equal('weft-system');
@@ -70,7 +72,7 @@ describe('config/ on a real API server', function () {
   });
 
   it('runs the operator hardened: non-root, read-only root, probes on the webhook', () => {
-    const dep = objects.find((o) => o.kind === 'Deployment') as unknown as {
+    const dep = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'weft-operator') as unknown as {
       spec: { replicas: number; template: { spec: { securityContext: Record<string, unknown>; containers: Array<Record<string, any>> } } };
     };
     expect(dep.spec.replicas).to.equal(2);
@@ -81,6 +83,41 @@ describe('config/ on a real API server', function () {
     expect(c.securityContext.allowPrivilegeEscalation).to.equal(false);
     expect(c.readinessProbe.httpGet).to.include({ path: '/healthz', scheme: 'HTTPS' });
     expect(c.resources.requests).to.have.keys('cpu', 'memory');
+  });
+
+  for (const [name, istio] of [['weft-ingressgateway', 'ingressgateway'], ['weft-egressgateway', 'egressgateway']] as const) {
+    it(`runs ${name} as a gateway proxy: hardened, its own ServiceAccount, its operator-written volumes optional`, () => {
+      const dep = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name) as unknown as {
+        spec: { template: { metadata: { labels: Record<string, string>; annotations: Record<string, string> }; spec: Record<string, any> } };
+      };
+      const tpl = dep.spec.template;
+      expect(tpl.metadata.labels).to.include({ app: name, istio });
+      expect(tpl.metadata.annotations).to.deep.equal({ 'weft.dev/proxy-mode': 'gateway' });
+      const pod = tpl.spec;
+      expect(pod.serviceAccountName).to.equal(name);
+      expect(pod.securityContext).to.include({ runAsNonRoot: true, runAsUser: 1337 });
+      expect(pod.securityContext.sysctls).to.deep.equal([{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }]);
+      const c = pod.containers[0]!;
+      expect(c.image).to.equal('weft:0.1.0');
+      expect(c.args).to.include.members(['--gateway', '--credentials-dir']);
+      expect(c.args.slice(c.args.indexOf('--capture'), c.args.indexOf('--capture') + 2)).to.deep.equal(['--capture', 'none']);
+      expect(c.securityContext).to.deep.include({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+      expect(c.readinessProbe.httpGet).to.include({ path: '/healthz/ready', port: 15021 });
+      expect(pod.volumes).to.deep.equal([
+        { name: 'weft-proxy-config', configMap: { name: `weft-proxy-${name}`, optional: true } },
+        { name: 'weft-identity', secret: { secretName: `weft-identity-${name}`, optional: true } },
+        { name: 'weft-credentials', secret: { secretName: `weft-gateway-credentials-${name}`, optional: true } },
+      ]);
+      expect(objects.some((o) => o.kind === 'ServiceAccount' && o.metadata.name === name)).to.equal(true);
+    });
+  }
+
+  it('exposes the ingress gateway as a LoadBalancer on 80 and 443, the egress gateway inside the cluster', () => {
+    const svc = (name: string) => objects.find((o) => o.kind === 'Service' && o.metadata.name === name) as unknown as { spec: { type: string; ports: Array<{ name: string; port: number }> } };
+    expect(svc('weft-ingressgateway').spec.type).to.equal('LoadBalancer');
+    expect(svc('weft-ingressgateway').spec.ports.map((p) => [p.name, p.port])).to.deep.equal([['http2', 80], ['https', 443]]);
+    expect(svc('weft-egressgateway').spec.type).to.equal('ClusterIP');
+    expect(svc('weft-egressgateway').spec.ports.map((p) => p.port)).to.deep.equal([80, 443]);
   });
 
   describe('RBAC', () => {
@@ -117,6 +154,13 @@ describe('config/ on a real API server', function () {
       for (const verb of ['delete', 'patch', 'deletecollection']) expect(await canI(verb, 'secrets', '-n', 'default'), verb).to.equal('no');
       expect(await canI('watch', 'serviceaccounts', '-A')).to.equal('yes');
       expect(await canI('update', 'serviceaccounts', '-n', 'default')).to.equal('no');
+    });
+
+    it('lets the operator read Secrets for gateway credentials in weft-system only, and write only the gateways\' credentials', async () => {
+      for (const verb of ['get', 'list', 'watch']) expect(await canI(verb, 'secrets', '-n', 'weft-system'), verb).to.equal('yes');
+      for (const g of ['weft-ingressgateway', 'weft-egressgateway']) expect(await canI('update', `secrets/weft-gateway-credentials-${g}`, '-n', 'weft-system'), g).to.equal('yes');
+      expect(await canI('delete', 'secrets/weft-gateway-credentials-weft-ingressgateway', '-n', 'weft-system')).to.equal('no');
+      expect(await canI('patch', 'secrets/weft-gateway-credentials-weft-ingressgateway', '-n', 'weft-system')).to.equal('no');
     });
 
     it('limits secrets, leases and webhook configurations to weft\'s own', async () => {

@@ -110,6 +110,12 @@ describe('sidecar injection (webhooks/inject)', () => {
     expect(injectPod(rsPod({ annotations: { 'sidecar.weft.dev/inject': 'false' } }), injected)).to.deep.include({ action: 'skip', reason: 'not-enabled' });
   });
 
+  it('never injects a gateway pod (weft.dev/proxy-mode: gateway): it is a proxy itself', () => {
+    const gateway = rsPod({ annotations: { 'weft.dev/proxy-mode': 'gateway' } });
+    expect(injectPod(gateway, injected)).to.deep.equal({ action: 'skip', reason: 'gateway', warnings: [] });
+    expect(injectPod(gateway, { 'istio-injection': 'enabled' })).to.deep.include({ action: 'skip', reason: 'gateway' });
+  });
+
   it('changes nothing on a pod that already carries the proxy (re-invocation), in either mode', () => {
     for (const mode of ['native', 'container'] as const) {
       const { pod } = inject(rsPod(), injected, { mode });

@@ -95,17 +95,17 @@ export class Delivery {
   }
 
   /**
-   * Deletes ConfigMaps whose workload is not injected (any more), or whose workload is gone, unless its owner is
+   * Deletes ConfigMaps whose workload is not distributed (injected, or a gateway) any more, or whose workload is gone, unless its owner is
    * a controller that still exists as a workload of its own in an injected namespace: a workload scaled to zero
    * keeps its ConfigMap for its next pod. A bare pod adopted by a ReplicaSet, or a ReplicaSet adopted by a
    * Deployment, names no workload any more: its ConfigMap goes.
    */
-  async sweep(snap: Snapshot): Promise<void> {
+  async sweep(snap: Snapshot, distributed: (w: Workload) => boolean = (w) => w.injected): Promise<void> {
     const deletions: Array<Promise<void>> = [];
     for (const cm of this.sources.configMaps()) {
       const w = snap.workload(cm.namespace, cm.workload);
       let keep: boolean;
-      if (w) keep = w.injected && proxyConfigMapName(w.name) === cm.name;
+      if (w) keep = distributed(w) && proxyConfigMapName(w.name) === cm.name;
       else keep = cm.owner !== undefined && this.sources.ownerIsWorkload(cm.namespace, cm.owner) && namespaceInjected(snap.namespaceLabels(cm.namespace));
       if (keep) continue;
       deletions.push(

@@ -28,7 +28,7 @@
 // again, a workload that is not affected would read the same answers from the new snapshot as from the one it was
 // translated with; that is why its recorded reads may be checked against the previous snapshot.
 import { list, record, stringList, stringMap } from '../../model/kube.ts';
-import type { Labels, ObjectKey, Snapshot } from '../../model/types.ts';
+import type { Labels, ObjectKey, Snapshot, Workload } from '../../model/types.ts';
 import { hostCovers, matches } from '../refs.ts';
 import {
   configObjects, labelsSignature, serviceSignature, servicesIn, stableJson, visibleHosts, visibleVirtualServices,
@@ -263,8 +263,8 @@ class Rule {
 }
 
 /**
- * The workloads to translate again: entries the change affects, workloads new in `next` (or now injected) and
- * entries whose workload is gone from `next` or no longer injected.
+ * The workloads to translate again: entries the change affects, workloads new in `next` (or now distributed:
+ * injected, or gateways) and entries whose workload is gone from `next` or no longer distributed.
  */
 export function affectedWorkloads(
   change: Change,
@@ -272,12 +272,14 @@ export function affectedWorkloads(
   prev: Snapshot,
   next: Snapshot,
   rootNamespace: string,
+  distributed: (w: Workload) => boolean = (w) => w.injected,
 ): Set<string> {
   const out = new Set<string>();
-  for (const w of next.workloads) if (w.injected && !entries.has(workloadKey(w))) out.add(workloadKey(w));
+  for (const w of next.workloads) if (distributed(w) && !entries.has(workloadKey(w))) out.add(workloadKey(w));
   for (const key of entries.keys()) {
     const i = key.indexOf('/');
-    if (!next.workload(key.slice(0, i), key.slice(i + 1))?.injected) out.add(key);
+    const w = next.workload(key.slice(0, i), key.slice(i + 1));
+    if (!w || !distributed(w)) out.add(key);
   }
   if (isEmpty(change)) return out;
   const rule = new Rule(change, prev, next, rootNamespace);

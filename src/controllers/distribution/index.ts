@@ -1,18 +1,21 @@
 // Wires the distribution into the operator: the informers it needs beyond the operator's own (Namespaces,
-// EndpointSlices, pod owners, and the operator's ConfigMaps as metadata only), change notifications into the
-// loop, and the Programmed condition for the status reconciler.
+// EndpointSlices, pod owners, the operator's ConfigMaps as metadata only, and the Secrets of the gateway
+// namespaces for gateway credentials), change notifications into the loop, and the Programmed condition for the
+// status reconciler.
 // In: the operator's informer factory and caches, the validator, options. Out: informers to start with the
 // others, the loop to activate on the leader, and `programmed(key)`.
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { buildSnapshot } from '../../model/snapshot.ts';
 import { translate } from '../../translate/index.ts';
 import type { Condition } from '../conditions.ts';
+import { CredentialsDelivery, KubeCredentialsWriter, type CredentialsWriter } from '../gateway/delivery.ts';
+import { GatewaySecrets } from '../gateway/secrets.ts';
 import type { Informer, InformerOptions } from '../informer.ts';
 import { KubeClient } from '../kube-client.ts';
-import type { Logger } from '../log.ts';
+import { silentLogger, type Logger } from '../log.ts';
 import type { Validate } from '../reconciler.ts';
 import {
-  CRON_JOBS, DAEMON_SETS, DEPLOYMENTS, ENDPOINT_SLICES, JOBS, NAMESPACES, REPLICA_SETS, STATEFUL_SETS, collectionPath, type ResourceType,
+  CRON_JOBS, DAEMON_SETS, DEPLOYMENTS, ENDPOINT_SLICES, JOBS, NAMESPACES, REPLICA_SETS, SECRETS, STATEFUL_SETS, collectionPath, type ResourceType,
 } from '../resources.ts';
 import type { Timers } from '../timers.ts';
 import { CachingBundleEncoder } from './encoder.ts';
@@ -34,7 +37,11 @@ export interface DistributionSetup {
   validate: Validate;
   rootNamespace: string;
   onProgrammed: (keys: string[]) => void;
+  /** Namespaces whose Secrets gateway credentials are read from (default: the root namespace). Gateway workloads
+   * elsewhere get their config but no credentials, and their Gateways say so. */
+  gatewayNamespaces?: readonly string[];
   writer?: DistributionWriter;
+  credentialsWriter?: CredentialsWriter;
   timers?: Timers;
   log?: Logger;
   tuning?: Pick<DistributionOptions, 'debounceMs' | 'maxDelayMs' | 'concurrency'>;
@@ -44,6 +51,8 @@ export interface Distribution {
   /** Informers the distribution added; the operator starts, syncs and stops them with its own. */
   informers: AnyInformer[];
   loop: DistributionLoop;
+  /** The Secrets of the gateway namespaces (for the Gateway status: are the credentials there?). */
+  secrets: GatewaySecrets;
   programmed(key: string): Condition | undefined;
 }
 
@@ -65,6 +74,14 @@ export function createDistribution(s: DistributionSetup): Distribution {
   });
   caches.set('ConfigMap', configMaps);
   added.push(configMaps);
+  // One informer per gateway namespace: the operator may read Secrets there and nowhere else.
+  const secretInformers = new Map<string, AnyInformer>();
+  for (const ns of new Set(s.gatewayNamespaces ?? [s.rootNamespace])) {
+    const inf = s.informer(SECRETS, { namespace: ns });
+    secretInformers.set(ns, inf);
+    added.push(inf);
+  }
+  const secrets = new GatewaySecrets(secretInformers);
 
   const loop = new DistributionLoop({
     sources: new InformerSources(caches as ReadonlyMap<string, Cache>, s.validate),
@@ -74,15 +91,18 @@ export function createDistribution(s: DistributionSetup): Distribution {
     encoder: new CachingBundleEncoder(),
     rootNamespace: s.rootNamespace,
     onProgrammed: s.onProgrammed,
+    credentials: new CredentialsDelivery({ secrets, writer: s.credentialsWriter ?? new KubeCredentialsWriter(s.kubeConfig), log: s.log ?? silentLogger }),
     timers: s.timers,
     log: s.log,
     ...s.tuning,
   });
   for (const [kind, inf] of caches) inf.onChange((key) => loop.notify(kind, key));
+  secrets.onChange((key) => loop.notify('Secret', key));
 
   return {
     informers: added,
     loop,
+    secrets,
     programmed(key) {
       const p = loop.programmed(key);
       return p ? programmedCondition(p) : undefined;

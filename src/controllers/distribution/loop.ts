@@ -8,10 +8,16 @@
 // one at the latest; one batch at a time.
 // The writing itself is delivery.ts; what is remembered per workload, workload-index.ts; what a change means,
 // pending.ts; the Programmed answers, publication.ts.
+// Gateway workloads (pods annotated `weft.dev/proxy-mode: gateway`, in any namespace) are distributed like injected
+// ones, and their credentials Secret is delivered with their config (../gateway/delivery.ts): the pods' hash
+// annotation then covers both, and a change of a credential Secret looks at its gateway workloads again.
 import { performance } from 'node:perf_hooks';
 import type { ObjectKey, Snapshot, SnapshotInput, Workload } from '../../model/types.ts';
 import { PROXY_CONFIGMAP_PREFIX } from '../../translate/envoy/bundle-format.ts';
 import type { ProxyConfig } from '../../translate/types.ts';
+import { podHash, type Credentials } from '../gateway/credentials.ts';
+import type { CredentialsDelivery } from '../gateway/delivery.ts';
+import { GATEWAY_MODE, workloadMode } from '../gateway/mode.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import type { EncodedBundle } from '../proxy-bundle.ts';
 import { realTimers, type Timers } from '../timers.ts';
@@ -44,6 +50,8 @@ export interface DistributionOptions {
   concurrency?: number;
   /** Called with `Kind/namespace/name` of mesh objects whose Programmed answer changed. */
   onProgrammed?: (keys: ObjectKey[]) => void;
+  /** Gateway credentials; without it gateway workloads get their config only. */
+  credentials?: CredentialsDelivery;
   timers?: Timers;
   log?: Logger;
 }
@@ -64,7 +72,8 @@ export interface DistributionStats {
 }
 
 export class DistributionLoop {
-  private readonly o: Required<Omit<DistributionOptions, 'onProgrammed' | 'timers' | 'log'>>;
+  private readonly o: Required<Omit<DistributionOptions, 'onProgrammed' | 'timers' | 'log' | 'credentials'>>;
+  private readonly credentials: CredentialsDelivery | undefined;
   private readonly onProgrammed: (keys: ObjectKey[]) => void;
   private readonly timers: Timers;
   private readonly log: Logger;
@@ -86,6 +95,7 @@ export class DistributionLoop {
     this.onProgrammed = opts.onProgrammed ?? (() => {});
     this.timers = opts.timers ?? realTimers;
     this.log = opts.log ?? silentLogger;
+    this.credentials = opts.credentials;
     this.delivery = new Delivery({ sources: this.o.sources, writer: this.o.writer, concurrency: this.o.concurrency, log: this.log });
     this.retries = new Retries(this.timers, (key) => {
       this.pending.recheck.add(key);
@@ -122,6 +132,7 @@ export class DistributionLoop {
     this.pending = freshPending(true);
     this.index.clear();
     this.delivery.clear();
+    this.credentials?.clear();
     this.publication.clear();
     this.batches.cancel();
   }
@@ -150,6 +161,7 @@ export class DistributionLoop {
   /** An informer saw `kind` `key` (`namespace/name`, or `name` for Namespaces) change. */
   notify(kind: string, key: string): void {
     if (kind === 'ConfigMap') return this.configMapChanged(key);
+    if (kind === 'Secret') return this.secretChanged(key);
     // Unchanged signature: a status write, our own pod annotation, a controller's replica count.
     const sig = this.o.sources.signature(kind, key);
     const id = `${kind}/${key}`;
@@ -174,6 +186,29 @@ export class DistributionLoop {
     this.batches.schedule();
   }
 
+  /** A Secret in a gateway namespace changed: the gateway workloads reading it get their credentials again. An
+   * echo of our own credentials write is ignored. */
+  private secretChanged(key: string): void {
+    if (!this.active || !this.credentials) return;
+    const [ns, name] = splitKey(key);
+    let due = false;
+    for (const wkey of this.credentials.readersOf(ns, name)) {
+      if (this.credentials.isOwnEcho(wkey, ns, name)) continue;
+      this.pending.recheck.add(wkey);
+      due = true;
+    }
+    if (due) this.batches.schedule();
+  }
+
+  /** Injected workloads and gateway workloads get their config. */
+  readonly distributed = (w: Workload): boolean => w.injected || this.isGateway(w);
+
+  private isGateway(w: Workload): boolean {
+    const mode = workloadMode(w);
+    if (mode !== undefined) return mode === GATEWAY_MODE;
+    return w.pods.some((p) => this.o.sources.pod(w.namespace, p.name)?.gateway === true);
+  }
+
   /** Lets writes and watch events through during a long run of translations. */
   private async breathe(): Promise<void> {
     const t = performance.now();
@@ -191,10 +226,10 @@ export class DistributionLoop {
     const built = performance.now();
     let affected: Set<string>;
     if (p.full || !this.prev) {
-      affected = new Set([...snap.workloads.filter((w) => w.injected).map(workloadKey), ...this.index.entries.keys()]);
+      affected = new Set([...snap.workloads.filter(this.distributed).map(workloadKey), ...this.index.entries.keys()]);
     } else {
       const change = describeChanges({ namespaces: p.namespaces, config: p.config }, this.prev, snap);
-      affected = affectedWorkloads(change, this.index.entries, this.prev, snap, this.o.rootNamespace);
+      affected = affectedWorkloads(change, this.index.entries, this.prev, snap, this.o.rootNamespace, this.distributed);
       for (const k of p.recheck) affected.add(k);
     }
     this.prev = snap;
@@ -210,7 +245,7 @@ export class DistributionLoop {
       await this.breathe();
       const [ns, name] = splitKey(key);
       const w = snap.workload(ns, name);
-      if (!w?.injected) {
+      if (!w || !this.distributed(w)) {
         this.forget(key);
         continue;
       }
@@ -234,12 +269,13 @@ export class DistributionLoop {
       }
       translated++;
       const state = this.index.remember(key, w, pc, reads, snap, bundle.hash);
-      deliveries.push(this.deliver(key, state, bundle));
+      const creds = this.credentials && this.isGateway(w) ? this.credentials.plan(key, w, snap.config.gateways) : undefined;
+      deliveries.push(this.deliver(key, state, bundle, creds));
     }
     const translatingMs = performance.now() - translatingStarted;
     await Promise.all(deliveries);
     this.counters.translated += translated;
-    if (this.active) await this.delivery.sweep(snap);
+    if (this.active) await this.delivery.sweep(snap, this.distributed);
     if (this.active) {
       const changed = this.publication.update(snap, invalid, this.index);
       if (changed.length > 0) this.onProgrammed(changed);
@@ -264,11 +300,17 @@ export class DistributionLoop {
     this.index.forget(key);
     this.retries.succeeded(key);
     this.delivery.forget(key);
+    this.credentials?.forget(key);
   }
 
-  /** Writes the workload's ConfigMap when due, then annotates its pods; failures are retried with backoff. */
-  private async deliver(key: string, state: WorkloadState, bundle: EncodedBundle): Promise<void> {
-    const r = await this.delivery.writeConfig(key, state.workload, bundle);
+  /** Writes the workload's ConfigMap (and a gateway's credentials) when due, then annotates its pods; failures
+   * are retried with backoff. */
+  private async deliver(key: string, state: WorkloadState, bundle: EncodedBundle, creds?: Credentials): Promise<void> {
+    let r = await this.delivery.writeConfig(key, state.workload, bundle);
+    if (r.kind === 'written' && creds && this.credentials) {
+      const c = await this.credentials.write(key, state.workload, creds);
+      if (c.kind === 'failed') r = { kind: 'failed', error: c.error };
+    }
     if (r.kind === 'failed') {
       this.log.warn('distribution write failed', { workload: key, error: r.error });
       this.counters.failures++;
@@ -279,7 +321,8 @@ export class DistributionLoop {
     if (this.index.get(key) !== state) return; // superseded
     state.outcome = r;
     this.retries.succeeded(key);
-    if (!(await this.delivery.annotatePods(key, state.workload, bundle.hash))) this.retries.failed(key);
+    const hash = creds ? podHash(bundle.hash, creds.hash) : bundle.hash;
+    if (!(await this.delivery.annotatePods(key, state.workload, hash))) this.retries.failed(key);
   }
 
 }

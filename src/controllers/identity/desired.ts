@@ -1,8 +1,10 @@
 // Which identities the mesh needs, from the caches. In: pods and namespace labels. Out: the service accounts of
-// pods that run a sidecar (per namespace) and the namespaces that get the trust bundle. Pure: plain objects in,
-// sets out, the same rule as the injecting webhook (src/model/injection.ts).
+// pods that run a sidecar or are gateway proxies (per namespace) and the namespaces that get the trust bundle.
+// Pure: plain objects in, sets out, the same rule as the injecting webhook (src/model/injection.ts); gateways
+// (weft.dev/proxy-mode: gateway, any namespace) need the identity for ISTIO_MUTUAL servers and mTLS to backends.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { namespaceInjected, podHasSidecar } from '../../model/injection.ts';
+import { podIsGateway } from '../gateway/mode.ts';
 import type { KubeObject, Labels } from '../../model/types.ts';
 
 export const IDENTITY_SECRET_PREFIX = 'weft-identity-';
@@ -18,11 +20,11 @@ export function podServiceAccount(pod: Pod): string {
   return pod.spec?.serviceAccountName || 'default';
 }
 
-/** A pod that still runs (or will) with a sidecar: it needs its service account's identity. */
+/** A pod that still runs (or will) with a sidecar, or a gateway proxy: it needs its service account's identity. */
 export function podNeedsIdentity(pod: Pod, nsLabels: Labels | undefined): boolean {
   const phase = pod.status?.phase;
   if (phase === 'Succeeded' || phase === 'Failed') return false;
-  return podHasSidecar(pod as unknown as KubeObject, nsLabels);
+  return podIsGateway(pod) || podHasSidecar(pod as unknown as KubeObject, nsLabels);
 }
 
 /** Service accounts (by name) that pods of `ns` with sidecars use. */
