@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { ClusterRuntime, ConnContext, HttpRecord, ResponseFlag, UpstreamHost } from '../runtime.ts';
+import { edgeForwardedProto } from '../routing/request.ts';
 import type { HttpRequest } from '../routing/request.ts';
 import type { ClusterAction } from '../routing/types.ts';
 import { corsDecision } from './cors.ts';
@@ -104,7 +105,7 @@ export class Exchange {
         return;
       }
     }
-    const request = toHttpRequest(h, this.req.method ?? 'GET', path, scheme, this.ctx.kind !== 'outbound');
+    const request = toHttpRequest(h, this.req.method ?? 'GET', path, scheme, this.ctx.kind !== 'outbound', edgeForwardedProto(plan.hcm));
     if (absoluteAuthority !== undefined) request.authority = absoluteAuthority;
     this.request = request;
     const ct = firstValue(h['content-type']);

@@ -14,10 +14,10 @@ const HOP_BY_HOP = new Set([
 
 /**
  * The routing core's view of a downstream request. `untrusted` drops x-envoy-* headers, which only the proxy
- * (or a trusted local application) may set.
+ * (or a trusted local application) may set; `edge` replaces x-forwarded-proto with the scheme.
  */
 export function toHttpRequest(
-  h: IncomingHttpHeaders, method: string, path: string, scheme: string, untrusted: boolean,
+  h: IncomingHttpHeaders, method: string, path: string, scheme: string, untrusted: boolean, edge = false,
 ): HttpRequest {
   const headers = new Map<string, string[]>();
   let authority = '';
@@ -35,6 +35,7 @@ export function toHttpRequest(
     if (untrusted && name.startsWith('x-envoy-')) continue;
     headers.set(name, typeof v === 'string' ? [v] : v);
   }
+  if (edge) headers.set('x-forwarded-proto', [scheme]);
   const xfp = headers.get('x-forwarded-proto')?.[0];
   return { method, scheme, forwardedProto: xfp ?? scheme, authority, path, headers };
 }

@@ -10,6 +10,7 @@ import type { ConnContext, HttpRecord, ResponseFlag } from '../runtime.ts';
 import { arr, str } from '../routing/envoy-values.ts';
 import type { Obj } from '../routing/envoy-values.ts';
 import { firstValue, toHttpRequest } from './headers.ts';
+import { edgeForwardedProto } from '../routing/request.ts';
 import { peers } from './record.ts';
 import type { Shared } from './shared.ts';
 import { upstreamRequest } from './upstream-request.ts';
@@ -30,7 +31,8 @@ export function handleUpgrade(shared: Shared, ctx: ConnContext, req: IncomingMes
   const type = (firstValue(req.headers.upgrade) ?? '').toLowerCase();
   const plan = ctx.plan();
   const scheme = ctx.tls ? 'https' : 'http';
-  const request = toHttpRequest(req.headers, req.method ?? 'GET', req.url ?? '/', scheme, ctx.kind !== 'outbound');
+  const edge = plan.kind === 'http' && edgeForwardedProto(plan.hcm);
+  const request = toHttpRequest(req.headers, req.method ?? 'GET', req.url ?? '/', scheme, ctx.kind !== 'outbound', edge);
   const flags: ResponseFlag[] = [];
   const rec = (status: number, extra: Partial<HttpRecord> = {}, p = peers(rt, ctx, undefined, undefined)): void => {
     rt.telemetry.http({

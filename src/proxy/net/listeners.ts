@@ -66,6 +66,19 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
+/** Why a listener could not bind, in words that say what to do (the port named; the sysctl for low ports). */
+export function bindFailure(e: NodeJS.ErrnoException, host: string, port: number): string {
+  const at = `${host}:${port}`;
+  if (e.code === 'EACCES' && port < 1024) {
+    return `cannot bind gateway listener ${at}: port ${port} is privileged for this user; set the pod's sysctl `
+      + 'net.ipv4.ip_unprivileged_port_start=0 (securityContext.sysctls) or grant CAP_NET_BIND_SERVICE';
+  }
+  if (e.code === 'EACCES') return `cannot bind gateway listener ${at}: permission denied`;
+  if (e.code === 'EADDRINUSE') return `cannot bind gateway listener ${at}: port ${port} is already in use`;
+  if (e.code === 'EADDRNOTAVAIL') return `cannot bind gateway listener ${at}: ${host} is not an address of this host`;
+  return `cannot bind gateway listener ${at}: ${e.message}`;
+}
+
 export async function startListeners(runtime: Runtime, http: HttpHandler, options: StartListenersOptions): Promise<RunningListeners> {
   const log: LogFn = options.log ?? (() => {});
   const env: ConnectionEnv = {
@@ -153,7 +166,7 @@ export async function startListeners(runtime: Runtime, http: HttpHandler, option
         await open(key, w.name, 'gateway', w.ip, w.port, resolve);
         log('info', 'gateway listener bound', { listener: w.name, address: `${w.ip}:${w.port}` });
       } catch (e) {
-        log('error', 'cannot bind gateway listener', { listener: w.name, address: `${w.ip}:${w.port}`, error: (e as Error).message });
+        log('error', bindFailure(e as NodeJS.ErrnoException, w.ip, w.port), { listener: w.name, address: `${w.ip}:${w.port}`, error: (e as Error).message });
       }
     }
   };

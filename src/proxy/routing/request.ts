@@ -1,5 +1,7 @@
 // An HTTP request as the router reads it: pseudo-headers (:authority, :path, :method, :scheme) and lowercase
 // header names with all their values; query string parsing and path helpers with Envoy's rules.
+import { bool, u32 } from './envoy-values.ts';
+import type { Obj } from './envoy-values.ts';
 
 export interface HttpRequest {
   method: string;
@@ -29,6 +31,15 @@ export function makeHttpRequest(r: {
   }
   const scheme = r.scheme ?? 'http';
   return { method: r.method ?? 'GET', scheme, forwardedProto: scheme, authority, path: r.path ?? '/', headers };
+}
+
+/**
+ * An edge connection manager (use_remote_address with no trusted hops, as on gateways) does not believe the
+ * client's x-forwarded-proto: it sets it to the connection's own scheme, so `require_tls` cannot be talked out of
+ * its redirect by a header.
+ */
+export function edgeForwardedProto(hcm: Obj | undefined): boolean {
+  return hcm !== undefined && bool(hcm.useRemoteAddress, false) && (u32(hcm.xffNumTrustedHops) ?? 0) === 0;
 }
 
 /** Envoy's getAllOfHeaderAsString: several values joined by ','; undefined when absent. */

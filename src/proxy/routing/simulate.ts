@@ -3,7 +3,7 @@
 // endpoints. A thin wrapper over the engine the sidecar runs (engine.ts), for tests and weftctl.
 import type { ProxyConfig } from '../../translate/types.ts';
 import { compileProxy, planConnection } from './engine.ts';
-import { makeHttpRequest } from './request.ts';
+import { edgeForwardedProto, makeHttpRequest } from './request.ts';
 import type { RequestDescription, SimulateOptions, SimulationResult } from './types.ts';
 
 function isHttp(req: RequestDescription): boolean {
@@ -28,6 +28,7 @@ export function simulate(pc: ProxyConfig, req: RequestDescription, options: Simu
   if (plan.kind === 'closed') return { ...out, action: { kind: 'closed', reason: plan.reason } };
   if (plan.kind === 'tcp') return { ...out, action: plan.pick(random) };
   const request = makeHttpRequest({ ...req, scheme: req.scheme ?? (plan.downstreamTls ? 'https' : 'http') });
+  if (edgeForwardedProto(plan.hcm)) request.headers.set('x-forwarded-proto', [request.scheme]);
   const xfp = request.headers.get('x-forwarded-proto')?.[0];
   if (xfp) request.forwardedProto = xfp;
   return { ...out, ...plan.route(request, random) };
