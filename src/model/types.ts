@@ -96,8 +96,12 @@ export interface Workload extends WorkloadRef {
   labels: Labels;
   serviceAccount: string;
   pods: readonly PodInfo[];
-  /** In a namespace with `weft-injection=enabled` (or `istio-injection=enabled`) and not opted out. */
+  /** Gets proxy config: in a namespace with `weft-injection=enabled` (or `istio-injection=enabled`) and not
+   * opted out, or a gateway (any namespace). */
   injected: boolean;
+  /** `gateway` when its pods carry `weft.dev/proxy-mode: gateway`: the proxy serves the Gateways selecting it
+   * instead of capturing an app's traffic. */
+  mode: 'sidecar' | 'gateway';
 }
 
 export interface MeshOptions {

@@ -6,7 +6,7 @@
 // way Istio names workloads: a ReplicaSet `<deployment>-<pod-template-hash>` → Deployment `<deployment>`, a Job
 // `<cronjob>-<8 to 11 digits>` → CronJob `<cronjob>`. The workload name stays stable that way (it names the
 // ConfigMap); its `uid` is then '' when no object gives it, and writers must leave the ownerReference out.
-import { podHasSidecar, PROXY_CONTAINER } from './injection.ts';
+import { podHasSidecar, podIsGateway, PROXY_CONTAINER } from './injection.ts';
 import { by, controllerOf, key, labelsOf, list, nameOf, namespaceOf, num, record, str, uidOf } from './kube.ts';
 import type { KubeObject, Labels, PodInfo, Workload, WorkloadKind, WorkloadRef } from './types.ts';
 
@@ -128,6 +128,8 @@ export interface PodView {
   /** Undefined for terminated or deleted pods. */
   workload?: WorkloadRef;
   sidecar: boolean;
+  /** A gateway pod: its own proxy, no sidecar, so clients reach it without mesh mTLS. */
+  gateway: boolean;
 }
 
 export interface WorkloadIndex {
@@ -147,13 +149,14 @@ export function buildWorkloads(
   for (const pod of sorted) {
     const k = key(namespaceOf(pod), nameOf(pod));
     if (views.has(k)) continue;
-    const sidecar = podHasSidecar(pod, namespaceLabels(namespaceOf(pod)));
+    const gateway = podIsGateway(pod);
+    const sidecar = !gateway && podHasSidecar(pod, namespaceLabels(namespaceOf(pod)));
     if (!podIsLive(pod)) {
-      views.set(k, { object: pod, info: podInfo(pod), sidecar });
+      views.set(k, { object: pod, info: podInfo(pod), sidecar, gateway });
       continue;
     }
     const owner = podOwner(pod, owners);
-    const view: PodView = { object: pod, info: podInfo(pod), workload: { kind: owner.kind, name: owner.name, namespace: owner.namespace }, sidecar };
+    const view: PodView = { object: pod, info: podInfo(pod), workload: { kind: owner.kind, name: owner.name, namespace: owner.namespace }, sidecar, gateway };
     views.set(k, view);
     const gk = `${owner.kind}/${owner.namespace}/${owner.name}`;
     const g = groups.get(gk);
@@ -165,6 +168,8 @@ export function buildWorkloads(
   const workloads: Workload[] = [];
   for (const { owner, members } of groups.values()) {
     const first = members[0]!;
+    // The pod template decides; pods of one workload share it (during a rollout the newest pods say).
+    const gateway = members.some((m) => m.gateway);
     workloads.push({
       kind: owner.kind,
       name: owner.name,
@@ -174,7 +179,8 @@ export function buildWorkloads(
       labels: stableLabels(first.info.labels),
       serviceAccount: first.info.serviceAccount,
       pods: members.map((m) => m.info),
-      injected: members.some((m) => m.sidecar),
+      injected: gateway || members.some((m) => m.sidecar),
+      mode: gateway ? 'gateway' : 'sidecar',
     });
   }
   workloads.sort(by((w) => w.namespace, (w) => w.name, (w) => w.kind));
