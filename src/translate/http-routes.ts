@@ -20,13 +20,17 @@ export const DEFAULT_ROUTE_NAME = 'default';
 /** No timeout: Envoy's 0 disables the request timeout (its own default would be 15s). */
 const noTimeout = () => duration(0);
 
-export function virtualServiceRoutes(ctx: TranslateContext, vs: SidecarVirtualService, port: number): EnvoyObject[] {
+/** Whether a match entry applies to the proxy being configured (sidecars and gateways settle this differently). */
+export type MatchApplies = (m: HTTPMatchRequest | undefined) => boolean;
+
+export function virtualServiceRoutes(ctx: TranslateContext, vs: SidecarVirtualService, port: number,
+  applies: MatchApplies = (m) => appliesToSidecar(m, ctx.workload, port)): EnvoyObject[] {
   const out: EnvoyObject[] = [];
   for (const http of vs.http) {
     const matches: Array<HTTPMatchRequest | undefined> = http.rule.match?.length ? http.rule.match : [undefined];
     let catchAll = !http.rule.match?.length;
     for (const m of matches) {
-      if (!appliesToSidecar(m, ctx.workload, port)) continue;
+      if (!applies(m)) continue;
       const r = translateRule(ctx, vs, http, m, port);
       if (!r) continue;
       out.push(r);

@@ -1,9 +1,11 @@
 // translate(workload, snapshot) → ProxyConfig: everything one workload's sidecar needs, as Envoy v3 resources.
 // Pure and deterministic: the same snapshot gives the same objects in the same order. The outbound part is
 // shared between the workloads of one snapshot that would build the same one (outbound.ts); the inbound part
-// (`virtualInbound`, the clusters to the app) is the workload's own.
+// (`virtualInbound`, the clusters to the app) is the workload's own. A gateway workload (`mode: 'gateway'`) gets
+// the listeners of the Gateways selecting it instead (gateway.ts).
 import type { ObjectKey, Snapshot, Workload } from '../model/types.ts';
 import { buildInboundClusters } from './clusters.ts';
+import { buildGateway } from './gateway.ts';
 import { buildInboundListeners } from './listeners.ts';
 import { clientView } from './locality.ts';
 import { buildOutbound, byName, type OutboundPart, sharedOutbound } from './outbound.ts';
@@ -26,24 +28,26 @@ export function translate(workload: Workload, snapshot: Snapshot, opts: Translat
   const inputs = new Set<ObjectKey>();
   const ctx: TranslateContext = { workload, snapshot, use: (k) => void inputs.add(k) };
   const client = clientView(ctx);
+  if (workload.mode === 'gateway') {
+    const gw = buildGateway(ctx, client);
+    return { workload: workloadOf(workload), ...gw, inputs: [...inputs].sort() };
+  }
   const out: OutboundPart = opts.outbound === 'own' ? buildOutbound(ctx, client) : sharedOutbound(ctx, client);
   const clusters = merge(out.clusters, buildInboundClusters(ctx).sort(byName('name')), 'name');
   const listeners = merge(out.listeners, buildInboundListeners(ctx).sort(byName('name')), 'name');
   for (const k of out.inputs) inputs.add(k);
   return {
-    workload: {
-      kind: workload.kind,
-      name: workload.name,
-      namespace: workload.namespace,
-      serviceAccount: workload.serviceAccount,
-      labels: workload.labels,
-    },
+    workload: workloadOf(workload),
     listeners,
     routes: [...out.routes],
     clusters,
     endpoints: [...out.endpoints],
     inputs: [...inputs].sort(),
   };
+}
+
+function workloadOf(w: Workload): ProxyConfig['workload'] {
+  return { kind: w.kind, name: w.name, namespace: w.namespace, serviceAccount: w.serviceAccount, labels: w.labels };
 }
 
 /** Two lists sorted by `key` as one (ties: `a` first, as a stable sort of `a` then `b` would have it). */

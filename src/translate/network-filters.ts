@@ -53,13 +53,14 @@ export interface HcmOptions {
   routes: RouteSource;
   /** The port's protocol: gRPC-Web adds its filter; HTTP/2 and gRPC enable HTTP/2 options inbound. */
   protocol: Protocol;
-  direction: 'inbound' | 'outbound';
+  /** A gateway is where clients enter: it trusts the peer address it sees (useRemoteAddress), as Istio's do. */
+  direction: 'inbound' | 'outbound' | 'gateway';
 }
 
 /**
  * HttpConnectionManager as a sidecar uses it: automatic codec, paths normalized (escaped slashes kept),
- * websocket upgrades, no stream idle timeout, the client's address not trusted (`useRemoteAddress` false).
- * Inbound it forwards the peer certificate's details in x-forwarded-client-cert.
+ * websocket upgrades, no stream idle timeout, the client's address not trusted (`useRemoteAddress` false) except
+ * on gateways. Inbound it forwards the peer certificate's details in x-forwarded-client-cert.
  */
 export function httpConnectionManagerFilter(o: HcmOptions): EnvoyObject {
   const config: EnvoyObject = { statPrefix: o.statPrefix };
@@ -69,7 +70,7 @@ export function httpConnectionManagerFilter(o: HcmOptions): EnvoyObject {
     config.routeConfig = o.routes.routeConfig;
   }
   config.httpFilters = httpFilters(o.protocol);
-  config.useRemoteAddress = bool(false);
+  config.useRemoteAddress = bool(o.direction === 'gateway');
   config.upgradeConfigs = [{ upgradeType: 'websocket' }];
   config.streamIdleTimeout = duration(0);
   config.normalizePath = bool(true);

@@ -41,7 +41,7 @@ function sniffedVirtualHosts(vhosts: readonly EnvoyObject[], host: string, port:
   return mine;
 }
 
-function routeConfiguration(name: string, virtualHosts: EnvoyObject[]): EnvoyObject {
+export function routeConfiguration(name: string, virtualHosts: EnvoyObject[]): EnvoyObject {
   return {
     name,
     virtualHosts,

@@ -127,7 +127,7 @@ function serviceTcpProxy(ctx: TranslateContext, t: L4Target): EnvoyObject {
  * tcp_proxy for a rule's destinations: one cluster, or a weighted split (zero weights left out, stats named
  * after the VirtualService). Connection settings come from the first destination's DestinationRule.
  */
-function routeFilters(ctx: TranslateContext, vs: SidecarVirtualService, routes: readonly L4Destination[], port: number): EnvoyObject[] | undefined {
+export function routeFilters(ctx: TranslateContext, vs: SidecarVirtualService, routes: readonly L4Destination[], port: number): EnvoyObject[] | undefined {
   const first = routes[0];
   if (!first) return undefined;
   const dests = routes.map((r) => ({ r, d: resolveDestination(ctx, r.destination, vs.namespace, port) }));

@@ -1,5 +1,6 @@
 // The VirtualServices one sidecar applies: visible from the workload's namespace, bound to the `mesh` gateway
 // (no `gateways`, or `mesh` listed), with hosts made FQDNs and delegated http rules merged into their root.
+// Gateway workloads take the same preparation with their own binding rule (boundVirtualServices).
 // Snapshot in, a list in Istio's order out; nothing is recorded here (callers record what they apply).
 import type { HTTPMatchRequest, HTTPRoute, TCPRoute, TLSRoute, VirtualService } from './vs-types.ts';
 import type { TranslateContext } from './index.ts';
@@ -32,6 +33,11 @@ export interface SidecarVirtualService {
 const bindsMesh = (gateways: readonly string[] | undefined) => !gateways || gateways.length === 0 || gateways.includes(MESH_GATEWAY);
 
 export function sidecarVirtualServices(ctx: TranslateContext): SidecarVirtualService[] {
+  return boundVirtualServices(ctx, (vs) => bindsMesh(vs.spec?.gateways));
+}
+
+/** The VirtualServices visible from the workload's namespace that `binds` accepts, prepared as for sidecars. */
+export function boundVirtualServices(ctx: TranslateContext, binds: (vs: VirtualService) => boolean): SidecarVirtualService[] {
   const { snapshot, workload } = ctx;
   const out: SidecarVirtualService[] = [];
   for (const vs of snapshot.virtualServicesFor(workload.namespace)) {
@@ -39,7 +45,7 @@ export function sidecarVirtualServices(ctx: TranslateContext): SidecarVirtualSer
     const namespace = vs.metadata?.namespace ?? '';
     const name = vs.metadata?.name ?? '';
     // A VirtualService without hosts is a delegate: it only takes effect through a root that names it.
-    if (!spec || !spec.hosts || spec.hosts.length === 0 || !bindsMesh(spec.gateways)) continue;
+    if (!spec || !spec.hosts || spec.hosts.length === 0 || !binds(vs)) continue;
     const delegates: string[] = [];
     const http: HttpRule[] = [];
     (spec.http ?? []).forEach((rule, index) => {
