@@ -18,8 +18,9 @@ export class Workloads {
     this.kubectl = kubectl;
   }
 
-  /** A Deployment with `ips.length` replicas; resolves with its pods once they are Running with those IPs. */
-  async deployment(ns: string, name: string, labels: Record<string, string>, ips: string[]): Promise<V1Pod[]> {
+  /** A Deployment with `ips.length` replicas (pod template annotations optional); resolves with its pods once they
+   * are Running with those IPs. */
+  async deployment(ns: string, name: string, labels: Record<string, string>, ips: string[], annotations?: Record<string, string>): Promise<V1Pod[]> {
     await this.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'default' } } }).catch(() => undefined);
     await this.apps.createNamespacedDeployment({
       namespace: ns,
@@ -29,7 +30,7 @@ export class Workloads {
           replicas: ips.length,
           selector: { matchLabels: labels },
           template: {
-            metadata: { labels },
+            metadata: { labels, ...(annotations ? { annotations } : {}) },
             spec: { automountServiceAccountToken: false, containers: [{ name: 'app', image: 'example.invalid/app:1', ports: [{ name: 'http', containerPort: 9080 }] }] },
           },
         },

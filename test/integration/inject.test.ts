@@ -1,7 +1,7 @@
 // weft's sidecar injector behind a real kube-apiserver: the shipped MutatingWebhookConfiguration (config/), pointed
 // at an in-process webhook server on loopback and narrowed to this suite's namespaces. Stored pods must carry the
-// sidecar in labelled namespaces (either label), be left alone when opted out, in unlabelled namespaces and when
-// already injected; the caBundle controller must make the API server trust the injector.
+// sidecar in labelled namespaces (either label), be left alone when opted out, in unlabelled namespaces, when they
+// are gateways (weft.dev/proxy-mode: gateway) and when already injected; the caBundle controller must make the API server trust the injector.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { expect } from 'chai';
@@ -146,6 +146,13 @@ describe('sidecar injection on a real API server', function () {
     const plain = await core.createNamespacedPod({ namespace: plainNs, body: pod('plain') });
     expect(plain.spec!.initContainers ?? []).to.deep.equal([]);
     expect((plain.spec!.volumes ?? []).map((v) => v.name).filter((n) => n.startsWith('weft-'))).to.deep.equal([]);
+  });
+
+  it('never injects a gateway pod (weft.dev/proxy-mode: gateway), even in an injected namespace', async () => {
+    const gw = await core.createNamespacedPod({ namespace: weftNs, body: pod('edge-gateway', { 'weft.dev/proxy-mode': 'gateway' }) });
+    expect(gw.spec!.initContainers ?? []).to.deep.equal([]);
+    expect(names(gw.spec!.containers)).to.deep.equal(['app']);
+    expect(gw.metadata!.annotations).to.not.have.property('sidecar.weft.dev/status');
   });
 
   it('changes nothing when an already injected pod is submitted again', async () => {
