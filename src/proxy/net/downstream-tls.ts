@@ -15,9 +15,8 @@ import type { Obj } from '../routing/envoy-values.ts';
 import { compileStringMatcher } from '../routing/string-matcher.ts';
 import type { StringPredicate } from '../routing/string-matcher.ts';
 import { subjectAltNames, uriSan } from '../upstream/tls.ts';
-import { ROOT_CERT, WORKLOAD_CERT_CHAIN, WORKLOAD_KEY } from '../../translate/identity-files.ts';
 import type { Credentials } from '../config/credentials.ts';
-import { sdsCaPaths, sdsCredentialPaths } from '../config/credentials.ts';
+import { sdsCaFiles, sdsSecretFiles } from '../config/credentials.ts';
 
 interface DownstreamTls {
   context: SecureContext;
@@ -33,12 +32,6 @@ type Outcome = { kind: 'ok'; tls: DownstreamTls } | { kind: 'failed'; reason: st
 type Built = { identity: Identity | undefined; credentials: Credentials | undefined; outcome: Outcome };
 const SESSION_ID_CONTEXT = 'weft-sidecar';
 const cache = new WeakMap<LoadedConfig, WeakMap<Obj, Built>>();
-
-/** SDS secret names that mean the workload identity (the names Istio's sidecars use). */
-const SDS_IDENTITY: Record<string, { chain: string; key: string } | { ca: string }> = {
-  default: { chain: WORKLOAD_CERT_CHAIN, key: WORKLOAD_KEY },
-  ROOTCA: { ca: ROOT_CERT },
-};
 
 function dataSource(files: FileSource, ds: unknown, what: string): string {
   const d = obj(ds);
@@ -58,7 +51,7 @@ function certificate(common: Obj, files: FileSource): { cert: string; key: strin
   const inline = arr(common.tlsCertificates)[0];
   if (inline) return { cert: dataSource(files, inline.certificateChain, 'certificate chain'), key: dataSource(files, inline.privateKey, 'private key') };
   const sds = str(arr(common.tlsCertificateSdsSecretConfigs)[0]?.name);
-  const known = SDS_IDENTITY[sds] ?? sdsCredentialPaths(sds);
+  const known = sds ? sdsSecretFiles(sds) : undefined;
   if (known && 'chain' in known) {
     return { cert: read(files, known.chain, `certificate chain of "${sds}"`), key: read(files, known.key, `private key of "${sds}"`) };
   }
@@ -67,10 +60,9 @@ function certificate(common: Obj, files: FileSource): { cert: string; key: strin
 
 /** The trusted CA an SDS validation secret names, as a data source (the first credential file present). */
 function sdsTrustedCa(name: string, files: FileSource): Obj | undefined {
-  if (!name) return undefined;
-  const known = SDS_IDENTITY[name];
-  if (known) return 'ca' in known ? { filename: known.ca } : undefined;
-  const paths = sdsCaPaths(name);
+  // `default` is a certificate, not a CA: no validation from it (as before SDS credentials were known).
+  if (!name || name === 'default') return undefined;
+  const paths = sdsCaFiles(name);
   if (!paths) throw new Error(`downstream TLS: SDS validation secret "${name}" is not one the proxy serves`);
   const found = paths.find((p) => files.read(p) !== undefined);
   if (!found) throw new Error(`downstream TLS: trusted CA of "${name}" ${paths[0]} is not available`);

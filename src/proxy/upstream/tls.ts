@@ -1,10 +1,12 @@
 // A cluster's transport socket → how to connect: plaintext, or TLS with the UpstreamTlsContext's SNI, ALPN,
 // trust (a CA file, the system roots, or none when validation is off), client certificate (MUTUAL, and
-// ISTIO_MUTUAL's workload identity files) and SAN matchers. Certificate files are read through the FileSource
-// at connect time and turned into a secure context only when their content changed, so an identity rotation
+// ISTIO_MUTUAL's workload identity files), the same by SDS name (a credentialName's `<name>` and `<name>-cacert`,
+// config/credentials.ts), and SAN matchers. Certificate files are read through the FileSource at connect time
+// and turned into a secure context only when their content changed, so an identity or credential rotation
 // reaches the next connection without tearing pools down. The SAN check runs in checkServerIdentity.
 import type { PeerCertificate, SecureContext } from 'node:tls';
 import { createSecureContext } from 'node:tls';
+import { sdsCaFiles, sdsSecretFiles } from '../config/credentials.ts';
 import type { FileSource } from '../runtime.ts';
 import { anyType, arr, has, obj, str, strs } from '../routing/envoy-values.ts';
 import { compileStringMatcher } from '../routing/string-matcher.ts';
@@ -49,14 +51,19 @@ export function transportSpec(socket: unknown): TransportSpec {
   if (anyType(tc) === PROXY_PROTOCOL) tc = obj(obj(tc.transportSocket).typedConfig);
   if (anyType(tc) !== TLS_CONTEXT) return PLAINTEXT;
   const common = obj(tc.commonTlsContext);
+  const combined = has(common, 'combinedValidationContext') ? obj(common.combinedValidationContext) : undefined;
+  // A CA by SDS name (a DestinationRule's credentialName: `<name>-cacert`), alone or beside a default context.
+  const sdsCa = sdsCaFiles(str(obj(combined?.validationContextSdsSecretConfig ?? common.validationContextSdsSecretConfig).name))?.[0];
   const validation = has(common, 'validationContext') ? obj(common.validationContext)
-    : has(common, 'combinedValidationContext') ? obj(obj(common.combinedValidationContext).defaultValidationContext) : undefined;
-  const caPath = str(obj(validation?.trustedCa).filename);
+    : combined ? obj(combined.defaultValidationContext) : sdsCa ? {} : undefined;
+  const caPath = str(obj(validation?.trustedCa).filename) || sdsCa;
   const trust: Extract<TransportSpec, { kind: 'tls' }>['trust'] = !validation ? { kind: 'none' }
     : caPath ? { kind: 'file', path: caPath } : { kind: 'system' };
   const cert = arr(common.tlsCertificates)[0];
-  const chain = str(obj(cert?.certificateChain).filename);
-  const keyFile = str(obj(cert?.privateKey).filename);
+  const sdsCert = sdsSecretFiles(str(arr(common.tlsCertificateSdsSecretConfigs)[0]?.name));
+  const fromSds = sdsCert && 'chain' in sdsCert ? sdsCert : undefined;
+  const chain = str(obj(cert?.certificateChain).filename) || (fromSds?.chain ?? '');
+  const keyFile = str(obj(cert?.privateKey).filename) || (fromSds?.key ?? '');
   const sans: SanMatcher[] = [
     ...arr(validation?.matchSubjectAltNames).map((m) => ({ type: 'ANY' as const, match: compileStringMatcher(m) })),
     ...arr(validation?.matchTypedSubjectAltNames).map((m) => ({
