@@ -31,6 +31,21 @@ export function sdsTls(credential: string, mutual = false): O {
   });
 }
 
+/** MUTUAL as Istio writes it with subjectAltNames: a combined validation context (SAN matchers + the SDS CA). */
+export function sdsMutualWithSans(credential: string, sans: string[]): O {
+  return transportSocket({
+    commonTlsContext: {
+      tlsCertificateSdsSecretConfigs: [{ name: `kubernetes://${credential}`, sdsConfig: { ads: {} } }],
+      combinedValidationContext: {
+        defaultValidationContext: { matchSubjectAltNames: sans.map((exact) => ({ exact })) },
+        validationContextSdsSecretConfig: { name: `kubernetes://${credential}-cacert`, sdsConfig: { ads: {} } },
+      },
+      alpnProtocols: ALPN,
+    },
+    requireClientCertificate: { value: true },
+  });
+}
+
 /** SIMPLE (or MUTUAL with `ca`) from certificate files. */
 export function fileTls(cert: string, key: string, ca?: string): O {
   return transportSocket({

@@ -3,9 +3,12 @@
 // terminated with the certificate of `kubernetes://<credential>` then routed by the chain's own route
 // configuration, a credential that is missing or bad failing only its chain's handshakes (and being logged), a
 // rotated credential served to new handshakes while a keep-alive connection opened before goes on, MUTUAL
-// requiring a client certificate from the credential's CA, and PASSTHROUGH forwarding the TLS stream untouched.
+// requiring a client certificate from the credential's CA (and its SANs when given), HTTP/2 by ALPN, and
+// PASSTHROUGH forwarding the TLS stream untouched.
 import { expect } from 'chai';
+import http2 from 'node:http2';
 import https from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { packProxyConfig } from '../../src/controllers/proxy-bundle.ts';
 import { createLogger } from '../../src/controllers/log.ts';
@@ -16,7 +19,7 @@ import { startSidecar } from '../../src/proxy/sidecar.ts';
 import type { Sidecar } from '../../src/proxy/sidecar.ts';
 import { listener, proxyConfig, routeConfig, tcpProxy, toCluster, vhost } from '../support/envoy-objects.ts';
 import { KubeletVolume } from '../support/kubelet-volume.ts';
-import { credentialFiles, hostCert, httpsChain, httpsGet, nameApp, sdsTls, tlsInspector, webCa } from '../support/proxy-gateway-fixtures.ts';
+import { credentialFiles, hostCert, httpsChain, httpsGet, nameApp, sdsMutualWithSans, sdsTls, tlsInspector, webCa } from '../support/proxy-gateway-fixtures.ts';
 import type { HostCert } from '../support/proxy-gateway-fixtures.ts';
 import { freePort, tlsBackend } from '../support/proxy-net-fixtures.ts';
 import { staticCluster } from '../support/proxy-upstream-fixtures.ts';
@@ -65,12 +68,13 @@ describe('proxy gateway: HTTPS servers, credentials and SNI', function () {
   async function gatewayConfig(port: number, apps: Record<string, string>, passthrough?: string): Promise<ReturnType<typeof proxyConfig>> {
     const chain = (name: string, names: string[], socket: O) => httpsChain(name, names, socket, `https.443.${name}.gw.istio-system`);
     const route = (name: string) => routeConfig(`https.443.${name}.gw.istio-system`, [vhost(name, ['*'], [toCluster(name)])]);
-    const names = ['bookinfo', 'wild', 'mtls', 'fallback'];
+    const names = ['bookinfo', 'wild', 'mtls', 'sans', 'fallback'];
     return proxyConfig({
       listeners: [listener(`0.0.0.0_${port}`, '127.0.0.1', port, [
         chain('bookinfo', ['bookinfo.example.com'], sdsTls('bookinfo-cred')),
         chain('wild', ['*.example.com'], sdsTls('wild-cred')),
         chain('mtls', ['mtls.example.com'], sdsTls('mtls-cred', true)),
+        chain('sans', ['sans.example.com'], sdsMutualWithSans('sans-cred', ['client.example.com'])),
         ...(passthrough ? [{ name: 'db', filterChainMatch: { serverNames: ['db.example.com'] }, filters: [tcpProxy('db')] }] : []),
         chain('fallback', [], sdsTls('fallback-cred')),
       ], { listenerFilters: [tlsInspector] })],
@@ -84,7 +88,7 @@ describe('proxy gateway: HTTPS servers, credentials and SNI', function () {
 
   async function start(credentials: Record<string, string>, passthrough?: string) {
     const apps: Record<string, string> = {};
-    for (const n of ['bookinfo', 'wild', 'mtls', 'fallback']) {
+    for (const n of ['bookinfo', 'wild', 'mtls', 'sans', 'fallback']) {
       const a = await nameApp(n);
       cleanup.push(() => a.close());
       apps[n] = a.address;
@@ -116,6 +120,8 @@ describe('proxy gateway: HTTPS servers, credentials and SNI', function () {
     ...credentialFiles('bookinfo-cred', bookinfo),
     ...credentialFiles('wild-cred', wildcard),
     ...credentialFiles('mtls-cred', { ...mtls, ca }),
+    // A separate `<name>-cacert` Secret, flattened by the operator under the credential's own name.
+    ...credentialFiles('sans-cred', { ...wildcard, ca }),
   });
 
   it('picks the chain by SNI: exact over wildcard, wildcard over the chain without names; a missing credential fails its chain only', async () => {
@@ -193,6 +199,28 @@ describe('proxy gateway: HTTPS servers, credentials and SNI', function () {
     const foreign = await hostCert(['client.example.com'], await createCa('another CA'), true);
     const wrongCa = await httpsGet(port, { sni: 'mtls.example.com', host: 'mtls.example.com', ca, client: foreign });
     expect(wrongCa.body).to.equal(undefined);
+    // Istio's shape with subjectAltNames: the client certificate's SAN must match as well.
+    expect((await httpsGet(port, { sni: 'sans.example.com', host: 'sans.example.com', ca, client })).body).to.equal('sans /');
+    const otherName = await hostCert(['intruder.example.com'], undefined, true);
+    expect((await httpsGet(port, { sni: 'sans.example.com', host: 'sans.example.com', ca, client: otherName })).body).to.equal(undefined);
+  });
+
+  it('speaks HTTP/2 after the handshake when the client offers h2', async () => {
+    const { port } = await start(allCredentials());
+    const session = http2.connect(`https://bookinfo.example.com:${port}`, {
+      ca, servername: 'bookinfo.example.com', createConnection: () => tlsConnect({ host: '127.0.0.1', port, servername: 'bookinfo.example.com', ca, ALPNProtocols: ['h2'] }),
+    });
+    cleanup.push(() => session.close());
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = session.request({ ':path': '/h2', ':authority': 'bookinfo.example.com' });
+      let text = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => (text += c));
+      req.on('end', () => resolve(text));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(body).to.equal('bookinfo /h2');
   });
 
   it('PASSTHROUGH: an SNI-matched tcp_proxy chain forwards the TLS stream to the cluster untouched', async () => {
