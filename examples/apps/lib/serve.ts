@@ -1,7 +1,9 @@
 // Shared plumbing for the example apps: the JSON identity every answer carries, the peer identity read from the
 // sidecar's x-forwarded-client-cert header, trace-header forwarding, bounded upstream calls, and a server that
 // listens on $PORT and exits cleanly on SIGTERM. Node builtins only.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
@@ -89,10 +91,16 @@ export async function callUpstream(url: string, headers: Record<string, string>,
   }
 }
 
-// Listens on 0.0.0.0:$PORT (default 9080); SIGTERM/SIGINT close the server and exit 0.
+// Listens on 0.0.0.0:$PORT (default 9080); SIGTERM/SIGINT close the server and exit 0. With TLS_CERT_FILE and
+// TLS_KEY_FILE it serves HTTPS with that certificate instead (a TLS backend behind a passthrough gateway, or an
+// external server for TLS origination).
 export function serve(service: string, handler: Handler): http.Server {
   const port = Number(process.env.PORT || 9080);
-  const server = http.createServer((req, res) => {
+  const tls = process.env.TLS_CERT_FILE && process.env.TLS_KEY_FILE
+    ? { cert: readFileSync(process.env.TLS_CERT_FILE), key: readFileSync(process.env.TLS_KEY_FILE) }
+    : undefined;
+  const create = tls ? (h: http.RequestListener) => https.createServer(tls, h) : (h: http.RequestListener) => http.createServer(h);
+  const server = create((req, res) => {
     const url = new URL(req.url ?? '/', 'http://local');
     Promise.resolve(handler(req, res, url)).catch((err: Error) => {
       if (!res.headersSent) sendJson(res, 500, { ...identity(service, req), error: err.message });
@@ -100,7 +108,7 @@ export function serve(service: string, handler: Handler): http.Server {
     });
   });
   server.listen(port, '0.0.0.0', () => {
-    console.log(`${service} ${process.env.APP_VERSION ?? ''} listening on 0.0.0.0:${port}`);
+    console.log(`${service} ${process.env.APP_VERSION ?? ''} listening on 0.0.0.0:${port}${tls ? ' (TLS)' : ''}`);
   });
   const stop = (): void => {
     server.close(() => process.exit(0));
