@@ -3,7 +3,10 @@
 // Out: `{observedGeneration, conditions: [Accepted, ResolvedRefs, Programmed], validationMessages}` as stored in
 // `.status`, and `statusEqual` to decide whether a write is needed at all. Programmed comes from the distribution
 // (src/controllers/distribution/programmed.ts) with the generation it translated; while the distribution has no
-// answer yet (startup, new leader) the previous Programmed condition is kept as it was.
+// answer yet (startup, new leader) the previous Programmed condition is kept as it was. Findings only the whole mesh
+// shows (a Gateway's IST0145 ConflictingGateways) come from the distribution too: ERROR messages that leave the
+// conditions alone (each Gateway is valid and programmed; the older one's server wins the host), kept likewise
+// while there is no answer.
 import type { Finding, ValidationResult } from '../validate/result.ts';
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -71,7 +74,12 @@ export interface StatusInput {
   now: Date;
   /** The Programmed condition as the distribution reports it; undefined keeps the previous one. */
   programmed?: Condition;
+  /** Mesh-wide findings (IST0145) as the distribution reports them; undefined keeps the previous ones. */
+  analysis?: readonly Finding[];
 }
+
+/** Codes of the mesh-wide findings (`StatusInput.analysis`). */
+export const ANALYSIS_CODES: ReadonlySet<string> = new Set(['IST0145']);
 
 export function buildStatus(input: StatusInput): MeshStatus {
   const { generation, previous, validation, refs, now } = input;
@@ -95,6 +103,9 @@ export function buildStatus(input: StatusInput): MeshStatus {
     ...refs.errors.map((f) => toMessage(f, 'ERROR', CODE_REFERENCE_NOT_FOUND)),
     ...validation.warnings.map((f) => toMessage(f, 'WARNING', CODE_SCHEMA)),
     ...refs.warnings.map((f) => toMessage(f, 'WARNING', CODE_NO_WORKLOADS)),
+    ...(input.analysis
+      ? input.analysis.map((f) => toMessage(f, 'ERROR', f.code ?? 'IST0145'))
+      : (previous?.validationMessages ?? []).filter((m) => ANALYSIS_CODES.has(m?.type?.code ?? ''))),
   ];
   const status: MeshStatus = {};
   if (generation !== undefined) status.observedGeneration = generation;

@@ -210,7 +210,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   queue.run(async (key) => {
     if (!leading || !synced || stopping) return;
     counters.reconciles++;
-    const outcome = await reconcile(key, { caches, view, writer, validate, log, programmed: distribution?.programmed });
+    const outcome = await reconcile(key, { caches, view, writer, validate, log, programmed: distribution?.programmed, analysis: distribution?.analysis });
     if (outcome === 'written') counters.writes++;
     if (outcome === 'conflict') {
       counters.conflicts++;

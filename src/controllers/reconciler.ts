@@ -3,7 +3,7 @@
 // references, computes its status and hands it to the status writer (which writes only on change).
 // Also the dependency table: which kinds must be looked at again when some other object changes.
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { ValidationResult } from '../validate/result.ts';
+import type { Finding, ValidationResult } from '../validate/result.ts';
 import { buildStatus, type Condition, type MeshStatus } from './conditions.ts';
 import type { Informer } from './informer.ts';
 import type { Logger } from './log.ts';
@@ -52,6 +52,8 @@ export interface ReconcileDeps {
   validate: Validate;
   /** The Programmed condition for `Kind/namespace/name`, when the distribution has one. */
   programmed?: (key: string) => Condition | undefined;
+  /** Mesh-wide findings for `Kind/namespace/name` (IST0145 on Gateways), when the distribution has an answer. */
+  analysis?: (key: string) => Finding[] | undefined;
   now?: () => Date;
   log: Logger;
 }
@@ -80,7 +82,7 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Outco
   return result;
 }
 
-export function computeStatus(obj: StatusObject, deps: Pick<ReconcileDeps, 'view' | 'validate' | 'now' | 'log' | 'programmed'>): MeshStatus {
+export function computeStatus(obj: StatusObject, deps: Pick<ReconcileDeps, 'view' | 'validate' | 'now' | 'log' | 'programmed' | 'analysis'>): MeshStatus {
   let validation: ValidationResult;
   try {
     validation = deps.validate(obj as unknown as Parameters<Validate>[0]);
@@ -96,5 +98,6 @@ export function computeStatus(obj: StatusObject, deps: Pick<ReconcileDeps, 'view
     refs,
     now: (deps.now ?? (() => new Date()))(),
     programmed: deps.programmed?.(queueKey(obj.kind ?? '', obj)),
+    analysis: deps.analysis?.(queueKey(obj.kind ?? '', obj)),
   });
 }

@@ -3,7 +3,8 @@
 // credentialName. The operator writes weft-gateway-credentials-<workload> next to the gateway with the flat keys
 // the proxy reads, owned by the Deployment, plus the gateway's proxy ConfigMap; rotating the Secret rewrites it and
 // moves the pods' hash; a credentialName with no Secret in weft-system makes the Gateway's ResolvedRefs False
-// naming it, and the Secret's arrival makes it True.
+// naming it, and the Secret's arrival makes it True; Programmed counts gateway workloads; two Gateways serving the
+// same host on the same port of the same workload both carry IST0145.
 import { expect } from 'chai';
 import { CoreV1Api, type V1Secret } from '@kubernetes/client-node';
 import { podHash } from '../../src/controllers/gateway/credentials.ts';
@@ -108,5 +109,25 @@ describe('gateway credentials on a real API server', function () {
     await core.createNamespacedSecret({ namespace: SYSTEM, body: tlsSecret(absent, 'partner certificate') });
     await waitForStatus(mesh, 'Gateway', apps, 'partner', (o) => condition(o, 'ResolvedRefs')?.status === 'True', 30_000);
     await waitFor('partner credentials', readCredentials, (x) => x?.data?.[`${absent}.tls.crt`] !== undefined, 30_000);
+  });
+
+  it('says Programmed "written to 1/1 gateway workloads" on a Gateway its gateway workload serves', async () => {
+    const gw = await waitForStatus(mesh, 'Gateway', apps, 'shop', (o) => condition(o, 'Programmed')?.status === 'True', 30_000);
+    expect(condition(gw, 'Programmed')).to.include({ reason: 'Programmed', message: 'written to 1/1 gateway workloads' });
+  });
+
+  it('reports IST0145 ConflictingGateways on both Gateways of a conflict, and clears it when one goes', async () => {
+    await mesh.create('Gateway', apps, 'shop-copy', { selector, servers: [server(cert, 'shop.example.com')] });
+    const ist0145 = (o: { status?: { validationMessages?: Array<{ type: { code: string } }> } }) =>
+      (o.status?.validationMessages ?? []).filter((m) => m.type.code === 'IST0145');
+    const copy = await waitForStatus(mesh, 'Gateway', apps, 'shop-copy', (o) => ist0145(o).length > 0, 30_000);
+    expect(ist0145(copy)[0]).to.deep.include({ level: 'ERROR', type: { code: 'IST0145', name: 'ConflictingGateways' }, field: 'spec.servers[0]' });
+    expect((ist0145(copy)[0] as unknown as { message: string }).message).to.contain(`${apps}/shop`);
+    const shop = await waitForStatus(mesh, 'Gateway', apps, 'shop', (o) => ist0145(o).length > 0, 30_000);
+    expect((ist0145(shop)[0] as unknown as { message: string }).message).to.contain(`${apps}/shop-copy`);
+    // The conflict is a finding, not a refusal: both stay Accepted.
+    expect(condition(shop, 'Accepted')?.status).to.equal('True');
+    await mesh.delete('Gateway', apps, 'shop-copy');
+    await waitForStatus(mesh, 'Gateway', apps, 'shop', (o) => ist0145(o).length === 0, 30_000);
   });
 });

@@ -6,6 +6,16 @@ const t0 = new Date('2026-01-02T03:04:05.678Z');
 const t1 = new Date('2026-01-02T04:00:00.000Z');
 
 describe('conditions', () => {
+  it('mesh-wide findings (IST0145) are ERROR messages that leave the conditions alone, kept while there is no answer', () => {
+    const conflict = { field: 'spec.servers[0]', message: 'Conflict with gateways apps/b (workload selector istio=ingressgateway, port 443, hosts a.example.com).', code: 'IST0145' };
+    const s = buildStatus({ generation: 1, previous: undefined, validation: none, refs: none, now: t0, analysis: [conflict] });
+    expect(s.conditions!.map((c) => c.status)).to.deep.equal(['True', 'True']);
+    expect(s.validationMessages).to.deep.equal([{ type: { code: 'IST0145', name: 'ConflictingGateways' }, level: 'ERROR', message: conflict.message, field: 'spec.servers[0]' }]);
+    const kept = buildStatus({ generation: 1, previous: s, validation: none, refs: none, now: t1 });
+    expect(kept.validationMessages).to.deep.equal(s.validationMessages);
+    expect(buildStatus({ generation: 1, previous: s, validation: none, refs: none, now: t1, analysis: [] }).validationMessages).to.equal(undefined);
+  });
+
   it('a valid, resolved resource is Accepted and ResolvedRefs with observedGeneration', () => {
     const s = buildStatus({ generation: 3, previous: undefined, validation: none, refs: none, now: t0 });
     expect(s).to.deep.equal({

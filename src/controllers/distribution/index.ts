@@ -8,6 +8,7 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { buildSnapshot } from '../../model/snapshot.ts';
 import { translate } from '../../translate/index.ts';
 import type { Condition } from '../conditions.ts';
+import type { Finding } from '../../validate/result.ts';
 import { CredentialsDelivery, KubeCredentialsWriter, type CredentialsWriter } from '../gateway/delivery.ts';
 import { GatewaySecrets } from '../gateway/secrets.ts';
 import type { Informer, InformerOptions } from '../informer.ts';
@@ -54,6 +55,8 @@ export interface Distribution {
   /** The Secrets of the gateway namespaces (for the Gateway status: are the credentials there?). */
   secrets: GatewaySecrets;
   programmed(key: string): Condition | undefined;
+  /** Findings only the whole mesh shows (a Gateway's IST0145 conflicts); undefined until a batch looked at it. */
+  analysis(key: string): Finding[] | undefined;
 }
 
 export function createDistribution(s: DistributionSetup): Distribution {
@@ -105,7 +108,11 @@ export function createDistribution(s: DistributionSetup): Distribution {
     secrets,
     programmed(key) {
       const p = loop.programmed(key);
-      return p ? programmedCondition(p) : undefined;
+      return p ? programmedCondition(p, key.startsWith('Gateway/') ? 'gateway workloads' : 'workloads') : undefined;
+    },
+    analysis(key) {
+      if (!key.startsWith('Gateway/')) return undefined;
+      return loop.gatewayConflicts(key)?.map((c) => ({ field: c.field, message: c.message, code: c.code }));
     },
   };
 }

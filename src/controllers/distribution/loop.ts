@@ -14,10 +14,11 @@
 import { performance } from 'node:perf_hooks';
 import type { ObjectKey, Snapshot, SnapshotInput, Workload } from '../../model/types.ts';
 import { PROXY_CONFIGMAP_PREFIX } from '../../translate/envoy/bundle-format.ts';
+import type { GatewayConflict } from '../../translate/gateway-conflicts.ts';
 import type { ProxyConfig } from '../../translate/types.ts';
 import { podHash, type Credentials } from '../gateway/credentials.ts';
 import type { CredentialsDelivery } from '../gateway/delivery.ts';
-import { GATEWAY_MODE, workloadMode } from '../gateway/mode.ts';
+import { isGatewayWorkload } from '../gateway/mode.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import type { EncodedBundle } from '../proxy-bundle.ts';
 import { realTimers, type Timers } from '../timers.ts';
@@ -153,6 +154,11 @@ export class DistributionLoop {
     return this.active ? this.publication.get(key) : undefined;
   }
 
+  /** A Gateway's IST0145 conflicts as of the last batch; undefined until a batch has looked at it. */
+  gatewayConflicts(key: ObjectKey): GatewayConflict[] | undefined {
+    return this.active ? this.publication.conflictsOf(key) : undefined;
+  }
+
   /** Resolves when no batch is due or running. */
   idle(): Promise<void> {
     return this.batches.idle();
@@ -200,14 +206,8 @@ export class DistributionLoop {
     if (due) this.batches.schedule();
   }
 
-  /** Injected workloads and gateway workloads get their config. */
-  readonly distributed = (w: Workload): boolean => w.injected || this.isGateway(w);
-
-  private isGateway(w: Workload): boolean {
-    const mode = workloadMode(w);
-    if (mode !== undefined) return mode === GATEWAY_MODE;
-    return w.pods.some((p) => this.o.sources.pod(w.namespace, p.name)?.gateway === true);
-  }
+  /** Injected workloads and gateway workloads (the model counts those as injected too) get their config. */
+  readonly distributed = (w: Workload): boolean => w.injected || isGatewayWorkload(w);
 
   /** Lets writes and watch events through during a long run of translations. */
   private async breathe(): Promise<void> {
@@ -269,7 +269,7 @@ export class DistributionLoop {
       }
       translated++;
       const state = this.index.remember(key, w, pc, reads, snap, bundle.hash);
-      const creds = this.credentials && this.isGateway(w) ? this.credentials.plan(key, w, snap.config.gateways) : undefined;
+      const creds = this.credentials && isGatewayWorkload(w) ? this.credentials.plan(key, w, snap.config.gateways) : undefined;
       deliveries.push(this.deliver(key, state, bundle, creds));
     }
     const translatingMs = performance.now() - translatingStarted;

@@ -2,7 +2,8 @@
 // In: the config objects of the snapshot, the invalid ones, which workloads used each object (ProxyConfig.inputs)
 // and each workload's write outcome. Out: a Programmed state per object, and the condition it reads as.
 //
-// N counts the injected workloads whose config used the object; K those whose ConfigMap holds that config.
+// N counts the injected workloads whose config used the object; K those whose ConfigMap holds that config. For a
+// Gateway they are its gateway workloads, and the message says so.
 // True  "written to N/N workloads" (reason Programmed), or "written to 0/0 workloads" (reason NoWorkloads) when no
 //       injected workload uses it: there is nothing left to program, which is not a failure (a VirtualService for
 //       a host no sidecar calls yet is fine).
@@ -57,12 +58,12 @@ export function programmedStates(
 const kib = (n: number): string => `${Math.round(n / 1024)} KiB`;
 
 /** The condition (without lastTransitionTime); observedGeneration is the generation that was translated. */
-export function programmedCondition(p: Programmed): Condition {
+export function programmedCondition(p: Programmed, noun = 'workloads'): Condition {
   const base = { type: 'Programmed', ...(p.generation !== undefined ? { observedGeneration: p.generation } : {}) };
   if (p.state === 'invalid') {
     return { ...base, status: 'False', reason: 'Invalid', message: 'not distributed: the resource is not valid (see Accepted)' };
   }
-  let message = `written to ${p.written}/${p.total} workloads`;
+  let message = `written to ${p.written}/${p.total} ${noun}`;
   if (p.failures.length > 0) {
     const f = p.failures[0]!;
     message += `; ${f.workload}: ${f.error}`;

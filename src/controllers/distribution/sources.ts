@@ -8,7 +8,6 @@ import { createHash } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { KubeObject, MeshConfig, ObjectKey, SnapshotInput } from '../../model/types.ts';
 import { CONFIG_HASH_ANNOTATION } from '../../translate/envoy/bundle-format.ts';
-import { podIsGateway } from '../gateway/mode.ts';
 import type { Validate } from '../reconciler.ts';
 import { configKey, stableJson } from './snapshot-index.ts';
 import { WORKLOAD_LABEL } from './writer.ts';
@@ -51,8 +50,6 @@ export interface CachedPod {
   uid: string;
   hash?: string;
   deleting: boolean;
-  /** Annotated `weft.dev/proxy-mode: gateway`: the pod is a gateway proxy. */
-  gateway?: boolean;
 }
 
 export interface DistributionSources {
@@ -178,12 +175,7 @@ export class InformerSources implements DistributionSources {
   pod(namespace: string, name: string): CachedPod | undefined {
     const p = this.cache('Pod').get(namespace, name);
     if (!p) return undefined;
-    return {
-      uid: p.metadata?.uid ?? '',
-      hash: p.metadata?.annotations?.[CONFIG_HASH_ANNOTATION],
-      deleting: Boolean(p.metadata?.deletionTimestamp),
-      gateway: podIsGateway(p),
-    };
+    return { uid: p.metadata?.uid ?? '', hash: p.metadata?.annotations?.[CONFIG_HASH_ANNOTATION], deleting: Boolean(p.metadata?.deletionTimestamp) };
   }
 
   ownerIsWorkload(namespace: string, owner: { kind: string; name: string; uid: string }): boolean {
