@@ -20,31 +20,16 @@ export interface ScaleCluster {
 }
 
 /**
- * kube-controller-manager as the control plane starts it, but with a client rate limit that fits a scale run:
- * the default (20 requests/s) would spend most of the run creating 5000 pods and updating their owners' status.
+ * kube-controller-manager's client rate limit raised for a scale run: the default (20 requests/s) would spend most
+ * of the run creating 5000 pods and updating their owners' status.
  */
-async function startControllerManager(cp: ControlPlane): Promise<Proc> {
-  const kc = join(cp.dir, 'kcm.kubeconfig');
-  return startProcess('kube-controller-manager', join(cp.bin, 'kube-controller-manager'), [
-    `--kubeconfig=${kc}`,
-    `--authentication-kubeconfig=${kc}`,
-    `--authorization-kubeconfig=${kc}`,
-    `--bind-address=127.0.0.1`,
-    `--secure-port=${await freePort()}`,
-    `--leader-elect=false`,
-    `--use-service-account-credentials=true`,
-    `--service-account-private-key-file=${join(cp.dir, 'pki', 'sa.key')}`,
-    `--root-ca-file=${join(cp.dir, 'pki', 'ca.crt')}`,
-    `--cluster-name=weft-local`,
-    `--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-route`,
-    `--kube-api-qps=300`,
-    `--kube-api-burst=600`,
-    `--concurrent-replicaset-syncs=16`,
-    `--concurrent-deployment-syncs=16`,
-    `--concurrent-service-endpoint-syncs=16`,
-    `--v=1`,
-  ], join(cp.dir, 'kube-controller-manager.log'));
-}
+const KCM_SCALE_ARGS = [
+  '--kube-api-qps=300',
+  '--kube-api-burst=600',
+  '--concurrent-replicaset-syncs=16',
+  '--concurrent-deployment-syncs=16',
+  '--concurrent-service-endpoint-syncs=16',
+];
 
 /**
  * kwok's lifecycle, as the two Stages this bench needs (kwok has no default stages): a fake Node becomes Ready
@@ -125,14 +110,13 @@ function fakeNode(name: string): Record<string, unknown> {
 }
 
 export async function startScaleCluster(nodeCount: number, log: (l: string) => void): Promise<ScaleCluster> {
-  const cp = await ControlPlane.start({ log });
+  const cp = await ControlPlane.start({ controllerManager: true, controllerManagerArgs: KCM_SCALE_ARGS, log });
   const procs: Proc[] = [];
   const stop = async (o: { keepDir?: boolean } = {}): Promise<void> => {
     for (const p of procs.reverse()) await stopProcess(p);
     await cp.stop(o);
   };
   try {
-    procs.push(await startControllerManager(cp));
     const kc = cp.kubeConfig();
     const client = new KubeClient(kc);
     log('installing the CRDs');

@@ -22,6 +22,8 @@ export interface KubectlResult {
 export interface ControlPlaneOptions {
   /** Also run kube-controller-manager (EndpointSlices, garbage collection, service accounts…). */
   controllerManager?: boolean;
+  /** Extra kube-controller-manager flags (a scale run raises its client rate limit). */
+  controllerManagerArgs?: string[];
   /** Where state, certificates and logs live; default a fresh temp dir removed by stop(). */
   dir?: string;
   /** Progress lines (the demo prints them). */
@@ -144,7 +146,7 @@ export class ControlPlane {
         `--log-level=warn`,
       ], join(dir, 'etcd.log'));
       await cp.startApiServer();
-      if (opts.controllerManager) await cp.startControllerManager(args.ca, args.saKey);
+      if (opts.controllerManager) await cp.startControllerManager(args.ca, args.saKey, opts.controllerManagerArgs ?? []);
       return cp;
     } catch (e) {
       await cp.stop({ keepDir: true });
@@ -158,7 +160,7 @@ export class ControlPlane {
     await waitFor('kube-apiserver /readyz', () => this.ready(), 120_000, this.apiserver);
   }
 
-  private async startControllerManager(caFile: string, saKey: string): Promise<void> {
+  private async startControllerManager(caFile: string, saKey: string, extra: string[]): Promise<void> {
     this.log('control plane: starting kube-controller-manager');
     const kc = join(this.dir, 'kcm.kubeconfig');
     this.kcm = startProcess('kube-controller-manager', join(this.bin, 'kube-controller-manager'), [
@@ -174,6 +176,7 @@ export class ControlPlane {
       `--cluster-name=weft-local`,
       `--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-route`,
       `--v=1`,
+      ...extra,
     ], join(this.dir, 'kube-controller-manager.log'));
   }
 

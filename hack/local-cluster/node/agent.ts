@@ -7,6 +7,7 @@ import { rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
+import { closeTogether } from './splice.ts';
 
 interface HttpReq {
   method?: string;
@@ -117,14 +118,7 @@ function tunnel(r: { path: string }): Promise<{ path: string }> {
         client.pipe(upstream).pipe(client);
         client.resume();
       });
-      const close = () => {
-        client.destroy();
-        upstream.destroy();
-      };
-      upstream.on('error', close);
-      client.on('error', close);
-      upstream.on('close', close);
-      client.on('close', close);
+      closeTogether(client, upstream);
     };
     client.on('data', onData);
   });

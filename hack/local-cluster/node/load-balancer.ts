@@ -7,6 +7,7 @@ import {
   CoreV1Api, DiscoveryV1Api, makeInformer, PatchStrategy, setHeaderOptions,
   type KubeConfig, type V1Service, type V1EndpointSlice,
 } from '@kubernetes/client-node';
+import { closeTogether } from './splice.ts';
 
 interface Balanced {
   ip: string;
@@ -110,14 +111,7 @@ export class LoadBalancers {
       upstream.write(`${to.ip}:${to.port}\n`);
       client.pipe(upstream).pipe(client);
     });
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    upstream.on('error', close);
-    client.on('error', close);
-    upstream.on('close', close);
-    client.on('close', close);
+    closeTogether(client, upstream);
   }
 
   /** The address given to Service `namespace/name`, once it has one. */
