@@ -2,12 +2,12 @@
 //   - `credentialName: X`: certificate and key over SDS `kubernetes://X`; for client verification
 //     `kubernetes://X-cacert` (the proxy reads them from the credentials directory the operator fills);
 //   - file paths (`serverCertificate`, `privateKey`, `caCertificates`, or `tlsCertificates`): used as given;
-//   - ISTIO_MUTUAL: the workload's own identity and the mesh root, as sidecar inbound mTLS chains use them.
+//   - ISTIO_MUTUAL: exactly a sidecar inbound mTLS chain's context (the workload identity, the mesh root).
 // Server TLS settings in, a transport socket out.
 import { any, bool } from './envoy/values.ts';
 import type { GatewayServerSpec } from './gateway-servers.ts';
 import { tlsModeOf } from './gateway-servers.ts';
-import { ROOT_CERT, WORKLOAD_CERT_CHAIN, WORKLOAD_KEY } from './identity-files.ts';
+import { downstreamMtls } from './listeners-inbound.ts';
 import type { EnvoyObject } from './types.ts';
 import { TLS_TRANSPORT_SOCKET } from './upstream-tls.ts';
 
@@ -68,19 +68,12 @@ function certificates(tls: Tls, verify: boolean): EnvoyObject {
 export function gatewayDownstreamTls(server: GatewayServerSpec, http: boolean): EnvoyObject {
   const tls: Tls = server.tls ?? {};
   const mode = tlsModeOf(server);
-  const common: EnvoyObject = { tlsParams: tlsParams(tls) };
-  let requireClient: boolean;
-  if (mode === 'ISTIO_MUTUAL') {
-    common.tlsCertificates = [{ certificateChain: { filename: WORKLOAD_CERT_CHAIN }, privateKey: { filename: WORKLOAD_KEY } }];
-    common.validationContext = { trustedCa: { filename: ROOT_CERT } };
-    requireClient = true;
-  } else {
-    const verify = mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL';
-    Object.assign(common, certificates(tls, verify));
-    requireClient = mode === 'MUTUAL';
-  }
+  // Mesh clients (sidecars with ISTIO_MUTUAL) announce the mesh ALPNs an inbound mTLS chain accepts.
+  if (mode === 'ISTIO_MUTUAL') return downstreamMtls(http ? 'http' : 'tcp');
+  const verify = mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL';
+  const common: EnvoyObject = { tlsParams: tlsParams(tls), ...certificates(tls, verify) };
   if (http) common.alpnProtocols = [...GATEWAY_HTTPS_ALPNS];
   const context: EnvoyObject = { commonTlsContext: common };
-  if (requireClient) context.requireClientCertificate = bool(true);
+  if (mode === 'MUTUAL') context.requireClientCertificate = bool(true);
   return { name: TLS_TRANSPORT_SOCKET, typedConfig: any(DOWNSTREAM_TLS_CONTEXT, context) };
 }

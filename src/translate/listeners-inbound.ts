@@ -78,8 +78,9 @@ function securityFor(ctx: TranslateContext, port: number): InboundSecurity {
   return { mode: mtlsModeFor(ctx.snapshot, w.namespace, w.labels, port, ctx.use) };
 }
 
-/** The DownstreamTlsContext of an mTLS chain: the workload's certificate, peers verified against the mesh root. */
-function downstreamMtls(kind: 'http' | 'tcp'): EnvoyObject {
+/** The DownstreamTlsContext of an mTLS chain: the workload's certificate, peers verified against the mesh root
+ * (also a gateway's ISTIO_MUTUAL servers: the same clients, the same ALPN). */
+export function downstreamMtls(kind: 'http' | 'tcp'): EnvoyObject {
   return {
     name: TLS_TRANSPORT_SOCKET,
     typedConfig: any(DOWNSTREAM_TLS_CONTEXT, {
