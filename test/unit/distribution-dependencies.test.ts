@@ -113,10 +113,13 @@ function translateAll(snap: Snapshot): Translated {
   return { entries, outputs };
 }
 
-/** Applies a mutation; returns the affected set after checking that nothing outside it changed. */
-function check(mutate: (i: SnapshotInput) => void): { affected: Set<string>; changed: Set<string>; all: string[] } {
+/** Applies a mutation (to a base `setup` changed alike); returns the affected set after checking that nothing
+ * outside it changed. */
+function check(mutate: (i: SnapshotInput) => void, setup: (i: SnapshotInput) => void = () => {}): { affected: Set<string>; changed: Set<string>; all: string[] } {
   const a = base();
   const b = base();
+  setup(a);
+  setup(b);
   mutate(b);
   const prev = buildSnapshot(a);
   const next = buildSnapshot(b);
@@ -140,6 +143,60 @@ const spec = (o: { spec?: unknown }): Record<string, unknown> => o.spec as Recor
 
 const bookinfo = (all: string[]) => all.filter((k) => k.startsWith('bookinfo/'));
 const shop = (all: string[]) => all.filter((k) => k.startsWith('shop/'));
+
+/** Two gateway workloads in the root namespace (weft.dev/proxy-mode: gateway), each with a Gateway in `gw` and an
+ * HTTPS server, and a VirtualService bound to each. */
+function withGateways(i: SnapshotInput): void {
+  const edge = (name: string, ip: string) => deployment(name, ROOT, {
+    labels: { istio: name }, ips: [ip], podOptions: { annotations: { 'weft.dev/proxy-mode': 'gateway' } },
+  });
+  for (const d of [edge('edge-a', '10.0.5.1'), edge('edge-b', '10.0.5.2')]) {
+    lists(i).deployments.push(...d.deployments);
+    lists(i).replicaSets.push(...d.replicaSets);
+    lists(i).pods.push(...d.pods);
+  }
+  const https = (host: string, credentialName: string) => ({ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: [host], tls: { mode: 'SIMPLE' as const, credentialName } });
+  cfg(i).gateways.push(
+    gateway('edge-a', 'gw', { selector: { istio: 'edge-a' }, servers: [https('a.example.com', 'a-cert')] }),
+    gateway('edge-b', 'gw', { selector: { istio: 'edge-b' }, servers: [https('b.example.com', 'b-cert')] }),
+  );
+  cfg(i).virtualServices.push(
+    virtualService('a', 'gw', { hosts: ['a.example.com'], gateways: ['gw/edge-a'], http: [{ route: [{ destination: { host: 'reviews.bookinfo.svc.cluster.local' } }] }] }),
+    virtualService('b', 'bookinfo', { hosts: ['b.example.com'], gateways: ['gw/edge-b'], http: [{ route: [{ destination: { host: 'ratings' } }] }] }),
+  );
+}
+
+describe('distribution: gateway workloads', () => {
+  const GATEWAYS = [`${ROOT}/edge-a`, `${ROOT}/edge-b`];
+
+  it('are translated in the root namespace, which is not injected', () => {
+    const { all } = check(() => {}, withGateways);
+    expect(all).to.include.members(GATEWAYS);
+  });
+
+  it('a Gateway change affects the gateway workloads it selects (before or after), no sidecar', () => {
+    const { affected, changed } = check((i) => {
+      (spec(named(cfg(i).gateways, 'gw', 'edge-a')).servers as unknown[]).push({ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['a.example.com'], tls: { httpsRedirect: true } });
+    }, withGateways);
+    expect([...changed]).to.deep.equal([`${ROOT}/edge-a`]);
+    expect([...affected].filter((k) => k.startsWith(`${ROOT}/`))).to.deep.equal([`${ROOT}/edge-a`]);
+  });
+
+  it('a VirtualService naming a Gateway affects the gateway workloads that Gateway selects, and nothing else', () => {
+    const { affected, changed } = check((i) => {
+      spec(named(cfg(i).virtualServices, 'bookinfo', 'b')).http = [{ timeout: '2s', route: [{ destination: { host: 'ratings' } }] }];
+    }, withGateways);
+    expect([...changed]).to.deep.equal([`${ROOT}/edge-b`]);
+    expect([...affected]).to.deep.equal([`${ROOT}/edge-b`]);
+  });
+
+  it('a Gateway\'s selector moving to another workload affects both', () => {
+    const { affected } = check((i) => {
+      spec(named(cfg(i).gateways, 'gw', 'edge-a')).selector = { istio: 'edge-b' };
+    }, withGateways);
+    expect([...affected].filter((k) => k.startsWith(`${ROOT}/`)).sort()).to.deep.equal(GATEWAYS);
+  });
+});
 
 describe('distribution: dependency rule', () => {
   it('no change affects nothing, and every injected workload is translated once at the start', () => {

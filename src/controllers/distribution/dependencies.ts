@@ -16,7 +16,7 @@
 //    - a changed VirtualService bound to `mesh` is visible (before or after) from a namespace whose VirtualServices
 //      it listed (its hosts do not narrow this down: hosts a sidecar does not see as services still land on its
 //      port-80 routes); a delegate only counts for workloads that used a VirtualService delegating to it; one
-//      bound to gateways only counts for workloads a Gateway selects;
+//      bound to gateways only counts for workloads one of the Gateways it names selects (before or after);
 //    - a changed DestinationRule's host covers (or is covered by) a host whose rule it looked up;
 //    - a changed AuthorizationPolicy/RequestAuthentication/PeerAuthentication applies to it: its namespace or the
 //      root namespace, selector matching its labels (or no selector, or a targetRef);
@@ -117,7 +117,6 @@ class Rule {
   private readonly next: Snapshot;
   private readonly root: string;
   private readonly nsHit = new Map<string, boolean>();
-  private gatewaySelectors: Array<Record<string, string>> | undefined;
   private readonly wildcardHosts: string[];
   private readonly kinds: Map<ObjectKey, { kind: string; versions: Array<[ConfigObject, Snapshot]> }>;
 
@@ -215,18 +214,26 @@ class Rule {
     const visible = e.reads.lists.has('virtualServices') || [...e.reads.virtualServicesIn].some((n) => visibleVirtualServices(s, n).has(k));
     if (!visible) return false;
     const gateways = stringList(spec.gateways);
-    // Bound to gateways only: shapes the gateway workloads, never a sidecar.
-    if (gateways.length > 0 && !gateways.includes('mesh')) return this.isGateway(e);
+    // Bound to gateways only: shapes the gateway workloads those Gateways select, never a sidecar.
+    if (gateways.length > 0 && !gateways.includes('mesh')) return this.selectedByNamed(gateways, v.metadata?.namespace ?? '', e);
     if (stringList(spec.hosts).length === 0) return this.delegatedFrom(v, e);
     // Its hosts do not narrow it down: a host a workload does not see as a service still reaches that workload's
     // port-80 routes (hosts outside the registry), so every visible mesh VirtualService counts.
     return true;
   }
 
-  /** Selected by a Gateway before or after (an empty selector selects every workload). */
-  private isGateway(e: DependencyEntry): boolean {
-    this.gatewaySelectors ??= [this.prev, this.next].flatMap((s) => s.config.gateways.map((g) => stringMap(record(g.spec).selector)));
-    return this.gatewaySelectors.some((sel) => matches(e.labels, sel));
+  /** Selected, before or after, by one of the Gateways a VirtualService names (`ns/name`, or `name` in the
+   * VirtualService's namespace; an empty selector selects every workload). */
+  private selectedByNamed(gateways: readonly string[], vsNamespace: string, e: DependencyEntry): boolean {
+    for (const ref of gateways) {
+      const i = ref.indexOf('/');
+      const key = i < 0 ? `Gateway/${vsNamespace}/${ref}` : `Gateway/${ref.slice(0, i)}/${ref.slice(i + 1)}`;
+      for (const s of [this.prev, this.next]) {
+        const g = configObjects(s).get(key);
+        if (g && matches(e.labels, stringMap(record(g.spec).selector))) return true;
+      }
+    }
+    return false;
   }
 
   /** A delegate (no hosts) matters to the workloads that used a VirtualService delegating to it. */
