@@ -1,5 +1,5 @@
 // The identity controller with fake caches, a recording API and a manual clock: it issues once per service
-// account of pods with sidecars, writes the trust bundle once per injected namespace, renews at 50 % ± jitter of
+// account of pods with sidecars (and of gateway pods), writes the trust bundle once per injected namespace, renews at 50 % ± jitter of
 // the lifetime (never after expiry, nothing before), and after a root rotation reissues with both roots in the bundle.
 import { X509Certificate } from 'node:crypto';
 import { expect } from 'chai';
@@ -94,6 +94,20 @@ describe('identity controller (manual clock)', function () {
     ctl.resync();
     await settle();
     expect(writes).to.have.length(2); // nothing changed: nothing written
+  });
+
+  it('gives a gateway pod (weft.dev/proxy-mode: gateway) its identity and the trust bundle, in a namespace that is not injected', async () => {
+    caches.namespaces.put({ metadata: { name: 'weft-system' } });
+    caches.serviceAccounts.put({ metadata: { name: 'weft-ingressgateway', namespace: 'weft-system', uid: 'uid-gw' } });
+    caches.pods.put({
+      metadata: { name: 'gw-1', namespace: 'weft-system', annotations: { 'weft.dev/proxy-mode': 'gateway' } },
+      spec: { serviceAccountName: 'weft-ingressgateway', containers: [] },
+    } as Obj);
+    ctl.activate();
+    await settle();
+    const made = writes.map((w) => `${w.op} ${w.body.metadata!.namespace}/${w.body.metadata!.name}`);
+    expect(made).to.include.members(['create secret weft-system/weft-identity-weft-ingressgateway', 'create configmap weft-system/weft-root-cert']);
+    expect(made.filter((m) => m.includes(' plain/'))).to.deep.equal([]);
   });
 
   it('a pod status change queues nothing; a pod with a new service account gets its identity', async () => {
