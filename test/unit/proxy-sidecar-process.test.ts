@@ -1,6 +1,7 @@
 // `weft proxy` as a real child process: not ready (503) until a config volume appears, ready (200 LIVE) once
 // it has loaded, and it ends with exit status 0 on POST /quitquitquit (how a Job's proxy is stopped) and on
-// SIGTERM; logs are JSON lines on stderr.
+// SIGTERM; logs are JSON lines on stderr. In gateway mode it binds the config's listeners and terminates HTTPS
+// with a certificate from its credentials directory.
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -10,6 +11,9 @@ import { eventually, KubeletVolume } from '../support/kubelet-volume.ts';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { identityFiles, loopbackConfig, packed, productpageConfig, workloadIdentity } from '../support/proxy-bundles.ts';
+import { listener, proxyConfig, routeConfig, vhost } from '../support/envoy-objects.ts';
+import { credentialFiles, hostCert, httpsChain, httpsGet, sdsTls, tlsInspector, webCa } from '../support/proxy-gateway-fixtures.ts';
+import { freePort } from '../support/proxy-net-fixtures.ts';
 
 const WEFT = resolve(import.meta.dirname, '../../src/cli/weft.ts');
 
@@ -137,6 +141,27 @@ describe('weft proxy: the process', function () {
       expect(lines.map((l) => `${String(l.path)} ${String(l.response_code)}`)).to.deep.equal(['/fast 200', '/slow 200']);
     } finally {
       app.close();
+    }
+  });
+
+  it('--gateway binds the config\'s listeners and serves HTTPS with the certificate from --credentials-dir', async () => {
+    const port = await freePort();
+    const cert = await hostCert(['gw.example.com']);
+    const creds = new KubeletVolume();
+    try {
+      creds.write(credentialFiles('gw-cert', cert));
+      cfg.write({ 'config.pb.gz': packed(proxyConfig({
+        listeners: [listener(`0.0.0.0_${port}`, '127.0.0.1', port, [httpsChain('gw', ['gw.example.com'], sdsTls('gw-cert'), 'https.443.https.gw.ns')],
+          { listenerFilters: [tlsInspector] })],
+        routes: [routeConfig('https.443.https.gw.ns', [vhost('gw', ['*'], [{ match: { prefix: '/' }, directResponse: { status: 200, body: { inlineString: 'gateway' } } }])])],
+      })).gzipped });
+      running = await startProxy(cfg.dir, ids.dir, '--gateway', '--credentials-dir', creds.dir, '--access-log', 'off');
+      await waitReady(running.admin);
+      const reply = await httpsGet(port, { sni: 'gw.example.com', host: 'gw.example.com', ca: (await webCa()).certPem });
+      expect(reply).to.deep.equal({ body: 'gateway', serial: cert.serial });
+      expect(running.logs.find((l) => l.msg === 'credentials loaded')).to.deep.include({ credentials: ['gw-cert'] });
+    } finally {
+      creds.remove();
     }
   });
 });
