@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import type { GatewaySpec } from '../../src/api/index.ts';
 import { simulate } from '../../src/proxy/routing/index.ts';
 import { gatewayConflicts } from '../../src/translate/gateway-conflicts.ts';
-import { gatewayRef, gatewayServers, mergeServers, parseServerHost } from '../../src/translate/gateway-servers.ts';
+import { gatewayRef, gatewayServers, mergeServers, parseServerHost, type GatewayServerSpec } from '../../src/translate/gateway-servers.ts';
+import { gatewayDownstreamTls } from '../../src/translate/gateway-tls.ts';
 import { translate } from '../../src/translate/index.ts';
 import {
   app, deployment, endpointSlice, gateway, namespace, service, snapshotOf, virtualService, type InputPart,
@@ -114,6 +115,35 @@ describe('gateway servers', () => {
     expect(rejected.map((r) => r.server.spec.port.name)).to.deep.equal(['tcp', 'plain', 'auto']);
     expect(ports[0]!.servers.map((s) => s.rds)).to.deep.equal(['http.80', 'http.80']);
     expect(ports[1]!.servers.map((s) => s.rds)).to.deep.equal(['https.443.https.g.ns', undefined]);
+  });
+});
+
+describe('gateway TLS contexts', () => {
+  const ctx = (tls: GatewayServerSpec['tls'], protocol = 'HTTPS') => {
+    const socket = gatewayDownstreamTls({ port: { number: 443, name: 'https', protocol }, hosts: ['a.com'], tls }, protocol === 'HTTPS');
+    const { '@type': _t, ...rest } = socket.typedConfig as Record<string, unknown>;
+    return rest as { commonTlsContext: Record<string, unknown>; requireClientCertificate?: { value: boolean } };
+  };
+
+  it('take several credentials, and a separate CA credential for client verification', () => {
+    const c = ctx({ mode: 'MUTUAL', credentialNames: ['rsa', 'ecdsa'], caCertCredentialName: 'clients' });
+    expect(c.commonTlsContext.tlsCertificateSdsSecretConfigs).to.deep.equal([{ name: 'kubernetes://rsa' }, { name: 'kubernetes://ecdsa' }]);
+    expect(c.commonTlsContext.validationContextSdsSecretConfig).to.deep.equal({ name: 'kubernetes://clients-cacert' });
+    expect(c.requireClientCertificate).to.deep.equal({ value: true });
+  });
+
+  it('verify client certificates without requiring one for OPTIONAL_MUTUAL', () => {
+    const c = ctx({ mode: 'OPTIONAL_MUTUAL', credentialName: 'c' });
+    expect(c.commonTlsContext.validationContextSdsSecretConfig).to.deep.equal({ name: 'kubernetes://c-cacert' });
+    expect(c.requireClientCertificate).to.equal(undefined);
+  });
+
+  it('offer no HTTP ALPN on a TLS server terminated into TCP, and keep the TLS versions asked for', () => {
+    const c = ctx({ mode: 'SIMPLE', serverCertificate: '/c.pem', privateKey: '/k.pem', minProtocolVersion: 'TLSV1_3', maxProtocolVersion: 'TLSV1_3' }, 'TLS');
+    expect(c.commonTlsContext).to.deep.equal({
+      tlsParams: { tlsMinimumProtocolVersion: 'TLSv1_3', tlsMaximumProtocolVersion: 'TLSv1_3' },
+      tlsCertificates: [{ certificateChain: { filename: '/c.pem' }, privateKey: { filename: '/k.pem' } }],
+    });
   });
 });
 
