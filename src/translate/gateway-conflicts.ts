@@ -2,11 +2,13 @@
 // same selector, as Istio's analyzer has it, or a gateway workload both select) with servers on the same port
 // whose hosts overlap (equal, or one wildcard covering the other; the `ns/` part ignored). Translation serves the
 // server of the oldest Gateway for such a host (gateway-listeners.ts, gateway-vhosts.ts); the message is written
-// on every Gateway of the conflict. Pure: snapshot in, messages by Gateway key out.
+// on every Gateway of the conflict. Also the servers a gateway workload does not serve at all (a port another
+// server's protocol holds, an unsupported mode), for the same status. Pure: snapshot in, messages by Gateway key out.
 import type { Gateway } from '../api/index.ts';
 import { compare, nameOf, namespaceOf, selectorMatches, stringMap } from '../model/kube.ts';
 import { hostMatches } from '../model/hosts.ts';
 import type { ObjectKey, Snapshot } from '../model/types.ts';
+import { gatewayServers, gatewaysFor, mergeServers } from './gateway-servers.ts';
 import { objectKey } from './names.ts';
 
 export const CONFLICTING_GATEWAYS = { code: 'IST0145', name: 'ConflictingGateways' } as const;
@@ -72,5 +74,31 @@ export function gatewayConflicts(snapshot: Snapshot): Map<ObjectKey, GatewayConf
     });
     if (found.length > 0) out.set(keyOf(g), found);
   });
+  return out;
+}
+
+export interface RejectedGatewayServer {
+  /** `spec.servers[<i>]` */
+  field: string;
+  /** Why it is not served, and by which gateway workload. */
+  message: string;
+}
+
+/** Servers left out when the Gateways of each gateway workload are merged (mergeServers), by Gateway key. */
+export function rejectedGatewayServers(snapshot: Snapshot): Map<ObjectKey, RejectedGatewayServer[]> {
+  const out = new Map<ObjectKey, RejectedGatewayServer[]>();
+  const seen = new Set<string>();
+  for (const w of snapshot.workloads) {
+    if (w.mode !== 'gateway') continue;
+    const { rejected } = mergeServers(gatewaysFor(snapshot, w).flatMap(gatewayServers));
+    for (const { server, reason } of rejected) {
+      const field = `spec.servers[${server.index}]`;
+      // The same Gateway usually selects several workloads merging alike: one message per server and reason.
+      const id = `${server.key} ${field} ${reason}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      out.set(server.key, [...(out.get(server.key) ?? []), { field, message: `not served by ${w.namespace}/${w.name}: ${reason}` }]);
+    }
+  }
   return out;
 }

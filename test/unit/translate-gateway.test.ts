@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import type { GatewaySpec } from '../../src/api/index.ts';
 import { simulate } from '../../src/proxy/routing/index.ts';
-import { gatewayConflicts } from '../../src/translate/gateway-conflicts.ts';
+import { gatewayConflicts, rejectedGatewayServers } from '../../src/translate/gateway-conflicts.ts';
 import { gatewayRef, gatewayServers, mergeServers, parseServerHost, type GatewayServerSpec } from '../../src/translate/gateway-servers.ts';
 import { gatewayDownstreamTls } from '../../src/translate/gateway-tls.ts';
 import { translate } from '../../src/translate/index.ts';
@@ -187,5 +187,22 @@ describe('gatewayConflicts (IST0145)', () => {
       },
     });
     expect([...gatewayConflicts(s).keys()]).to.deep.equal([]);
+  });
+});
+
+describe('rejectedGatewayServers', () => {
+  it('names the servers a gateway workload cannot serve, with the server holding the port', () => {
+    const s = mesh({
+      config: {
+        gateways: [
+          gateway('a', 'bookinfo', http80(['a.example.com'])),
+          gateway('b', 'bookinfo', { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: 80, name: 'tcp', protocol: 'TCP' }, hosts: ['*'] }] }, { created: '2024-02-01T00:00:00Z' }),
+        ],
+      },
+    });
+    expect([...rejectedGatewayServers(s)]).to.deep.equal([['Gateway/bookinfo/b', [{
+      field: 'spec.servers[0]',
+      message: 'not served by weft-system/weft-ingressgateway: port 80 is taken by HTTP server http of Gateway bookinfo/a',
+    }]]]);
   });
 });
