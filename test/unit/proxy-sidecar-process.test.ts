@@ -1,9 +1,10 @@
 // `weft proxy` as a real child process: not ready (503) until a config volume appears, ready (200 LIVE) once
 // it has loaded, and it ends with exit status 0 on POST /quitquitquit (how a Job's proxy is stopped) and on
 // SIGTERM; logs are JSON lines on stderr. In gateway mode it binds the config's listeners and terminates HTTPS
-// with a certificate from its credentials directory.
+// with a certificate from its credentials directory; a port it may not bind is named in the log with the sysctl.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,7 +12,7 @@ import { eventually, KubeletVolume } from '../support/kubelet-volume.ts';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { identityFiles, loopbackConfig, packed, productpageConfig, workloadIdentity } from '../support/proxy-bundles.ts';
-import { listener, proxyConfig, routeConfig, vhost } from '../support/envoy-objects.ts';
+import { listener, proxyConfig, routeConfig, tcpProxy, vhost } from '../support/envoy-objects.ts';
 import { credentialFiles, hostCert, httpsChain, httpsGet, sdsTls, tlsInspector, webCa } from '../support/proxy-gateway-fixtures.ts';
 import { freePort } from '../support/proxy-net-fixtures.ts';
 
@@ -162,6 +163,30 @@ describe('weft proxy: the process', function () {
       expect(running.logs.find((l) => l.msg === 'credentials loaded')).to.deep.include({ credentials: ['gw-cert'] });
     } finally {
       creds.remove();
+    }
+  });
+
+  it('as UID 1337 without the unprivileged-port sysctl, names the low port it cannot bind and the sysctl, and binds the rest', async function () {
+    const start = Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8'));
+    if (process.getuid?.() !== 0 || !existsSync('/usr/bin/setpriv') || start < 1000) this.skip(); // needs root to drop to 1337, and low ports privileged
+    const low = 1000 + Math.floor(Math.random() * 20);
+    const high = await freePort();
+    const config = (p: number) => listener(`0.0.0.0_${p}`, '127.0.0.1', p, [{ filters: [tcpProxy('none')] }]);
+    cfg.write({ 'config.pb.gz': packed(proxyConfig({ listeners: [config(low), config(high)] })).gzipped });
+    // The volumes are private temp dirs: let the proxy's user read them.
+    for (const d of [cfg.dir, ids.dir]) execFileSync('chmod', ['-R', 'a+rX', d]);
+    const child = spawn('/usr/bin/setpriv', ['--reuid', '1337', '--regid', '1337', '--clear-groups', process.execPath, WEFT, 'proxy', '--gateway',
+      '--config-dir', cfg.dir, '--identity-dir', ids.dir, '--admin', '127.0.0.1:0', '--access-log', 'off'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const lines: string[] = [];
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => lines.push(c));
+    try {
+      await eventually(() => lines.join('').includes('gateway listener bound') && lines.join('').includes('cannot bind'), 10_000, 'the listeners');
+      const logs = lines.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const failed = logs.find((l) => String(l.msg).startsWith('cannot bind gateway listener'));
+      expect(String(failed?.msg)).to.include(`127.0.0.1:${low}`).and.include('net.ipv4.ip_unprivileged_port_start=0');
+      expect(logs.find((l) => l.msg === 'gateway listener bound')).to.deep.include({ address: `127.0.0.1:${high}` });
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 });
