@@ -2,10 +2,12 @@
 // SNI-matched filter chains with DownstreamTlsContexts naming `kubernetes://<credential>` SDS secrets or files,
 // PASSTHROUGH chains with tcp_proxy), server certificates for host names from a test CA, the credentials Secret's
 // flat keys, an app that answers its name, and a TLS/HTTPS client that reports the certificate it was shown.
-import { X509Certificate } from 'node:crypto';
+import 'reflect-metadata';
+import { X509Certificate, webcrypto } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as tls from 'node:tls';
+import * as x509 from '@peculiar/x509';
 import { createCa, issueLeaf } from '../../src/pki/certs.ts';
 import type { Ca } from '../../src/pki/certs.ts';
 import { TLS_INSPECTOR, hcm } from './envoy-objects.ts';
@@ -79,6 +81,21 @@ export async function hostCert(names: string[], ca?: Ca, client = false): Promis
   return { cert: leaf.certPem, key: leaf.keyPem, serial: new X509Certificate(leaf.certPem).serialNumber };
 }
 
+/** A self-signed RSA certificate for `names` (weft's CA issues ECDSA only; Istio's credentialNames pair both). */
+export async function rsaSelfSigned(names: string[]): Promise<HostCert> {
+  const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) };
+  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']) as webcrypto.CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '0a1b2c', name: `CN=${names[0]!}`, keys, signingAlgorithm: alg,
+    notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 86_400_000),
+    extensions: [new x509.SubjectAlternativeNameExtension(names.map((value) => ({ type: 'dns' as const, value })))],
+  }, webcrypto);
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
+  const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
+  const pem = cert.toString('pem');
+  return { cert: pem, key, serial: new X509Certificate(pem).serialNumber };
+}
+
 /** The flat keys of `weft-gateway-credentials-<workload>` for one credentialName. */
 export function credentialFiles(name: string, c: { cert?: string; key?: string; ca?: string }): Record<string, string> {
   return {
@@ -108,7 +125,9 @@ export interface TlsReply {
  * One HTTP/1.1 request over a fresh TLS connection with the given SNI, trusting `ca`; `client` adds a client
  * certificate. Resolves with the body or the error (a refused handshake is a result, not a failure).
  */
-export function httpsGet(port: number, opts: { sni?: string; host: string; path?: string; ca: string; client?: HostCert }): Promise<TlsReply> {
+export function httpsGet(
+  port: number, opts: { sni?: string; host: string; path?: string; ca: string | string[]; client?: HostCert; tls?: tls.ConnectionOptions },
+): Promise<TlsReply> {
   return new Promise((resolve) => {
     let serial: string | undefined;
     const socket = tls.connect({
@@ -117,6 +136,7 @@ export function httpsGet(port: number, opts: { sni?: string; host: string; path?
       // The certificate is checked against the Host the test means, whatever the SNI was.
       checkServerIdentity: (_h, cert) => tls.checkServerIdentity(opts.host, cert),
       ...(opts.client ? { cert: opts.client.cert, key: opts.client.key } : {}),
+      ...opts.tls,
     }, () => {
       serial = socket.getPeerCertificate().serialNumber;
       socket.write(`GET ${opts.path ?? '/'} HTTP/1.1\r\nhost: ${opts.host}\r\nconnection: close\r\n\r\n`);

@@ -19,7 +19,9 @@ import { startSidecar } from '../../src/proxy/sidecar.ts';
 import type { Sidecar } from '../../src/proxy/sidecar.ts';
 import { listener, proxyConfig, routeConfig, tcpProxy, toCluster, vhost } from '../support/envoy-objects.ts';
 import { KubeletVolume } from '../support/kubelet-volume.ts';
-import { credentialFiles, hostCert, httpsChain, httpsGet, nameApp, sdsMutualWithSans, sdsTls, tlsInspector, webCa } from '../support/proxy-gateway-fixtures.ts';
+import {
+  credentialFiles, hostCert, httpsChain, httpsGet, nameApp, rsaSelfSigned, sdsMutualWithSans, sdsTls, tlsInspector, webCa,
+} from '../support/proxy-gateway-fixtures.ts';
 import type { HostCert } from '../support/proxy-gateway-fixtures.ts';
 import { freePort, tlsBackend } from '../support/proxy-net-fixtures.ts';
 import { staticCluster } from '../support/proxy-upstream-fixtures.ts';
@@ -43,6 +45,19 @@ function recordingLogger(lines: string[]): Logger {
   return make();
 }
 
+/** Istio's credentialNames (an ECDSA and an RSA Secret) with cipherSuites. */
+const dualTls = (): O => ({
+  name: 'envoy.transport_sockets.tls',
+  typedConfig: {
+    '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+    commonTlsContext: {
+      tlsCertificateSdsSecretConfigs: [{ name: 'kubernetes://dual-ec' }, { name: 'kubernetes://dual-rsa' }],
+      tlsParams: { tlsMinimumProtocolVersion: 'TLSv1_2', cipherSuites: ['[ECDHE-ECDSA-AES128-GCM-SHA256|ECDHE-ECDSA-CHACHA20-POLY1305]', 'ECDHE-RSA-AES128-GCM-SHA256'] },
+      alpnProtocols: ['http/1.1'],
+    },
+  },
+});
+
 describe('proxy gateway: HTTPS servers, credentials and SNI', function () {
   this.timeout(15_000);
   const cleanup: Array<() => unknown> = [];
@@ -51,6 +66,8 @@ describe('proxy gateway: HTTPS servers, credentials and SNI', function () {
   let mtls: HostCert;
   let fallback: HostCert;
   let passthroughCert: HostCert;
+  let dualEc: HostCert;
+  let dualRsa: HostCert;
   let ca: string;
 
   before(async () => {
@@ -59,6 +76,7 @@ describe('proxy gateway: HTTPS servers, credentials and SNI', function () {
       hostCert(['bookinfo.example.com']), hostCert(['*.example.com']), hostCert(['mtls.example.com']),
       hostCert(['default.example.org']), hostCert(['db.example.com']),
     ]);
+    [dualEc, dualRsa] = [await hostCert(['dual.example.com']), await rsaSelfSigned(['dual.example.com'])];
   });
   afterEach(async () => {
     for (const c of cleanup.splice(0).reverse()) await c();
@@ -68,13 +86,14 @@ describe('proxy gateway: HTTPS servers, credentials and SNI', function () {
   async function gatewayConfig(port: number, apps: Record<string, string>, passthrough?: string): Promise<ReturnType<typeof proxyConfig>> {
     const chain = (name: string, names: string[], socket: O) => httpsChain(name, names, socket, `https.443.${name}.gw.istio-system`);
     const route = (name: string) => routeConfig(`https.443.${name}.gw.istio-system`, [vhost(name, ['*'], [toCluster(name)])]);
-    const names = ['bookinfo', 'wild', 'mtls', 'sans', 'fallback'];
+    const names = ['bookinfo', 'wild', 'mtls', 'sans', 'dual', 'fallback'];
     return proxyConfig({
       listeners: [listener(`0.0.0.0_${port}`, '127.0.0.1', port, [
         chain('bookinfo', ['bookinfo.example.com'], sdsTls('bookinfo-cred')),
         chain('wild', ['*.example.com'], sdsTls('wild-cred')),
         chain('mtls', ['mtls.example.com'], sdsTls('mtls-cred', true)),
         chain('sans', ['sans.example.com'], sdsMutualWithSans('sans-cred', ['client.example.com'])),
+        chain('dual', ['dual.example.com'], dualTls()),
         ...(passthrough ? [{ name: 'db', filterChainMatch: { serverNames: ['db.example.com'] }, filters: [tcpProxy('db')] }] : []),
         chain('fallback', [], sdsTls('fallback-cred')),
       ], { listenerFilters: [tlsInspector] })],
@@ -88,7 +107,7 @@ describe('proxy gateway: HTTPS servers, credentials and SNI', function () {
 
   async function start(credentials: Record<string, string>, passthrough?: string) {
     const apps: Record<string, string> = {};
-    for (const n of ['bookinfo', 'wild', 'mtls', 'sans', 'fallback']) {
+    for (const n of ['bookinfo', 'wild', 'mtls', 'sans', 'dual', 'fallback']) {
       const a = await nameApp(n);
       cleanup.push(() => a.close());
       apps[n] = a.address;
@@ -122,6 +141,8 @@ describe('proxy gateway: HTTPS servers, credentials and SNI', function () {
     ...credentialFiles('mtls-cred', { ...mtls, ca }),
     // A separate `<name>-cacert` Secret, flattened by the operator under the credential's own name.
     ...credentialFiles('sans-cred', { ...wildcard, ca }),
+    ...credentialFiles('dual-ec', dualEc),
+    ...credentialFiles('dual-rsa', dualRsa),
   });
 
   it('picks the chain by SNI: exact over wildcard, wildcard over the chain without names; a missing credential fails its chain only', async () => {
@@ -203,6 +224,16 @@ describe('proxy gateway: HTTPS servers, credentials and SNI', function () {
     expect((await httpsGet(port, { sni: 'sans.example.com', host: 'sans.example.com', ca, client })).body).to.equal('sans /');
     const otherName = await hostCert(['intruder.example.com'], undefined, true);
     expect((await httpsGet(port, { sni: 'sans.example.com', host: 'sans.example.com', ca, client: otherName })).body).to.equal(undefined);
+  });
+
+  it('serves both certificates of two credentialNames (RSA and ECDSA) and only the configured TLS 1.2 cipher suites', async () => {
+    const { port } = await start(allCredentials());
+    const dual = (ciphers: string) => httpsGet(port, {
+      sni: 'dual.example.com', host: 'dual.example.com', ca: [ca, dualRsa.cert], tls: { maxVersion: 'TLSv1.2', ciphers },
+    });
+    expect(await dual('ECDHE-ECDSA-AES128-GCM-SHA256')).to.deep.equal({ body: 'dual /', serial: dualEc.serial });
+    expect(await dual('ECDHE-RSA-AES128-GCM-SHA256')).to.deep.equal({ body: 'dual /', serial: dualRsa.serial });
+    expect((await dual('ECDHE-RSA-AES256-GCM-SHA384')).body).to.equal(undefined);
   });
 
   it('speaks HTTP/2 after the handshake when the client offers h2', async () => {

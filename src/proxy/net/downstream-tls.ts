@@ -1,11 +1,12 @@
 // TLS termination for filter chains with a DownstreamTlsContext (inbound mTLS, a gateway's HTTPS servers): the
 // context object and the live config in, a secure context and the handshake rules out (client certificate
-// required or not, trusted CA, ALPN, SAN matchers, protocol versions); then `terminateTls` runs the handshake
-// on a connection and returns the plaintext socket with the peer's SPIFFE id. Certificates come from files
-// (the identity and credentials directories resolve live), inline data, or SDS names: `default`/`ROOTCA` (the
-// workload identity) and `kubernetes://X` / `kubernetes://X-cacert` (a gateway's credentials). Secure contexts
-// are cached per (LoadedConfig, identity, credentials): a rotation applies to new handshakes and leaves open
-// connections alone; a chain whose certificates are missing or bad fails its handshakes, reported once per version.
+// required or not, trusted CA, ALPN, SAN matchers, protocol versions, cipher suites); then `terminateTls` runs
+// the handshake on a connection and returns the plaintext socket with the peer's SPIFFE id. Certificates come
+// from files (the identity and credentials directories resolve live), inline data, or SDS names: `default` /
+// `ROOTCA` (the workload identity) and `kubernetes://X` / `kubernetes://X-cacert` (a gateway's credentials).
+// Secure contexts are cached per (LoadedConfig, identity, credentials): a rotation applies to new handshakes and
+// leaves open connections alone; a chain whose certificates are missing or bad fails its handshakes, reported
+// once per version.
 import { TLSSocket, createSecureContext } from 'node:tls';
 import type { SecureContext } from 'node:tls';
 import type { Socket } from 'node:net';
@@ -47,15 +48,31 @@ function read(files: FileSource, path: string, what: string): string {
   return text;
 }
 
-function certificate(common: Obj, files: FileSource): { cert: string; key: string } {
-  const inline = arr(common.tlsCertificates)[0];
-  if (inline) return { cert: dataSource(files, inline.certificateChain, 'certificate chain'), key: dataSource(files, inline.privateKey, 'private key') };
-  const sds = str(arr(common.tlsCertificateSdsSecretConfigs)[0]?.name);
-  const known = sds ? sdsSecretFiles(sds) : undefined;
-  if (known && 'chain' in known) {
-    return { cert: read(files, known.chain, `certificate chain of "${sds}"`), key: read(files, known.key, `private key of "${sds}"`) };
+/** The server's certificates: every tls_certificates entry, else every SDS secret (Istio's credentialNames give
+ * two, e.g. RSA and ECDSA; OpenSSL serves the one that suits the client). */
+function certificates(common: Obj, files: FileSource): { cert: string[]; key: string[] } {
+  const out = { cert: [] as string[], key: [] as string[] };
+  const inline = arr(common.tlsCertificates);
+  for (const c of inline) {
+    out.cert.push(dataSource(files, c.certificateChain, 'certificate chain'));
+    out.key.push(dataSource(files, c.privateKey, 'private key'));
   }
-  throw new Error(sds ? `downstream TLS: SDS secret "${sds}" is not one the proxy serves` : 'downstream TLS: no server certificate');
+  if (inline.length > 0) return out;
+  for (const sdsConfig of arr(common.tlsCertificateSdsSecretConfigs)) {
+    const sds = str(sdsConfig.name);
+    const known = sds ? sdsSecretFiles(sds) : undefined;
+    if (!known || !('chain' in known)) throw new Error(`downstream TLS: SDS secret "${sds}" is not one the proxy serves`);
+    out.cert.push(read(files, known.chain, `certificate chain of "${sds}"`));
+    out.key.push(read(files, known.key, `private key of "${sds}"`));
+  }
+  if (out.cert.length === 0) throw new Error('downstream TLS: no server certificate');
+  return out;
+}
+
+/** Envoy's cipher_suites (TLS 1.2 and below) as an OpenSSL list; `[A|B]` equivalence groups count as A and B. */
+function cipherList(params: Obj): string | undefined {
+  const names = strs(params.cipherSuites).flatMap((c) => c.replace(/^\[|\]$/g, '').split('|')).filter(Boolean);
+  return names.length > 0 ? names.join(':') : undefined;
 }
 
 /** The trusted CA an SDS validation secret names, as a data source (the first credential file present). */
@@ -89,7 +106,7 @@ function tlsVersion(v: unknown): 'TLSv1.2' | 'TLSv1.3' | undefined {
 
 export function buildDownstreamTls(dtls: Obj, files: FileSource): DownstreamTls {
   const common = obj(dtls.commonTlsContext);
-  const { cert, key } = certificate(common, files);
+  const { cert, key } = certificates(common, files);
   const v = validation(common, files);
   const trusted = obj(v?.trustedCa);
   const ca = Object.keys(trusted).length > 0 ? dataSource(files, trusted, 'trusted CA') : undefined;
@@ -99,7 +116,10 @@ export function buildDownstreamTls(dtls: Obj, files: FileSource): DownstreamTls 
   // The session id context lets peers resume sessions (tickets) with client certificates requested: without it
   // OpenSSL fails such a handshake instead of falling back to a full one. Tickets are sealed with this context's
   // own keys, so a new config or identity (a new context) turns old tickets into full handshakes.
-  const context = createSecureContext({ cert, key, ...(ca ? { ca } : {}), minVersion, maxVersion, sessionIdContext: SESSION_ID_CONTEXT });
+  const ciphers = cipherList(params);
+  const context = createSecureContext({
+    cert, key, ...(ca ? { ca } : {}), ...(ciphers ? { ciphers } : {}), minVersion, maxVersion, sessionIdContext: SESSION_ID_CONTEXT,
+  });
   const sans = arr(v?.matchSubjectAltNames).map((m) => compileStringMatcher(m));
   for (const t of arr(v?.matchTypedSubjectAltNames)) sans.push(compileStringMatcher(t.matcher));
   const requireCert = bool(dtls.requireClientCertificate, false);
