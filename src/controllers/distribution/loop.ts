@@ -192,18 +192,12 @@ export class DistributionLoop {
     this.batches.schedule();
   }
 
-  /** A Secret in a gateway namespace changed: the gateway workloads reading it get their credentials again. An
-   * echo of our own credentials write is ignored. */
+  /** A Secret in a gateway namespace changed: the gateway workloads reading it get their credentials again. */
   private secretChanged(key: string): void {
     if (!this.active || !this.credentials) return;
-    const [ns, name] = splitKey(key);
-    let due = false;
-    for (const wkey of this.credentials.readersOf(ns, name)) {
-      if (this.credentials.isOwnEcho(wkey, ns, name)) continue;
-      this.pending.recheck.add(wkey);
-      due = true;
-    }
-    if (due) this.batches.schedule();
+    const due = this.credentials.affectedBy(...splitKey(key));
+    for (const k of due) this.pending.recheck.add(k);
+    if (due.length > 0) this.batches.schedule();
   }
 
   /** Injected workloads and gateway workloads (the model counts those as injected too) get their config. */

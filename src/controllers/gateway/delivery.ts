@@ -99,22 +99,21 @@ export class CredentialsDelivery {
     return { kind: 'written' };
   }
 
-  /** Gateway workloads whose credentials read Secret `name` in `namespace`, or whose credentials Secret it is. */
-  readersOf(namespace: string, name: string): string[] {
+  /** The gateway workloads to look at again after Secret `name` in `namespace` changed: those whose credentials
+   * read it, and the one whose credentials Secret it is unless it shows what this process last wrote (an echo). */
+  affectedBy(namespace: string, name: string): string[] {
     const out: string[] = [];
     for (const [key, names] of this.reads) {
       if (!key.startsWith(`${namespace}/`)) continue;
-      if (names.has(name) || credentialsSecretName(key.slice(namespace.length + 1)) === name) out.push(key);
+      if (names.has(name)) out.push(key);
+      else if (credentialsSecretName(key.slice(namespace.length + 1)) === name && !this.isOwnEcho(key, namespace, name)) out.push(key);
     }
     return out;
   }
 
-  /** The workload's own credentials Secret, showing what this process last wrote: nothing to do. */
-  isOwnEcho(key: string, namespace: string, name: string): boolean {
-    if (credentialsSecretName(key.slice(namespace.length + 1)) !== name) return false;
-    const cached = this.secrets.get(namespace, name);
+  private isOwnEcho(key: string, namespace: string, name: string): boolean {
     const written = this.lastWritten.get(key);
-    return written !== undefined && cached?.metadata?.annotations?.[CREDENTIALS_HASH_ANNOTATION] === written;
+    return written !== undefined && this.secrets.get(namespace, name)?.metadata?.annotations?.[CREDENTIALS_HASH_ANNOTATION] === written;
   }
 
   forget(key: string): void {
