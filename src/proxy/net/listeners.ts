@@ -1,7 +1,8 @@
 // The sidecar's listening sockets, per the `weft proxy` flags: capture listeners (15001 outbound, 15006
 // inbound) that read each connection's original destination with SO_ORIGINAL_DST; explicit listeners that
 // accept as if captured with a fixed original destination; gateway listeners bound at the config's own listener
-// addresses, re-bound when the config's set of listeners changes. Every accepted connection goes through
+// addresses, re-bound when the config's set of listeners changes (their TLS servers checked whenever config,
+// identity or credentials change: gateway-tls-check.ts). Every accepted connection goes through
 // handleConnection (detection, plan, TLS, TCP proxy or HTTP handler).
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
@@ -10,6 +11,7 @@ import { bool, str } from '../routing/envoy-values.ts';
 import type { HttpHandler, Runtime } from '../runtime.ts';
 import { handleConnection, plainIp } from './connection.ts';
 import type { Accepted, ConnectionEnv, LogFn } from './connection.ts';
+import { checkGatewayTls } from './gateway-tls-check.ts';
 import { originalDestination } from './original-dst.ts';
 
 export interface ExplicitListener {
@@ -173,9 +175,11 @@ export async function startListeners(runtime: Runtime, http: HttpHandler, option
   let unsubscribe = () => {};
   if (options.gateway) {
     await syncGateway();
+    checkGatewayTls(runtime, log);
     let running = Promise.resolve();
     unsubscribe = runtime.live.onChange((what) => {
       if (what === 'config') running = running.then(syncGateway);
+      running = running.then(() => void checkGatewayTls(runtime, log));
     });
   }
 
