@@ -1,7 +1,8 @@
 // One accepted connection, from accept to its handler: where it was headed (captured original destination,
 // an explicit listener's fixed destination, or a gateway's bound address) in; protocol detection as the owning
-// listener's inspectors ask, the plan under the live config, TLS termination when the filter chain has a
-// DownstreamTlsContext, then the TCP proxy or the HTTP handler. Closed plans close the connection.
+// listener's inspectors ask (and as its chains need: a gateway's HTTP listener has no inspector), the plan under
+// the live config, TLS termination when the filter chain has a DownstreamTlsContext (a chain that cannot build
+// one refuses its handshakes), then the TCP proxy or the HTTP handler. Closed plans close the connection.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { DOWNSTREAM_TLS_TYPE, HCM_TYPE, pickListener } from '../routing/engine.ts';
