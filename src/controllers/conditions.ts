@@ -4,9 +4,9 @@
 // `.status`, and `statusEqual` to decide whether a write is needed at all. Programmed comes from the distribution
 // (src/controllers/distribution/programmed.ts) with the generation it translated; while the distribution has no
 // answer yet (startup, new leader) the previous Programmed condition is kept as it was. Findings only the whole mesh
-// shows (a Gateway's IST0145 ConflictingGateways) come from the distribution too: ERROR messages that leave the
-// conditions alone (each Gateway is valid and programmed; the older one's server wins the host), kept likewise
-// while there is no answer.
+// shows (a Gateway's IST0145 ConflictingGateways, WEFT0001 for a server weft does not serve) come from the
+// distribution too: ERROR messages that leave the conditions alone (each Gateway is valid and programmed; the
+// older one's server wins the host), kept likewise while there is no answer.
 import type { Finding, ValidationResult } from '../validate/result.ts';
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -57,6 +57,8 @@ export const MESSAGE_NAMES: Readonly<Record<string, string>> = {
   IST0132: 'VirtualServiceHostNotFoundInGateway',
   IST0134: 'ServiceEntryAddressesRequired',
   IST0145: 'ConflictingGateways',
+  // weft's own, where no Istio code fits.
+  WEFT0001: 'GatewayServerNotServed',
 };
 
 export const CODE_REFERENCE_NOT_FOUND = 'IST0101';
@@ -79,7 +81,7 @@ export interface StatusInput {
 }
 
 /** Codes of the mesh-wide findings (`StatusInput.analysis`). */
-export const ANALYSIS_CODES: ReadonlySet<string> = new Set(['IST0145']);
+export const ANALYSIS_CODES: ReadonlySet<string> = new Set(['IST0145', 'WEFT0001']);
 
 export function buildStatus(input: StatusInput): MeshStatus {
   const { generation, previous, validation, refs, now } = input;

@@ -1,9 +1,12 @@
 // Gateway credentials as the operator gathers them: the credentialNames of the TLS servers of the Gateways that
 // select a workload, read in that workload's namespace only, flattened to <X>.tls.crt/<X>.tls.key/<X>.ca.crt;
-// and the ResolvedRefs findings on a Gateway whose credential Secret is missing where its workloads run.
+// the ResolvedRefs findings on a Gateway whose credential Secret is missing where its workloads run; and the
+// mesh-wide Gateway findings the distribution publishes for status.
 import { expect } from 'chai';
 import { buildCredentials, podHash, workloadCredentialRefs, type SecretLookup } from '../../src/controllers/gateway/credentials.ts';
+import { gatewayFindings } from '../../src/controllers/distribution/publication.ts';
 import { resolveRefs, type MeshView } from '../../src/controllers/refs.ts';
+import { deployment, gateway, namespace, snapshotOf } from '../support/mesh-fixtures.ts';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 const gw = (name: string, selector: Record<string, string>, servers: unknown[], ns = 'apps') => ({ metadata: { name, namespace: ns }, spec: { selector, servers } });
@@ -107,5 +110,29 @@ describe('gateway credentials', () => {
       expect(r.errors).to.deep.equal([]);
       expect(r.warnings.map((w) => w.code)).to.deep.equal(['IST0101']);
     });
+  });
+});
+
+describe('Gateway findings from the snapshot (IST0145, WEFT0001)', () => {
+  const GATEWAY_POD = { annotations: { 'weft.dev/proxy-mode': 'gateway' } };
+  const snap = (...gateways: ReturnType<typeof gateway>[]) => snapshotOf(
+    deployment('weft-ingressgateway', 'weft-system', { labels: { istio: 'ingressgateway' }, ips: ['10.0.9.1'], podOptions: GATEWAY_POD }),
+    { namespaces: [namespace('apps')], config: { gateways } },
+  );
+  const server = (port: number, name: string, protocol: string, hosts: string[], tls?: Record<string, unknown>) => ({ port: { number: port, name, protocol }, hosts, ...(tls ? { tls } : {}) });
+  const gw = (name: string, created: string, ...servers: ReturnType<typeof server>[]) =>
+    gateway(name, 'apps', { selector: { istio: 'ingressgateway' }, servers } as never, { created });
+
+  it('reports overlapping hosts on one port as IST0145 on both Gateways, a port held by another protocol as IST0145, an unsupported mode as WEFT0001', () => {
+    const findings = gatewayFindings(snap(
+      gw('a', '2024-01-01T00:00:00Z', server(443, 'https', 'HTTPS', ['shop.example.com'], { mode: 'SIMPLE', credentialName: 'c' })),
+      gw('b', '2024-02-01T00:00:00Z', server(443, 'https-b', 'HTTPS', ['*.example.com'], { mode: 'SIMPLE', credentialName: 'c' }), server(15443, 'tls', 'TLS', ['*'], { mode: 'AUTO_PASSTHROUGH' })),
+      gw('c', '2024-03-01T00:00:00Z', server(443, 'tcp', 'TCP', ['*'])),
+    ));
+    const codes = (k: string) => (findings.get(k) ?? []).map((f) => `${f.code} ${f.field}`).sort();
+    expect(codes('Gateway/apps/a')).to.deep.equal(['IST0145 spec.servers[0]']);
+    expect(codes('Gateway/apps/b')).to.deep.equal(['IST0145 spec.servers[0]', 'WEFT0001 spec.servers[1]']);
+    expect(codes('Gateway/apps/c')).to.include('IST0145 spec.servers[0]');
+    expect(findings.get('Gateway/apps/a')![0]!.message).to.contain('apps/b');
   });
 });

@@ -55,7 +55,8 @@ export interface Distribution {
   /** The Secrets of the gateway namespaces (for the Gateway status: are the credentials there?). */
   secrets: GatewaySecrets;
   programmed(key: string): Condition | undefined;
-  /** Findings only the whole mesh shows (a Gateway's IST0145 conflicts); undefined until a batch looked at it. */
+  /** Findings only the whole mesh shows (a Gateway's IST0145 conflicts, its servers not served); undefined until
+   * a batch looked at the object. */
   analysis(key: string): Finding[] | undefined;
 }
 
@@ -110,9 +111,6 @@ export function createDistribution(s: DistributionSetup): Distribution {
       const p = loop.programmed(key);
       return p ? programmedCondition(p, key.startsWith('Gateway/') ? 'gateway workloads' : 'workloads') : undefined;
     },
-    analysis(key) {
-      if (!key.startsWith('Gateway/')) return undefined;
-      return loop.gatewayConflicts(key)?.map((c) => ({ field: c.field, message: c.message, code: c.code }));
-    },
+    analysis: (key) => loop.findings(key),
   };
 }

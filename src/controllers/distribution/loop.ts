@@ -14,8 +14,8 @@
 import { performance } from 'node:perf_hooks';
 import type { ObjectKey, Snapshot, SnapshotInput, Workload } from '../../model/types.ts';
 import { PROXY_CONFIGMAP_PREFIX } from '../../translate/envoy/bundle-format.ts';
-import type { GatewayConflict } from '../../translate/gateway-conflicts.ts';
 import type { ProxyConfig } from '../../translate/types.ts';
+import type { Finding } from '../../validate/result.ts';
 import { podHash, type Credentials } from '../gateway/credentials.ts';
 import type { CredentialsDelivery } from '../gateway/delivery.ts';
 import { isGatewayWorkload } from '../gateway/mode.ts';
@@ -154,9 +154,10 @@ export class DistributionLoop {
     return this.active ? this.publication.get(key) : undefined;
   }
 
-  /** A Gateway's IST0145 conflicts as of the last batch; undefined until a batch has looked at it. */
-  gatewayConflicts(key: ObjectKey): GatewayConflict[] | undefined {
-    return this.active ? this.publication.conflictsOf(key) : undefined;
+  /** Findings only the whole mesh shows (a Gateway's conflicts and servers not served) as of the last batch;
+   * undefined until a batch has looked at the object. */
+  findings(key: ObjectKey): Finding[] | undefined {
+    return this.active ? this.publication.findingsOf(key) : undefined;
   }
 
   /** Resolves when no batch is due or running. */
