@@ -104,6 +104,19 @@ async function main(): Promise<void> {
   const plain = await mesh.node.agent.http({ url: `http://${node.ip}:9080/api/v1/products/0`, timeoutMs: 3000 }).then((r) => `answered ${r.status}`, (e: Error) => `refused (${e.message})`);
   show(`a plaintext request from the node, without a sidecar, to productpage's pod (PeerAuthentication STRICT): ${plain}`);
 
+  step('Into the mesh from this machine: the ingress gateway (config/ weft-ingressgateway, Gateway bookinfo-gateway)');
+  let ingress = '';
+  await until('the ingress gateway address', async () => {
+    ingress = await kubectl(['get', 'service', 'weft-ingressgateway', '-n', 'weft-system', '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}']);
+    return ingress.length > 0;
+  });
+  await until('the gateway to serve /productpage', async () => (await fetch(`http://${ingress}/productpage`, { signal: AbortSignal.timeout(3000) }).catch(() => undefined))?.status === 200);
+  const viaGateway = (await (await fetch(`http://${ingress}/api/v1/products/0`)).json()) as Answer['body'];
+  show([
+    `curl http://${ingress}/productpage   (a LoadBalancer Service: the local node serves it on this machine's loopback)`,
+    `  answered by ${viaGateway?.pod}, which saw the caller ${viaGateway?.peer} (the gateway's own identity, mTLS)`,
+  ].join('\n'));
+
   step('Status conditions written by weft');
   show(await kubectl([
     'get', 'vs,dr,gw,se,pa,ap,ra', '-n', NS, '-o',
@@ -142,6 +155,7 @@ async function main(): Promise<void> {
     `kubeconfig: ${mesh.cp.kubeconfigPath}`,
     `kubectl:    ${join(mesh.cp.bin, 'kubectl')}`,
     `try:        KUBECONFIG=${mesh.cp.kubeconfigPath} ${join(mesh.cp.bin, 'kubectl')} get pods,vs -n ${NS}`,
+    `            curl http://${ingress}/productpage`,
     `logs:       ${dir}/*.log, container logs in ${dir}/node/pods/<uid>/logs/`,
   ].join('\n'));
   if (flags.exit) {
