@@ -9,9 +9,10 @@ import { INJECT_ANNOTATION, podHasProxyContainer, podHasSidecar, PROXY_CONTAINER
 import { annotationsOf, list, record } from '../model/kube.ts';
 import type { KubeObject, Labels } from '../model/types.ts';
 import { podOwner } from '../model/workloads.ts';
-import { INIT_CONTAINER, initContainer, proxyContainer, proxyVolumes } from './inject-containers.ts';
+import { INIT_CONTAINER, initContainer, proxyContainer, proxyVolumes, VOLUMES } from './inject-containers.ts';
 import { podSettings, type InjectOptions } from './inject-options.ts';
 import { planProbes } from './inject-probes.ts';
+import { userVolumes } from './inject-user-volumes.ts';
 
 export interface PatchOp {
   op: 'add' | 'replace';
@@ -54,6 +55,9 @@ export function injectPod(pod: KubeObject, namespaceLabels: Labels | undefined, 
   const probes = settings.rewriteProbes ? planProbes(containers) : { rewrites: [], probers: {} };
   const proxy = proxyContainer(settings, probes.probers);
   const init = initContainer(settings);
+  const user = userVolumes(annotations, new Set([...list(spec.volumes).map((x) => String(record(x).name)), ...Object.values(VOLUMES)]));
+  warnings.push(...user.warnings);
+  (proxy.volumeMounts as unknown[]).push(...user.mounts);
 
   const patch: PatchOp[] = [];
   // Probe replacements come first: they address containers by index, before the proxy may shift them.
@@ -65,7 +69,7 @@ export function injectPod(pod: KubeObject, namespaceLabels: Labels | undefined, 
   else firstInits.forEach((c, i) => patch.push({ op: 'add', path: `/spec/initContainers/${i}`, value: c }));
   if (settings.mode === 'container') patch.push({ op: 'add', path: '/spec/containers/0', value: proxy });
 
-  const volumes = proxyVolumes(owner.name, podServiceAccount(pod as Parameters<typeof podServiceAccount>[0]));
+  const volumes = [...proxyVolumes(owner.name, podServiceAccount(pod as Parameters<typeof podServiceAccount>[0])), ...user.volumes];
   if (spec.volumes === undefined) patch.push({ op: 'add', path: '/spec/volumes', value: volumes });
   else for (const v of volumes) patch.push({ op: 'add', path: '/spec/volumes/-', value: v });
 

@@ -183,6 +183,22 @@ describe('sidecar injection (webhooks/inject)', () => {
     expect(bad.warnings).to.have.length(2);
   });
 
+  it('adds user volumes to the pod and mounts them in the proxy (userVolume / userVolumeMount, array or map form)', () => {
+    const { pod, warnings } = inject(rsPod({
+      annotations: {
+        'sidecar.istio.io/userVolume': '[{"name":"outside-ca","secret":{"secretName":"outside-ca"}},{"name":"weft-identity","emptyDir":{}}]',
+        'sidecar.istio.io/userVolumeMount': '{"outside-ca":{"mountPath":"/etc/outside-ca","readonly":true},"nope":{"mountPath":"/x"}}',
+      },
+    }));
+    const proxy = pod.spec.initContainers![1]!;
+    expect((proxy.volumeMounts as Obj[]).at(-1)).to.deep.equal({ name: 'outside-ca', mountPath: '/etc/outside-ca', readOnly: true });
+    expect((pod.spec.volumes as Obj[]).filter((v) => v.name === 'outside-ca')).to.deep.equal([{ name: 'outside-ca', secret: { secretName: 'outside-ca' } }]);
+    // A name weft uses itself, and a mount of no user volume, are refused with a warning each.
+    expect((pod.spec.volumes as Obj[]).filter((v) => v.name === 'weft-identity')).to.have.length(1);
+    expect(warnings.join('\n')).to.include('"weft-identity" already exists').and.include('"nope" names no user volume');
+    expect(inject(rsPod({ annotations: { 'sidecar.istio.io/userVolume': '{not json' } })).warnings.join('\n')).to.include('not JSON');
+  });
+
   it('names a bare pod\'s config after the pod, and skips (with a warning) one known only by generateName or on the host network', () => {
     const bare = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'debug', namespace: 'shop' }, spec: { containers: [{ name: 'c', image: 'x' }] } } as KubeObject;
     expect(inject(bare).pod.spec.volumes[0]).to.deep.equal({ name: 'weft-proxy-config', configMap: { name: 'weft-proxy-debug', optional: true } });
