@@ -28,6 +28,8 @@ operator flags:
       --leader-elect=true|false      elect one active replica through a Lease (default true)
       --lease-name NAME              name of the Lease (default "${DEFAULT_LEASE_NAME}")
       --workers N                    concurrent reconciles (default 4)
+      --outbound-traffic-policy P    ALLOW_ANY (default) or REGISTRY_ONLY: what sidecars do with hosts that no
+                                     Service or ServiceEntry declares (pass through, or refuse)
       --webhook=true|false           serve the validating admission webhook (default true; every replica serves it)
       --webhook-host ADDR            address the webhook listens on (default 0.0.0.0)
       --webhook-port PORT            port of the webhook (default 9443)
@@ -48,6 +50,7 @@ export interface OperatorArgs {
   leaseName: string;
   workers: number;
   webhook: { host: string; port: number } | undefined;
+  outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
 }
 
 export function parseOperatorArgs(argv: string[]): OperatorArgs {
@@ -67,6 +70,7 @@ export function parseOperatorArgs(argv: string[]): OperatorArgs {
         webhook: { type: 'string', default: 'true' },
         'webhook-host': { type: 'string', default: '0.0.0.0' },
         'webhook-port': { type: 'string', default: '9443' },
+        'outbound-traffic-policy': { type: 'string', default: 'ALLOW_ANY' },
       },
       allowPositionals: false,
     }));
@@ -81,6 +85,8 @@ export function parseOperatorArgs(argv: string[]): OperatorArgs {
   if (wh !== 'true' && wh !== 'false') throw new UsageError(`--webhook must be true or false, not "${wh}"`);
   const port = Number(values['webhook-port']);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--webhook-port must be a port number, not "${values['webhook-port']}"`);
+  const otp = values['outbound-traffic-policy'];
+  if (otp !== 'ALLOW_ANY' && otp !== 'REGISTRY_ONLY') throw new UsageError(`--outbound-traffic-policy must be ALLOW_ANY or REGISTRY_ONLY, not "${otp}"`);
   return {
     kubeconfig: values.kubeconfig,
     namespace: values.namespace,
@@ -89,6 +95,7 @@ export function parseOperatorArgs(argv: string[]): OperatorArgs {
     leaseName: values['lease-name'],
     workers,
     webhook: wh === 'true' ? { host: values['webhook-host'], port } : undefined,
+    outboundTrafficPolicy: otp,
   };
 }
 
@@ -118,6 +125,7 @@ async function runOperator(argv: string[]): Promise<number> {
       leaderElect: args.leaderElect,
       leaseName: args.leaseName,
       workers: args.workers,
+      outboundTrafficPolicy: args.outboundTrafficPolicy,
       log: log.child('operator'),
       webhook: args.webhook ? webhookHook({ ...args.webhook, rootNamespace: args.rootNamespace }) : undefined,
     });

@@ -59,6 +59,8 @@ export interface OperatorOptions {
   webhook?: WebhookHook;
   /** Namespaces whose Secrets gateway credentials are read from (default: the root namespace, weft-system). */
   gatewayNamespaces?: readonly string[];
+  /** Mesh option: where sidecars send traffic for hosts no Service or ServiceEntry declares (default ALLOW_ANY). */
+  outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** Per-workload proxy config (default on); `false` runs status only. */
   distribution?: false | Pick<DistributionSetup, 'writer' | 'tuning'>;
   /** Workload certificates and trust bundles from the mesh CA (default on); `false` turns them off. */
@@ -112,6 +114,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
           validate,
           rootNamespace,
           gatewayNamespaces: opts.gatewayNamespaces ?? [rootNamespace],
+          outboundTrafficPolicy: opts.outboundTrafficPolicy,
           // Called only after batches, which run once everything below is set up.
           onProgrammed: (keys) => {
             if (leading && synced && !stopping) for (const k of keys) queue.add(k);

@@ -1,4 +1,4 @@
-// `weft operator` flags: defaults, the webhook switches, and usage errors.
+// `weft operator` flags: defaults, the webhook switches, the outbound traffic policy, and usage errors.
 import { expect } from 'chai';
 import { parseOperatorArgs } from '../../src/cli/weft.ts';
 
@@ -6,8 +6,9 @@ describe('weft operator flags', () => {
   it('defaults to leader election and a webhook on 0.0.0.0:9443 in weft-system', () => {
     expect(parseOperatorArgs([])).to.deep.include({
       namespace: 'weft-system', rootNamespace: 'weft-system', leaderElect: true, leaseName: 'weft-operator', workers: 4,
-      webhook: { host: '0.0.0.0', port: 9443 },
+      webhook: { host: '0.0.0.0', port: 9443 }, outboundTrafficPolicy: 'ALLOW_ANY',
     });
+    expect(parseOperatorArgs(['--outbound-traffic-policy', 'REGISTRY_ONLY']).outboundTrafficPolicy).to.equal('REGISTRY_ONLY');
   });
   it('takes webhook host and port, and turns the webhook off', () => {
     expect(parseOperatorArgs(['--webhook-host', '127.0.0.1', '--webhook-port', '8443']).webhook).to.deep.equal({ host: '127.0.0.1', port: 8443 });
@@ -19,5 +20,6 @@ describe('weft operator flags', () => {
     expect(() => parseOperatorArgs(['--webhook=maybe'])).to.throw(/--webhook must be true or false/);
     expect(() => parseOperatorArgs(['--workers', '0'])).to.throw(/--workers/);
     expect(() => parseOperatorArgs(['--bogus'])).to.throw(/bogus/);
+    expect(() => parseOperatorArgs(['--outbound-traffic-policy=registry'])).to.throw(/--outbound-traffic-policy must be ALLOW_ANY or REGISTRY_ONLY/);
   });
 });

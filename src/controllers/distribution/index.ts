@@ -6,6 +6,7 @@
 // others, the loop to activate on the leader, and `programmed(key)`.
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { buildSnapshot } from '../../model/snapshot.ts';
+import type { MeshOptions } from '../../model/types.ts';
 import { translate } from '../../translate/index.ts';
 import type { Condition } from '../conditions.ts';
 import type { Finding } from '../../validate/result.ts';
@@ -41,6 +42,8 @@ export interface DistributionSetup {
   /** Namespaces whose Secrets gateway credentials are read from (default: the root namespace). Gateway workloads
    * elsewhere get their config but no credentials, and their Gateways say so. */
   gatewayNamespaces?: readonly string[];
+  /** Where sidecars send traffic for hosts the mesh does not know (mesh option; default ALLOW_ANY). */
+  outboundTrafficPolicy?: MeshOptions['outboundTrafficPolicy'];
   writer?: DistributionWriter;
   credentialsWriter?: CredentialsWriter;
   timers?: Timers;
@@ -90,7 +93,10 @@ export function createDistribution(s: DistributionSetup): Distribution {
   const loop = new DistributionLoop({
     sources: new InformerSources(caches as ReadonlyMap<string, Cache>, s.validate),
     writer: s.writer ?? new KubeDistributionWriter(s.kubeConfig),
-    buildSnapshot: (input) => buildSnapshot({ ...input, options: { ...input.options, rootNamespace: s.rootNamespace } }),
+    buildSnapshot: (input) => buildSnapshot({
+      ...input,
+      options: { ...input.options, rootNamespace: s.rootNamespace, ...(s.outboundTrafficPolicy ? { outboundTrafficPolicy: s.outboundTrafficPolicy } : {}) },
+    }),
     translate,
     encoder: new CachingBundleEncoder(),
     rootNamespace: s.rootNamespace,
