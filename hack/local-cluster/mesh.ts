@@ -35,9 +35,18 @@ export class WeftProcess {
     this.logFile = logFile;
   }
 
+  private extra: string[] = [];
+
+  /** Stops it and starts it again with `extraArgs` after its own (a changed flag, as a rollout would apply it). */
+  async restart(extraArgs: string[]): Promise<void> {
+    await this.stop();
+    this.extra = extraArgs;
+    this.start();
+  }
+
   start(): void {
     const fd = openSync(this.logFile, 'a');
-    this.child = spawn(process.execPath, [join(root, 'src/cli/weft.ts'), ...this.args], { stdio: ['ignore', fd, fd] });
+    this.child = spawn(process.execPath, [join(root, 'src/cli/weft.ts'), ...this.args, ...this.extra], { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     const child = this.child;
     process.once('exit', () => child.kill('SIGKILL'));
