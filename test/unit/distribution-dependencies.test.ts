@@ -4,11 +4,10 @@
 // how few workloads the rule picks.
 import { expect } from 'chai';
 import { affectedWorkloads, describeChanges, type DependencyEntry, type Touched } from '../../src/controllers/distribution/dependencies.ts';
-import { stableJson, workloadKey } from '../../src/controllers/distribution/snapshot-index.ts';
-import { emptyReads, trackingSnapshot } from '../../src/controllers/distribution/tracking.ts';
+import { stableJson } from '../../src/controllers/distribution/snapshot-index.ts';
 import { buildSnapshot } from '../../src/model/snapshot.ts';
 import type { KubeObject, MeshConfig, Snapshot, SnapshotInput } from '../../src/model/types.ts';
-import { translate } from '../../src/translate/index.ts';
+import { translateAll } from '../support/translate-all.ts';
 import {
   app, controller, deployment, destinationRule, endpointSlice, gateway, inputOf, namespace, pod, service, serviceEntry, virtualService, workloadEntry,
 } from '../support/mesh-fixtures.ts';
@@ -95,23 +94,7 @@ function touchedBetween(a: SnapshotInput, b: SnapshotInput): Touched {
   return { namespaces, config };
 }
 
-interface Translated {
-  entries: Map<string, DependencyEntry>;
-  outputs: Map<string, string>;
-}
 
-function translateAll(snap: Snapshot): Translated {
-  const entries = new Map<string, DependencyEntry>();
-  const outputs = new Map<string, string>();
-  for (const w of snap.workloads) {
-    if (!w.injected) continue;
-    const reads = emptyReads();
-    const pc = translate(w, trackingSnapshot(snap, reads));
-    entries.set(workloadKey(w), { namespace: w.namespace, labels: w.labels, inputs: new Set(pc.inputs), reads });
-    outputs.set(workloadKey(w), stableJson(pc));
-  }
-  return { entries, outputs };
-}
 
 /** Applies a mutation (to a base `setup` changed alike); returns the affected set after checking that nothing
  * outside it changed. */

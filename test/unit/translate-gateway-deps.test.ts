@@ -3,11 +3,9 @@
 // again whenever its config changed. The recorded reads (what translate looked at) and inputs carry this.
 import { expect } from 'chai';
 import { affectedWorkloads, describeChanges, type DependencyEntry, type Touched } from '../../src/controllers/distribution/dependencies.ts';
-import { stableJson, workloadKey } from '../../src/controllers/distribution/snapshot-index.ts';
-import { emptyReads, trackingSnapshot } from '../../src/controllers/distribution/tracking.ts';
 import { buildSnapshot } from '../../src/model/snapshot.ts';
 import type { Snapshot, SnapshotInput } from '../../src/model/types.ts';
-import { translate } from '../../src/translate/index.ts';
+import { translateAll } from '../support/translate-all.ts';
 import { app, deployment, gateway, inputOf, namespace, virtualService } from '../support/mesh-fixtures.ts';
 
 const GW = 'weft-system/weft-ingressgateway';
@@ -32,18 +30,6 @@ function base(): SnapshotInput {
   );
 }
 
-function translateAll(snap: Snapshot): { entries: Map<string, DependencyEntry>; outputs: Map<string, string> } {
-  const entries = new Map<string, DependencyEntry>();
-  const outputs = new Map<string, string>();
-  for (const w of snap.workloads) {
-    if (!w.injected) continue;
-    const reads = emptyReads();
-    const pc = translate(w, trackingSnapshot(snap, reads));
-    entries.set(workloadKey(w), { namespace: w.namespace, labels: w.labels, inputs: new Set(pc.inputs), reads });
-    outputs.set(workloadKey(w), stableJson(pc));
-  }
-  return { entries, outputs };
-}
 
 /** `touched`: what the informers report; returns whether the gateway changed and whether the rule picked it. */
 function check(touched: Touched, mutate: (i: SnapshotInput) => void): { changed: boolean; affected: boolean } {
