@@ -78,9 +78,11 @@ export interface LocalMesh {
 }
 
 /** What config/ runs in the cluster that the local mesh runs as local processes instead. */
-const RUN_LOCALLY = new Set(['Deployment/weft-operator', 'PodDisruptionBudget/weft-operator', 'Service/weft-webhook']);
+const RUN_LOCALLY = new Set([
+  'Deployment/weft-operator', 'PodDisruptionBudget/weft-operator', 'Deployment/weft-webhook', 'PodDisruptionBudget/weft-webhook', 'Service/weft-webhook',
+]);
 
-/** config/ as a user applies it, less the operator and its webhook Service (local processes here); CRDs come first. */
+/** config/ as a user applies it, less the operator and the webhook (local processes here); CRDs come first. */
 function installManifests(cp: ControlPlane, webhookPort: number): string {
   const docs = parseAllDocuments(cp.kubectl(['kustomize', join(root, 'config')])).map((d) => d.toJS() as Record<string, unknown> & { kind: string });
   return docs

@@ -45,7 +45,7 @@ describe('config/ on a real API server', function () {
       'Role/weft-operator', 'RoleBinding/weft-operator', 'Deployment/weft-operator', 'Service/weft-webhook',
       'ValidatingWebhookConfiguration/weft-validator', 'Deployment/weft-ingressgateway', 'Deployment/weft-egressgateway',
       'ServiceAccount/weft-ingressgateway', 'ServiceAccount/weft-egressgateway', 'Service/weft-ingressgateway', 'Service/weft-egressgateway',
-      'PodDisruptionBudget/weft-ingressgateway']) {
+      'PodDisruptionBudget/weft-ingressgateway', 'Deployment/weft-webhook', 'PodDisruptionBudget/weft-webhook']) {
       expect(kinds).to.include(k);
     }
     for (const o of objects.filter((x) => x.metadata.namespace !== undefined)) expect(o.metadata.namespace).to.equal('weft-system');
@@ -69,6 +69,17 @@ describe('config/ on a real API server', function () {
       expect([...rule!.apiVersions!].sort(), k.kind).to.deep.equal([...k.servedVersions].sort());
       expect([...rule!.operations!].sort()).to.deep.equal(['CREATE', 'UPDATE']);
     }
+  });
+
+  it('serves admission from its own Deployment as well as the operator, so new pods do not wait for the operator', () => {
+    type Dep = { metadata: { name: string }; spec: { replicas: number; template: { metadata: { labels: Record<string, string> }; spec: { containers: Array<{ args: string[] }> } } } };
+    const deps = objects.filter((o) => o.kind === 'Deployment') as unknown as Dep[];
+    const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'weft-webhook') as unknown as { spec: { selector: Record<string, string> } };
+    const serving = deps.filter((d) => Object.entries(svc.spec.selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v)).map((d) => d.metadata.name);
+    expect(serving.sort()).to.deep.equal(['weft-operator', 'weft-webhook']);
+    const webhook = deps.find((d) => d.metadata.name === 'weft-webhook')!;
+    expect(webhook.spec.replicas).to.equal(2);
+    expect(webhook.spec.template.spec.containers[0]!.args).to.deep.equal(['webhook']);
   });
 
   it('runs the operator hardened: non-root, read-only root, probes on the webhook', () => {
