@@ -172,8 +172,9 @@ export class PodRuntime {
     try {
       spec = await this.launchSpec(c.spec);
     } catch (e) {
-      c.waiting = { reason: e instanceof ImageError ? 'ErrImagePull' : 'CreateContainerConfigError', message: (e as Error).message };
-      this.host.log(`pod ${this.key} container ${c.spec.name}: ${(e as Error).message}`);
+      const message = (e as Error).message;
+      if (c.waiting?.message !== message) this.host.log(`pod ${this.key} container ${c.spec.name}: ${message}`); // once, not per retry
+      c.waiting = { reason: e instanceof ImageError ? 'ErrImagePull' : 'CreateContainerConfigError', message };
       this.writeStatus();
       c.exited = sleep(5000).then(() => -1);
       if (c.kind !== 'init') void c.exited.then(() => (this.stopping ? undefined : this.startContainer(c)));
