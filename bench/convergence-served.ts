@@ -5,15 +5,16 @@
 import { apply, stopSharedMesh } from '../test/support/e2e-mesh.ts';
 import { webRoute } from '../test/e2e/manifests.ts';
 import { applyToServed, e2eWorkloads } from '../test/e2e/workloads.ts';
+import { e2eTiers } from '../test/support/e2e-tiers.ts';
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)]!;
 
 export async function runServed(log: (line: string) => void): Promise<Record<string, unknown>> {
-  const w = e2eWorkloads();
+  const w = e2eWorkloads(e2eTiers().find((t) => t.name === 'local')!);
   if ('skip' in w) return { skipped: w.skip };
   try {
     log('served: starting the local cluster with the e2e workloads');
-    const { mesh, clients } = await w;
+    const { t: mesh, clients } = await w;
     await apply(mesh, webRoute({ v1: 100, v2: 0 }));
     await new Promise((r) => setTimeout(r, 2000));
     const changes = Number(process.env.WEFT_BENCH_CHANGES ?? 20);

@@ -3,15 +3,15 @@
 // operator and the admission webhook as local processes running as the operator's ServiceAccount, and the local
 // node that runs pods. The webhook runs as its own process (`weft webhook`) so the operator can be stopped and
 // started alone, as a dedicated admission Deployment allows in a cluster.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
 import { ControlPlane } from './control-plane.ts';
 import { installCrds, serviceAccountKubeConfig } from './manifests.ts';
 import { LocalNode } from './node/node.ts';
-import { freePort, waitFor } from './processes.ts';
+import { freePort, startProcess, waitFor } from './processes.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -45,11 +45,7 @@ export class WeftProcess {
   }
 
   start(): void {
-    const fd = openSync(this.logFile, 'a');
-    this.child = spawn(process.execPath, [join(root, 'src/cli/weft.ts'), ...this.args, ...this.extra], { stdio: ['ignore', fd, fd] });
-    closeSync(fd);
-    const child = this.child;
-    process.once('exit', () => child.kill('SIGKILL'));
+    this.child = startProcess(this.name, process.execPath, [join(root, 'src/cli/weft.ts'), ...this.args, ...this.extra], this.logFile).child;
   }
 
   get pid(): number | undefined {

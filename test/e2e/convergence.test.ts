@@ -3,22 +3,26 @@
 // volume at once, not at its 60–90 s resync), and pods of an existing workload start and serve with the operator
 // stopped, because everything they need is already in ConfigMaps and Secrets.
 import { expect } from 'chai';
-import type { LocalMesh } from '../../hack/local-cluster/mesh.ts';
 import { apply, fetchFrom, readyPods, type PodRef } from '../support/e2e-mesh.ts';
+import type { MeshTarget } from '../support/e2e-target.ts';
+import { e2eTiers } from '../support/e2e-tiers.ts';
 import { NS, WEB, webRoute } from './manifests.ts';
 import { applyToServed, e2eWorkloads, p99 } from './workloads.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('e2e: convergence on the local cluster', function () {
+for (const tier of e2eTiers()) describe(`e2e [${tier.name}]: convergence`, function () {
   this.timeout(240_000);
-  let mesh: LocalMesh;
+  let mesh: MeshTarget;
   let clients: PodRef[];
 
   before(async function () {
-    const w = e2eWorkloads();
-    if ('skip' in w) return this.skip();
-    ({ mesh, clients } = await w);
+    const w = e2eWorkloads(tier);
+    if ('skip' in w) {
+      console.log(`      skipped: ${w.skip}`);
+      return this.skip();
+    }
+    ({ t: mesh, clients } = await w);
   });
 
   it('serves a VirtualService change on every client sidecar within 1 s p99 of kubectl apply', async () => {
@@ -34,7 +38,7 @@ describe('e2e: convergence on the local cluster', function () {
   it('starts and serves new pods of an existing workload while the operator is stopped', async () => {
     await mesh.operator.stop();
     try {
-      const scaled = await mesh.cp.kubectlAsync(['scale', 'deployment/client', '-n', NS, '--replicas=3']);
+      const scaled = await mesh.kubectl(['scale', 'deployment/client', '-n', NS, '--replicas=3']);
       expect(scaled.status, scaled.stderr).to.equal(0);
       const pods = await readyPods(mesh, NS, 'app=client', 3);
       const fresh = pods.find((p) => !clients.some((c) => c.name === p.name))!;
@@ -42,8 +46,8 @@ describe('e2e: convergence on the local cluster', function () {
       expect(r.counts).to.deep.equal({ 200: 20 });
       expect(new Set(r.results.map((x) => (x.body as { peer: string }).peer))).to.deep.equal(new Set([`spiffe://cluster.local/ns/${NS}/sa/client`]));
     } finally {
-      mesh.operator.start();
-      await mesh.cp.kubectlAsync(['scale', 'deployment/client', '-n', NS, '--replicas=2']);
+      await mesh.operator.start();
+      await mesh.kubectl(['scale', 'deployment/client', '-n', NS, '--replicas=2']);
       await readyPods(mesh, NS, 'app=client', 2);
     }
   });

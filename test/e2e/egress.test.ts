@@ -10,6 +10,7 @@ import type { LocalMesh } from '../../hack/local-cluster/mesh.ts';
 import { waitFor } from '../../hack/local-cluster/processes.ts';
 import { createCa, issueLeaf } from '../../src/pki/certs.ts';
 import { apply, eventuallyBatch, fetchFrom, readyPods, sharedMesh } from '../support/e2e-mesh.ts';
+import { localTarget, type MeshTarget } from '../support/e2e-target.ts';
 
 const NS = 'e2e-egress';
 const OUTSIDE = { ip: '203.0.113.20', host: 'api.outside.test' };
@@ -63,9 +64,11 @@ spec:
 `;
 }
 
-describe('e2e: calls out of the mesh on the local cluster', function () {
+// Local tier only: the hosts outside the cluster are the local node's (a real cluster's would be real hosts).
+describe('e2e [local]: calls out of the mesh', function () {
   this.timeout(180_000);
   let mesh: LocalMesh;
+  let t: MeshTarget;
   let caller: string;
   const servers: ChildProcess[] = [];
 
@@ -73,6 +76,7 @@ describe('e2e: calls out of the mesh on the local cluster', function () {
     const m = sharedMesh();
     if ('skip' in m) return this.skip();
     mesh = await m;
+    t = localTarget(mesh);
     const ca = await createCa('weft e2e outside CA');
     const leaf = await issueLeaf(ca, { commonName: OUTSIDE.host, dnsNames: [OUTSIDE.host], server: true });
     const certFile = join(mesh.dir, 'outside.crt');
@@ -88,8 +92,8 @@ describe('e2e: calls out of the mesh on the local cluster', function () {
     servers.push(mesh.node.spawnOutside([process.execPath, 'examples/apps/httpbin.ts'], join(mesh.dir, 'outside-plain.log'),
       { PORT: '8080', APP_VERSION: 'unlisted' }));
     // The unlisted server listens on every address of the node namespace, so it also answers for VIA_GATEWAY.
-    await apply(mesh, manifests(ca.certPem));
-    caller = (await readyPods(mesh, NS, 'app=caller', 1))[0]!.name;
+    await apply(t, manifests(ca.certPem));
+    caller = (await readyPods(t, NS, 'app=caller', 1))[0]!.name;
     await waitFor('the outside servers', async () =>
       (await mesh.node.agent.tcp({ host: OUTSIDE.ip, port: 443, timeoutMs: 500 })).connected &&
       (await mesh.node.agent.tcp({ host: UNLISTED.ip, port: 8080, timeoutMs: 500 })).connected, 15_000);
@@ -100,9 +104,9 @@ describe('e2e: calls out of the mesh on the local cluster', function () {
   });
 
   it('originates TLS for a ServiceEntry host: plain HTTP from the app, SNI and a checked certificate on the wire', async () => {
-    let r = await fetchFrom(mesh, NS, caller, `http://${OUTSIDE.host}/hello`);
+    let r = await fetchFrom(t, NS, caller, `http://${OUTSIDE.host}/hello`);
     await eventuallyBatch('the ServiceEntry reaches the caller', async () => {
-      r = await fetchFrom(mesh, NS, caller, `http://${OUTSIDE.host}/hello`);
+      r = await fetchFrom(t, NS, caller, `http://${OUTSIDE.host}/hello`);
       return r.results[0]?.status === 200;
     });
     // The server only speaks TLS: an answer means the sidecar originated it.
@@ -110,36 +114,36 @@ describe('e2e: calls out of the mesh on the local cluster', function () {
     // The certificate is checked: the same server under a DestinationRule expecting another name is refused.
     const dr = (sans: string) => `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: outside-api, namespace: ${NS}}\n` +
       `spec: {host: ${OUTSIDE.host}, trafficPolicy: {tls: {mode: SIMPLE, sni: ${OUTSIDE.host}, subjectAltNames: [${sans}], caCertificates: /etc/outside-ca/ca.crt}}}\n`;
-    await apply(mesh, dr('someone-else.outside.test'));
+    await apply(t, dr('someone-else.outside.test'));
     try {
-      await eventuallyBatch('the SAN check refuses the server', async () => (await fetchFrom(mesh, NS, caller, `http://${OUTSIDE.host}/hello`)).results[0]!.status === 503);
+      await eventuallyBatch('the SAN check refuses the server', async () => (await fetchFrom(t, NS, caller, `http://${OUTSIDE.host}/hello`)).results[0]!.status === 503);
     } finally {
-      await apply(mesh, dr(OUTSIDE.host));
+      await apply(t, dr(OUTSIDE.host));
     }
-    await eventuallyBatch('the right SAN is served again', async () => (await fetchFrom(mesh, NS, caller, `http://${OUTSIDE.host}/hello`)).results[0]!.status === 200);
+    await eventuallyBatch('the right SAN is served again', async () => (await fetchFrom(t, NS, caller, `http://${OUTSIDE.host}/hello`)).results[0]!.status === 200);
   });
 
   it('ALLOW_ANY passes an unlisted host through; REGISTRY_ONLY refuses it and still serves listed hosts', async () => {
     const unlisted = `http://${UNLISTED.host}:8080/x`;
-    expect((await fetchFrom(mesh, NS, caller, unlisted)).results[0]!.status).to.equal(200);
+    expect((await fetchFrom(t, NS, caller, unlisted)).results[0]!.status).to.equal(200);
     await mesh.operator.restart(['--outbound-traffic-policy=REGISTRY_ONLY']);
     try {
-      await eventuallyBatch('REGISTRY_ONLY reaches the caller', async () => (await fetchFrom(mesh, NS, caller, unlisted)).results[0]!.status !== 200, 60_000);
-      const refused = (await fetchFrom(mesh, NS, caller, unlisted)).results[0]!;
+      await eventuallyBatch('REGISTRY_ONLY reaches the caller', async () => (await fetchFrom(t, NS, caller, unlisted)).results[0]!.status !== 200, 60_000);
+      const refused = (await fetchFrom(t, NS, caller, unlisted)).results[0]!;
       expect(refused.status ?? 0, JSON.stringify(refused)).to.not.equal(200);
-      expect((await fetchFrom(mesh, NS, caller, `http://${OUTSIDE.host}/still`)).results[0]!.status).to.equal(200);
+      expect((await fetchFrom(t, NS, caller, `http://${OUTSIDE.host}/still`)).results[0]!.status).to.equal(200);
     } finally {
       await mesh.operator.restart([]);
-      await eventuallyBatch('ALLOW_ANY again', async () => (await fetchFrom(mesh, NS, caller, unlisted)).results[0]!.status === 200, 60_000);
+      await eventuallyBatch('ALLOW_ANY again', async () => (await fetchFrom(t, NS, caller, unlisted)).results[0]!.status === 200, 60_000);
     }
   });
 
   it('routes a ServiceEntry host through the egress gateway when a VirtualService says so', async () => {
-    await apply(mesh, egressGatewayRoute());
-    const gateways = await readyPods(mesh, 'weft-system', 'istio=egressgateway', 1);
+    await apply(t, egressGatewayRoute());
+    const gateways = await readyPods(t, 'weft-system', 'istio=egressgateway', 1);
     const url = `http://${VIA_GATEWAY.host}/through`;
-    await eventuallyBatch('the route through the egress gateway', async () => (await fetchFrom(mesh, NS, caller, url)).results[0]?.status === 200);
-    const r = await fetchFrom(mesh, NS, caller, url, { n: 5 });
+    await eventuallyBatch('the route through the egress gateway', async () => (await fetchFrom(t, NS, caller, url)).results[0]?.status === 200);
+    const r = await fetchFrom(t, NS, caller, url, { n: 5 });
     expect(r.counts).to.deep.equal({ 200: 5 });
     // The gateway's own metrics count the requests it forwarded to the outside host.
     const metrics = await mesh.node.agent.http({ url: `http://${gateways[0]!.ip}:15090/stats/prometheus`, timeoutMs: 3000 });

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import type { LocalMesh } from '../../hack/local-cluster/mesh.ts';
 import { waitFor } from '../../hack/local-cluster/processes.ts';
 import { apply, readyPods, sharedMesh } from '../support/e2e-mesh.ts';
+import { localTarget, type MeshTarget } from '../support/e2e-target.ts';
 
 const NS = 'e2e-node';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -18,9 +19,10 @@ spec:
   terminationGracePeriodSeconds: 2
 ${spec}`;
 
-describe('e2e: the local node', function () {
+describe('e2e [local]: the local node', function () {
   this.timeout(120_000);
   let mesh: LocalMesh;
+  let t: MeshTarget;
 
   const cat = async (name: string, path: string) => (await mesh.node.exec(NS, name, 'app', ['cat', path])).stdout;
   const status = async (name: string) =>
@@ -32,20 +34,21 @@ describe('e2e: the local node', function () {
     const m = sharedMesh();
     if ('skip' in m) return this.skip();
     mesh = await m;
-    await apply(mesh, `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${NS}}\n`);
+    t = localTarget(mesh);
+    await apply(t, `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${NS}}\n`);
     // Pods are admitted once kube-controller-manager has made the namespace's default ServiceAccount.
     await waitFor('the default ServiceAccount', async () => (await mesh.cp.kubectlAsync(['get', 'serviceaccount', 'default', '-n', NS])).status === 0, 30_000);
   });
 
   it('refreshes a ConfigMap volume when the pod object changes, and not before the periodic resync', async () => {
-    await apply(mesh, `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: ${NS}}\ndata: {v: one}\n---\n` + pod('reader', `
+    await apply(t, `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: ${NS}}\ndata: {v: one}\n---\n` + pod('reader', `
   containers:
   - {name: app, image: 'weft-examples/client:v1', volumeMounts: [{name: cfg, mountPath: /etc/weft-e2e-cfg}]}
   volumes:
   - {name: cfg, configMap: {name: cfg}}`));
-    await readyPods(mesh, NS, 'app=reader', 1);
+    await readyPods(t, NS, 'app=reader', 1);
     expect(await cat('reader', '/etc/weft-e2e-cfg/v')).to.equal('one');
-    await apply(mesh, `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: ${NS}}\ndata: {v: two}\n`);
+    await apply(t, `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: ${NS}}\ndata: {v: two}\n`);
     await sleep(3000);
     expect(await cat('reader', '/etc/weft-e2e-cfg/v'), 'refreshed before the pod changed').to.equal('one');
     const t0 = Date.now();
@@ -55,7 +58,7 @@ describe('e2e: the local node', function () {
   });
 
   it('runs exec readiness probes and takes an unready pod out of its EndpointSlice', async () => {
-    await apply(mesh, `apiVersion: v1\nkind: Service\nmetadata: {name: probed, namespace: ${NS}}\nspec: {selector: {app: probed}, ports: [{port: 80, targetPort: 9080}]}\n---\n` + pod('probed', `
+    await apply(t, `apiVersion: v1\nkind: Service\nmetadata: {name: probed, namespace: ${NS}}\nspec: {selector: {app: probed}, ports: [{port: 80, targetPort: 9080}]}\n---\n` + pod('probed', `
   containers:
   - name: app
     image: 'weft-examples/httpbin:v1'
@@ -77,10 +80,10 @@ describe('e2e: the local node', function () {
   });
 
   it('restarts a container that died and counts the restart', async () => {
-    await apply(mesh, pod('crashy', `
+    await apply(t, pod('crashy', `
   containers:
   - {name: app, image: 'weft-examples/httpbin:v1'}`));
-    await readyPods(mesh, NS, 'app=crashy', 1);
+    await readyPods(t, NS, 'app=crashy', 1);
     const pid = Number((await status('crashy')).status.containerStatuses![0]!.containerID!.replace('weft-local://', ''));
     process.kill(pid, 'SIGKILL');
     await waitFor('a restart', async () => {
@@ -100,7 +103,7 @@ describe('e2e: the local node', function () {
   });
 
   it('leaves a container of an image it cannot run waiting with ErrImagePull, naming the image', async () => {
-    await apply(mesh, pod('elsewhere', `
+    await apply(t, pod('elsewhere', `
   containers:
   - {name: app, image: 'nginx:1.27'}`));
     await waitFor('ErrImagePull', async () => (await status('elsewhere')).status.containerStatuses?.[0]?.state.waiting?.reason === 'ErrImagePull', 15_000);
@@ -108,13 +111,13 @@ describe('e2e: the local node', function () {
   });
 
   it('serves a LoadBalancer Service on a loopback address of this machine, to a pod binding port 80 as UID 1337', async () => {
-    await apply(mesh, `apiVersion: v1\nkind: Service\nmetadata: {name: edge, namespace: ${NS}}\nspec: {type: LoadBalancer, selector: {app: edge}, ports: [{name: http, port: 8080, targetPort: 80}]}\n---\n` + pod('edge', `
+    await apply(t, `apiVersion: v1\nkind: Service\nmetadata: {name: edge, namespace: ${NS}}\nspec: {type: LoadBalancer, selector: {app: edge}, ports: [{name: http, port: 8080, targetPort: 80}]}\n---\n` + pod('edge', `
   securityContext:
     runAsUser: 1337
     sysctls: [{name: net.ipv4.ip_unprivileged_port_start, value: '0'}]
   containers:
   - {name: app, image: 'weft-examples/httpbin:v1', env: [{name: PORT, value: '80'}], readinessProbe: {tcpSocket: {port: 80}, periodSeconds: 1}}`));
-    await readyPods(mesh, NS, 'app=edge', 1);
+    await readyPods(t, NS, 'app=edge', 1);
     let ip = '';
     await waitFor('the load balancer address', async () => {
       ip = (await mesh.cp.kubectlAsync(['get', 'service', 'edge', '-n', NS, '-o', 'jsonpath={.status.loadBalancer.ingress[0].ip}'])).stdout;
@@ -130,10 +133,10 @@ describe('e2e: the local node', function () {
   });
 
   it('gives pods a host outside the cluster, by name, through the node', async () => {
-    await apply(mesh, pod('wanderer', `
+    await apply(t, pod('wanderer', `
   containers:
   - {name: app, image: 'weft-examples/client:v1'}`));
-    await readyPods(mesh, NS, 'app=wanderer', 1);
+    await readyPods(t, NS, 'app=wanderer', 1);
     mesh.node.addExternalHost('203.0.113.10', ['api.outside.test']);
     const server = mesh.node.spawnOutside([process.execPath, 'examples/apps/httpbin.ts'], join(mesh.dir, 'outside-httpbin.log'), { PORT: '18080', APP_VERSION: 'outside' });
     try {

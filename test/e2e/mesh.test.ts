@@ -1,37 +1,45 @@
-// The mesh end to end on the local cluster: real API server and controllers, the operator and webhook as
-// processes, pods in network namespaces with iptables capture and weft sidecars, traffic between them with mTLS.
+// The mesh end to end, on each tier (test/support/e2e-tiers.ts): on the local cluster that is a real API server
+// and controllers, the operator and webhook as processes, pods in network namespaces with iptables capture and weft
+// sidecars, traffic between them with mTLS.
 import { expect } from 'chai';
-import type { LocalMesh } from '../../hack/local-cluster/mesh.ts';
-import { apply, eventuallyBatch, fetchFrom, tally, type PodRef } from '../support/e2e-mesh.ts';
+import { apply, eventuallyBatch, fetchFrom, getJson, tally, type PodRef } from '../support/e2e-mesh.ts';
+import type { MeshTarget } from '../support/e2e-target.ts';
+import { e2eTiers } from '../support/e2e-tiers.ts';
 import { flakyRoute, NS, PLAIN_NS, WEB, webRoute } from './manifests.ts';
 import { e2eWorkloads } from './workloads.ts';
 
-describe('e2e: the mesh on the local cluster', function () {
+interface InjectedPod {
+  spec: { initContainers: Array<{ name: string; restartPolicy?: string }>; containers: Array<{ name: string }>; volumes: Array<{ name: string; configMap?: { name: string }; secret?: { secretName: string } }> };
+}
+interface Slices {
+  items: Array<{ endpoints: Array<{ addresses: string[]; conditions: { ready: boolean } }> }>;
+}
+
+for (const tier of e2eTiers()) describe(`e2e [${tier.name}]: the mesh`, function () {
   this.timeout(180_000);
-  let mesh: LocalMesh;
+  let mesh: MeshTarget;
   let clients: PodRef[];
   let outsider: PodRef;
   let webPods: PodRef[];
 
   before(async function () {
-    const w = e2eWorkloads();
-    if ('skip' in w) return this.skip();
-    ({ mesh, clients, outsider, webPods } = await w);
+    const w = e2eWorkloads(tier);
+    if ('skip' in w) {
+      console.log(`      skipped: ${w.skip}`);
+      return this.skip();
+    }
+    ({ t: mesh, clients, outsider, webPods } = await w);
   });
 
   it('injects the sidecar, its init container and volumes, and endpoints appear for ready pods', async () => {
-    const pod = JSON.parse(await mesh.cp.kubectl(['get', 'pod', '-n', NS, clients[0]!.name, '-o', 'json'])) as {
-      spec: { initContainers: Array<{ name: string; restartPolicy?: string }>; containers: Array<{ name: string }>; volumes: Array<{ name: string; configMap?: { name: string }; secret?: { secretName: string } }> };
-    };
+    const pod = await getJson<InjectedPod>(mesh, ['pod', '-n', NS, clients[0]!.name]);
     expect(pod.spec.initContainers.map((c) => [c.name, c.restartPolicy ?? ''])).to.deep.equal([['weft-init', ''], ['weft-proxy', 'Always']]);
     expect(pod.spec.containers.map((c) => c.name)).to.deep.equal(['client']);
     const sources = pod.spec.volumes.map((v) => v.configMap?.name ?? v.secret?.secretName).filter(Boolean);
     expect(sources).to.include.members(['weft-proxy-client', 'weft-identity-client', 'weft-root-cert']);
-    const plain = JSON.parse(await mesh.cp.kubectl(['get', 'pod', '-n', PLAIN_NS, outsider.name, '-o', 'json'])) as { spec: { initContainers?: unknown[]; containers: Array<{ name: string }> } };
+    const plain = await getJson<{ spec: { initContainers?: unknown[]; containers: Array<{ name: string }> } }>(mesh, ['pod', '-n', PLAIN_NS, outsider.name]);
     expect(plain.spec.initContainers ?? []).to.have.length(0);
-    const slices = JSON.parse(await mesh.cp.kubectl(['get', 'endpointslices', '-n', NS, '-l', 'kubernetes.io/service-name=web', '-o', 'json'])) as {
-      items: Array<{ endpoints: Array<{ addresses: string[]; conditions: { ready: boolean } }> }>;
-    };
+    const slices = await getJson<Slices>(mesh, ['endpointslices', '-n', NS, '-l', 'kubernetes.io/service-name=web']);
     const ready = slices.items.flatMap((s) => s.endpoints).filter((e) => e.conditions.ready).flatMap((e) => e.addresses);
     expect(ready.sort()).to.deep.equal(webPods.map((p) => p.ip).sort());
   });
@@ -91,8 +99,8 @@ describe('e2e: the mesh on the local cluster', function () {
     const plain = await fetchFrom(mesh, PLAIN_NS, outsider.name, target);
     expect(plain.results[0]!.status, JSON.stringify(plain.results[0])).to.equal(undefined);
     expect(plain.counts).to.deep.equal({ error: 1 });
-    const fromNode = await mesh.node.agent.http({ url: target, timeoutMs: 3000 }).then((x) => x.status, () => 0);
-    expect(fromNode).to.equal(0);
+    const fromOutside = await mesh.outsideGet(target, 3000).then((x) => x.status, () => 0);
+    expect(fromOutside).to.equal(0);
     const meshed = await fetchFrom(mesh, NS, clients[0]!.name, WEB);
     expect(meshed.results[0]!.status).to.equal(200);
     expect((meshed.results[0]!.body as { peer: string }).peer).to.equal(`spiffe://cluster.local/ns/${NS}/sa/client`);

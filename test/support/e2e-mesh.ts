@@ -1,11 +1,12 @@
-// The e2e tier's cluster: the whole mesh on the local cluster (hack/local-cluster/mesh.ts), started once per run
-// and stopped by the global teardown, plus what the tests do with it: apply YAML, wait for pods, run the sample
-// client inside a pod (its requests go through that pod's sidecar) and read the answers.
+// The e2e suite's local cluster: the whole mesh on hack/local-cluster/mesh.ts, started once per run and stopped by
+// the global teardown; and what the tests do with any tier's cluster (a MeshTarget): apply YAML, wait for pods,
+// run the sample client inside a pod (its requests go through that pod's sidecar) and read the answers.
 import { tmpdir } from 'node:os';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLocalMesh, type LocalMesh } from '../../hack/local-cluster/mesh.ts';
 import { waitFor } from '../../hack/local-cluster/processes.ts';
+import type { MeshTarget } from './e2e-target.ts';
 import { skipOrRequireNetns } from './proxy-netns.ts';
 
 let shared: Promise<LocalMesh> | undefined;
@@ -25,6 +26,13 @@ export function sharedMesh(): Promise<LocalMesh> | { skip: string } {
   return shared;
 }
 
+/** JSON of `kubectl get … -o json` (throws with kubectl's message on failure). */
+export async function getJson<T>(t: MeshTarget, args: string[]): Promise<T> {
+  const r = await t.kubectl(['get', ...args, '-o', 'json']);
+  if (r.status !== 0) throw new Error(`kubectl get ${args.join(' ')}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
 export async function stopSharedMesh(): Promise<void> {
   if (!shared) return;
   const mesh = await shared.catch(() => undefined);
@@ -32,8 +40,8 @@ export async function stopSharedMesh(): Promise<void> {
   await mesh?.stop();
 }
 
-export async function apply(mesh: LocalMesh, yaml: string): Promise<void> {
-  const r = await mesh.cp.kubectlAsync(['apply', '-f', '-'], yaml);
+export async function apply(t: MeshTarget, yaml: string): Promise<void> {
+  const r = await t.kubectl(['apply', '-f', '-'], yaml);
   if (r.status !== 0) throw new Error(`kubectl apply: ${r.stderr}`);
 }
 
@@ -43,11 +51,11 @@ export interface PodRef {
 }
 
 /** Waits until `count` pods with these labels are Running and Ready (all containers), and returns them. */
-export async function readyPods(mesh: LocalMesh, ns: string, selector: string, count: number, timeoutMs = 90_000): Promise<PodRef[]> {
+export async function readyPods(t: MeshTarget, ns: string, selector: string, count: number, timeoutMs = 90_000): Promise<PodRef[]> {
   let pods: PodRef[] = [];
   let last = '';
   await waitFor(`${count} ready pods ${selector} in ${ns}`, async () => {
-    const r = await mesh.cp.kubectlAsync(['get', 'pods', '-n', ns, '-l', selector, '-o', 'json']);
+    const r = await t.kubectl(['get', 'pods', '-n', ns, '-l', selector, '-o', 'json']);
     const items = (JSON.parse(r.stdout || '{"items":[]}') as { items: Array<{ metadata: { name: string; deletionTimestamp?: string }; status: { podIP?: string; conditions?: Array<{ type: string; status: string }> } }> }).items;
     const ready = items.filter((p) => !p.metadata.deletionTimestamp && p.status.podIP && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
     last = items.map((p) => `${p.metadata.name}:${p.status.conditions?.find((c) => c.type === 'Ready')?.status ?? '-'}`).join(' ');
@@ -65,10 +73,10 @@ export interface FetchResult {
 }
 
 /** The sample client's `fetch` run inside `pod` (container `client`): its requests leave through the sidecar. */
-export async function fetchFrom(mesh: LocalMesh, ns: string, pod: string, url: string, o: { n?: number; concurrency?: number; headers?: Record<string, string> } = {}): Promise<FetchResult> {
+export async function fetchFrom(t: MeshTarget, ns: string, pod: string, url: string, o: { n?: number; concurrency?: number; headers?: Record<string, string> } = {}): Promise<FetchResult> {
   const argv = ['node', 'examples/apps/client.ts', 'fetch', url, '--n', String(o.n ?? 1), '--concurrency', String(o.concurrency ?? 1)];
   for (const [k, v] of Object.entries(o.headers ?? {})) argv.push('--header', `${k}:${v}`);
-  const r = await mesh.node.exec(ns, pod, 'client', argv, 120_000);
+  const r = await t.exec(ns, pod, 'client', argv, 120_000);
   if (r.code !== 0) throw new Error(`client fetch in ${ns}/${pod} exited ${r.code}: ${r.stderr.slice(0, 1000)}`);
   return JSON.parse(r.stdout) as FetchResult;
 }

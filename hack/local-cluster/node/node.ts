@@ -4,14 +4,15 @@
 // pod's ConfigMap and Secret volumes the way the kubelet does: when the pod object changes, and otherwise every
 // 60–90 s. Deleted pods are stopped within their grace period and then removed from the API.
 import { randomBytes } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, makeInformer, PatchStrategy, setHeaderOptions, type Informer, type KubeConfig, type KubernetesObject, type ObjectCache, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { buildSidecar, IMAGE_ROOT } from '../../build-image.ts';
 import { NodeAgent } from './agent-client.ts';
 import { hostToolsBin } from './host-tools.ts';
 import { LoadBalancers } from './load-balancer.ts';
+import { startProcess } from '../processes.ts';
 import { NodeNetwork } from './network.ts';
 import { PodRuntime } from './pods.ts';
 
@@ -265,14 +266,7 @@ export class LocalNode {
 
   /** Starts a process in the node's namespace (an outside server on an external address), with its output in a file. */
   spawnOutside(argv: string[], logFile: string, env: Record<string, string> = {}): ChildProcess {
-    const fd = openSync(logFile, 'a');
-    try {
-      const child = spawn('ip', ['netns', 'exec', this.network.nodeNs, ...argv], { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
-      process.once('exit', () => child.kill('SIGKILL'));
-      return child;
-    } finally {
-      closeSync(fd);
-    }
+    return startProcess('outside', 'ip', ['netns', 'exec', this.network.nodeNs, ...argv], logFile, { ...process.env, ...env }).child;
   }
 
   /** The running pod `namespace/name`, for tests and the demo. */
