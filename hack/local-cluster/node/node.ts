@@ -166,7 +166,7 @@ export class LocalNode {
       this.log(`local node: starting pod ${rt.key}`);
       this.schedulePeriodicResync(md.uid!);
       const run = rt.run();
-      this.writeHostsSoon();
+      this.scheduleHosts();
       await run.catch((err: Error) => this.log(`pod ${rt.key} failed to start: ${err.stack ?? err.message}`));
       return;
     }
@@ -228,10 +228,6 @@ export class LocalNode {
   private scheduleHosts(): void {
     clearTimeout(this.hostsTimer);
     this.hostsTimer = setTimeout(() => this.writeHosts(), 50);
-  }
-
-  private writeHostsSoon(): void {
-    this.scheduleHosts();
   }
 
   /** Every pod's /etc/hosts: the Services by their cluster names (short names within the pod's namespace). */
