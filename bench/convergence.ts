@@ -16,7 +16,9 @@ const PARTS: Record<string, Part> = {
 
 export async function runConvergenceBench(log: (line: string) => void): Promise<Record<string, unknown>> {
   const report: Record<string, unknown> = {};
-  for (const [name, part] of Object.entries(PARTS)) {
+  // WEFT_BENCH_PARTS=served (or scale) runs only those parts.
+  const only = process.env.WEFT_BENCH_PARTS?.split(',');
+  for (const [name, part] of Object.entries(PARTS).filter(([n]) => !only || only.includes(n))) {
     try {
       report[name] = await part(log);
     } catch (err) {
