@@ -1,41 +1,26 @@
-// weft-init's script run for real in a throwaway network namespace: the app's outbound TCP lands on 15001, an
-// excluded port and the proxy's own UID go out uncaptured, the inbound chain skips the proxy's ports, and a
-// second run (a restarted init container) leaves the same rules.
+// weft-init's script run for real in a throwaway network namespace: the app's outbound TCP, IPv4 and IPv6, lands on
+// 15001, an excluded port and the proxy's own UID go out uncaptured, the inbound chain skips the proxy's ports, and
+// a second run (a restarted init container) leaves the same rules.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
+import { hostToolsBin } from '../../hack/local-cluster/node/host-tools.ts';
 import { IPTABLES_SCRIPT, iptablesEnv } from '../../src/webhooks/inject-iptables.ts';
 import { PROXY_PORTS } from '../../src/webhooks/inject-options.ts';
 import { prepareNetns, type Netns } from '../support/proxy-netns.ts';
 
-/** An `iptables` on PATH for the script: the backend the fixture found working (system or its cached copy). */
-function iptablesWrapper(backend: string, dir: string): void {
-  const multi = backend === 'iptables-legacy' ? 'xtables-legacy-multi' : 'xtables-nft-multi';
-  const tools = join(process.env.WEFT_CACHE ?? join(homedir(), '.cache', 'weft'), 'tools', 'iptables');
-  const system = ['/usr/sbin', '/sbin'].map((d) => join(d, multi)).find((p) => existsSync(p));
-  const lib = join(tools, 'usr/lib/x86_64-linux-gnu');
-  const body = system
-    ? `exec ${system} iptables "$@"`
-    : `LD_LIBRARY_PATH=${lib} XTABLES_LIBDIR=${join(lib, 'xtables')} exec ${join(tools, 'usr/sbin', multi)} iptables "$@"`;
-  writeFileSync(join(dir, 'iptables'), `#!/bin/sh\n${body}\n`);
-  chmodSync(join(dir, 'iptables'), 0o755);
-}
-
 /** Runs inside the namespace: a stand-in proxy on 15001 and three connections to an address off the host. */
 const PROBE = `
 const net = require('node:net');
-const srv = net.createServer((s) => s.end('captured')).listen(15001, '0.0.0.0', async () => {
-  const attempt = (port) => new Promise((done) => {
-    const c = net.connect({ host: '10.99.0.9', port });
+const srv = net.createServer((s) => s.end('captured')).listen(15001, '::', async () => {
+  const attempt = (port, host = '10.99.0.9') => new Promise((done) => {
+    const c = net.connect({ host, port });
     let data = '';
     c.setTimeout(300, () => { c.destroy(); done('not captured'); });
     c.on('data', (d) => (data += d));
     c.on('end', () => done(data));
     c.on('error', () => done('not captured'));
   });
-  const out = { app: await attempt(5555), excluded: await attempt(6379) };
+  const out = { app: await attempt(5555), app6: await attempt(5555, 'fd99::9'), excluded: await attempt(6379) };
   process.setgid(1337);
   process.setuid(1337);
   out.proxy = await attempt(5555);
@@ -57,14 +42,11 @@ describe('weft-init iptables script (webhooks/inject-iptables)', function () {
     ns.exec('ip', ['link', 'set', 'v0', 'up']);
     ns.exec('ip', ['link', 'set', 'v1', 'up']);
     ns.exec('ip', ['addr', 'add', '10.99.0.1/24', 'dev', 'v0']);
-    bin = mkdtempSync(join(tmpdir(), 'weft-init-'));
-    iptablesWrapper(ns.backend, bin);
+    ns.exec('ip', ['addr', 'add', 'fd99::1/64', 'dev', 'v0', 'nodad']);
+    bin = hostToolsBin();
   });
 
-  after(() => {
-    ns?.remove();
-    if (bin) rmSync(bin, { recursive: true, force: true });
-  });
+  after(() => ns?.remove());
 
   const runScript = () => {
     const env = Object.fromEntries(iptablesEnv([...PROXY_PORTS, 8443], [6379]).map((e) => [e.name, e.value]));
@@ -74,16 +56,20 @@ describe('weft-init iptables script (webhooks/inject-iptables)', function () {
   it('captures the app\'s outbound TCP on 15001, but not excluded ports nor the proxy\'s UID', () => {
     runScript();
     const out = execFileSync('ip', ['netns', 'exec', ns!.name, process.execPath, '-e', PROBE], { encoding: 'utf8', timeout: 20_000 });
-    expect(JSON.parse(out)).to.deep.equal({ app: 'captured', excluded: 'not captured', proxy: 'not captured' });
+    expect(JSON.parse(out)).to.deep.equal({ app: 'captured', app6: 'captured', excluded: 'not captured', proxy: 'not captured' });
   });
 
   it('sends inbound TCP to 15006 except the proxy\'s own and annotated ports, and re-runs to the same rules', () => {
-    const rules = () => ns!.iptables(['-t', 'nat', '-S']).split('\n').filter((l) => l.includes('WEFT')).sort();
+    const rules = (v6 = false) => ns!.iptables(['-t', 'nat', '-S'], v6).split('\n').filter((l) => l.includes('WEFT')).sort();
     const first = rules();
     expect(first).to.include('-A PREROUTING -p tcp -j WEFT_INBOUND');
     expect(first).to.include('-A WEFT_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006');
     for (const p of [...PROXY_PORTS, 8443]) expect(first).to.include(`-A WEFT_INBOUND -p tcp -m tcp --dport ${p} -j RETURN`);
+    const first6 = rules(true);
+    expect(first6).to.include('-A WEFT_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006');
+    expect(first6).to.include('-A WEFT_OUTPUT -d ::1/128 -j RETURN');
     runScript();
     expect(rules()).to.deep.equal(first);
+    expect(rules(true)).to.deep.equal(first6);
   });
 });
