@@ -132,6 +132,23 @@ describe('e2e [local]: the local node', function () {
     expect(JSON.parse(body)).to.include({ service: 'httpbin', path: '/hello' });
   });
 
+  it('sends a client without a sidecar to a Service\'s ready endpoints through its ClusterIP', async () => {
+    await apply(t, `apiVersion: v1\nkind: Service\nmetadata: {name: echo, namespace: ${NS}}\nspec: {selector: {app: echo}, ports: [{name: http, port: 80, targetPort: 9080}]}\n---\n` + pod('echo', `
+  containers:
+  - {name: app, image: 'weft-examples/httpbin:echo'}`) + '\n---\n' + pod('asker', `
+  containers:
+  - {name: app, image: 'weft-examples/client:v1'}`));
+    await readyPods(t, NS, 'app=echo', 1);
+    await readyPods(t, NS, 'app=asker', 1);
+    let body: unknown;
+    await waitFor('an answer through the ClusterIP', async () => {
+      const r = await mesh.node.exec(NS, 'asker', 'app', ['node', 'examples/apps/client.ts', 'fetch', `http://echo.${NS}/via-cluster-ip`]);
+      body = (JSON.parse(r.stdout) as { results: Array<{ body?: unknown }> }).results[0]?.body;
+      return typeof body === 'object';
+    }, 20_000);
+    expect(body).to.include({ service: 'httpbin', version: 'echo', path: '/via-cluster-ip' });
+  });
+
   it('gives pods a host outside the cluster, by name, through the node', async () => {
     await apply(t, pod('wanderer', `
   containers:

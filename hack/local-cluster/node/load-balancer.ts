@@ -1,12 +1,14 @@
 // The local cluster's "cloud" load balancer: every Service of type LoadBalancer gets an address from 127.0.1.0/24
 // on this machine's loopback (written to status.loadBalancer.ingress), where each of its ports accepts TCP and
 // forwards every connection to a ready endpoint of that port (from its EndpointSlices), through the node agent's
-// tunnel into the pod network. So `curl http://127.0.1.1/` from the host reaches an ingress gateway pod.
+// tunnel into the pod network. So `curl http://127.0.1.1/` from the host reaches an ingress gateway pod. The same
+// Service and EndpointSlice caches drive the node's ClusterIP rules (service-proxy.ts).
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import {
   CoreV1Api, DiscoveryV1Api, makeInformer, PatchStrategy, setHeaderOptions,
   type KubeConfig, type V1Service, type V1EndpointSlice,
 } from '@kubernetes/client-node';
+import type { ServiceProxy } from './service-proxy.ts';
 import { closeTogether } from './splice.ts';
 
 interface Balanced {
@@ -21,11 +23,15 @@ export class LoadBalancers {
   private readonly log: (l: string) => void;
   private readonly active = new Map<string, Balanced>();
   private readonly slices = new Map<string, V1EndpointSlice>();
+  private readonly services = new Map<string, V1Service>();
+  private readonly serviceProxy?: ServiceProxy;
+  private proxyTimer?: NodeJS.Timeout;
   private informers: Array<{ stop(): Promise<void> | void }> = [];
   private stopped = false;
 
-  constructor(o: { kc: KubeConfig; tunnelPath: string; log?: (l: string) => void }) {
+  constructor(o: { kc: KubeConfig; tunnelPath: string; serviceProxy?: ServiceProxy; log?: (l: string) => void }) {
     this.kc = o.kc;
+    this.serviceProxy = o.serviceProxy;
     this.tunnelPath = o.tunnelPath;
     this.log = o.log ?? (() => {});
   }
@@ -39,9 +45,9 @@ export class LoadBalancers {
     svc.on('add', (s) => void this.onService(key(s), s));
     svc.on('update', (s) => void this.onService(key(s), s));
     svc.on('delete', (s) => void this.onService(key(s), undefined));
-    eps.on('add', (e) => this.slices.set(key(e), e));
-    eps.on('update', (e) => this.slices.set(key(e), e));
-    eps.on('delete', (e) => this.slices.delete(key(e)));
+    eps.on('add', (e) => this.slices.set(key(e), e) && this.rulesSoon());
+    eps.on('update', (e) => this.slices.set(key(e), e) && this.rulesSoon());
+    eps.on('delete', (e) => this.slices.delete(key(e)) && this.rulesSoon());
     for (const inf of [svc, eps] as Array<typeof svc | typeof eps>) {
       inf.on('error', () => setTimeout(() => !this.stopped && void inf.start(), 1000));
       await inf.start();
@@ -55,8 +61,18 @@ export class LoadBalancers {
     throw new Error('no free load balancer address in 127.0.1.0/24');
   }
 
+  /** The ClusterIP rules follow Services and endpoints, a burst of changes making one update. */
+  private rulesSoon(): void {
+    if (!this.serviceProxy || this.stopped) return;
+    clearTimeout(this.proxyTimer);
+    this.proxyTimer = setTimeout(() => this.serviceProxy!.update(this.services.values(), this.slices.values()), 50);
+  }
+
   private async onService(key: string, s: V1Service | undefined): Promise<void> {
     if (this.stopped) return;
+    if (s) this.services.set(key, s);
+    else this.services.delete(key);
+    this.rulesSoon();
     const want = s?.spec?.type === 'LoadBalancer' ? s : undefined;
     const signature = JSON.stringify(want?.spec?.ports?.map((p) => [p.port, p.protocol]) ?? null);
     const current = this.active.get(key);
@@ -121,6 +137,7 @@ export class LoadBalancers {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.proxyTimer);
     await Promise.all(this.informers.map((i) => i.stop()));
     for (const b of this.active.values()) for (const s of b.servers) s.close();
     this.active.clear();

@@ -1,8 +1,8 @@
-// The local node: a kubelet-like agent for the local control plane, which has no container runtime and no
-// scheduler. It registers a Node, binds unscheduled pods to itself, runs them (pods.ts), keeps each pod's
-// /etc/hosts listing the Services (there is no cluster DNS: names resolve from the hosts file), and refreshes a
-// pod's ConfigMap and Secret volumes the way the kubelet does: when the pod object changes, and otherwise every
-// 60–90 s. Deleted pods are stopped within their grace period and then removed from the API.
+// The local node: a kubelet-like agent (and kube-proxy, service-proxy.ts) for the local control plane, which has
+// no container runtime and no scheduler. It registers a Node, binds unscheduled pods to itself, runs them
+// (pods.ts), keeps each pod's /etc/hosts listing the Services (there is no cluster DNS: names resolve from the hosts
+// file), and refreshes a pod's ConfigMap and Secret volumes the way the kubelet does: when the pod object changes,
+// and otherwise every 60–90 s. Deleted pods are stopped within their grace period and then removed from the API.
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { buildSidecar, IMAGE_ROOT } from '../../build-image.ts';
 import { NodeAgent } from './agent-client.ts';
 import { hostToolsBin } from './host-tools.ts';
 import { LoadBalancers } from './load-balancer.ts';
+import { ServiceProxy } from './service-proxy.ts';
 import { startProcess } from '../processes.ts';
 import { NodeNetwork } from './network.ts';
 import { PodRuntime } from './pods.ts';
@@ -79,7 +80,8 @@ export class LocalNode {
     mkdirSync(o.dir, { recursive: true });
     const tunnel = join(o.dir, 'agent.sock');
     await agent.tunnel(tunnel);
-    const lbs = new LoadBalancers({ kc: o.kc, tunnelPath: tunnel, log });
+    const serviceProxy = new ServiceProxy({ nodeNs: network.nodeNs, toolsBin: hostToolsBin(), log });
+    const lbs = new LoadBalancers({ kc: o.kc, tunnelPath: tunnel, serviceProxy, log });
     const node = new LocalNode(o, network, agent, lbs);
     await lbs.start();
     await node.register();
