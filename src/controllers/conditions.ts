@@ -3,7 +3,8 @@
 // Out: `{observedGeneration, conditions: [Accepted, ResolvedRefs, Programmed], validationMessages}` as stored in
 // `.status`, and `statusEqual` to decide whether a write is needed at all. Programmed comes from the distribution
 // (src/controllers/distribution/programmed.ts) with the generation it translated; while the distribution has no
-// answer yet (startup, new leader) the previous Programmed condition is kept as it was. Findings only the whole mesh
+// answer yet (startup, new leader) the previous Programmed condition is kept as it was, and while it has only an
+// answer for an older generation, Programmed is False (Pending) for the current one. Findings only the whole mesh
 // shows (a Gateway's IST0145 ConflictingGateways, WEFT0001 for a server weft does not serve) come from the
 // distribution too: ERROR messages that leave the conditions alone (each Gateway is valid and programmed; the
 // older one's server wins the host), kept likewise while there is no answer.
@@ -94,11 +95,20 @@ export function buildStatus(input: StatusInput): MeshStatus {
       ? { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'All references resolved' }
       : { type: 'ResolvedRefs', status: 'False', reason: 'ReferencedResourceNotFound', message: summarise(refs.errors) };
   const conditions = [accepted, resolved].map((c) => withTimes(c, generation, previous, now));
-  if (input.programmed) {
+  const programmed = input.programmed ?? previous?.conditions?.find((c) => c?.type === 'Programmed');
+  const stale = programmed?.observedGeneration !== undefined && generation !== undefined && programmed.observedGeneration < generation;
+  if (programmed && stale) {
+    // The distribution has not carried this generation yet: saying True for an older one would let
+    // `kubectl wait --for=condition=Programmed` return before the change is served.
+    const pending: Condition = {
+      type: 'Programmed', status: 'False', reason: 'Pending',
+      message: `generation ${generation} is being distributed (generation ${programmed.observedGeneration}: ${programmed.message ?? programmed.reason})`,
+    };
+    conditions.push(withTimes(pending, generation, previous, now));
+  } else if (input.programmed) {
     conditions.push(withTimes(input.programmed, input.programmed.observedGeneration ?? generation, previous, now));
-  } else {
-    const kept = previous?.conditions?.find((c) => c?.type === 'Programmed');
-    if (kept) conditions.push(kept);
+  } else if (programmed) {
+    conditions.push(programmed);
   }
   const messages = [
     ...validation.errors.map((f) => toMessage(f, 'ERROR', CODE_SCHEMA)),

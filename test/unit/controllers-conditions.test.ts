@@ -16,6 +16,20 @@ describe('conditions', () => {
     expect(buildStatus({ generation: 1, previous: s, validation: none, refs: none, now: t1, analysis: [] }).validationMessages).to.equal(undefined);
   });
 
+  it('Programmed is False (Pending) for a generation the distribution has not carried yet, True once it has', () => {
+    const written = { type: 'Programmed', status: 'True', reason: 'Programmed', message: 'written to 2/2 workloads', observedGeneration: 1 };
+    const g1 = buildStatus({ generation: 1, previous: undefined, validation: none, refs: none, now: t0, programmed: written });
+    expect(g1.conditions![2]).to.include({ status: 'True', observedGeneration: 1 });
+    // Generation 2 arrives before its batch ran: the answer the distribution has is for generation 1.
+    const g2 = buildStatus({ generation: 2, previous: g1, validation: none, refs: none, now: t1, programmed: written });
+    expect(g2.conditions![2]).to.include({ status: 'False', reason: 'Pending', observedGeneration: 2 });
+    expect(g2.conditions![2]!.message).to.equal('generation 2 is being distributed (generation 1: written to 2/2 workloads)');
+    // No answer at all (a new leader) and a kept condition for an older generation: pending too.
+    expect(buildStatus({ generation: 2, previous: g1, validation: none, refs: none, now: t1 }).conditions![2]).to.include({ status: 'False', reason: 'Pending' });
+    const done = buildStatus({ generation: 2, previous: g2, validation: none, refs: none, now: t1, programmed: { ...written, observedGeneration: 2 } });
+    expect(done.conditions![2]).to.include({ status: 'True', observedGeneration: 2 });
+  });
+
   it('a valid, resolved resource is Accepted and ResolvedRefs with observedGeneration', () => {
     const s = buildStatus({ generation: 3, previous: undefined, validation: none, refs: none, now: t0 });
     expect(s).to.deep.equal({
