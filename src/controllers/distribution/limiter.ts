@@ -3,6 +3,7 @@ export class Limiter {
   private readonly n: number;
   private active = 0;
   private readonly waiting: Array<() => void> = [];
+  private readonly producers: Array<() => void> = [];
 
   constructor(n: number) {
     this.n = Math.max(1, n);
@@ -16,6 +17,13 @@ export class Limiter {
     } finally {
       this.active--;
       this.waiting.shift()?.();
+      for (const r of this.producers.splice(0)) r();
     }
+  }
+
+  /** Resolves once fewer than `n` runs are running or waiting: a producer that awaits it before making the next
+   * run's input never holds more than `n` of them at once. */
+  async room(): Promise<void> {
+    while (this.active + this.waiting.length >= this.n) await new Promise<void>((r) => this.producers.push(r));
   }
 }

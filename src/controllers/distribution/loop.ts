@@ -5,7 +5,8 @@
 // called for the objects whose answer changed.
 // Runs only while active (the operator activates it on the leader once every cache has synced). Changes are
 // batched (batch-timer.ts): a batch starts `debounceMs` after the last change, or `maxDelayMs` after the first
-// one at the latest; one batch at a time.
+// one at the latest; one batch at a time. A batch translates no further ahead of its writes than a few workloads:
+// each workload's encoded bundle (megabytes at a thousand services) waits in memory until its ConfigMap is written.
 // The writing itself is delivery.ts; what is remembered per workload, workload-index.ts; what a change means,
 // pending.ts; the Programmed answers, publication.ts.
 // Gateway workloads (pods annotated `weft.dev/proxy-mode: gateway`, in any namespace) are distributed like injected
@@ -23,6 +24,7 @@ import { silentLogger, type Logger } from '../log.ts';
 import type { EncodedBundle } from '../proxy-bundle.ts';
 import { realTimers, type Timers } from '../timers.ts';
 import { Delivery } from './delivery.ts';
+import { Limiter } from './limiter.ts';
 import { affectedWorkloads, describeChanges } from './dependencies.ts';
 import type { BundleEncoder } from './encoder.ts';
 import { addChange, freshPending, hasWork, type Pending, splitKey } from './pending.ts';
@@ -88,6 +90,8 @@ export class DistributionLoop {
   private readonly publication = new Publication();
   private readonly signatures = new Map<string, string>();
   private readonly retries: Retries;
+  /** Deliveries under way (ConfigMap write and pod annotations), each holding its bundle. */
+  private readonly inFlight: Limiter;
   private lastYield = 0;
   private readonly counters = { batches: 0, translated: 0, failures: 0, snapshotMs: 0, translateMs: 0, encodeMs: 0, batchMs: 0 };
 
@@ -98,6 +102,8 @@ export class DistributionLoop {
     this.log = opts.log ?? silentLogger;
     this.credentials = opts.credentials;
     this.delivery = new Delivery({ sources: this.o.sources, writer: this.o.writer, concurrency: this.o.concurrency, log: this.log });
+    // Twice the write pool: the writers always have the next bundles ready, and no more are held.
+    this.inFlight = new Limiter(2 * this.o.concurrency);
     this.retries = new Retries(this.timers, (key) => {
       this.pending.recheck.add(key);
       this.batches.schedule();
@@ -238,6 +244,7 @@ export class DistributionLoop {
     for (const key of [...affected].sort()) {
       if (!this.active) break;
       await this.breathe();
+      await this.inFlight.room();
       const [ns, name] = splitKey(key);
       const w = snap.workload(ns, name);
       if (!w || !this.distributed(w)) {
@@ -265,7 +272,7 @@ export class DistributionLoop {
       translated++;
       const state = this.index.remember(key, w, pc, reads, snap, bundle.hash);
       const creds = this.credentials && isGatewayWorkload(w) ? this.credentials.plan(key, w, snap.config.gateways) : undefined;
-      deliveries.push(this.deliver(key, state, bundle, creds));
+      deliveries.push(this.inFlight.run(() => this.deliver(key, state, bundle, creds)));
     }
     const translatingMs = performance.now() - translatingStarted;
     await Promise.all(deliveries);
