@@ -242,9 +242,10 @@ export class DistributionLoop {
     let translateMs = 0;
     let encodeMs = 0;
     for (const key of [...affected].sort()) {
+      // Waiting for room can take a while: leadership may be lost meanwhile.
+      await this.inFlight.room();
       if (!this.active) break;
       await this.breathe();
-      await this.inFlight.room();
       const [ns, name] = splitKey(key);
       const w = snap.workload(ns, name);
       if (!w || !this.distributed(w)) {
