@@ -17,7 +17,7 @@ describe('conditions', () => {
   });
 
   it('Programmed is False (Pending) for a generation the distribution has not carried yet, True once it has', () => {
-    const written = { type: 'Programmed', status: 'True', reason: 'Programmed', message: 'written to 2/2 workloads', observedGeneration: 1 };
+    const written = { type: 'Programmed', status: 'True' as const, reason: 'Programmed', message: 'written to 2/2 workloads', observedGeneration: 1 };
     const g1 = buildStatus({ generation: 1, previous: undefined, validation: none, refs: none, now: t0, programmed: written });
     expect(g1.conditions![2]).to.include({ status: 'True', observedGeneration: 1 });
     // Generation 2 arrives before its batch ran: the answer the distribution has is for generation 1.

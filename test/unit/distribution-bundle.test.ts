@@ -84,13 +84,15 @@ describe('distribution: bundle and ConfigMap', () => {
 
 describe('status: Programmed next to Accepted and ResolvedRefs', () => {
   const base = { generation: 5, validation: { errors: [], warnings: [] }, refs: { errors: [], warnings: [] }, now: new Date('2026-01-01T00:00:00Z') };
-  const programmed = { type: 'Programmed', status: 'True' as const, reason: 'Programmed', message: 'written to 2/2 workloads', observedGeneration: 4 };
+  const programmed = { type: 'Programmed', status: 'True' as const, reason: 'Programmed', message: 'written to 2/2 workloads', observedGeneration: 5 };
 
-  it('adds Programmed with the generation the distribution translated', () => {
+  it('adds Programmed with the generation the distribution translated; an older one is still pending', () => {
     const st = buildStatus({ ...base, previous: undefined, programmed });
     expect(st.conditions!.map((c) => [c.type, c.status, c.observedGeneration])).to.deep.equal([
-      ['Accepted', 'True', 5], ['ResolvedRefs', 'True', 5], ['Programmed', 'True', 4],
+      ['Accepted', 'True', 5], ['ResolvedRefs', 'True', 5], ['Programmed', 'True', 5],
     ]);
+    const older = buildStatus({ ...base, previous: undefined, programmed: { ...programmed, observedGeneration: 4 } });
+    expect(older.conditions!.map((c) => [c.type, c.status, c.reason, c.observedGeneration]).at(-1)).to.deep.equal(['Programmed', 'False', 'Pending', 5]);
   });
 
   it('keeps the previous Programmed while the distribution has no answer, and has none before the first', () => {
