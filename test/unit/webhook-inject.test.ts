@@ -64,7 +64,7 @@ describe('sidecar injection (webhooks/inject)', () => {
     expect(rest).to.deep.equal([]);
     expect(init!.name).to.equal('weft-init');
     expect(init!.securityContext).to.deep.include({ runAsUser: 0, capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] } });
-    expect((init!.command as string[]).join(' ')).to.include('iptables -w -t nat');
+    expect((init!.command as string[]).join(' ')).to.include('capture iptables 127.0.0.1/32').and.include('capture ip6tables ::1/128');
     expect(env(init!)).to.include({ WEFT_INBOUND_EXCLUDE: '15000 15001 15006 15020 15021 15090', WEFT_OUTBOUND_EXCLUDE: '', WEFT_PROXY_UID: '1337' });
 
     expect(proxy!.name).to.equal('weft-proxy');
