@@ -1,15 +1,17 @@
 // One pod on the local node, from start to cleanup, in the kubelet's order: network namespace, volumes, init
 // containers one by one (native sidecars — restartPolicy Always — start and must pass their startup probe before
 // the next one), then the containers together; probes; restarts with backoff; status written to the API server on
-// every change; on deletion the containers get SIGTERM (sidecars last) and SIGKILL after the grace period.
+// every change (pod-status.ts); on deletion the containers get SIGTERM (sidecars last) and SIGKILL after the grace
+// period.
 import { join } from 'node:path';
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Container, type V1ContainerStatus, type V1Pod, type V1PodCondition } from '@kubernetes/client-node';
+import { execFileSync } from 'node:child_process';
+import type { KubeConfig, V1Container, V1Pod } from '@kubernetes/client-node';
 import type { NodeAgent } from './agent-client.ts';
 import { ImageError, launch, programFor, runIn, signalGroup, type Mount } from './containers.ts';
 import { containerEnv } from './env.ts';
 import type { NodeNetwork, PodNet } from './network.ts';
-import { startProber, type Prober } from './probes.ts';
+import { PodStatusWriter, type Ctr } from './pod-status.ts';
+import { startProber } from './probes.ts';
 import { PodVolumes } from './volumes.ts';
 
 export interface PodHost {
@@ -24,20 +26,6 @@ export interface PodHost {
   log: (line: string) => void;
 }
 
-interface Ctr {
-  spec: V1Container;
-  kind: 'init' | 'sidecar' | 'app';
-  child?: ChildProcess;
-  running: boolean;
-  started: boolean;
-  ready: boolean;
-  restarts: number;
-  startedAt?: Date;
-  waiting?: { reason: string; message?: string };
-  terminated?: { exitCode: number; reason: string; finishedAt: Date; startedAt?: Date };
-  probers: Prober[];
-  exited?: Promise<number>;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -52,11 +40,9 @@ export class PodRuntime {
   private initialized = false;
   private phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed' = 'Pending';
   private startTime = new Date();
-  private lastStatus = '';
-  private statusTimer?: NodeJS.Timeout;
   private readonly podDir: string;
   private readonly host: PodHost;
-  private flushing: Promise<void> = Promise.resolve();
+  private readonly status: PodStatusWriter;
 
   constructor(pod: V1Pod, host: PodHost) {
     this.host = host;
@@ -70,6 +56,15 @@ export class PodRuntime {
       ...pod.spec!.containers.map((spec) => ({ spec, kind: 'app', running: false, started: false, ready: false, restarts: 0, probers: [] }) as Ctr),
     ];
     for (const c of this.ctrs) c.waiting = { reason: c.kind === 'init' ? 'PodInitializing' : 'ContainerCreating' };
+    this.status = new PodStatusWriter({
+      kc: host.kc,
+      log: host.log,
+      state: () => ({
+        pod: this.pod, ctrs: this.ctrs, phase: this.phase, ip: this.net?.ip, hostIp: host.hostIp,
+        startTime: this.startTime, initialized: this.initialized, stopping: this.stopping,
+      }),
+      written: (status) => (this.pod = { ...this.pod, status }),
+    });
   }
 
   get ip(): string | undefined {
@@ -81,7 +76,7 @@ export class PodRuntime {
     this.net = this.host.network.addPod(this.uid);
     this.pod = { ...this.pod, status: { ...this.pod.status, podIP: this.net.ip } };
     this.applySysctls();
-    this.writeStatus();
+    this.status.soon();
     // Volumes and environments must resolve before anything starts (missing non-optional objects: retry).
     for (let attempt = 0; !this.stopping; attempt++) {
       try {
@@ -89,7 +84,7 @@ export class PodRuntime {
         break;
       } catch (e) {
         for (const c of this.ctrs) c.waiting = { reason: c.kind === 'init' ? 'PodInitializing' : 'ContainerCreating', message: (e as Error).message };
-        this.writeStatus();
+        this.status.soon();
         await sleep(Math.min(500 * 2 ** attempt, 5000));
       }
     }
@@ -111,7 +106,7 @@ export class PodRuntime {
     this.initialized = true;
     this.phase = 'Running';
     await Promise.all(this.ctrs.filter((c) => c.kind === 'app').map((c) => this.startContainer(c)));
-    this.writeStatus();
+    this.status.soon();
   }
 
   /** The pod's network sysctls (e.g. net.ipv4.ip_unprivileged_port_start), set in its own namespace. */
@@ -131,7 +126,7 @@ export class PodRuntime {
 
   private finish(phase: 'Succeeded' | 'Failed'): void {
     this.phase = phase;
-    this.writeStatus();
+    this.status.soon();
   }
 
   private mountsOf(c: V1Container): Mount[] {
@@ -175,7 +170,7 @@ export class PodRuntime {
       const message = (e as Error).message;
       if (c.waiting?.message !== message) this.host.log(`pod ${this.key} container ${c.spec.name}: ${message}`); // once, not per retry
       c.waiting = { reason: e instanceof ImageError ? 'ErrImagePull' : 'CreateContainerConfigError', message };
-      this.writeStatus();
+      this.status.soon();
       c.exited = sleep(5000).then(() => -1);
       if (c.kind !== 'init') void c.exited.then(() => (this.stopping ? undefined : this.startContainer(c)));
       return;
@@ -188,7 +183,7 @@ export class PodRuntime {
     c.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 137 : -1))));
     void c.exited.then((code) => this.onExit(c, code));
     if (c.kind !== 'init') this.startProbes(c);
-    this.writeStatus();
+    this.status.soon();
   }
 
   private startProbes(c: Ctr): void {
@@ -210,7 +205,7 @@ export class PodRuntime {
           if (!ok && !this.stopping) signalGroup(c.child!, 'SIGKILL'); // restarted by onExit
         }));
       }
-      this.writeStatus();
+      this.status.soon();
     };
     if (c.spec.startupProbe) c.probers.push(startProber(c.spec.startupProbe, target, (ok) => ok && afterStart(), { stopOnSuccess: true }));
     else afterStart();
@@ -219,7 +214,7 @@ export class PodRuntime {
   private setReady(c: Ctr, ready: boolean): void {
     if (c.ready === ready) return;
     c.ready = ready;
-    this.writeStatus();
+    this.status.soon();
   }
 
   private onExit(c: Ctr, code: number): void {
@@ -228,7 +223,7 @@ export class PodRuntime {
     c.ready = false;
     c.started = false;
     c.terminated = { exitCode: code, reason: code === 0 ? 'Completed' : 'Error', finishedAt: new Date(), startedAt: c.startedAt };
-    this.writeStatus();
+    this.status.soon();
     if (this.stopping || c.kind === 'init') return;
     const policy = c.kind === 'sidecar' ? 'Always' : this.pod.spec!.restartPolicy ?? 'Always';
     if (policy === 'Always' || (policy === 'OnFailure' && code !== 0)) {
@@ -263,87 +258,8 @@ export class PodRuntime {
     };
     await stopAll(this.ctrs.filter((c) => c.kind === 'app'));
     for (const c of this.ctrs.filter((x) => x.kind !== 'app').reverse()) await stopAll([c]);
-    clearTimeout(this.statusTimer);
+    this.status.cancel();
     if (this.net) this.host.network.removePod(this.net);
     this.volumes.remove();
-  }
-
-  private containerStatus(c: Ctr): V1ContainerStatus {
-    const state = c.running
-      ? { running: { startedAt: c.startedAt } }
-      : c.waiting
-        ? { waiting: c.waiting }
-        : c.terminated
-          ? { terminated: c.terminated }
-          : { waiting: { reason: 'ContainerCreating' } };
-    return {
-      name: c.spec.name,
-      image: c.spec.image ?? '',
-      imageID: c.spec.image ?? '',
-      containerID: c.child?.pid ? `weft-local://${c.child.pid}` : undefined,
-      ready: c.ready,
-      started: c.started,
-      restartCount: c.restarts,
-      state,
-      lastState: c.terminated && c.running ? { terminated: c.terminated } : {},
-    };
-  }
-
-  private conditions(): V1PodCondition[] {
-    const now = new Date();
-    const apps = this.ctrs.filter((c) => c.kind === 'app');
-    const sidecars = this.ctrs.filter((c) => c.kind === 'sidecar');
-    const containersReady = this.initialized && [...apps, ...sidecars].every((c) => c.ready);
-    const cond = (type: string, ok: boolean): V1PodCondition => ({ type, status: ok ? 'True' : 'False', lastTransitionTime: now });
-    return [
-      cond('PodScheduled', true),
-      cond('PodReadyToStartContainers', Boolean(this.net)),
-      cond('Initialized', this.initialized),
-      cond('ContainersReady', containersReady),
-      cond('Ready', containersReady && !this.stopping),
-    ];
-  }
-
-  /** Writes status soon (coalescing bursts), only when it changed; transition times keep their first value. */
-  writeStatus(): void {
-    if (this.statusTimer) return;
-    this.statusTimer = setTimeout(() => {
-      this.statusTimer = undefined;
-      this.flushing = this.flushing.then(() => this.flushStatus());
-    }, 20);
-  }
-
-  private async flushStatus(): Promise<void> {
-    const ip = this.net?.ip;
-    const conditions = this.conditions();
-    const status = {
-      phase: this.phase,
-      hostIP: this.host.hostIp,
-      hostIPs: [{ ip: this.host.hostIp }],
-      podIP: ip,
-      podIPs: ip ? [{ ip }] : undefined,
-      startTime: this.startTime,
-      initContainerStatuses: this.ctrs.filter((c) => c.kind !== 'app').map((c) => this.containerStatus(c)),
-      containerStatuses: this.ctrs.filter((c) => c.kind === 'app').map((c) => this.containerStatus(c)),
-    };
-    const signature = JSON.stringify([status, conditions.map((c) => c.status)]);
-    if (signature === this.lastStatus) return;
-    this.lastStatus = signature;
-    const previous = new Map((this.pod.status?.conditions ?? []).map((c) => [c.type, c]));
-    for (const c of conditions) {
-      const p = previous.get(c.type);
-      if (p && p.status === c.status && p.lastTransitionTime) c.lastTransitionTime = p.lastTransitionTime;
-    }
-    const core = this.host.kc.makeApiClient(CoreV1Api);
-    try {
-      const updated = await core.patchNamespacedPodStatus(
-        { name: this.pod.metadata!.name!, namespace: this.pod.metadata!.namespace!, body: { status: { ...status, conditions } } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      );
-      this.pod = { ...this.pod, status: updated.status };
-    } catch (e) {
-      if ((e as { code?: number }).code !== 404) this.host.log(`pod ${this.key}: status write failed: ${(e as Error).message}`);
-      this.lastStatus = '';
-    }
   }
 }
