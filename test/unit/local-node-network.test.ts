@@ -43,6 +43,14 @@ describe('local node network: bridge, pod namespaces, hosts files and the node a
   let agent: NodeAgent | undefined;
   const children: ChildProcessWithoutNullStreams[] = [];
 
+  before(function () {
+    // Says why, and with WEFT_REQUIRE_NETNS=1 fails instead of skipping.
+    if (process.platform !== 'linux' || process.getuid?.() !== 0) {
+      skipOrRequireNetns('network namespaces need Linux and root');
+      this.skip();
+    }
+  });
+
   after(async () => {
     for (const c of children) c.kill('SIGKILL');
     await agent?.stop();
@@ -50,10 +58,6 @@ describe('local node network: bridge, pod namespaces, hosts files and the node a
   });
 
   it('connects pods through the bridge, resolves names from hosts files and removes everything', async function () {
-    if (process.platform !== 'linux' || process.getuid?.() !== 0) {
-      skipOrRequireNetns('network namespaces need Linux and root');
-      this.skip();
-    }
     net = NodeNetwork.create({ id });
     const a = net.addPod('default/a');
     const b: PodNet = net.addPod('default/b');
@@ -101,10 +105,6 @@ describe('local node network: bridge, pod namespaces, hosts files and the node a
   });
 
   it('cleanupStale removes the namespaces of a node network whose owner was killed', function () {
-    if (process.platform !== 'linux' || process.getuid?.() !== 0) {
-      skipOrRequireNetns('network namespaces need Linux and root');
-      this.skip();
-    }
     const stale = randomBytes(3).toString('hex');
     // The owner is SIGKILLed right after creating a node and a pod, so its exit hook never runs.
     const code = `import { NodeNetwork } from ${JSON.stringify(new URL('../../hack/local-cluster/node/network.ts', import.meta.url).href)};
@@ -116,10 +116,6 @@ describe('local node network: bridge, pod namespaces, hosts files and the node a
   });
 
   it('hostToolsBin gives a pod script working iptables commands on PATH', function () {
-    if (process.platform !== 'linux' || process.getuid?.() !== 0) {
-      skipOrRequireNetns('network namespaces need Linux and root');
-      this.skip();
-    }
     let bin: string;
     try {
       bin = hostToolsBin();
