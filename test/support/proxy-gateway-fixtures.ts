@@ -10,6 +10,9 @@ import * as tls from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import { createCa, issueLeaf } from '../../src/pki/certs.ts';
 import type { Ca } from '../../src/pki/certs.ts';
+import { silentLogger, type Logger } from '../../src/controllers/log.ts';
+import { defaultParts } from '../../src/proxy/sidecar-parts.ts';
+import { startSidecar, type Sidecar } from '../../src/proxy/sidecar.ts';
 import { TLS_INSPECTOR, hcm } from './envoy-objects.ts';
 
 type O = Record<string, unknown>;
@@ -152,4 +155,22 @@ export function httpsGet(
     socket.on('end', () => done(text ? undefined : 'closed'));
     socket.setTimeout(3000, () => { socket.destroy(); done('timeout'); });
   });
+}
+
+/** A proxy in gateway mode (no capture) on `configDir` and `credentialsDir`, ready; `cleanup` gets its shutdown. */
+export async function startGateway(o: { configDir: string; credentialsDir?: string; log?: Logger; cleanup: Array<() => unknown> }): Promise<Sidecar> {
+  const log = o.log ?? silentLogger;
+  const sidecar = await startSidecar({
+    configDir: o.configDir,
+    ...(o.credentialsDir ? { credentialsDir: o.credentialsDir } : {}),
+    admin: { host: '127.0.0.1', port: 0 },
+    listeners: { capture: 'none', outboundPort: 15001, inboundPort: 15006, explicit: [], gateway: true },
+    drainTimeoutMs: 500,
+    log,
+    parts: defaultParts(log),
+    pollMs: 50,
+  });
+  o.cleanup.push(() => sidecar.shutdown('test cleanup'));
+  await sidecar.ready();
+  return sidecar;
 }

@@ -14,12 +14,10 @@ import { silentLogger } from '../../src/controllers/log.ts';
 import type { Logger } from '../../src/controllers/log.ts';
 import { bindFailure } from '../../src/proxy/net/listeners.ts';
 import { simulate } from '../../src/proxy/routing/simulate.ts';
-import { defaultParts } from '../../src/proxy/sidecar-parts.ts';
-import { startSidecar } from '../../src/proxy/sidecar.ts';
 import type { ProxyConfig } from '../../src/translate/types.ts';
 import { listener, proxyConfig, routeConfig, toCluster, vhost } from '../support/envoy-objects.ts';
 import { KubeletVolume } from '../support/kubelet-volume.ts';
-import { fileTls, gatewayHcm, hostCert, httpsChain, httpsGet, nameApp, tlsInspector, webCa } from '../support/proxy-gateway-fixtures.ts';
+import { fileTls, gatewayHcm, hostCert, httpsChain, httpsGet, nameApp, startGateway, tlsInspector, webCa } from '../support/proxy-gateway-fixtures.ts';
 import { freePort } from '../support/proxy-net-fixtures.ts';
 import { staticCluster } from '../support/proxy-upstream-fixtures.ts';
 
@@ -57,17 +55,7 @@ describe('proxy gateway: HTTP servers, redirects and certificate files', functio
     cleanup.push(() => vol.remove());
     const write = (pc: ProxyConfig) => vol.write({ 'config.pb.gz': packProxyConfig(pc).gzipped });
     write(config(app.address));
-    const sidecar = await startSidecar({
-      configDir: vol.dir,
-      admin: { host: '127.0.0.1', port: 0 },
-      listeners: { capture: 'none', outboundPort: 15001, inboundPort: 15006, explicit: [], gateway: true },
-      drainTimeoutMs: 500,
-      log,
-      parts: defaultParts(log),
-      pollMs: 50,
-    });
-    cleanup.push(() => sidecar.shutdown('test cleanup'));
-    await sidecar.ready();
+    const sidecar = await startGateway({ configDir: vol.dir, log, cleanup });
     return { sidecar, write: (f: (apps: string) => ProxyConfig) => write(f(app.address)) };
   }
 

@@ -14,13 +14,11 @@ import { packProxyConfig } from '../../src/controllers/proxy-bundle.ts';
 import { createLogger } from '../../src/controllers/log.ts';
 import type { Logger } from '../../src/controllers/log.ts';
 import { createCa } from '../../src/pki/certs.ts';
-import { defaultParts } from '../../src/proxy/sidecar-parts.ts';
-import { startSidecar } from '../../src/proxy/sidecar.ts';
 import type { Sidecar } from '../../src/proxy/sidecar.ts';
 import { listener, proxyConfig, routeConfig, tcpProxy, toCluster, vhost } from '../support/envoy-objects.ts';
 import { KubeletVolume } from '../support/kubelet-volume.ts';
 import {
-  credentialFiles, hostCert, httpsChain, httpsGet, nameApp, rsaSelfSigned, sdsMutualWithSans, sdsTls, tlsInspector, webCa,
+  credentialFiles, hostCert, httpsChain, httpsGet, nameApp, rsaSelfSigned, sdsMutualWithSans, sdsTls, startGateway, tlsInspector, webCa,
 } from '../support/proxy-gateway-fixtures.ts';
 import type { HostCert } from '../support/proxy-gateway-fixtures.ts';
 import { freePort, tlsBackend } from '../support/proxy-net-fixtures.ts';
@@ -120,18 +118,7 @@ describe('proxy gateway: HTTPS servers, credentials and SNI', function () {
     creds.write(credentials);
     const logs: string[] = [];
     const log = recordingLogger(logs);
-    const sidecar: Sidecar = await startSidecar({
-      configDir: config.dir,
-      credentialsDir: creds.dir,
-      admin: { host: '127.0.0.1', port: 0 },
-      listeners: { capture: 'none', outboundPort: 15001, inboundPort: 15006, explicit: [], gateway: true },
-      drainTimeoutMs: 500,
-      log,
-      parts: defaultParts(log),
-      pollMs: 50,
-    });
-    cleanup.push(() => sidecar.shutdown('test cleanup'));
-    await sidecar.ready();
+    const sidecar: Sidecar = await startGateway({ configDir: config.dir, credentialsDir: creds.dir, log, cleanup });
     return { port, creds, logs, sidecar };
   }
 

@@ -6,14 +6,11 @@ import { expect } from 'chai';
 import { get } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
 import { packProxyConfig } from '../../src/controllers/proxy-bundle.ts';
-import { silentLogger } from '../../src/controllers/log.ts';
-import { defaultParts } from '../../src/proxy/sidecar-parts.ts';
-import { startSidecar } from '../../src/proxy/sidecar.ts';
 import { translate } from '../../src/translate/index.ts';
 import type { ProxyConfig } from '../../src/translate/types.ts';
 import { KubeletVolume } from '../support/kubelet-volume.ts';
 import { app, deployment, gateway, namespace, snapshotOf, virtualService } from '../support/mesh-fixtures.ts';
-import { credentialFiles, hostCert, httpsGet, nameApp, webCa } from '../support/proxy-gateway-fixtures.ts';
+import { credentialFiles, hostCert, httpsGet, nameApp, startGateway, webCa } from '../support/proxy-gateway-fixtures.ts';
 import { freePort, readAll, tlsBackend } from '../support/proxy-net-fixtures.ts';
 
 type O = Record<string, unknown>;
@@ -100,18 +97,7 @@ describe('proxy gateway: translated Gateway config end to end', function () {
       'outbound|8080||web.shop.svc.cluster.local': web.address, 'outbound|443||db.shop.svc.cluster.local': db.address,
     })).gzipped });
     creds.write({ ...credentialFiles('shop-cert', shop), ...credentialFiles('partners-cert', { ...partners, ca }) });
-    const sidecar = await startSidecar({
-      configDir: config.dir,
-      credentialsDir: creds.dir,
-      admin: { host: '127.0.0.1', port: 0 },
-      listeners: { capture: 'none', outboundPort: 15001, inboundPort: 15006, explicit: [], gateway: true },
-      drainTimeoutMs: 500,
-      log: silentLogger,
-      parts: defaultParts(),
-      pollMs: 50,
-    });
-    cleanup.push(() => sidecar.shutdown('test cleanup'));
-    await sidecar.ready();
+    await startGateway({ configDir: config.dir, credentialsDir: creds.dir, cleanup });
 
     const redirect = await new Promise<[number, string | undefined]>((resolve, reject) => {
       get({ host: '127.0.0.1', port: http, path: '/cart?id=7', headers: { host: 'shop.example.com' }, agent: false }, (res) => {
