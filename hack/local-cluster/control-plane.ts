@@ -1,7 +1,7 @@
 // A real Kubernetes control plane on loopback: etcd + kube-apiserver (+ kube-controller-manager when asked),
 // with generated certificates, an admin kubeconfig and the RBAC authorizer. Used by the integration tests and
 // the demo. In: options. Out: a running ControlPlane with its kubeconfig; stop() removes everything.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -9,15 +9,11 @@ import { join, resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { createCa, issueLeaf, signingKeyPair, type Ca, type KeyPairPem } from '../../src/pki/certs.ts';
-import { freePort, startProcess, stopProcess, waitFor, type Proc } from './processes.ts';
+import { freePort, runCommand, startProcess, stopProcess, waitFor, type CommandResult, type Proc } from './processes.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 
-export interface KubectlResult {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
+export type KubectlResult = CommandResult;
 
 export interface ControlPlaneOptions {
   /** Also run kube-controller-manager (EndpointSlices, garbage collection, service accounts…). */
@@ -216,16 +212,7 @@ export class ControlPlane {
    * calls back (a webhook under test, an in-process operator), which a synchronous kubectl would starve.
    */
   kubectlAsync(args: string[], input?: string): Promise<KubectlResult> {
-    return new Promise((resolveRun, reject) => {
-      const child = spawn(join(this.bin, 'kubectl'), ['--kubeconfig', this.kubeconfigPath, ...args]);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-      child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-      child.on('error', reject);
-      child.on('close', (code) => resolveRun({ status: code ?? -1, stdout, stderr }));
-      child.stdin.end(input ?? '');
-    });
+    return runCommand(join(this.bin, 'kubectl'), ['--kubeconfig', this.kubeconfigPath, ...args], input);
   }
 
   /** Stops kube-apiserver and starts it again on the same port and etcd: clients see a real outage. */

@@ -41,6 +41,26 @@ export async function stopProcess(p: Proc, graceMs = 5000): Promise<void> {
   clearTimeout(timer);
 }
 
+export interface CommandResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A command run to completion without blocking, its output collected; `input` goes to its stdin. */
+export function runCommand(bin: string, args: string[], input?: string, timeoutMs?: number): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    const child = spawn(bin, args, { timeout: timeoutMs });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('error', (e) => resolve({ status: -1, stdout, stderr: stderr + String(e) }));
+    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
 /** A port that was free a moment ago on 127.0.0.1 (the kernel picks it). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -4,9 +4,9 @@
 // where a Docker engine answers). A tier that cannot run here is skipped with its reason, never passed.
 // The suite talks to a tier only through MeshTarget: kubectl, exec in a pod, a request from outside the mesh, and
 // stopping or restarting the operator.
-import { spawn } from 'node:child_process';
 import type { KubectlResult } from '../../hack/local-cluster/control-plane.ts';
 import type { LocalMesh } from '../../hack/local-cluster/mesh.ts';
+import { runCommand } from '../../hack/local-cluster/processes.ts';
 
 export interface ExecResult {
   code: number;
@@ -40,26 +40,13 @@ export function localTarget(mesh: LocalMesh): MeshTarget {
   };
 }
 
-function run(cmd: string, args: string[], input?: string, timeoutMs = 120_000): Promise<KubectlResult> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { timeout: timeoutMs });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', (e) => resolve({ status: -1, stdout, stderr: String(e) }));
-    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
-}
-
 /**
  * A real cluster through kubectl. weft is installed from config/ (images weft:0.1.0 and the weft-examples/* images
  * of hack/build-images.sh loadable by its nodes); requests from outside the mesh run the sample client in the
  * e2e suite's non-mesh namespace.
  */
 export function kubectlTarget(name: string, kubectlBin: string, kubeconfig: string, outsider: { namespace: string; selector: string }): MeshTarget {
-  const kubectl = (args: string[], input?: string, timeoutMs?: number) => run(kubectlBin, ['--kubeconfig', kubeconfig, ...args], input, timeoutMs);
+  const kubectl = (args: string[], input?: string, timeoutMs?: number) => runCommand(kubectlBin, ['--kubeconfig', kubeconfig, ...args], input, timeoutMs);
   const must = async (args: string[]) => {
     const r = await kubectl(args);
     if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim()}`);
