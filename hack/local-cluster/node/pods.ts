@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { KubeConfig, V1Container, V1Pod } from '@kubernetes/client-node';
 import type { NodeAgent } from './agent-client.ts';
-import { ImageError, launch, programFor, runIn, signalGroup, type Mount } from './containers.ts';
+import { ImageError, launch, programFor, runIn, signalGroup, type Launch, type Mount } from './containers.ts';
 import { containerEnv } from './env.ts';
 import type { NodeNetwork, PodNet } from './network.ts';
 import { PodStatusWriter, type Ctr } from './pod-status.ts';
@@ -43,6 +43,7 @@ export class PodRuntime {
   private readonly podDir: string;
   private readonly host: PodHost;
   private readonly status: PodStatusWriter;
+  private readonly launched = new Map<string, Omit<Launch, 'logFile'>>();
 
   constructor(pod: V1Pod, host: PodHost) {
     this.host = host;
@@ -143,7 +144,7 @@ export class PodRuntime {
     return { uid, gid };
   }
 
-  private async launchSpec(c: V1Container) {
+  private async launchSpec(c: V1Container): Promise<Omit<Launch, 'logFile'>> {
     const program = programFor(c, this.host.weftImageRoot);
     const env = await containerEnv(this.host.kc, this.pod, c);
     return { netns: this.net!.ns, ...this.userOf(c), mounts: this.mountsOf(c), program, env, toolsBin: this.host.toolsBin };
@@ -153,7 +154,8 @@ export class PodRuntime {
   async exec(container: string, argv: string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
     const c = this.ctrs.find((x) => x.spec.name === container);
     if (!c || !this.net) throw new Error(`pod ${this.key} has no running container ${container}`);
-    const spec = await this.launchSpec(c.spec);
+    // The environment the container started with (as a runtime keeps it): exec probes do not re-read it each time.
+    const spec = this.launched.get(container) ?? (await this.launchSpec(c.spec));
     const program = { ...spec.program, argv: argv[0] === 'node' ? [process.execPath, ...argv.slice(1)] : argv };
     return runIn({ ...spec, program }, timeoutMs);
   }
@@ -175,6 +177,7 @@ export class PodRuntime {
       if (c.kind !== 'init') void c.exited.then(() => (this.stopping ? undefined : this.startContainer(c)));
       return;
     }
+    this.launched.set(c.spec.name, spec);
     const child = launch({ ...spec, logFile: this.logFile(c.spec.name) });
     c.child = child;
     c.running = true;
