@@ -6,8 +6,9 @@ import { apply, stopSharedMesh } from '../test/support/e2e-mesh.ts';
 import { webRoute } from '../test/e2e/manifests.ts';
 import { applyToServed, e2eWorkloads } from '../test/e2e/workloads.ts';
 import { e2eTiers } from '../test/support/e2e-tiers.ts';
+import { percentile } from './proxy-load.ts';
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)]!;
+const pct = (sorted: number[], p: number) => percentile(sorted, p * 100);
 
 export async function runServed(log: (line: string) => void): Promise<Record<string, unknown>> {
   const w = e2eWorkloads(e2eTiers().find((t) => t.name === 'local')!);
