@@ -110,6 +110,58 @@ export interface MeshOptions {
   clusterDomain: string;
   trustDomain: string;
   outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /** MeshConfig `extensionProviders` (CUSTOM AuthorizationPolicy authorizers; tracing/logging providers kept as
+   * given for the kinds that read them). */
+  extensionProviders: readonly ExtensionProvider[];
+  /** MeshConfig `pathNormalization.normalization`: how connection managers normalize paths before routing and
+   * authorization. weft's default is DECODE_AND_MERGE_SLASHES (Istio's recommended setting, not its BASE default)
+   * so `/a/../admin`, `//admin` and `/%2Fadmin` all reach policy as `/admin`. */
+  pathNormalization: PathNormalization;
+  /** Keys fetched from RequestAuthentication `jwksUri`s by the operator: the JWKS JSON, or why it is missing. */
+  jwks: Readonly<Record<string, JwksFetch>>;
+}
+
+export type PathNormalization = 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
+
+export type JwksFetch = { keys: string; fetchedAt?: string } | { error: string };
+
+/** Istio MeshConfig.ExtensionProvider (the authorizer kinds weft carries out; others kept as given). */
+export interface ExtensionProvider {
+  name: string;
+  envoyExtAuthzHttp?: ExtAuthzHttpProvider;
+  envoyExtAuthzGrpc?: ExtAuthzGrpcProvider;
+  [kind: string]: unknown;
+}
+
+export interface ExtAuthzBody {
+  maxRequestBytes?: number;
+  allowPartialMessage?: boolean;
+  packAsBytes?: boolean;
+}
+
+export interface ExtAuthzHttpProvider {
+  /** `[<Namespace>/]<Hostname>` of a Service or ServiceEntry. */
+  service: string;
+  port: number;
+  timeout?: string;
+  pathPrefix?: string;
+  failOpen?: boolean;
+  statusOnError?: string;
+  includeRequestHeadersInCheck?: string[];
+  includeAdditionalHeadersInCheck?: Record<string, string>;
+  includeRequestBodyInCheck?: ExtAuthzBody;
+  headersToUpstreamOnAllow?: string[];
+  headersToDownstreamOnDeny?: string[];
+  headersToDownstreamOnAllow?: string[];
+}
+
+export interface ExtAuthzGrpcProvider {
+  service: string;
+  port: number;
+  timeout?: string;
+  failOpen?: boolean;
+  statusOnError?: string;
+  includeRequestBodyInCheck?: ExtAuthzBody;
 }
 
 export const DEFAULT_MESH_OPTIONS: MeshOptions = {
@@ -117,6 +169,9 @@ export const DEFAULT_MESH_OPTIONS: MeshOptions = {
   clusterDomain: 'cluster.local',
   trustDomain: 'cluster.local',
   outboundTrafficPolicy: 'ALLOW_ANY',
+  extensionProviders: [],
+  pathNormalization: 'DECODE_AND_MERGE_SLASHES',
+  jwks: {},
 };
 
 /** `Kind/namespace/name`: how config objects are named in dependency sets and status. */
