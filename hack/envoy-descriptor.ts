@@ -53,6 +53,9 @@ const ROOT_TYPES = [
   'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
   'envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute',
   'envoy.extensions.filters.http.grpc_web.v3.GrpcWeb',
+  // what the sidecar says to an external authorizer over gRPC (ext_authz grpc_service)
+  'envoy.service.auth.v3.CheckRequest',
+  'envoy.service.auth.v3.CheckResponse',
   // transport sockets and upstream protocol options
   'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
   'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
