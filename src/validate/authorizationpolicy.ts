@@ -3,7 +3,7 @@
 // offline path refuses the same objects, plus the mesh's checks of actions, sources, operations and conditions.
 import type { AuthorizationPolicy, AuthorizationPolicySpec } from '../api/authorizationpolicy.ts';
 import { checkIpOrCidr } from './common.ts';
-import { checkCondition, checkMatchString, checkMethod, checkPath, checkPortString, checkServiceAccount } from './authz-values.ts';
+import { checkCondition, checkMatchString, checkMethod, checkPath, checkPortString, checkServiceAccount, methodWarning } from './authz-values.ts';
 import { checkPolicyScope } from './policy-scope.ts';
 import { at, Findings, type ValidationResult } from './result.ts';
 
@@ -93,6 +93,13 @@ function checkOperation(f: Findings, path: string, op: Operation): boolean {
     f.error(path, 'operation must set at least one field (hosts, ports, methods, paths, ...)');
   }
   for (const [k, check] of OPERATION_FIELDS) checkList(f, at(path, k), op[k], check);
+  for (const k of ['methods', 'notMethods'] as const) {
+    const list = op[k];
+    if (Array.isArray(list)) list.forEach((m, i) => {
+      const w = typeof m === 'string' ? methodWarning(m) : undefined;
+      if (w) f.warn(at(at(path, k), i), w);
+    });
+  }
   for (const p of [...(op.paths ?? []), ...(op.notPaths ?? [])]) {
     if (typeof p === 'string' && p !== '' && !p.startsWith('/') && !p.startsWith('*')) {
       f.warn(at(path, op.paths?.includes(p) ? 'paths' : 'notPaths'),

@@ -26,14 +26,20 @@ export function checkPortString(value: string): string | undefined {
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-/** HTTP methods are tokens and case-sensitive; a lower-case method never matches a real request. */
+/** Methods only have to be non-empty (Istio's webhook checks no more); what never matches is a warning. */
 export function checkMethod(value: string): string | undefined {
-  const base = checkMatchString(value);
-  if (base) return base;
+  return value === '' ? 'empty value not allowed' : undefined;
+}
+
+/** HTTP methods are case-sensitive tokens: a lower-case or malformed method never matches a real request. */
+export function methodWarning(value: string): string | undefined {
+  if (value === '') return undefined;
+  const wildcard = checkMatchString(value);
+  if (wildcard) return `${wildcard}, so it never matches a real method`;
   const name = value.replace(/^\*|\*$/g, '');
-  if (name !== '' && !TOKEN.test(name)) return `"${value}" is not a valid HTTP method`;
+  if (name !== '' && !TOKEN.test(name)) return `"${value}" is not a valid HTTP method, so it never matches a request`;
   if (name !== name.toUpperCase()) {
-    return `"${value}": HTTP methods are case-sensitive and written in upper case (e.g. "${name.toUpperCase()}")`;
+    return `"${value}": HTTP methods are case-sensitive and written in upper case (e.g. "${name.toUpperCase()}"), so it never matches a request`;
   }
   return undefined;
 }

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import type { AuthorizationPolicy } from '../../src/api/authorizationpolicy.ts';
 import { validateAuthorizationPolicy } from '../../src/validate/authorizationpolicy.ts';
-import { checkMatchString, checkMethod, checkPath } from '../../src/validate/authz-values.ts';
+import { checkMatchString, checkMethod, checkPath, methodWarning } from '../../src/validate/authz-values.ts';
 import { formatFinding } from '../../src/validate/result.ts';
 
 const errorsOf = (obj: AuthorizationPolicy): string[] => validateAuthorizationPolicy(obj).errors.map(formatFinding);
@@ -41,12 +41,23 @@ describe('validate/authorizationpolicy', () => {
     expect(checkPath('/a/{*}/b*')).to.include('not allowed');
   });
 
-  it('wants upper-case HTTP method tokens', () => {
+  it('accepts any non-empty HTTP method, as Istio does, and warns about those that never match', () => {
     expect(checkMethod('GET')).to.equal(undefined);
-    expect(checkMethod('PROPFIND')).to.equal(undefined);
-    expect(checkMethod('G*')).to.equal(undefined);
-    expect(checkMethod('Get')).to.include('"GET"');
-    expect(checkMethod('GET POST')).to.include('not a valid HTTP method');
+    expect(checkMethod('get')).to.equal(undefined);
+    expect(checkMethod('')).to.include('empty');
+    expect(methodWarning('GET')).to.equal(undefined);
+    expect(methodWarning('PROPFIND')).to.equal(undefined);
+    expect(methodWarning('G*')).to.equal(undefined);
+    expect(methodWarning('Get')).to.include('"GET"');
+    expect(methodWarning('GET POST')).to.include('not a valid HTTP method');
+    const r = validateAuthorizationPolicy(ap({ rules: [{ to: [{ operation: { methods: ['get', 'method-prefix-*', 'G*T'], notMethods: ['put'] } }] }] }));
+    expect(r.errors).to.deep.equal([]);
+    expect(r.warnings.map((w) => w.field)).to.deep.equal([
+      'spec.rules[0].to[0].operation.methods[0]',
+      'spec.rules[0].to[0].operation.methods[1]',
+      'spec.rules[0].to[0].operation.methods[2]',
+      'spec.rules[0].to[0].operation.notMethods[0]',
+    ]);
   });
 
   it('warns that a DENY rule with only HTTP attributes also denies TCP traffic', () => {
