@@ -228,7 +228,7 @@ function checkFault(fault: NonNullable<HTTPRoute['fault']>, path: string, f: Fin
     else if (d.exponentialDelay !== undefined) {
       duration(d.exponentialDelay, at(p, 'exponentialDelay'), f);
       f.error(at(p, 'exponentialDelay'), 'exponentialDelay is not supported; use fixedDelay');
-    } else f.error(p, 'delay needs fixedDelay');
+    } else f.warn(p, 'delay has no fixedDelay, so it delays nothing');
     if (d.percentage) percent(checkFractionalPercent(d.percentage.value ?? 0), at(p, 'percentage', 'value'), f);
     if (d.percent !== undefined) {
       percent(checkPercent(d.percent), at(p, 'percent'), f);
