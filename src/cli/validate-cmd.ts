@@ -8,6 +8,7 @@ import { validateResource, withNamespace } from '../validate/index.ts';
 import type { Finding } from '../validate/result.ts';
 import { formatFinding } from '../validate/result.ts';
 import { checkSchema, normalize } from '../validate/schema.ts';
+import { isIstioGroup, unsupportedIstioKind } from '../validate/istio-kinds.ts';
 import { key, loadCrdSchemas } from './crds.ts';
 import type { CrdSchemas } from './crds.ts';
 import { parseYamlDocuments } from './yaml.ts';
@@ -17,7 +18,7 @@ export interface ValidateArgs {
   /** Namespace assumed for documents without one, as kubectl's current namespace would be. */
   namespace: string;
   rootNamespace?: string;
-  /** Skip documents of mesh API groups whose kind weft does not serve (e.g. Sidecar) instead of reporting them. */
+  /** Skip documents of Istio's API groups whose kind weft does not serve (e.g. Telemetry) instead of reporting them. */
   skipUnknown: boolean;
   crdsDir?: string;
 }
@@ -61,16 +62,20 @@ export function runValidate(args: ValidateArgs, io: Io): number {
         report(io, totals, where, [{ field: '<document>', message: 'not a Kubernetes object (expected a mapping)' }], []);
         continue;
       }
-      if (!meshGroups.has(groupOf(obj))) {
+      const group = groupOf(obj);
+      if (!meshGroups.has(group) && !isIstioGroup(group)) {
         // Deployments, Services…: the API server's business, not weft's. A mixed manifest directory validates.
         totals.skipped++;
         continue;
       }
-      const { errors, warnings, unknown } = checkDocument(obj, crds, args);
-      if (unknown && args.skipUnknown) {
-        totals.skipped++;
+      const unsupported = unsupportedIstioKind(String(obj.apiVersion), typeof obj.kind === 'string' ? obj.kind : '');
+      if (unsupported !== undefined) {
+        // Istio's Telemetry, EnvoyFilter, WasmPlugin…: never silently passed as if weft applied them.
+        if (args.skipUnknown) totals.skipped++;
+        else report(io, totals, `${where} ${describe(obj, args.namespace)}`, [{ field: 'kind', message: unsupported }], []);
         continue;
       }
+      const { errors, warnings } = checkDocument(obj, crds, args);
       report(io, totals, `${where} ${describe(obj, args.namespace)}`, errors, warnings);
     }
   }
@@ -96,7 +101,7 @@ function checkDocument(obj: Record<string, unknown>, crds: Map<string, CrdSchema
     const schema = crd.versions.get(version);
     if (!schema) {
       const served = [...crd.versions.keys()].map((v) => `"${group}/${v}"`).join(', ');
-      return { errors: [{ field: 'apiVersion', message: `Unsupported value: "${apiVersion}": supported values: ${served}` }], warnings: [], unknown: false };
+      return { errors: [{ field: 'apiVersion', message: `Unsupported value: "${apiVersion}": supported values: ${served}` }], warnings: [] };
     }
     // With a status subresource the API server drops status on create and update: nothing there is checked.
     if (crd.statusSubresource) {
@@ -117,8 +122,7 @@ function checkDocument(obj: Record<string, unknown>, crds: Map<string, CrdSchema
   }
   const seen = new Set(errors.map(formatFinding));
   for (const e of semantic.errors) if (!seen.has(formatFinding(e))) errors.push(e);
-  const unknown = !crd && semantic.errors.some((e) => e.field === 'kind');
-  return { errors, warnings: semantic.warnings, unknown };
+  return { errors, warnings: semantic.warnings };
 }
 
 function report(io: Io, totals: Totals, prefix: string, errors: readonly Finding[], warnings: readonly Finding[]): void {

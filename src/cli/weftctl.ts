@@ -27,8 +27,9 @@ validate flags:
   -f, --filename FILE     file, directory or "-" (repeatable)
   -n, --namespace NS      namespace for documents that set none (default "default")
       --root-namespace NS the mesh root namespace (default "weft-system")
-      --skip-unknown      ignore kinds of the mesh API groups that weft does not serve (e.g. Sidecar)
-                          instead of reporting them; documents of other groups (Deployment…) are always skipped
+      --skip-unknown      skip kinds of Istio's API groups (*.istio.io) that weft does not support (EnvoyFilter,
+                          Telemetry, WasmPlugin…) instead of reporting them as "not supported by weft" (an
+                          error); documents of other groups (Deployment…) are always skipped
 
 proxy-config reads the workload's ConfigMap weft-proxy-<workload> and prints its listeners, routes, clusters
 and endpoints (KIND: listeners, routes, clusters, endpoints or all; default all). A pod is followed to its

@@ -122,17 +122,36 @@ spec:
     expect(r.stdout).to.match(/2 document\(s\): 2 valid, 0 invalid/);
   });
 
-  it('reports unknown mesh kinds and unserved versions, and skips other API groups', () => {
-    const sidecar = 'apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: sc}\n';
-    const r = weftctl(['validate', '-f', '-'], `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n---\n${vs('x').replace('/v1', '/v2')}---\n${sidecar}`);
+  it('reports unserved versions, and skips other API groups', () => {
+    const r = weftctl(['validate', '-f', '-'], `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n---\n${vs('x').replace('/v1', '/v2')}`);
     expect(r.status).to.equal(1);
     expect(r.stdout).not.to.include('Deployment');
     expect(r.stdout).to.match(/<stdin>:1 VirtualService shop\/x: apiVersion: Unsupported value: "networking.istio.io\/v2"/);
-    expect(r.stdout).to.match(/<stdin>:2 Sidecar default\/sc: kind: unknown kind "Sidecar"/);
     expect(r.stdout).to.match(/, 1 skipped$/m);
-    const skipped = weftctl(['validate', '--skip-unknown', '-f', '-'], `apiVersion: v1\nkind: Service\nmetadata: {name: web}\n---\n${sidecar}`);
+  });
+
+  it('reports every kind of Istio\'s API groups that weft does not support, unless --skip-unknown', () => {
+    const doc = (apiVersion: string, kind: string, name: string) => `apiVersion: ${apiVersion}\nkind: ${kind}\nmetadata: {name: ${name}}\nspec: {}\n`;
+    const input = [
+      doc('telemetry.istio.io/v1', 'Telemetry', 'mesh-default'),
+      doc('extensions.istio.io/v1alpha1', 'WasmPlugin', 'plugin'),
+      doc('networking.istio.io/v1alpha3', 'EnvoyFilter', 'filter'),
+      doc('networking.istio.io/v1', 'Sidecar', 'sc'),
+      doc('networking.istio.io/v1beta1', 'ProxyConfig', 'pc'),
+      doc('networking.istio.io/v1', 'WorkloadGroup', 'wg'),
+      doc('install.istio.io/v1alpha1', 'IstioOperator', 'op'),
+      doc('v1', 'ConfigMap', 'cm'),
+    ].join('---\n');
+    const r = weftctl(['validate', '-f', '-'], input);
+    expect(r.status, r.stdout).to.equal(1);
+    const kinds = ['Telemetry', 'WasmPlugin', 'EnvoyFilter', 'Sidecar', 'ProxyConfig', 'WorkloadGroup', 'IstioOperator'];
+    kinds.forEach((kind, i) => {
+      expect(r.stdout).to.match(new RegExp(`^<stdin>:${i} ${kind} default/\\S+: kind: .*${kind}.* is not supported by weft`, 'm'));
+    });
+    expect(r.stdout).to.match(/7 document\(s\): 0 valid, 7 invalid \(7 error\(s\), 0 warning\(s\)\), 1 skipped/);
+    const skipped = weftctl(['validate', '--skip-unknown', '-f', '-'], input);
     expect(skipped.status, skipped.stdout).to.equal(0);
-    expect(skipped.stdout).to.match(/0 document\(s\): 0 valid, 0 invalid \(0 error\(s\), 0 warning\(s\)\), 2 skipped/);
+    expect(skipped.stdout).to.match(/0 document\(s\): 0 valid, 0 invalid \(0 error\(s\), 0 warning\(s\)\), 8 skipped/);
   });
 
   it('prints warnings with a warning: prefix without failing', () => {
