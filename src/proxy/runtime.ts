@@ -116,7 +116,7 @@ export interface ClusterManager {
 }
 
 /** Envoy response flags the sidecar sets. */
-export type ResponseFlag = 'UH' | 'UF' | 'UO' | 'NR' | 'URX' | 'UT' | 'DC' | 'UC' | 'FI' | 'DI' | 'NC' | 'UR' | 'UPE' | 'RL' | 'DPE';
+export type ResponseFlag = 'UH' | 'UF' | 'UO' | 'NR' | 'URX' | 'UT' | 'DC' | 'UC' | 'FI' | 'DI' | 'NC' | 'UR' | 'UPE' | 'RL' | 'DPE' | 'UAEX';
 
 export type Reporter = 'source' | 'destination';
 
@@ -147,6 +147,28 @@ export interface HttpRecord {
   traceId?: string;
   spanId?: string;
   userAgent?: string;
+  /** Envoy's response code details when a filter answered (rbac_access_denied_matched_policy[…], …). */
+  details?: string;
+  /** An RBAC LOG (AUDIT) policy matched: the policy's name. */
+  audit?: string;
+  /** Shadow (dry-run) results and other hints the filters left for the access log. */
+  logHints?: Readonly<Record<string, string>>;
+}
+
+/** One authorization decision of a filter (RBAC enforced or shadow rules, ext_authz). */
+export interface AuthzRecord {
+  protocol: 'http' | 'tcp';
+  /** The filter's name in the chain (envoy.filters.http.rbac, envoy.filters.network.rbac, …). */
+  filter: string;
+  action: 'ALLOW' | 'DENY' | 'LOG' | 'CUSTOM';
+  /** `logged`: a LOG policy matched. */
+  decision: 'allowed' | 'denied' | 'logged';
+  /** The policy that decided; undefined when none matched. */
+  policy?: string;
+  /** Shadow rules (Istio's dry-run and CUSTOM markers): evaluated, not enforced. */
+  dryRun: boolean;
+  /** The shadow rules' stat prefix (istio_dry_run_allow_, istio_ext_authz_, …). */
+  prefix?: string;
 }
 
 export interface TcpRecord {
@@ -163,6 +185,8 @@ export interface TcpRecord {
   source: PeerInfo;
   destination: PeerInfo & { service?: { host: string; name: string; namespace: string } };
   connectionSecurityPolicy: 'mutual_tls' | 'none' | 'unknown';
+  /** Why the proxy closed the connection itself (rbac_access_denied_matched_policy[…]). */
+  details?: string;
 }
 
 export interface Telemetry {
@@ -172,6 +196,8 @@ export interface Telemetry {
   /** A config or identity file was rejected (the proxy stays on last-known-good). */
   configRejected(what: 'config' | 'identity', reason: string): void;
   configAccepted(what: 'config' | 'identity', version: string): void;
+  /** An authorization filter decided (weft_authz_decisions_total). */
+  authz?(r: AuthzRecord): void;
 }
 
 /** Everything a connection handler needs besides its connection. */

@@ -30,8 +30,11 @@ export interface FilterRequest {
   details: string | undefined;
   /** Access log hints: `audit` when an AUDIT (RBAC LOG) policy matched; shadow (dry-run) results. */
   readonly logHints: Record<string, string>;
-  /** Ends the request with a proxy-made response (the stages after this one and the router do not run). */
-  reply(r: LocalReply, flags: ResponseFlag[], details?: string): void;
+  /** Ends the request with a proxy-made response (the stages after this one and the router do not run).
+   * `raw`: answer as is even when the request is gRPC (no trailers-only grpc-status conversion; CORS preflights). */
+  reply(r: LocalReply, flags: ResponseFlag[], details?: string, raw?: boolean): void;
+  /** Adds a response flag to the request's record without answering (DI for an injected delay). */
+  flag(f: ResponseFlag): void;
   /** The downstream went away or the request already ended: an asynchronous stage stops here. */
   readonly done: boolean;
 }
