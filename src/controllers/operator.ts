@@ -22,6 +22,7 @@ import { DEPENDENCIES, RECONCILED, queueKey, reconcile, type Validate } from './
 import { MESH_TYPES, PODS, SERVICES, type ResourceType } from './resources.ts';
 import { KubeStatusWriter, type StatusObject, type StatusWriter } from './status-writer.ts';
 import { realTimers, type Timers } from './timers.ts';
+import { startUnsupportedKinds } from './unsupported-kinds.ts';
 import { Requeue, WorkQueue } from './workqueue.ts';
 
 export { DEFAULT_LEASE_NAME, DEFAULT_NAMESPACE } from './operator-defaults.ts';
@@ -65,6 +66,8 @@ export interface OperatorOptions {
   distribution?: false | Pick<DistributionSetup, 'writer' | 'tuning'>;
   /** Workload certificates and trust bundles from the mesh CA (default on); `false` turns them off. */
   workloadIdentity?: false | IdentityOptions;
+  /** Events on objects of Istio kinds weft does not support, where their CRDs are installed (default on). */
+  unsupportedKinds?: false | { discoveryPeriodMs?: number };
 }
 
 export interface Operator {
@@ -222,6 +225,8 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   });
 
   for (const inf of all) inf.start();
+  const unsupported = opts.unsupportedKinds === false ? undefined
+    : startUnsupportedKinds({ kubeConfig: kc, log: log.child('unsupported-kinds'), isLeader: () => leading && synced && !stopping, identity, timers, ...opts.unsupportedKinds });
   const syncedAll = Promise.all(all.map((i) => i.waitForSync())).then(() => {
     synced = true;
     log.info('caches synced', { kinds: all.map((i) => i.type.plural) });
@@ -288,6 +293,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
       // Finish in-flight writes before giving up the lease, so a successor never races our last write.
       await distribution?.loop.stop();
       await workloadIdentity?.stop();
+      await unsupported?.stop();
       await queue.shutdown();
       leading = false;
       await elector?.stop();
