@@ -58,10 +58,13 @@ function filterChainMatch(m: ChainMatch): EnvoyObject {
   return out;
 }
 
-function chainFilters(e: OutboundEntry, c: ChainOpt): EnvoyObject[] {
+function chainFilters(ctx: TranslateContext, e: OutboundEntry, c: ChainOpt): EnvoyObject[] {
   if (c.kind === 'network') return c.filters;
   const name = listenerName(e.bind, e.port);
-  return [httpConnectionManagerFilter({ statPrefix: `outbound_${name}`, routes: { kind: 'rds', name: c.rds }, protocol: c.protocol, direction: 'outbound' })];
+  return [httpConnectionManagerFilter({
+    statPrefix: `outbound_${name}`, routes: { kind: 'rds', name: c.rds }, protocol: c.protocol, direction: 'outbound',
+    pathNormalization: ctx.snapshot.options.pathNormalization,
+  })];
 }
 
 export function outboundListener(ctx: TranslateContext, e: OutboundEntry): EnvoyObject {
@@ -84,7 +87,7 @@ export function outboundListener(ctx: TranslateContext, e: OutboundEntry): Envoy
   let fallback: EnvoyObject | undefined;
   const chains: EnvoyObject[] = [];
   for (const c of e.chains) {
-    const chain: EnvoyObject = { filters: chainFilters(e, c) };
+    const chain: EnvoyObject = { filters: chainFilters(ctx, e, c) };
     // A chain without conditions is the listener's default, so a half-matching connection never drops.
     if (matchesAll(c.match)) fallback ??= chain;
     else chains.push({ filterChainMatch: filterChainMatch(c.match), ...chain });

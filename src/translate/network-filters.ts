@@ -1,7 +1,7 @@
 // Building blocks of listeners: the tcp_proxy and http_connection_manager network filters, the listener
 // filters (original_dst, tls_inspector, http_inspector), addresses and CIDR ranges. Plain values in, Envoy v3
 // objects out (envoy.config.listener.v3 and the filter extensions' typed configs).
-import type { Protocol } from '../model/types.ts';
+import { DEFAULT_MESH_OPTIONS, type PathNormalization, type Protocol } from '../model/types.ts';
 import { any, bool, duration, u32 } from './envoy/values.ts';
 import { httpFilters } from './http-filters.ts';
 import type { EnvoyObject } from './types.ts';
@@ -55,10 +55,26 @@ export interface HcmOptions {
   protocol: Protocol;
   /** A gateway is where clients enter: it trusts the peer address it sees (useRemoteAddress), as Istio's do. */
   direction: 'inbound' | 'outbound' | 'gateway';
+  /** MeshConfig pathNormalization (the mesh default when absent). */
+  pathNormalization?: PathNormalization;
+  /** Authentication and authorization filters (src/translate/authz), ahead of the chain's own filters. */
+  securityFilters?: readonly EnvoyObject[];
+}
+
+/** The HCM fields of a path normalization setting, as Istio sets them (NONE leaves Envoy's defaults). */
+export function pathNormalizationFields(mode: PathNormalization): EnvoyObject {
+  switch (mode) {
+    case 'NONE': return { pathWithEscapedSlashesAction: 'KEEP_UNCHANGED' };
+    case 'BASE': return { normalizePath: bool(true), pathWithEscapedSlashesAction: 'KEEP_UNCHANGED' };
+    case 'MERGE_SLASHES': return { normalizePath: bool(true), mergeSlashes: true, pathWithEscapedSlashesAction: 'KEEP_UNCHANGED' };
+    case 'DECODE_AND_MERGE_SLASHES':
+    default:
+      return { normalizePath: bool(true), mergeSlashes: true, pathWithEscapedSlashesAction: 'UNESCAPE_AND_FORWARD' };
+  }
 }
 
 /**
- * HttpConnectionManager as a sidecar uses it: automatic codec, paths normalized (escaped slashes kept),
+ * HttpConnectionManager as a sidecar uses it: automatic codec, paths normalized as the mesh says,
  * websocket upgrades, no stream idle timeout, the client's address not trusted (`useRemoteAddress` false) except
  * on gateways. Inbound it forwards the peer certificate's details in x-forwarded-client-cert.
  */
@@ -69,12 +85,11 @@ export function httpConnectionManagerFilter(o: HcmOptions): EnvoyObject {
   } else {
     config.routeConfig = o.routes.routeConfig;
   }
-  config.httpFilters = httpFilters(o.protocol);
+  config.httpFilters = [...(o.securityFilters ?? []), ...httpFilters(o.protocol)];
   config.useRemoteAddress = bool(o.direction === 'gateway');
   config.upgradeConfigs = [{ upgradeType: 'websocket' }];
   config.streamIdleTimeout = duration(0);
-  config.normalizePath = bool(true);
-  config.pathWithEscapedSlashesAction = 'KEEP_UNCHANGED';
+  Object.assign(config, pathNormalizationFields(o.pathNormalization ?? DEFAULT_MESH_OPTIONS.pathNormalization));
   if (o.direction === 'inbound') {
     config.forwardClientCertDetails = 'APPEND_FORWARD';
     config.setCurrentClientCertDetails = { subject: bool(true), dns: true, uri: true };
