@@ -24,6 +24,7 @@ const includeDirs = [
  */
 const ROOT_TYPES = [
   'weft.v1.ProxyBundle',
+  'weft.v1.IstioAuthn',
   'envoy.config.listener.v3.Listener',
   'envoy.config.route.v3.RouteConfiguration',
   'envoy.config.cluster.v3.Cluster',
@@ -53,6 +54,8 @@ const ROOT_TYPES = [
   'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
   'envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute',
   'envoy.extensions.filters.http.grpc_web.v3.GrpcWeb',
+  // RBAC path templates (AuthorizationPolicy paths with {*} / {**})
+  'envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig',
   // what the sidecar says to an external authorizer over gRPC (ext_authz grpc_service)
   'envoy.service.auth.v3.CheckRequest',
   'envoy.service.auth.v3.CheckResponse',
