@@ -1,0 +1,121 @@
+// The jwt_authn HTTP filter (envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication) as a Stage. In: the
+// filter config (providers, rules, requirement_map, bypass_cors_preflight) compiled once; per request the first
+// matching rule's requirement runs over a scratch copy of the headers and path. Out: next() with the scratch copy
+// committed (payload/claim headers added, tokens removed unless `forward`) and dynamic metadata
+// `envoy.filters.http.jwt_authn` {<payload_in_metadata>: payload}; or Envoy's local reply: 401 (403 for
+// audiences) with the status message as body, `www-authenticate: Bearer realm="<scheme>://<host><path>"` (plus
+// `error="invalid_token"` unless the token was missing) and details `jwt_authn_access_denied{<message>}`.
+// A request that matches no rule, or carries no token, is decided synchronously; only a signature check that no
+// cached verification answers makes the stage asynchronous.
+import { bool, obj } from '../../routing/envoy-values.ts';
+import type { Obj } from '../../routing/envoy-values.ts';
+import { headerValue } from '../../routing/request.ts';
+import type { FileSource, Runtime } from '../../runtime.ts';
+import { verifySignature } from './jwt-jwks.ts';
+import { PENDING, Provider } from './jwt-provider.ts';
+import type { VerifyContext } from './jwt-provider.ts';
+import { JWT_STATUS } from './jwt-token.ts';
+import type { Jwt, JwtStatus } from './jwt-token.ts';
+import { compileRules } from './jwt-verifier.ts';
+import type { Verifier } from './jwt-verifier.ts';
+import type { FilterRequest, Stage, StageFactory } from './types.ts';
+
+export const JWT_AUTHN_TYPE = 'envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication';
+export const JWT_AUTHN_METADATA = 'envoy.filters.http.jwt_authn';
+const MAX_URI_PATH = 256;
+
+export interface JwtAuthnOptions {
+  /** Wall clock in seconds since the epoch (exp / nbf checks). */
+  nowSeconds?: () => number;
+  files?: FileSource;
+}
+
+/** Signature results of one request, shared by its verification rounds. */
+type Signatures = Map<string, JwtStatus>;
+
+function originalUri(req: FilterRequest): string {
+  const r = req.request;
+  let path = headerValue(r, 'x-envoy-original-path') ?? r.path;
+  if (path.length > MAX_URI_PATH) path = path.slice(0, MAX_URI_PATH);
+  return `${r.forwardedProto}://${r.authority}${path}`;
+}
+
+function deny(req: FilterRequest, status: JwtStatus): void {
+  const message = JWT_STATUS[status];
+  let auth = `Bearer realm="${originalUri(req)}"`;
+  if (status !== 'JwtMissed') auth += ', error="invalid_token"';
+  req.reply(
+    { status: status === 'JwtAudienceNotAllowed' ? 403 : 401, body: message, headers: { 'www-authenticate': auth } },
+    [],
+    `jwt_authn_access_denied{${message.replace(/\s/g, '_')}}`,
+  );
+}
+
+function isCorsPreflight(req: FilterRequest): boolean {
+  const h = req.request.headers;
+  return req.request.method === 'OPTIONS' && !!h.get('origin')?.[0] && !!h.get('access-control-request-method')?.[0];
+}
+
+export function jwtAuthnStage(config: Obj, options: JwtAuthnOptions = {}): Stage {
+  const providers = new Map<string, Provider>();
+  for (const [name, p] of Object.entries(obj(config.providers))) providers.set(name, new Provider(name, obj(p), options.files));
+  const byIssuer = (iss: string): Provider | undefined => {
+    let blank: Provider | undefined;
+    for (const p of providers.values()) {
+      if (p.issuer === iss) return p;
+      if (p.issuer === '') blank ??= p;
+    }
+    return blank;
+  };
+  const rules = compileRules(config, providers);
+  const bypassCors = bool(config.bypassCorsPreflight, false);
+  const now = options.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
+
+  const attempt = (req: FilterRequest, verifier: Verifier, next: () => void, sigs: Signatures): void => {
+    const jobs: Array<Promise<void>> = [];
+    const headers = new Map<string, string[]>();
+    for (const [k, v] of req.request.headers) headers.set(k, v.slice());
+    const ctx: VerifyContext = {
+      headers,
+      path: req.request.path,
+      nowSeconds: now(),
+      metadata: {},
+      byIssuer,
+      sig(provider: Provider, jwt: Jwt) {
+        const key = `${provider.name}\0${jwt.token}`;
+        const known = sigs.get(key);
+        if (known !== undefined) return known;
+        jobs.push(verifySignature(jwt, provider.keys).then(
+          (s) => void sigs.set(key, s),
+          () => void sigs.set(key, 'JwtVerificationFail'),
+        ));
+        return undefined;
+      },
+    };
+    const out = verifier.verify(ctx);
+    if (out === PENDING) {
+      void Promise.all(jobs).then(() => {
+        if (!req.done) attempt(req, verifier, next, sigs);
+      });
+      return;
+    }
+    if (out !== 'Ok') return deny(req, out);
+    const target = req.request.headers;
+    target.clear();
+    for (const [k, v] of ctx.headers) target.set(k, v);
+    req.request.path = ctx.path;
+    if (Object.keys(ctx.metadata).length > 0) {
+      req.metadata.set(JWT_AUTHN_METADATA, { ...req.metadata.get(JWT_AUTHN_METADATA), ...ctx.metadata });
+    }
+    next();
+  };
+
+  return (req, next) => {
+    if (bypassCors && isCorsPreflight(req)) return next();
+    const rule = rules.find((r) => r.matches(req.request));
+    if (!rule) return next();
+    attempt(req, rule.verifier, next, new Map());
+  };
+}
+
+export const jwtAuthnFactory: StageFactory = (filter, runtime: Runtime) => jwtAuthnStage(filter.config, { files: runtime.live.files });
