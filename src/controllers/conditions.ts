@@ -60,11 +60,19 @@ export const MESSAGE_NAMES: Readonly<Record<string, string>> = {
   IST0145: 'ConflictingGateways',
   // weft's own, where no Istio code fits.
   WEFT0001: 'GatewayServerNotServed',
+  WEFT0002: 'JwksFetchFailed',
+  WEFT0003: 'NotSupported',
 };
 
 export const CODE_REFERENCE_NOT_FOUND = 'IST0101';
 export const CODE_SCHEMA = 'IST0106';
 export const CODE_NO_WORKLOADS = 'IST0127';
+export const CODE_JWKS_FETCH_FAILED = 'WEFT0002';
+/** A field or value weft accepts but does not carry out. */
+export const CODE_NOT_SUPPORTED = 'WEFT0003';
+
+/** ResolvedRefs reasons by the code of the first unresolved reference (default ReferencedResourceNotFound). */
+const REF_REASONS: Readonly<Record<string, string>> = { [CODE_JWKS_FETCH_FAILED]: 'JwksFetchFailed' };
 
 /** How many findings a condition message spells out before summarising the rest. */
 const MAX_IN_MESSAGE = 3;
@@ -82,7 +90,9 @@ export interface StatusInput {
 }
 
 /** Codes of the mesh-wide findings (`StatusInput.analysis`). */
-export const ANALYSIS_CODES: ReadonlySet<string> = new Set(['IST0145', 'WEFT0001']);
+export const ANALYSIS_CODES: ReadonlySet<string> = new Set(['IST0145', 'WEFT0001', 'IST0127', 'WEFT0003']);
+/** Mesh-wide findings that are warnings (the rest are errors). */
+const ANALYSIS_WARNINGS: ReadonlySet<string> = new Set(['IST0127', 'WEFT0003']);
 
 export function buildStatus(input: StatusInput): MeshStatus {
   const { generation, previous, validation, refs, now } = input;
@@ -93,7 +103,7 @@ export function buildStatus(input: StatusInput): MeshStatus {
   const resolved: Condition =
     refs.errors.length === 0
       ? { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'All references resolved' }
-      : { type: 'ResolvedRefs', status: 'False', reason: 'ReferencedResourceNotFound', message: summarise(refs.errors) };
+      : { type: 'ResolvedRefs', status: 'False', reason: REF_REASONS[refs.errors[0]!.code ?? ''] ?? 'ReferencedResourceNotFound', message: summarise(refs.errors) };
   const conditions = [accepted, resolved].map((c) => withTimes(c, generation, previous, now));
   const programmed = input.programmed ?? previous?.conditions?.find((c) => c?.type === 'Programmed');
   const stale = programmed?.observedGeneration !== undefined && generation !== undefined && programmed.observedGeneration < generation;
@@ -116,9 +126,9 @@ export function buildStatus(input: StatusInput): MeshStatus {
     ...validation.warnings.map((f) => toMessage(f, 'WARNING', CODE_SCHEMA)),
     ...refs.warnings.map((f) => toMessage(f, 'WARNING', CODE_NO_WORKLOADS)),
     ...(input.analysis
-      ? input.analysis.map((f) => toMessage(f, 'ERROR', f.code ?? 'IST0145'))
+      ? input.analysis.map((f) => toMessage(f, ANALYSIS_WARNINGS.has(f.code ?? '') ? 'WARNING' : 'ERROR', f.code ?? 'IST0145'))
       : (previous?.validationMessages ?? []).filter((m) => ANALYSIS_CODES.has(m?.type?.code ?? ''))),
-  ];
+  ].filter((m, i, all) => all.findIndex((x) => JSON.stringify(x) === JSON.stringify(m)) === i);
   const status: MeshStatus = {};
   if (generation !== undefined) status.observedGeneration = generation;
   status.conditions = conditions;

@@ -7,6 +7,7 @@ import type { SecretLookup } from './gateway/credentials.ts';
 import { podIsGateway } from './gateway/mode.ts';
 import type { GatewaySecrets } from './gateway/secrets.ts';
 import type { Informer } from './informer.ts';
+import type { ExtensionProvider, JwksFetch } from '../model/types.ts';
 import type { DestinationRuleRef, Labels, MeshView } from './refs.ts';
 
 type Obj = KubernetesObject & { spec?: Record<string, unknown>; status?: { phase?: string } };
@@ -21,6 +22,8 @@ export interface ViewCaches {
   workloadEntries: Informer<Obj>;
   /** The Secrets gateway credentials are read from; without them credentials are not checked. */
   secrets?: GatewaySecrets;
+  /** The mesh config's extension providers and the fetched key sets; without them neither is checked. */
+  mesh?: { extensionProviders(): readonly ExtensionProvider[]; jwksOf(uri: string): JwksFetch | undefined };
 }
 
 export class CacheMeshView implements MeshView {
@@ -45,6 +48,14 @@ export class CacheMeshView implements MeshView {
       if (Object.entries(selector).every(([k, v]) => labels[k] === v)) out.add(pod.metadata?.namespace ?? '');
     }
     return out;
+  }
+
+  extensionProviders(): readonly ExtensionProvider[] | undefined {
+    return this.c.mesh?.extensionProviders();
+  }
+
+  jwks(uri: string): JwksFetch | undefined {
+    return this.c.mesh?.jwksOf(uri);
   }
 
   credentialSecrets(namespace: string): SecretLookup {

@@ -14,6 +14,10 @@ import type { DistributionStats } from './distribution/loop.ts';
 import { createIdentity, type Identity, type IdentityOptions } from './identity/index.ts';
 import type { IdentityStats } from './identity/controller.ts';
 import { Informer, type InformerOptions } from './informer.ts';
+import { JwksFetcher, type JwksFetcherOptions } from './jwks/fetcher.ts';
+import { jwksUses } from './jwks/uris.ts';
+import { MeshConfigWatch, type MeshConfigReporter } from './mesh/config-watch.ts';
+import { MeshSettings } from './mesh/settings.ts';
 import { LeaderElector, kubeLeaseStore } from './leader.ts';
 import { createLogger, type Logger } from './log.ts';
 import { DEFAULT_LEASE_NAME, DEFAULT_NAMESPACE } from './operator-defaults.ts';
@@ -60,8 +64,16 @@ export interface OperatorOptions {
   webhook?: WebhookHook;
   /** Namespaces whose Secrets gateway credentials are read from (default: the root namespace, weft-system). */
   gatewayNamespaces?: readonly string[];
-  /** Mesh option: where sidecars send traffic for hosts no Service or ServiceEntry declares (default ALLOW_ANY). */
+  /** Mesh option: where sidecars send traffic for hosts no Service or ServiceEntry declares (default ALLOW_ANY);
+   * the mesh config's outboundTrafficPolicy.mode overrides it. */
   outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /** Name of the mesh config ConfigMap in the root namespace (default `weft`, key `mesh`). */
+  meshConfigName?: string;
+  /** Test seam: where the mesh config verdict (annotation, Event) is written. */
+  meshConfigReporter?: MeshConfigReporter;
+  /** Fetching RequestAuthentication key sets (jwksUri): refresh period (default 20 min), timeout, size limit,
+   * retry backoff. */
+  jwks?: Omit<JwksFetcherOptions, 'onChange' | 'log' | 'timers'>;
   /** Per-workload proxy config (default on); `false` runs status only. */
   distribution?: false | Pick<DistributionSetup, 'writer' | 'tuning'>;
   /** Workload certificates and trust bundles from the mesh CA (default on); `false` turns them off. */
@@ -99,6 +111,11 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
   const validate: Validate = opts.validate ?? ((obj) => validateResource(obj, { rootNamespace }));
   const writer = opts.statusWriter ?? new KubeStatusWriter(kc);
   const counters = { reconciles: 0, writes: 0, conflicts: 0 };
+  const settings = new MeshSettings({
+    rootNamespace,
+    outboundTrafficPolicy: opts.outboundTrafficPolicy,
+    trustDomain: opts.workloadIdentity ? opts.workloadIdentity.trustDomain : undefined,
+  });
 
   const webhook = opts.webhook ? await opts.webhook.start({ kubeConfig: kc, log: log.child('webhook') }) : undefined;
 
@@ -117,7 +134,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
           validate,
           rootNamespace,
           gatewayNamespaces: opts.gatewayNamespaces ?? [rootNamespace],
-          outboundTrafficPolicy: opts.outboundTrafficPolicy,
+          meshOptions: () => settings.options(),
           // Called only after batches, which run once everything below is set up.
           onProgrammed: (keys) => {
             if (leading && synced && !stopping) for (const k of keys) queue.add(k);
@@ -140,7 +157,36 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
           ...opts.workloadIdentity,
           timers: opts.workloadIdentity?.timers ?? timers,
         });
+  const meshConfig = new MeshConfigWatch({
+    kubeConfig: kc,
+    informer: informer as unknown as DistributionSetup['informer'],
+    namespace: rootNamespace,
+    name: opts.meshConfigName,
+    settings,
+    reporter: opts.meshConfigReporter,
+    isLeader: () => leading && !stopping,
+    log: log.child('mesh-config'),
+    onApplied: () => {
+      distribution?.loop.optionsChanged();
+      // CUSTOM policies name extension providers.
+      if (leading && synced) enqueueKind('AuthorizationPolicy');
+    },
+  });
+  // Key sets of the RequestAuthentications' jwksUris: fetched by every replica (a successor starts warm).
+  const jwks = new JwksFetcher({
+    ...opts.jwks,
+    timers,
+    log: log.child('jwks'),
+    onChange: (uris) => {
+      settings.setJwks(jwks.all());
+      const uses = jwksUses(cache('RequestAuthentication').list());
+      const keys = [...new Set(uris.flatMap((u) => uses.get(u)?.users ?? []))];
+      distribution?.loop.refresh(keys);
+      if (leading && synced && !stopping) for (const k of keys) queue.add(k);
+    },
+  });
   const all = [
+    meshConfig.informer as Informer<Obj>,
     ...caches.values(),
     services,
     pods,
@@ -158,6 +204,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
       serviceEntries: cache('ServiceEntry'),
       workloadEntries: cache('WorkloadEntry'),
       ...(distribution ? { secrets: distribution.secrets } : {}),
+      mesh: settings,
     },
     rootNamespace,
   );
@@ -174,6 +221,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     if (!leading || !synced || stopping) return;
     distribution?.loop.activate();
     workloadIdentity?.activate();
+    meshConfig.report();
     for (const kind of RECONCILED.keys()) enqueueKind(kind);
   };
   const enqueueDependents = (sourceKind: string, ns: string): void => {
@@ -190,6 +238,10 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     }
   };
 
+  cache('RequestAuthentication').onChange(() => {
+    const uses = jwksUses(cache('RequestAuthentication').list());
+    jwks.want(new Map([...uses].map(([uri, u]) => [uri, u.timeoutMs])));
+  });
   for (const [kind, inf] of caches) {
     inf.onChange((key) => {
       if (leading && synced) queue.add(`${kind}/${key}`);
@@ -293,6 +345,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
       // Finish in-flight writes before giving up the lease, so a successor never races our last write.
       await distribution?.loop.stop();
       await workloadIdentity?.stop();
+      await jwks.stop();
       await unsupported?.stop();
       await queue.shutdown();
       leading = false;

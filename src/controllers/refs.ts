@@ -6,10 +6,11 @@
 // the gateway workload's namespace, never the Gateway's): a missing one is an error naming it.
 import { hostMatches } from '../model/hosts.ts';
 import { selectorMatches } from '../model/kube.ts';
-import type { Labels } from '../model/types.ts';
+import type { ExtensionProvider, JwksFetch, Labels } from '../model/types.ts';
 import type { Finding } from '../validate/result.ts';
 import { at } from '../validate/result.ts';
-import { CODE_NO_WORKLOADS, CODE_REFERENCE_NOT_FOUND, type RefReport } from './conditions.ts';
+import { CODE_JWKS_FETCH_FAILED, CODE_NO_WORKLOADS, CODE_REFERENCE_NOT_FOUND, type RefReport } from './conditions.ts';
+import { ruleJwksUri } from './jwks/uris.ts';
 import { resolveCredential, serverCredentialRefs, type SecretLookup } from './gateway/credentials.ts';
 
 export type { Labels };
@@ -40,6 +41,10 @@ export interface MeshView {
   gatewayNamespaces?(selector: Labels): Iterable<string>;
   /** Secrets of one namespace, as gateway credentials are read there. */
   credentialSecrets?(namespace: string): SecretLookup;
+  /** The mesh config's extensionProviders (CUSTOM AuthorizationPolicies name them); undefined: not checked. */
+  extensionProviders?(): readonly ExtensionProvider[] | undefined;
+  /** What fetching a RequestAuthentication's jwksUri gave (undefined while pending or without a fetcher). */
+  jwks?(uri: string): JwksFetch | undefined;
 }
 
 export interface MeshResource {
@@ -88,6 +93,8 @@ export function resolveRefs(obj: MeshResource, view: MeshView): RefReport {
     case 'RequestAuthentication':
       selects(asObj(spec.selector)?.matchLabels, 'spec.selector.matchLabels', ns, view, r);
       targetRefs(spec, ns, view, r);
+      if (obj.kind === 'AuthorizationPolicy') customProvider(spec, view, r);
+      if (obj.kind === 'RequestAuthentication') jwksFetched(spec, view, r);
       break;
     default:
       break;
@@ -207,6 +214,41 @@ function targetRefs(spec: Obj, ns: string, view: MeshView, r: Report): void {
     const tns = asStr(ref.namespace) ?? ns;
     if (!view.hasService(tns, name)) r.missing(field, `Service "${tns}/${name}" not found`);
   }
+}
+
+/** A CUSTOM policy's provider must be an authorizer of the mesh config; without it the policy fails closed. */
+function customProvider(spec: Obj, view: MeshView, r: Report): void {
+  if (spec.action !== 'CUSTOM') return;
+  const providers = view.extensionProviders?.();
+  if (!providers) return;
+  const name = asStr(asObj(spec.provider)?.name);
+  if (!name) return; // the validator refuses CUSTOM without a provider
+  const p = providers.find((x) => x.name === name);
+  const denied = 'requests this policy selects are denied (fails closed)';
+  if (!p) {
+    r.missing('spec.provider.name', `extension provider "${name}" is not in the mesh config (extensionProviders of ConfigMap weft in the root namespace): ${denied}`);
+  } else if (!p.envoyExtAuthzHttp && !p.envoyExtAuthzGrpc) {
+    const kind = Object.keys(p).find((k) => k !== 'name') ?? 'unknown';
+    r.missing('spec.provider.name', `extension provider "${name}" is a ${kind} provider, not an authorizer (envoyExtAuthzHttp or envoyExtAuthzGrpc): ${denied}`);
+  }
+}
+
+/** Each jwksUri whose keys could not be fetched (and were never fetched before). */
+function jwksFetched(spec: Obj, view: MeshView, r: Report): void {
+  if (!view.jwks) return;
+  asArr(spec.jwtRules).forEach((rule, i) => {
+    const uri = ruleJwksUri(rule);
+    if (!uri) return;
+    const got = view.jwks!(uri);
+    if (got && 'error' in got) {
+      const field = asStr(asObj(rule)?.jwksUri) ? 'jwksUri' : 'jwks_uri';
+      r.errors.push({
+        field: at('spec.jwtRules', i, field),
+        message: `keys could not be fetched from "${uri}": ${got.error}; requests with a token of this issuer are rejected until they are`,
+        code: CODE_JWKS_FETCH_FAILED,
+      });
+    }
+  });
 }
 
 function labelsOf(v: unknown): Labels | undefined {

@@ -104,6 +104,14 @@ export function describeChanges(t: Touched, prev: Snapshot, next: Snapshot): Cha
   return c;
 }
 
+/** Counts `key` as changed (unless it already is): its workloads are looked at again. */
+export function forceChange(c: Change, key: ObjectKey, prev: Snapshot, next: Snapshot): void {
+  if (c.config.has(key)) return;
+  const before = configObjects(prev).get(key);
+  const after = configObjects(next).get(key);
+  if (before || after) c.config.set(key, { before, after });
+}
+
 export function isEmpty(c: Change): boolean {
   return c.hosts.size === 0 && c.workloads.size === 0 && c.namespaces.size === 0 && c.config.size === 0;
 }

@@ -44,6 +44,9 @@ export interface DistributionSetup {
   gatewayNamespaces?: readonly string[];
   /** Where sidecars send traffic for hosts the mesh does not know (mesh option; default ALLOW_ANY). */
   outboundTrafficPolicy?: MeshOptions['outboundTrafficPolicy'];
+  /** The mesh options each snapshot is built with, read per batch (mesh config and fetched key sets, over the
+   * flags); they win over `outboundTrafficPolicy`. */
+  meshOptions?: () => Partial<MeshOptions>;
   writer?: DistributionWriter;
   credentialsWriter?: CredentialsWriter;
   timers?: Timers;
@@ -95,7 +98,12 @@ export function createDistribution(s: DistributionSetup): Distribution {
     writer: s.writer ?? new KubeDistributionWriter(s.kubeConfig),
     buildSnapshot: (input) => buildSnapshot({
       ...input,
-      options: { ...input.options, rootNamespace: s.rootNamespace, ...(s.outboundTrafficPolicy ? { outboundTrafficPolicy: s.outboundTrafficPolicy } : {}) },
+      options: {
+        ...input.options,
+        ...(s.outboundTrafficPolicy ? { outboundTrafficPolicy: s.outboundTrafficPolicy } : {}),
+        ...s.meshOptions?.(),
+        rootNamespace: s.rootNamespace,
+      },
     }),
     translate,
     encoder: new CachingBundleEncoder(),

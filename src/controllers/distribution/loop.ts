@@ -25,7 +25,7 @@ import type { EncodedBundle } from '../proxy-bundle.ts';
 import { realTimers, type Timers } from '../timers.ts';
 import { Delivery } from './delivery.ts';
 import { Limiter } from './limiter.ts';
-import { affectedWorkloads, describeChanges } from './dependencies.ts';
+import { affectedWorkloads, describeChanges, forceChange } from './dependencies.ts';
 import type { BundleEncoder } from './encoder.ts';
 import { addChange, freshPending, hasWork, type Pending, splitKey } from './pending.ts';
 import type { Programmed } from './programmed.ts';
@@ -185,6 +185,21 @@ export class DistributionLoop {
     if (addChange(this.pending, kind, key)) this.batches.schedule();
   }
 
+  /** The mesh options changed (mesh config): every workload is translated again. */
+  optionsChanged(): void {
+    if (!this.active) return;
+    this.pending.full = true;
+    this.batches.schedule();
+  }
+
+  /** Config objects whose meaning changed without them changing (fetched key sets): the workloads they concern
+   * are translated again. */
+  refresh(keys: readonly ObjectKey[]): void {
+    if (!this.active || keys.length === 0) return;
+    for (const k of keys) this.pending.forced.add(k);
+    this.batches.schedule();
+  }
+
   /** Our ConfigMap changed: an echo of our own write is ignored; anything else gets its workload looked at. */
   private configMapChanged(key: string): void {
     if (!this.active) return;
@@ -230,6 +245,7 @@ export class DistributionLoop {
       affected = new Set([...snap.workloads.filter(this.distributed).map(workloadKey), ...this.index.entries.keys()]);
     } else {
       const change = describeChanges({ namespaces: p.namespaces, config: p.config }, this.prev, snap);
+      for (const k of p.forced) forceChange(change, k, this.prev, snap);
       affected = affectedWorkloads(change, this.index.entries, this.prev, snap, this.o.rootNamespace, this.distributed);
       for (const k of p.recheck) affected.add(k);
     }
@@ -280,7 +296,7 @@ export class DistributionLoop {
     this.counters.translated += translated;
     if (this.active) await this.delivery.sweep(snap, this.distributed);
     if (this.active) {
-      const changed = this.publication.update(snap, invalid, this.index);
+      const changed = this.publication.update(snap, invalid, this.index, { rootNamespace: this.o.rootNamespace, distributed: this.distributed });
       if (changed.length > 0) this.onProgrammed(changed);
     }
     this.counters.snapshotMs += built - started;

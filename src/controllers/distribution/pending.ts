@@ -10,11 +10,14 @@ export interface Pending {
   config: Set<ObjectKey>;
   /** Workloads to look at again regardless (ConfigMap changed under us, retry after a failure). */
   recheck: Set<string>;
+  /** Config objects unchanged themselves whose meaning changed (the key sets a RequestAuthentication names were
+   * fetched anew): the workloads they concern are translated again, as if they had changed. */
+  forced: Set<ObjectKey>;
 }
 
-export const freshPending = (full = false): Pending => ({ full, namespaces: new Set(), config: new Set(), recheck: new Set() });
+export const freshPending = (full = false): Pending => ({ full, namespaces: new Set(), config: new Set(), recheck: new Set(), forced: new Set() });
 
-export const hasWork = (p: Pending): boolean => p.full || p.namespaces.size > 0 || p.config.size > 0 || p.recheck.size > 0;
+export const hasWork = (p: Pending): boolean => p.full || p.namespaces.size > 0 || p.config.size > 0 || p.recheck.size > 0 || p.forced.size > 0;
 
 /** `namespace/name` → [namespace, name]. */
 export function splitKey(key: string): [string, string] {

@@ -10,8 +10,13 @@
 // False "written to K/N workloads; <first failure>" (reason WriteFailed) when a write or translation failed;
 //       reason Pending while writes are under way; reason Invalid when validation kept it out of translation.
 // Bundles above 900 KiB gzipped (the ConfigMap limit is 1 MiB) are named in the message.
+// AuthorizationPolicy and RequestAuthentication count differently: N is the workloads with config they select,
+// K those whose written config carries them (ProxyConfig.inputs), read as "enforced by K/N workloads". A selected
+// workload whose config was written without the policy makes it False (NotEnforced); one that selects no workload
+// says so; one attached through targetRef(s) is False (NotSupported): nothing in weft takes such policies.
 import type { ObjectKey } from '../../model/types.ts';
 import type { Condition } from '../conditions.ts';
+import type { PolicyCoverage } from './policy-coverage.ts';
 import type { ConfigObject } from './snapshot-index.ts';
 import { CONFIG_WARN_BYTES } from './writer.ts';
 
@@ -29,6 +34,9 @@ export type Programmed =
       written: number;
       failures: Array<{ workload: string; error: string }>;
       large: Array<{ workload: string; bytes: number }>;
+      /** Policies only: attached by targetRef (not enforced), or the selected workloads whose written config does
+       * not carry the policy. */
+      policy?: { targetRef: string } | { missing: string[] };
     };
 
 export function programmedStates(
@@ -36,20 +44,28 @@ export function programmedStates(
   invalid: ReadonlyMap<ObjectKey, number | undefined>,
   users: ReadonlyMap<ObjectKey, ReadonlySet<string>>,
   outcome: (workload: string) => Outcome | undefined,
+  coverage: ReadonlyMap<ObjectKey, PolicyCoverage> = new Map(),
 ): Map<ObjectKey, Programmed> {
   const out = new Map<ObjectKey, Programmed>();
   for (const [key, obj] of objects) {
-    const us = [...(users.get(key) ?? [])].sort();
+    const using = users.get(key) ?? new Set<string>();
+    const cov = coverage.get(key);
+    const us = cov?.kind === 'selector' ? [...new Set([...cov.selected, ...using])].sort() : [...using].sort();
     let written = 0;
     const failures: Array<{ workload: string; error: string }> = [];
     const large: Array<{ workload: string; bytes: number }> = [];
+    const missing: string[] = [];
     for (const u of us) {
       const o = outcome(u);
-      if (o?.kind === 'written') written++;
+      // A selected workload whose config was written without the policy does not enforce it.
+      if (cov && o?.kind === 'written' && !using.has(u)) missing.push(u);
+      else if (o?.kind === 'written') written++;
       if (o?.kind === 'failed') failures.push({ workload: u, error: o.error });
       if (o && o.kind !== 'pending' && o.bytes !== undefined && o.bytes > CONFIG_WARN_BYTES) large.push({ workload: u, bytes: o.bytes });
     }
-    out.set(key, { state: 'distributed', generation: obj.metadata?.generation, total: us.length, written, failures, large });
+    const base = { state: 'distributed' as const, generation: obj.metadata?.generation, written, failures, large };
+    if (cov?.kind === 'targetRef') out.set(key, { ...base, total: 0, written: 0, policy: { targetRef: cov.field } });
+    else out.set(key, { ...base, total: us.length, ...(cov ? { policy: { missing } } : {}) });
   }
   for (const [key, generation] of invalid) out.set(key, { state: 'invalid', generation });
   return out;
@@ -63,7 +79,18 @@ export function programmedCondition(p: Programmed, noun = 'workloads'): Conditio
   if (p.state === 'invalid') {
     return { ...base, status: 'False', reason: 'Invalid', message: 'not distributed: the resource is not valid (see Accepted)' };
   }
-  let message = `written to ${p.written}/${p.total} ${noun}`;
+  if (p.policy && 'targetRef' in p.policy) {
+    return {
+      ...base, status: 'False', reason: 'NotSupported',
+      message: `not enforced: ${p.policy.targetRef} attaches the policy to waypoints or Gateway API gateways, which weft does not run (use spec.selector)`,
+    };
+  }
+  const missing = p.policy?.missing ?? [];
+  let message = p.policy ? `enforced by ${p.written}/${p.total} workloads` : `written to ${p.written}/${p.total} ${noun}`;
+  if (p.policy && p.total === 0) message += ': it selects no workload with a sidecar';
+  if (missing.length > 0) {
+    message += `; the config of ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''} does not carry it`;
+  }
   if (p.failures.length > 0) {
     const f = p.failures[0]!;
     message += `; ${f.workload}: ${f.error}`;
@@ -75,5 +102,6 @@ export function programmedCondition(p: Programmed, noun = 'workloads'): Conditio
   }
   if (p.total === 0) return { ...base, status: 'True', reason: 'NoWorkloads', message };
   if (p.written === p.total) return { ...base, status: 'True', reason: 'Programmed', message };
-  return { ...base, status: 'False', reason: p.failures.length > 0 ? 'WriteFailed' : 'Pending', message };
+  const reason = p.failures.length > 0 ? 'WriteFailed' : missing.length > 0 ? 'NotEnforced' : 'Pending';
+  return { ...base, status: 'False', reason, message };
 }

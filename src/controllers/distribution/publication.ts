@@ -3,9 +3,10 @@
 // the whole snapshot, so are found here rather than by the per-object status reconciler
 // (src/translate/gateway-conflicts.ts): IST0145 ConflictingGateways, and the servers a gateway workload leaves out
 // when merging its Gateways — IST0145 too when another Gateway's server holds the port, else WEFT0001.
-import type { ObjectKey, Snapshot } from '../../model/types.ts';
+import type { ObjectKey, Snapshot, Workload } from '../../model/types.ts';
 import { gatewayConflicts, rejectedGatewayServers } from '../../translate/gateway-conflicts.ts';
 import type { Finding } from '../../validate/result.ts';
+import { policyCoverage, policyFindings } from './policy-coverage.ts';
 import { programmedStates, type Programmed } from './programmed.ts';
 import { configObjects } from './snapshot-index.ts';
 import type { WorkloadIndex } from './workload-index.ts';
@@ -46,9 +47,16 @@ export class Publication {
   }
 
   /** The answers for `snap`'s config objects; returns the keys whose answer changed. */
-  update(snap: Snapshot, invalid: ReadonlyMap<ObjectKey, number | undefined>, index: WorkloadIndex): ObjectKey[] {
-    const next = programmedStates(configObjects(snap), invalid, index.users, (k) => index.get(k)?.outcome);
+  update(
+    snap: Snapshot,
+    invalid: ReadonlyMap<ObjectKey, number | undefined>,
+    index: WorkloadIndex,
+    policies?: { rootNamespace: string; distributed: (w: Workload) => boolean },
+  ): ObjectKey[] {
+    const coverage = policies ? policyCoverage(snap, policies.rootNamespace, policies.distributed) : new Map();
+    const next = programmedStates(configObjects(snap), invalid, index.users, (k) => index.get(k)?.outcome, coverage);
     const findings = gatewayFindings(snap);
+    for (const [k, fs] of policyFindings(snap, coverage)) findings.set(k, [...(findings.get(k) ?? []), ...fs]);
     const sigs = new Map<ObjectKey, string>();
     const changed: ObjectKey[] = [];
     for (const [k, st] of next) {
