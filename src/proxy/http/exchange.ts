@@ -1,15 +1,17 @@
 // One downstream request from arrival to its telemetry record. In: node's request/response objects (HTTP/1.1
 // or the HTTP/2 compatibility API) and the connection's ConnContext; out: a routing decision executed — local
-// replies (no route, redirect, direct response, closed listener), fault injection, CORS, or a Forward to the
-// upstream cluster — and one HttpRecord to Telemetry when the response is done or the downstream went away.
+// replies (no route, redirect, direct response, closed listener) or a Forward to the upstream cluster — after the
+// connection manager's HTTP filter chain (filters/chain.ts: fault, CORS, RBAC, …) let the request through, and one
+// HttpRecord to Telemetry when the response is done or the downstream went away.
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { ClusterRuntime, ConnContext, HttpRecord, ResponseFlag, UpstreamHost } from '../runtime.ts';
 import { edgeForwardedProto } from '../routing/request.ts';
 import type { HttpRequest } from '../routing/request.ts';
 import type { ClusterAction } from '../routing/types.ts';
-import { corsDecision } from './cors.ts';
-import { faultDecision } from './fault.ts';
+import type { RouteResult } from '../routing/engine.ts';
+import { FilterRun, httpChain } from './filters/chain.ts';
+import type { ChainOwner } from './filters/chain.ts';
 import { Forward } from './forward.ts';
 import { firstValue, toHttpRequest } from './headers.ts';
 import { grpcStatusForHttp, sendLocalReply } from './local-reply.ts';
@@ -33,7 +35,7 @@ function onResponseClose(this: DownstreamResponse): void {
   exchangeOf(this)?.closed();
 }
 
-export class Exchange {
+export class Exchange implements ChainOwner {
   readonly shared: Shared;
   readonly ctx: ConnContext;
   readonly req: DownstreamRequest;
@@ -57,8 +59,11 @@ export class Exchange {
   requestId: string | undefined = undefined;
   trace: TraceIds | undefined = undefined;
   forward: Forward | undefined = undefined;
-  /** Response headers the CORS filter adds to an actual request's response. */
+  /** Response headers the filters (CORS, …) add to the response. */
   corsHeaders: Record<string, string> | undefined = undefined;
+  /** The request's walk through the HTTP filters (undefined when the chain is only the router). */
+  filters: FilterRun | undefined = undefined;
+  routeResult: RouteResult | undefined = undefined;
   releaseRequest: (() => void) | undefined = undefined;
   /** The proxy itself reset the downstream stream (upstream failure mid-response): not a DC. */
   resetByProxy = false;
@@ -113,7 +118,20 @@ export class Exchange {
     const random = this.shared.runtime.random;
     const result = plan.route(request, random(), this.shared.upstreamStub);
     this.route = result.route;
-    const action = result.action;
+    this.routeResult = result;
+    if (result.action.kind === 'cluster') this.clusterName = result.action.cluster;
+    const chain = result.beforeFilters ? undefined : httpChain(plan.httpFilters, this.shared.runtime);
+    if (chain === undefined || chain.stages.length === 0) {
+      this.routerStep();
+      return;
+    }
+    this.filters = new FilterRun(chain, this, this.shared.runtime, this.ctx, request, result);
+    this.filters.step();
+  }
+
+  /** The router: executes the route's action once every filter let the request through. */
+  routerStep(): void {
+    const action = this.routeResult!.action;
     switch (action.kind) {
       case 'no-route': this.reply({ status: 404 }, ['NR']); return;
       case 'redirect': this.reply({ status: action.status, headers: { location: action.location } }, []); return;
@@ -124,35 +142,31 @@ export class Exchange {
   }
 
   private toCluster(action: ClusterAction): void {
-    this.clusterName = action.cluster;
-    const fault = action.fault ? faultDecision(action.fault, this.request!, this.shared.runtime.random) : undefined;
-    if (fault?.delayMs !== undefined) {
-      this.flags.push('DI');
-      setTimeout(afterFaultDelay, fault.delayMs, this, action, fault.abort);
-      return;
-    }
-    this.afterDelay(action, fault?.abort);
-  }
-
-  afterDelay(action: ClusterAction, abort: { httpStatus: number; grpcStatus?: number } | undefined): void {
-    if (this.done) return;
-    if (abort) {
-      this.flags.push('FI');
-      // A gRPC request aborted with an HTTP status gets the mapped grpc-status, as any local reply.
-      this.reply({ status: abort.httpStatus, body: 'fault filter abort', ...(abort.grpcStatus !== undefined ? { grpcStatus: abort.grpcStatus } : {}) }, []);
-      return;
-    }
-    if (action.cors) {
-      const h = this.request!.headers;
-      const d = corsDecision(action.cors, this.request!.method, h.get('origin')?.[0], h.get('access-control-request-method')?.[0], this.shared.runtime.random());
-      if (d.kind === 'preflight') {
-        this.reply({ status: 200, headers: d.headers }, [], false, true);
-        return;
-      }
-      if (d.kind === 'actual') this.corsHeaders = d.headers;
+    const run = this.filters;
+    if (run) {
+      const added = run.addedResponseHeaders;
+      if (added) this.corsHeaders = added;
+      if (action.upstreamHeaders) run.applyHeaderEdits(action.upstreamHeaders);
     }
     this.forward = new Forward(this, action);
     this.forward.start();
+  }
+
+  get answered(): boolean {
+    return this.done || this.status !== 0;
+  }
+
+  filterReply(r: LocalReply, flags: readonly ResponseFlag[], raw: boolean): void {
+    this.reply(r, flags as ResponseFlag[], false, raw);
+  }
+
+  filterFlag(f: ResponseFlag): void {
+    this.flags.push(f);
+  }
+
+  filterFailed(err: unknown): void {
+    this.forward?.cancel();
+    this.reply({ status: 500, body: `internal proxy error: ${(err as Error)?.message ?? String(err)}` }, []);
   }
 
   /** A response made by the proxy; for gRPC requests a trailers-only gRPC status unless `raw` (CORS preflights). */
@@ -160,7 +174,8 @@ export class Exchange {
     if (this.done) return;
     for (const f of flags) this.flags.push(f);
     if (this.grpc && r.grpcStatus === undefined && !raw) r = { ...r, grpcStatus: grpcStatusForHttp(r.status) };
-    if (this.corsHeaders) r = { ...r, headers: { ...r.headers, ...this.corsHeaders } };
+    const added = this.corsHeaders ?? this.filters?.addedResponseHeaders;
+    if (added) r = { ...r, headers: { ...r.headers, ...added } };
     this.status = r.grpcStatus !== undefined ? 200 : r.status;
     if (r.grpcStatus !== undefined) this.grpcStatus = String(r.grpcStatus);
     this.forward?.cancel();
@@ -220,6 +235,15 @@ export class Exchange {
     }
     const ua = firstValue(h['user-agent']);
     if (ua) rec.userAgent = ua;
+    const run = this.filters;
+    if (run) {
+      if (run.details !== undefined) rec.details = run.details;
+      const hints = run.hintsIfAny;
+      if (hints) {
+        rec.logHints = hints;
+        if (hints.audit !== undefined) rec.audit = hints.audit;
+      }
+    }
     return rec;
   }
 }
@@ -241,8 +265,4 @@ function absoluteForm(target: string): { authority: string; path: string } | und
   const authority = slash < 0 ? target.slice(start) : target.slice(start, slash);
   if (authority === '' || authority.includes('@')) return undefined;
   return { authority, path: slash < 0 ? '/' : target.slice(slash) };
-}
-
-function afterFaultDelay(ex: Exchange, action: ClusterAction, abort: { httpStatus: number; grpcStatus?: number } | undefined): void {
-  ex.afterDelay(action, abort);
 }

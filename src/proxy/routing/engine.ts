@@ -8,7 +8,7 @@ import { anyType, arr, bool, isObj, obj, str, u32 } from './envoy-values.ts';
 import type { Obj } from './envoy-values.ts';
 import { detect, listenerAddress, selectFilterChain } from './filter-chain.ts';
 import type { Connection } from './filter-chain.ts';
-import { normalizePath } from './request.ts';
+import { canonicalPath, escapedSlashesAction, mergePathSlashes, unescapeSlashes } from './request.ts';
 import type { HttpRequest } from './request.ts';
 import { pickWeighted, routeAction } from './route-action.ts';
 import type { HttpFilter } from './route-action.ts';
@@ -96,6 +96,9 @@ export interface RouteResult {
   virtualHost?: string;
   route?: string;
   action: Action;
+  /** The connection manager answered before any HTTP filter ran (a path it rejects or redirects when
+   * normalizing): no filter sees the request, and there is no route. */
+  beforeFilters?: true;
 }
 
 interface PlanBase {
@@ -169,6 +172,7 @@ export function planConnection(c: CompiledProxy, conn: ConnectionInfo): Connecti
   const httpFilters = httpFiltersOf(hcm);
   const normalize = bool(hcm.normalizePath, false);
   const merge = bool(hcm.mergeSlashes, false);
+  const escapedSlashes = escapedSlashesAction(hcm.pathWithEscapedSlashesAction);
   const stripAny = bool(hcm.stripAnyHostPort, false);
   const stripMatching = bool(hcm.stripMatchingHostPort, false);
   const port = String(conn.port);
@@ -179,9 +183,30 @@ export function planConnection(c: CompiledProxy, conn: ConnectionInfo): Connecti
     hcm,
     httpFilters,
     route(request, random, upstream = resolve) {
-      if (normalize || merge) {
-        request.path = normalize ? normalizePath(request.path, merge)
-          : request.path.replace(/^([^?#]*)/, (p) => p.replace(/\/{2,}/g, '/'));
+      // The connection manager's path handling, in Envoy's order: escaped slashes, normalize_path, merge_slashes.
+      let path = request.path;
+      // A fragment never belongs in a request target: Envoy rejects it rather than route a path its filters
+      // would read differently.
+      if (path.includes('#')) return rejected(routeConfig, 400, 'Bad Request');
+      let redirect = false;
+      if (escapedSlashes !== 'KEEP_UNCHANGED') {
+        const unescaped = unescapeSlashes(path);
+        if (unescaped !== undefined) {
+          const grpc = request.headers.get('content-type')?.[0]?.startsWith('application/grpc') === true;
+          if (escapedSlashes === 'REJECT_REQUEST' || (escapedSlashes === 'UNESCAPE_AND_REDIRECT' && grpc)) return rejected(routeConfig, 400, 'Bad Request');
+          redirect = escapedSlashes === 'UNESCAPE_AND_REDIRECT';
+          path = unescaped;
+        }
+      }
+      if (normalize) {
+        const canonical = canonicalPath(path);
+        if (canonical === undefined) return rejected(routeConfig, 400, 'Bad Request');
+        path = canonical;
+      }
+      if (merge) path = mergePathSlashes(path);
+      request.path = path;
+      if (redirect) {
+        return { ...(routeConfig !== undefined ? { routeConfig } : {}), action: { kind: 'redirect', location: path, status: 307 }, beforeFilters: true };
       }
       if (stripAny || stripMatching) {
         const host = stripPort(request.authority);
@@ -203,10 +228,14 @@ export function planConnection(c: CompiledProxy, conn: ConnectionInfo): Connecti
   };
 }
 
+function rejected(routeConfig: string | undefined, status: number, body: string): RouteResult {
+  return { ...(routeConfig !== undefined ? { routeConfig } : {}), action: { kind: 'direct', status, body }, beforeFilters: true };
+}
+
 // One list per connection manager object, so what the router caches per filter chain outlives a connection.
 const filterLists = new WeakMap<Obj, HttpFilter[]>();
 
-function httpFiltersOf(hcm: Obj): HttpFilter[] {
+export function httpFiltersOf(hcm: Obj): HttpFilter[] {
   let l = filterLists.get(hcm);
   if (!l) {
     l = arr(hcm.httpFilters).map((f) => ({ name: str(f.name), type: anyType(f.typedConfig), config: obj(f.typedConfig) }));

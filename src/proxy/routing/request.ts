@@ -95,3 +95,89 @@ export function normalizePath(path: string, mergeSlashes: boolean): string {
   }
   return '/' + out.join('/') + rest;
 }
+
+/** The connection manager's path_with_escaped_slashes_action (IMPLEMENTATION_SPECIFIC_DEFAULT is KEEP_UNCHANGED). */
+export type EscapedSlashesAction = 'KEEP_UNCHANGED' | 'REJECT_REQUEST' | 'UNESCAPE_AND_REDIRECT' | 'UNESCAPE_AND_FORWARD';
+
+const ESCAPED_SLASHES_ACTIONS: readonly string[] = ['IMPLEMENTATION_SPECIFIC_DEFAULT', 'KEEP_UNCHANGED', 'REJECT_REQUEST', 'UNESCAPE_AND_REDIRECT', 'UNESCAPE_AND_FORWARD'];
+
+export function escapedSlashesAction(v: unknown): EscapedSlashesAction {
+  const name = typeof v === 'number' ? ESCAPED_SLASHES_ACTIONS[v] : v;
+  switch (name) {
+    case 'REJECT_REQUEST': case 'UNESCAPE_AND_REDIRECT': case 'UNESCAPE_AND_FORWARD': return name;
+    default: return 'KEEP_UNCHANGED';
+  }
+}
+
+/** %2F/%2f → '/', %5C/%5c → '\' in the path part; undefined when there are none. */
+export function unescapeSlashes(path: string): string | undefined {
+  const q = path.indexOf('?');
+  const p = q < 0 ? path : path.slice(0, q);
+  if (!/%(2f|5c)/i.test(p)) return undefined;
+  return p.replace(/%2f/gi, '/').replace(/%5c/gi, '\\') + (q < 0 ? '' : path.slice(q));
+}
+
+// Characters the canonical path keeps percent-encoded or encodes (Chromium's path table, which Envoy's
+// normalize_path uses): controls, space, " # < > ` { | } ^, DEL and everything above ASCII.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is looked for
+const MUST_ESCAPE = /[\x00-\x20"#<>`{|}^\x7f-\uffff]/;
+// eslint-disable-next-line no-control-regex -- as above, plus what canonicalisation rewrites (%, \, dots)
+const NEEDS_WORK = /[%\\.\x00-\x20"#<>`{|}^\x7f-\uffff]/;
+
+function isUnreserved(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e;
+}
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  return -1;
+}
+
+const pct = (b: number): string => `%${b < 16 ? '0' : ''}${b.toString(16).toUpperCase()}`;
+
+/**
+ * Envoy's normalize_path (Chromium's path canonicalisation) on the path part; the query string is kept as is:
+ * percent-encoded unreserved characters decoded (%61 → a, %2e → .), other escapes kept with upper-case hex,
+ * backslashes turned into slashes, characters that may not appear raw percent-encoded, then dot segments
+ * resolved. Case is not changed. Undefined when the path is invalid (a NUL byte): the request gets 400.
+ */
+export function canonicalPath(path: string): string | undefined {
+  const q = path.indexOf('?');
+  let p = q < 0 ? path : path.slice(0, q);
+  const rest = q < 0 ? '' : path.slice(q);
+  if (!NEEDS_WORK.test(p)) return path;
+  let out = '';
+  for (let i = 0; i < p.length; i++) {
+    const c = p.charCodeAt(i);
+    if (c === 0) return undefined;
+    if (c === 0x5c) {
+      out += '/';
+    } else if (c === 0x25) {
+      const h = i + 2 < p.length ? hexValue(p.charCodeAt(i + 1)) : -1;
+      const l = h >= 0 ? hexValue(p.charCodeAt(i + 2)) : -1;
+      if (l < 0) {
+        out += '%';
+        continue;
+      }
+      const b = h * 16 + l;
+      if (b === 0) return undefined;
+      out += isUnreserved(b) ? String.fromCharCode(b) : pct(b);
+      i += 2;
+    } else if (MUST_ESCAPE.test(p[i]!)) {
+      for (const b of Buffer.from(p[i]!, c > 0xff ? 'utf8' : 'latin1')) out += pct(b);
+    } else {
+      out += p[i];
+    }
+  }
+  p = out;
+  return normalizePath(p, false) + rest;
+}
+
+/** merge_slashes: runs of slashes in the path part become one. */
+export function mergePathSlashes(path: string): string {
+  const q = path.search(/[?#]/);
+  const p = q < 0 ? path : path.slice(0, q);
+  return p.includes('//') ? p.replace(/\/{2,}/g, '/') + (q < 0 ? '' : path.slice(q)) : path;
+}

@@ -1,0 +1,193 @@
+// The HTTP filter chain of one connection manager. In: its `http_filters` (engine.ts httpFiltersOf, one list per
+// config version) and the registry's StageFactories; out: the stages in order, built once per list and runtime,
+// and FilterRun, which walks one request through them and hands it to the router step of its owner (the Exchange,
+// a WebSocket upgrade) when every stage called next(). The router filter ends the chain (entries after it are
+// not run); a filter type the registry does not know makes every request of that chain answer 500 — the proxy
+// never silently skips a filter it was given. A stage that throws answers 500. A chain of only the router has no
+// stages: its owner runs the router step directly, without a FilterRun.
+import type { HttpRequest } from '../../routing/request.ts';
+import type { RouteResult } from '../../routing/engine.ts';
+import type { HttpFilter } from '../../routing/route-action.ts';
+import type { ConnContext, ResponseFlag, Runtime } from '../../runtime.ts';
+import type { LocalReply } from '../local-reply.ts';
+import { STAGES } from './registry.ts';
+import type { DynamicMetadata, FilterRequest, Stage } from './types.ts';
+
+export const ROUTER_TYPE = 'envoy.extensions.filters.http.router.v3.Router';
+
+/** Filter types whose stages never edit request headers (the upstream request needs no rebuild after them). */
+const READ_ONLY_TYPES: ReadonlySet<string> = new Set([
+  'envoy.extensions.filters.http.fault.v3.HTTPFault',
+  'envoy.extensions.filters.http.cors.v3.Cors',
+  'envoy.extensions.filters.http.grpc_web.v3.GrpcWeb',
+  'envoy.extensions.filters.http.rbac.v3.RBAC',
+]);
+
+export interface HttpChain {
+  /** The stages before the router, in `http_filters` order. */
+  readonly stages: readonly Stage[];
+  /** The filter name of each stage. */
+  readonly names: readonly string[];
+  /** Some stage may add or remove request headers: the owner applies `request.headers` edits upstream. */
+  readonly editsHeaders: boolean;
+}
+
+const ROUTER_ONLY: HttpChain = { stages: [], names: [], editsHeaders: false };
+
+const chains = new WeakMap<readonly HttpFilter[], { runtime: Runtime; chain: HttpChain }>();
+
+function refuse(message: string): Stage {
+  return (req) => req.reply({ status: 500, body: message }, [], 'filter_chain_not_supported');
+}
+
+function build(filters: readonly HttpFilter[], runtime: Runtime): HttpChain {
+  const stages: Stage[] = [];
+  const names: string[] = [];
+  let editsHeaders = false;
+  for (const f of filters) {
+    if (f.type === ROUTER_TYPE || (f.type === '' && f.name === 'envoy.filters.http.router')) break;
+    const factory = STAGES.get(f.type);
+    if (!factory) {
+      return { stages: [refuse(`HTTP filter "${f.name}" (${f.type || 'no type'}) is not supported by this proxy`)], names: [f.name], editsHeaders: false };
+    }
+    const stage = factory(f, runtime);
+    if (!stage) continue;
+    stages.push(stage);
+    names.push(f.name);
+    if (!READ_ONLY_TYPES.has(f.type)) editsHeaders = true;
+  }
+  return stages.length === 0 ? ROUTER_ONLY : { stages, names, editsHeaders };
+}
+
+/** The chain for a connection manager's filter list, built on first use. */
+export function httpChain(filters: readonly HttpFilter[], runtime: Runtime): HttpChain {
+  const c = chains.get(filters);
+  if (c && c.runtime === runtime) return c.chain;
+  const chain = build(filters, runtime);
+  chains.set(filters, { runtime, chain });
+  return chain;
+}
+
+/** What a FilterRun reports to: the request's owner. */
+export interface ChainOwner {
+  /** The downstream went away or the request was answered. */
+  readonly answered: boolean;
+  filterReply(r: LocalReply, flags: readonly ResponseFlag[], raw: boolean): void;
+  filterFlag(f: ResponseFlag): void;
+  /** A stage (or the router step) threw: answer 500 unless already answered. */
+  filterFailed(err: unknown): void;
+  /** Every stage passed: the router executes the route's action. */
+  routerStep(): void;
+}
+
+/** One request's walk through a chain; the FilterRequest its stages see. */
+export class FilterRun implements FilterRequest {
+  readonly runtime: Runtime;
+  readonly conn: ConnContext;
+  readonly request: HttpRequest;
+  readonly route: RouteResult;
+  details: string | undefined = undefined;
+  private readonly chain: HttpChain;
+  private readonly owner: ChainOwner;
+  private index = 0;
+  private ended = false;
+  private meta: DynamicMetadata | undefined = undefined;
+  private extraHeaders: Record<string, string> | undefined = undefined;
+  private hints: Record<string, string> | undefined = undefined;
+  /** The request's headers before the first stage (only when a stage may edit them). */
+  private readonly before: Map<string, string> | undefined;
+  readonly next: () => void;
+
+  constructor(chain: HttpChain, owner: ChainOwner, runtime: Runtime, conn: ConnContext, request: HttpRequest, route: RouteResult) {
+    this.chain = chain;
+    this.owner = owner;
+    this.runtime = runtime;
+    this.conn = conn;
+    this.request = request;
+    this.route = route;
+    this.before = chain.editsHeaders ? snapshot(request.headers) : undefined;
+    this.next = () => this.step();
+  }
+
+  get metadata(): DynamicMetadata {
+    return (this.meta ??= new Map());
+  }
+
+  get responseHeaders(): Record<string, string> {
+    return (this.extraHeaders ??= {});
+  }
+
+  get logHints(): Record<string, string> {
+    return (this.hints ??= {});
+  }
+
+  /** Response headers the stages added, if any (without allocating). */
+  get addedResponseHeaders(): Record<string, string> | undefined {
+    return this.extraHeaders !== undefined && hasKeys(this.extraHeaders) ? this.extraHeaders : undefined;
+  }
+
+  get hintsIfAny(): Readonly<Record<string, string>> | undefined {
+    return this.hints !== undefined && hasKeys(this.hints) ? this.hints : undefined;
+  }
+
+  get metadataIfAny(): DynamicMetadata | undefined {
+    return this.meta;
+  }
+
+  get done(): boolean {
+    return this.ended || this.owner.answered;
+  }
+
+  /** Runs the next stage, or the router after the last one. */
+  step(): void {
+    if (this.done) return;
+    const stage = this.chain.stages[this.index++];
+    try {
+      if (stage === undefined) {
+        this.ended = true;
+        this.owner.routerStep();
+      } else {
+        stage(this, this.next);
+      }
+    } catch (err) {
+      // Also reached from an asynchronous stage's callback: an exception must never escape into it.
+      if (this.owner.answered) return;
+      this.ended = true;
+      this.owner.filterFailed(err);
+    }
+  }
+
+  reply(r: LocalReply, flags: ResponseFlag[], details?: string, raw = false): void {
+    if (this.done) return;
+    this.ended = true;
+    if (details !== undefined) this.details = details;
+    this.owner.filterReply(r, flags, raw);
+  }
+
+  flag(f: ResponseFlag): void {
+    this.owner.filterFlag(f);
+  }
+
+  /** Applies the stages' edits of `request.headers` to the upstream header bag (names lowercase). */
+  applyHeaderEdits(upstream: Record<string, string>): void {
+    const before = this.before;
+    if (!before) return;
+    const now = this.request.headers;
+    for (const [k, v] of now) {
+      const joined = v.join(',');
+      if (before.get(k) !== joined) upstream[k] = joined;
+    }
+    for (const k of before.keys()) if (!now.has(k)) delete upstream[k];
+  }
+}
+
+function snapshot(headers: Map<string, string[]>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [k, v] of headers) out.set(k, v.join(','));
+  return out;
+}
+
+function hasKeys(o: object): boolean {
+  for (const k in o) return k !== undefined;
+  return false;
+}

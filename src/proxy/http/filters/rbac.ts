@@ -1,0 +1,50 @@
+// The HTTP RBAC filter's stage (envoy.extensions.filters.http.rbac.v3.RBAC). In: the request after routing and
+// the stages before it (dynamic metadata from jwt_authn / istio_authn), the connection (peer principal, addresses,
+// SNI); out: shadow results and the LOG hint in dynamic metadata and the access log hints, a decision record
+// (weft_authz_decisions_total, `weft:authz`), and for a denial 403 `RBAC: access denied` with the response code
+// details rbac_access_denied_matched_policy[<policy>|none] and no response flag. The evaluation is
+// authz/rbac-filter.ts, which simulate() runs too.
+import { httpAttributes } from '../../authz/attributes.ts';
+import type { ConnectionFacts } from '../../authz/attributes.ts';
+import { reportRbac } from '../../authz/events.ts';
+import { checkRbacFilter, compileRbacFilter, HTTP_RBAC_NAMESPACE } from '../../authz/rbac-filter.ts';
+import type { ConnContext } from '../../runtime.ts';
+import type { FilterRequest, StageFactory } from './types.ts';
+
+export const RBAC_DENIED_BODY = 'RBAC: access denied';
+
+export function connectionFacts(conn: ConnContext): ConnectionFacts {
+  const info = conn.info;
+  const f: ConnectionFacts = { port: info.port };
+  if (info.sourceIp !== undefined) f.sourceIp = info.sourceIp;
+  if (info.destinationIp !== undefined) f.destinationIp = info.destinationIp;
+  if (conn.tls?.peerPrincipal !== undefined) f.peerPrincipal = conn.tls.peerPrincipal;
+  const sni = conn.tls?.sni ?? info.tls?.sni;
+  if (sni !== undefined) f.sni = sni;
+  return f;
+}
+
+function attributesOf(req: FilterRequest) {
+  const plan = req.conn.plan();
+  return httpAttributes(connectionFacts(req.conn), plan.kind === 'http' ? plan.hcm : undefined, req.request, req.metadata);
+}
+
+export const rbacFilter: StageFactory = (filter) => {
+  const f = compileRbacFilter(filter.config, HTTP_RBAC_NAMESPACE);
+  if (!f.rules && !f.shadow && !f.unsupportedMatcher) return undefined;
+  const name = filter.name;
+  return (req, next) => {
+    const d = checkRbacFilter(f, attributesOf(req), req.metadata);
+    reportRbac(req.runtime.telemetry, 'http', name, d);
+    if (d.shadow) {
+      req.logHints[`${d.shadow.prefix}shadow_engine_result`] = d.shadow.allowed ? 'allowed' : 'denied';
+      if (d.shadow.policy !== undefined) req.logHints[`${d.shadow.prefix}shadow_effective_policy_id`] = d.shadow.policy;
+    }
+    if (d.logged) req.logHints.audit = d.policy ?? '';
+    if (!d.allowed) {
+      req.reply({ status: 403, body: RBAC_DENIED_BODY }, [], d.details);
+      return;
+    }
+    next();
+  };
+};
