@@ -1,5 +1,9 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse } from 'yaml';
 import { checkMeshConfigMap, parseMeshConfig } from '../../src/model/mesh-config.ts';
+import { DEFAULT_MESH_OPTIONS } from '../../src/model/types.ts';
 
 describe('mesh config (Istio MeshConfig fields)', () => {
   it('maps the fields weft carries out into MeshOptions', () => {
@@ -108,5 +112,17 @@ extensionProviders:
     expect(checkMeshConfigMap(cm)!.errors.map((e) => e.field)).to.deep.equal(['data.mesh.outboundTrafficPolicy.mode']);
     expect(checkMeshConfigMap({ apiVersion: 'v1', kind: 'ConfigMap', data: { other: 'x' } })).to.equal(undefined);
     expect(checkMeshConfigMap({ kind: 'Service' })).to.equal(undefined);
+  });
+
+  it('config/mesh-config.yaml is valid, sets nothing, and its commented defaults are weft\'s defaults', () => {
+    const cm = parse(readFileSync(resolve(import.meta.dirname, '../../config/mesh-config.yaml'), 'utf8')) as { data: { mesh: string } };
+    expect(checkMeshConfigMap(cm)).to.deep.equal({ options: {}, errors: [], warnings: [] });
+    // Uncommented up to the examples (providers are examples, not defaults).
+    const settings = cm.data.mesh.split('\n').filter((l) => /^# +([a-zA-Z]+:( |$)|- )/.test(l)).map((l) => l.slice(2));
+    const defaults = settings.slice(0, settings.findIndex((l) => l.startsWith('extensionProviders')) + 1).join('\n');
+    const r = parseMeshConfig(defaults.replace(/extensionProviders:$/, 'extensionProviders: []'));
+    expect(r.errors).to.deep.equal([]);
+    const { rootNamespace, trustDomain, outboundTrafficPolicy, pathNormalization, extensionProviders } = DEFAULT_MESH_OPTIONS;
+    expect(r.options).to.deep.equal({ rootNamespace, trustDomain, outboundTrafficPolicy, pathNormalization, extensionProviders });
   });
 });
