@@ -2,8 +2,8 @@
 // against it the way Envoy's AuthenticatorImpl does. In: the provider's config (issuer, audiences, JWKS,
 // forward, forward_payload_header, claim_to_headers, payload/header_in_metadata, clock skew, cache size) and the
 // tokens a verifier extracted; out: an Envoy status, with the effects of each good token (payload header, claim
-// headers, token removal, metadata) applied to the request's scratch copy. Tokens are checked last-found first;
-// all must pass unless missing or failed tokens are allowed. Signatures are the only asynchronous part: the
+// headers, token removal, metadata with normalize_payload_in_metadata) applied to the request's scratch copy.
+// Tokens are checked last-found first; all must pass unless missing or failed tokens are allowed. Signatures are the only asynchronous part: the
 // authenticator asks `sig()` and gets `undefined` while a check is pending; everything else is synchronous.
 import { arr, bool, obj, str, strs, u32 } from '../../routing/envoy-values.ts';
 import type { Obj } from '../../routing/envoy-values.ts';
@@ -121,7 +121,20 @@ function goodJwt(ctx: VerifyContext, p: Provider, jwt: Jwt, loc: TokenLocation):
   }
   if (!bool(c.forward, false)) loc.remove(ctx);
   if (str(c.headerInMetadata)) ctx.metadata[str(c.headerInMetadata)] = jwt.header;
-  if (str(c.payloadInMetadata)) ctx.metadata[str(c.payloadInMetadata)] = jwt.payload;
+  if (str(c.payloadInMetadata)) ctx.metadata[str(c.payloadInMetadata)] = metadataPayload(jwt.payload, strs(obj(c.normalizePayloadInMetadata).spaceDelimitedClaims));
+}
+
+/** The payload as metadata: normalize_payload_in_metadata's space-delimited claims become lists of strings. */
+function metadataPayload(payload: Record<string, unknown>, spaceDelimited: readonly string[]): Record<string, unknown> {
+  if (spaceDelimited.length === 0) return payload;
+  let out = payload;
+  for (const claim of spaceDelimited) {
+    const v = payload[claim];
+    if (typeof v !== 'string') continue;
+    if (out === payload) out = { ...payload };
+    out[claim] = v.split(' ').filter((x) => x !== '');
+  }
+  return out;
 }
 
 /** One token through issuer, time, audience and signature checks. */
