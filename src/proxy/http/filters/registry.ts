@@ -5,6 +5,7 @@
 import { corsFilter } from './cors.ts';
 import { faultFilter } from './fault.ts';
 import { grpcWebFilter } from './grpc-web.ts';
+import { ISTIO_AUTHN_TYPE, istioAuthnFactory } from './istio-authn.ts';
 import { JWT_AUTHN_TYPE, jwtAuthnFactory } from './jwt-authn.ts';
 import { rbacFilter } from './rbac.ts';
 import type { StageFactory } from './types.ts';
@@ -16,4 +17,5 @@ export const STAGES: ReadonlyMap<string, StageFactory> = new Map<string, StageFa
   ['envoy.extensions.filters.http.grpc_web.v3.GrpcWeb', grpcWebFilter],
   ['envoy.extensions.filters.http.rbac.v3.RBAC', rbacFilter],
   [JWT_AUTHN_TYPE, jwtAuthnFactory],
+  [ISTIO_AUTHN_TYPE, istioAuthnFactory],
 ]);
