@@ -4,7 +4,8 @@
 // opened through the ClusterManager, bytes piped both ways with half-close and the idle timeout; out: TcpRecords
 // (open at connect, close at the end, with byte counts and response flags) and the outcome reported to the
 // cluster. Bytes read by protocol detection (`head`, e.g. a ClientHello for TLS passthrough) go upstream first,
-// unchanged.
+// unchanged. The network RBAC filters before tcp_proxy run first: a denied connection is closed before any
+// upstream is picked, with a record whose termination details name the policy (no response flag, as Envoy).
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { peers } from '../http/record.ts';
@@ -12,6 +13,7 @@ import type { ConnectionPlan } from '../routing/engine.ts';
 import { durationMs, u32 } from '../routing/envoy-values.ts';
 import type { UpstreamCluster } from '../routing/types.ts';
 import type { ClusterRuntime, ConnContext, ResponseFlag, Runtime, TcpRecord, UpstreamHost } from '../runtime.ts';
+import { enforceNetworkRbac } from '../authz/connection.ts';
 import { hostAddress } from '../upstream/endpoints.ts';
 
 type TcpPlan = Extract<ConnectionPlan, { kind: 'tcp' }>;
@@ -38,6 +40,16 @@ export function proxyTcp(runtime: Runtime, ctx: ConnContext, plan: TcpPlan, down
     runtime.telemetry.tcpClose({ ...r, durationMs: runtime.now() - started });
     downstream.destroy();
   };
+  if (plan.networkFilters.length > 0) {
+    const authz = enforceNetworkRbac(plan.networkFilters, ctx, runtime.telemetry);
+    if (!authz.allowed) {
+      const r = { ...record([], cluster), sentBytes: 0, receivedBytes: head.length, details: authz.details };
+      runtime.telemetry.tcpOpen({ ...r, receivedBytes: 0 });
+      runtime.telemetry.tcpClose({ ...r, durationMs: runtime.now() - started });
+      downstream.destroy();
+      return;
+    }
+  }
   if (!cluster) return refuse('NC');
   if (action.cluster === BLACKHOLE_CLUSTER) return refuse('UH', cluster);
 

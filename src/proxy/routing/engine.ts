@@ -114,6 +114,8 @@ export type ConnectionPlan =
     /** The filter chain's DownstreamTlsContext when the proxy terminates TLS before proxying bytes. */
     downstreamTls?: Obj;
     tcpProxy: Obj;
+    /** The network filters before tcp_proxy, in order (envoy.filters.network.rbac, …). */
+    networkFilters: readonly HttpFilter[];
     /** The cluster for this connection (weighted clusters pick with `random` in [0, 1)). */
     pick(random: number, upstream?: (name: string) => UpstreamCluster): ClusterAction;
   }
@@ -146,11 +148,15 @@ export function planConnection(c: CompiledProxy, conn: ConnectionInfo): Connecti
   const tlsConfig = obj(obj(chain.transportSocket).typedConfig);
   const downstreamTls = anyType(tlsConfig) === DOWNSTREAM_TLS_TYPE ? { downstreamTls: tlsConfig } : {};
 
-  const terminal = arr(chain.filters).find((f) => [HCM_TYPE, TCP_PROXY_TYPE].includes(anyType(f.typedConfig)));
-  if (!terminal) return { ...base, kind: 'closed', reason: 'the filter chain has no tcp_proxy or http_connection_manager' };
-  const config = obj(terminal.typedConfig);
+  const filters = arr(chain.filters);
+  const terminalAt = filters.findIndex((f) => [HCM_TYPE, TCP_PROXY_TYPE].includes(anyType(f.typedConfig)));
+  if (terminalAt < 0) return { ...base, kind: 'closed', reason: 'the filter chain has no tcp_proxy or http_connection_manager' };
+  const config = obj(filters[terminalAt]!.typedConfig);
   if (anyType(config) === TCP_PROXY_TYPE) {
-    return { ...base, ...downstreamTls, kind: 'tcp', tcpProxy: config, pick: (random, upstream = resolve) => tcpProxy(config, random, upstream) };
+    return {
+      ...base, ...downstreamTls, kind: 'tcp', tcpProxy: config, networkFilters: networkFiltersOf(chain, filters, terminalAt),
+      pick: (random, upstream = resolve) => tcpProxy(config, random, upstream),
+    };
   }
   if (!conn.http) return { ...base, kind: 'closed', reason: 'not HTTP: the connection manager cannot parse the stream' };
   if (conn.tls && !downstreamTls.downstreamTls) return { ...base, kind: 'closed', reason: 'TLS reached an HTTP filter chain that does not terminate it' };
@@ -230,6 +236,17 @@ export function planConnection(c: CompiledProxy, conn: ConnectionInfo): Connecti
 
 function rejected(routeConfig: string | undefined, status: number, body: string): RouteResult {
   return { ...(routeConfig !== undefined ? { routeConfig } : {}), action: { kind: 'direct', status, body }, beforeFilters: true };
+}
+
+const networkLists = new WeakMap<Obj, HttpFilter[]>();
+
+function networkFiltersOf(chain: Obj, filters: Obj[], terminalAt: number): HttpFilter[] {
+  let l = networkLists.get(chain);
+  if (!l) {
+    l = filters.slice(0, terminalAt).map((f) => ({ name: str(f.name), type: anyType(f.typedConfig), config: obj(f.typedConfig) }));
+    networkLists.set(chain, l);
+  }
+  return l;
 }
 
 // One list per connection manager object, so what the router caches per filter chain outlives a connection.

@@ -1,13 +1,31 @@
 // simulate(proxyConfig, request) → where Envoy's semantics send it: listener → filter chain → (TCP proxy |
 // HTTP connection manager → RouteConfiguration → virtual host → first matching route → action) → cluster and
-// endpoints. A thin wrapper over the engine the sidecar runs (engine.ts), for tests and weftctl.
+// endpoints, and what the chain's authorization filters decide (network RBAC before tcp_proxy; the HTTP RBAC and
+// ext_authz filters in order, with the peer principal and dynamic metadata the description gives). A thin
+// wrapper over the engine the sidecar runs (engine.ts) and its authorization code (authz/), for tests and weftctl.
 import type { ProxyConfig } from '../../translate/types.ts';
+import { connectionAttributes, httpAttributes } from '../authz/attributes.ts';
+import type { ConnectionFacts } from '../authz/attributes.ts';
+import { httpAuthzSummary, tcpAuthzSummary } from '../authz/chain-summary.ts';
 import { compileProxy, planConnection } from './engine.ts';
 import { edgeForwardedProto, makeHttpRequest } from './request.ts';
 import type { RequestDescription, SimulateOptions, SimulationResult } from './types.ts';
 
 function isHttp(req: RequestDescription): boolean {
   return req.protocol !== undefined ? req.protocol !== 'tcp' : req.host !== undefined || req.path !== undefined;
+}
+
+function facts(req: RequestDescription): ConnectionFacts {
+  const f: ConnectionFacts = { port: req.port };
+  if (req.sourceIp !== undefined) f.sourceIp = req.sourceIp;
+  if (req.destinationIp !== undefined) f.destinationIp = req.destinationIp;
+  if (req.peerPrincipal !== undefined) f.peerPrincipal = req.peerPrincipal;
+  if (req.tls?.sni !== undefined) f.sni = req.tls.sni;
+  return f;
+}
+
+function metadataOf(req: RequestDescription): Map<string, Record<string, unknown>> {
+  return new Map(Object.entries(req.metadata ?? {}).map(([k, v]) => [k, { ...v }]));
 }
 
 export function simulate(pc: ProxyConfig, req: RequestDescription, options: SimulateOptions = {}): SimulationResult {
@@ -26,10 +44,22 @@ export function simulate(pc: ProxyConfig, req: RequestDescription, options: Simu
   if (plan.listener) out.listener = plan.listener;
   if (plan.filterChain) out.filterChain = plan.filterChain;
   if (plan.kind === 'closed') return { ...out, action: { kind: 'closed', reason: plan.reason } };
-  if (plan.kind === 'tcp') return { ...out, action: plan.pick(random) };
+  if (plan.kind === 'tcp') {
+    const result: SimulationResult = { ...out, action: plan.pick(random) };
+    const authz = tcpAuthzSummary(plan.networkFilters, connectionAttributes(facts(req)), metadataOf(req));
+    if (authz) result.authz = authz;
+    return result;
+  }
   const request = makeHttpRequest({ ...req, scheme: req.scheme ?? (plan.downstreamTls ? 'https' : 'http') });
   if (edgeForwardedProto(plan.hcm)) request.headers.set('x-forwarded-proto', [request.scheme]);
   const xfp = request.headers.get('x-forwarded-proto')?.[0];
   if (xfp) request.forwardedProto = xfp;
-  return { ...out, ...plan.route(request, random) };
+  const { beforeFilters, ...routed } = plan.route(request, random);
+  const result: SimulationResult = { ...out, ...routed };
+  if (!beforeFilters) {
+    const metadata = metadataOf(req);
+    const authz = httpAuthzSummary(plan.httpFilters, httpAttributes(facts(req), plan.hcm, request, metadata), metadata);
+    if (authz) result.authz = authz;
+  }
+  return result;
 }

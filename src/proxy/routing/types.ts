@@ -21,6 +21,10 @@ export interface RequestDescription {
   /** :scheme and x-forwarded-proto; `http` by default (`https` when the proxy terminates TLS). */
   scheme?: string;
   headers?: Record<string, string | string[]>;
+  /** The mTLS peer's SPIFFE id (spiffe://<td>/ns/<ns>/sa/<sa>); undefined = no client certificate. */
+  peerPrincipal?: string;
+  /** Dynamic metadata as the JWT / istio_authn stages would have set it (namespace → struct). */
+  metadata?: Record<string, Record<string, unknown>>;
 }
 
 export interface SimulateOptions {
@@ -112,6 +116,31 @@ export type Action =
   | { kind: 'no-route' }
   | { kind: 'closed'; reason: string };
 
+export interface AuthzShadowResult {
+  filter: string;
+  /** shadowRulesStatPrefix: istio_dry_run_allow_, istio_dry_run_deny_, istio_ext_authz_, … */
+  prefix: string;
+  result: 'allowed' | 'denied';
+  policy?: string;
+}
+
+/** What the chain's authorization filters decide (RBAC, ext_authz; network RBAC for TCP). */
+export interface AuthzResult {
+  decision: 'allowed' | 'denied';
+  /** The filter that denied. */
+  filter?: string;
+  /** The policy that decided a denial (a DENY policy; none for ALLOW rules nothing matched). */
+  policy?: string;
+  /** Response code details of a denial: rbac_access_denied_matched_policy[…]. */
+  details?: string;
+  shadow?: AuthzShadowResult[];
+  /** An AUDIT (RBAC LOG) policy matched. */
+  audit?: true;
+  auditPolicies?: string[];
+  /** An ext_authz filter would ask its external authorizer (the request is allowed only if it agrees). */
+  extAuthz?: 'checked';
+}
+
 export interface SimulationResult {
   listener?: string;
   filterChain?: string;
@@ -119,4 +148,6 @@ export interface SimulationResult {
   virtualHost?: string;
   route?: string;
   action: Action;
+  /** Present when the chain has authorization filters. */
+  authz?: AuthzResult;
 }

@@ -88,6 +88,9 @@ export function httpLogLine(r: HttpRecord): string {
     downstream_remote_address: r.downstreamRemote ?? null,
     grpc_status: r.grpcStatus ?? null,
     reporter: r.reporter,
+    response_code_details: r.details ?? null,
+    ...(r.audit !== undefined ? { audit: true, audit_policy: r.audit } : {}),
+    ...(r.logHints !== undefined ? { authz_hints: r.logHints } : {}),
   });
 }
 
@@ -104,5 +107,6 @@ export function tcpLogLine(r: TcpRecord): string {
     upstream_cluster: r.upstreamCluster ?? null,
     downstream_remote_address: r.downstreamRemote ?? null,
     reporter: r.reporter,
+    connection_termination_details: r.details ?? null,
   });
 }

@@ -55,6 +55,7 @@ export function createTelemetry(opts: TelemetryOptions = {}): SidecarTelemetry {
   const tcpOpened = registry.register(new Counter('istio_tcp_connections_opened_total', 'TCP connections opened.'));
   const tcpClosed = registry.register(new Counter('istio_tcp_connections_closed_total', 'TCP connections closed.'));
   const reloads = registry.register(new Counter('weft_config_reloads_total', 'Config and identity versions loaded or rejected (rejected ones leave the last good version in force).'));
+  const authz = registry.register(new Counter('weft_authz_decisions_total', 'Authorization decisions of the RBAC and ext_authz filters (dry_run: shadow rules, not enforced).'));
   const version = registry.register(new Gauge('weft_config_version', 'The config and identity in force (value 1; the version is a label).'));
 
   // Label strings are found through trees of Maps keyed by the record's own values (short strings and numbers
@@ -127,6 +128,14 @@ export function createTelemetry(opts: TelemetryOptions = {}): SidecarTelemetry {
       reloads.add(key, () => key);
       version.delete(what);
       version.set(what, () => renderLabels(['kind', 'version'], [what, v]), 1);
+    },
+    authz(r) {
+      const policy = r.policy ?? 'none';
+      const dryRun = r.dryRun ? 'true' : 'false';
+      const filter = r.prefix ? `${r.filter}/${r.prefix}` : r.filter;
+      const key = series.get(['authz', r.protocol, filter, r.action, r.decision, policy, dryRun], () =>
+        renderLabels(['protocol', 'filter', 'action', 'decision', 'policy', 'dry_run'], [r.protocol, filter, r.action, r.decision, policy, dryRun]));
+      authz.add(key, () => key);
     },
     render: () => registry.render(),
     reloads: (what, result) => reloads.value(`kind="${what}",result="${result}"`) ?? 0,

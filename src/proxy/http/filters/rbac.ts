@@ -5,24 +5,12 @@
 // details rbac_access_denied_matched_policy[<policy>|none] and no response flag. The evaluation is
 // authz/rbac-filter.ts, which simulate() runs too.
 import { httpAttributes } from '../../authz/attributes.ts';
-import type { ConnectionFacts } from '../../authz/attributes.ts';
+import { connectionFacts } from '../../authz/connection.ts';
 import { reportRbac } from '../../authz/events.ts';
 import { checkRbacFilter, compileRbacFilter, HTTP_RBAC_NAMESPACE } from '../../authz/rbac-filter.ts';
-import type { ConnContext } from '../../runtime.ts';
 import type { FilterRequest, StageFactory } from './types.ts';
 
 export const RBAC_DENIED_BODY = 'RBAC: access denied';
-
-export function connectionFacts(conn: ConnContext): ConnectionFacts {
-  const info = conn.info;
-  const f: ConnectionFacts = { port: info.port };
-  if (info.sourceIp !== undefined) f.sourceIp = info.sourceIp;
-  if (info.destinationIp !== undefined) f.destinationIp = info.destinationIp;
-  if (conn.tls?.peerPrincipal !== undefined) f.peerPrincipal = conn.tls.peerPrincipal;
-  const sni = conn.tls?.sni ?? info.tls?.sni;
-  if (sni !== undefined) f.sni = sni;
-  return f;
-}
 
 function attributesOf(req: FilterRequest) {
   const plan = req.conn.plan();
