@@ -17,6 +17,7 @@ import { listenerName } from './names.ts';
 import { WILDCARD_ADDRESS, httpConnectionManagerFilter, socketAddress, tlsInspectorFilter } from './network-filters.ts';
 import { routeFilters } from './tcp-chains.ts';
 import type { EnvoyObject } from './types.ts';
+import { workloadSecurity } from './authz/index.ts';
 import type { SidecarVirtualService } from './virtual-services.ts';
 
 interface Chain {
@@ -32,15 +33,20 @@ export interface BuiltListener {
 
 const HCM_PROTOCOLS: ReadonlySet<string> = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
 
-function hcm(s: GatewayServer): EnvoyObject {
+function hcm(ctx: TranslateContext, s: GatewayServer): EnvoyObject {
   const p = s.spec.port.protocol.toUpperCase();
   return httpConnectionManagerFilter({
     statPrefix: `outbound_${listenerName(WILDCARD_ADDRESS, s.port)}`,
     routes: { kind: 'rds', name: s.rds ?? '' },
     protocol: (HCM_PROTOCOLS.has(p) ? p : 'HTTP') as Protocol,
     direction: 'gateway',
+    securityFilters: workloadSecurity(ctx).http,
+    pathNormalization: ctx.snapshot.options.pathNormalization,
   });
 }
+
+/** A gateway's TCP chains run the workload's network authorization filters before tcp_proxy. */
+const secured = (ctx: TranslateContext, filters: EnvoyObject[]): EnvoyObject[] => [...workloadSecurity(ctx).tcp, ...filters];
 
 /** SNI names for a chain: `*` (or nothing) means any name, so the chain gets no server_names. */
 function sniOf(hosts: readonly string[]): string[] {
@@ -57,7 +63,7 @@ function tcpRouteFilters(ctx: TranslateContext, s: GatewayServer, vses: readonly
       const filters = routeFilters(ctx, vs, rule.route ?? [], s.port);
       if (!filters) continue;
       ctx.use(vs.key);
-      return filters;
+      return secured(ctx, filters);
     }
   }
   return undefined;
@@ -88,7 +94,7 @@ function passthroughChains(ctx: TranslateContext, s: GatewayServer, vses: readon
         const filters = routeFilters(ctx, vs, rule.route ?? [], s.port);
         if (!filters) continue;
         ctx.use(vs.key);
-        out.push({ serverNames: sniOf(names), chain: { filters } });
+        out.push({ serverNames: sniOf(names), chain: { filters: secured(ctx, filters) } });
       }
     }
   }
@@ -99,7 +105,7 @@ function serverChains(ctx: TranslateContext, s: GatewayServer, vses: readonly Si
   const names = sniOf(s.hosts.map((h) => h.host));
   switch (s.kind) {
     case 'https':
-      return [{ serverNames: names, chain: { transportSocket: gatewayDownstreamTls(s.spec, true), filters: [hcm(s)] } }];
+      return [{ serverNames: names, chain: { transportSocket: gatewayDownstreamTls(s.spec, true), filters: [hcm(ctx, s)] } }];
     case 'tls': {
       const filters = tcpRouteFilters(ctx, s, vses, refs);
       return filters ? [{ serverNames: names, chain: { transportSocket: gatewayDownstreamTls(s.spec, false), filters } }] : [];
@@ -138,7 +144,7 @@ export function gatewayListener(ctx: TranslateContext, p: GatewayPort, vses: rea
   if (p.tls) chains = tlsListenerChains(ctx, p, vses, refs, http);
   else if (first.kind === 'http') {
     // Every plaintext HTTP server of the port shares the one route configuration.
-    chains = [{ name: `http.${p.port}`, filters: [hcm(first)] }];
+    chains = [{ name: `http.${p.port}`, filters: [hcm(ctx, first)] }];
     http.push(...p.servers);
   } else {
     const filters = tcpRouteFilters(ctx, first, vses, refs);

@@ -4,6 +4,8 @@
 // (`virtualInbound`, the clusters to the app) is the workload's own. A gateway workload (`mode: 'gateway'`) gets
 // the listeners of the Gateways selecting it instead (gateway.ts).
 import type { ObjectKey, Snapshot, Workload } from '../model/types.ts';
+import { missingAuthorizerClusters } from './authz/clusters.ts';
+import { workloadSecurity } from './authz/index.ts';
 import { buildInboundClusters } from './clusters.ts';
 import { buildGateway } from './gateway.ts';
 import { buildInboundListeners } from './listeners.ts';
@@ -28,12 +30,23 @@ export function translate(workload: Workload, snapshot: Snapshot, opts: Translat
   const inputs = new Set<ObjectKey>();
   const ctx: TranslateContext = { workload, snapshot, use: (k) => void inputs.add(k) };
   const client = clientView(ctx);
+  // Authentication and authorization apply to every workload (recorded as inputs even without a chain to carry them).
+  const security = workloadSecurity(ctx);
   if (workload.mode === 'gateway') {
     const gw = buildGateway(ctx, client);
-    return { workload: workloadOf(workload), ...gw, inputs: [...inputs].sort() };
+    const extra = missingAuthorizerClusters(ctx, client, new Set(gw.clusters.map((c) => String(c.name))), security.clusters);
+    return {
+      workload: workloadOf(workload),
+      ...gw,
+      clusters: merge(gw.clusters, extra.clusters.sort(byName('name')), 'name'),
+      endpoints: merge(gw.endpoints, extra.endpoints.sort(byName('clusterName')), 'clusterName'),
+      inputs: [...inputs].sort(),
+    };
   }
   const out: OutboundPart = opts.outbound === 'own' ? buildOutbound(ctx, client) : sharedOutbound(ctx, client);
-  const clusters = merge(out.clusters, buildInboundClusters(ctx).sort(byName('name')), 'name');
+  const extra = missingAuthorizerClusters(ctx, client, new Set(out.clusters.map((c) => String(c.name))), security.clusters);
+  const own = [...buildInboundClusters(ctx), ...extra.clusters].sort(byName('name'));
+  const clusters = merge(out.clusters, own, 'name');
   const listeners = merge(out.listeners, buildInboundListeners(ctx).sort(byName('name')), 'name');
   for (const k of out.inputs) inputs.add(k);
   return {
@@ -41,7 +54,7 @@ export function translate(workload: Workload, snapshot: Snapshot, opts: Translat
     listeners,
     routes: [...out.routes],
     clusters,
-    endpoints: [...out.endpoints],
+    endpoints: merge(out.endpoints, extra.endpoints.sort(byName('clusterName')), 'clusterName'),
     inputs: [...inputs].sort(),
   };
 }

@@ -19,6 +19,7 @@ import { ROOT_CERT, WORKLOAD_CERT_CHAIN, WORKLOAD_KEY } from './identity-files.t
 import { mtlsModeFor } from './peer-authentication.ts';
 import type { MtlsMode } from './peer-authentication.ts';
 import { TLS_TRANSPORT_SOCKET } from './upstream-tls.ts';
+import { workloadSecurity } from './authz/index.ts';
 import type { EnvoyObject } from './types.ts';
 
 const DOWNSTREAM_TLS_CONTEXT = 'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
@@ -112,6 +113,11 @@ function inboundRouteConfig(cluster: string, vhostPort: number, operation: strin
   };
 }
 
+/** What every inbound connection manager carries: the workload's authn/authz filters, the mesh's path normalization. */
+function hcmSecurity(ctx: TranslateContext) {
+  return { securityFilters: workloadSecurity(ctx).http, pathNormalization: ctx.snapshot.options.pathNormalization };
+}
+
 function portChains(ctx: TranslateContext): EnvoyObject[] {
   const chains: EnvoyObject[] = [];
   for (const p of inboundPorts(ctx)) {
@@ -126,8 +132,9 @@ function portChains(ctx: TranslateContext): EnvoyObject[] {
           routes: { kind: 'inline', routeConfig: inboundRouteConfig(cluster, p.port, `${p.service.hostname}:${p.servicePort.port}/*`) },
           protocol: p.protocol,
           direction: 'inbound',
+          ...hcmSecurity(ctx),
         })]
-        : [tcpProxyFilter(cluster, { kind: 'cluster', name: cluster })];
+        : [...workloadSecurity(ctx).tcp, tcpProxyFilter(cluster, { kind: 'cluster', name: cluster })];
       chains.push({ name, filterChainMatch: { destinationPort: u32(p.port), ...plan.match }, filters, ...withTls(plan) });
     }
   }
@@ -146,9 +153,13 @@ function passthroughChains(ctx: TranslateContext): EnvoyObject[] {
         routes: { kind: 'inline', routeConfig: inboundRouteConfig(cluster, 0, undefined) },
         protocol: 'UNKNOWN',
         direction: 'inbound',
+        ...hcmSecurity(ctx),
       })],
     }
-    : { name: VIRTUAL_INBOUND_LISTENER, filterChainMatch: plan.match, ...withTls(plan), filters: [tcpProxyFilter(cluster, { kind: 'cluster', name: cluster })] });
+    : {
+      name: VIRTUAL_INBOUND_LISTENER, filterChainMatch: plan.match, ...withTls(plan),
+      filters: [...workloadSecurity(ctx).tcp, tcpProxyFilter(cluster, { kind: 'cluster', name: cluster })],
+    });
 }
 
 export function virtualInboundListener(ctx: TranslateContext): EnvoyObject {
