@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MESH_KINDS } from '../api/kinds.ts';
+import { checkMeshConfigMap } from '../model/mesh-config.ts';
 import { validateResource, withNamespace } from '../validate/index.ts';
 import type { Finding } from '../validate/result.ts';
 import { formatFinding } from '../validate/result.ts';
@@ -60,6 +61,12 @@ export function runValidate(args: ValidateArgs, io: Io): number {
       const obj = doc.value as Record<string, unknown>;
       if (typeof obj !== 'object' || Array.isArray(obj)) {
         report(io, totals, where, [{ field: '<document>', message: 'not a Kubernetes object (expected a mapping)' }], []);
+        continue;
+      }
+      const meshConfig = checkMeshConfigMap(obj);
+      if (meshConfig) {
+        // A ConfigMap holding a mesh config (key `mesh`, as weft-system/weft): the operator's checks.
+        report(io, totals, `${where} ${describe(obj, args.namespace)} (mesh config)`, meshConfig.errors, meshConfig.warnings);
         continue;
       }
       const group = groupOf(obj);

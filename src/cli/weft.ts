@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 // client and the operator, so only this file, the flag parsers and the logger are loaded up front.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../controllers/log.ts';
+import { parseDurationMs } from '../controllers/jwks/duration.ts';
 import { DEFAULT_LEASE_NAME, DEFAULT_NAMESPACE } from '../controllers/operator-defaults.ts';
 import type { Operator } from '../controllers/operator.ts';
 import { parseProxyArgs, PROXY_HELP, runProxy } from './proxy-cmd.ts';
@@ -29,7 +30,10 @@ operator flags:
       --lease-name NAME              name of the Lease (default "${DEFAULT_LEASE_NAME}")
       --workers N                    concurrent reconciles (default 4)
       --outbound-traffic-policy P    ALLOW_ANY (default) or REGISTRY_ONLY: what sidecars do with hosts that no
-                                     Service or ServiceEntry declares (pass through, or refuse)
+                                     Service or ServiceEntry declares (pass through, or refuse); the mesh
+                                     config (ConfigMap weft in the root namespace) overrides it
+      --jwks-refresh-interval D      how often RequestAuthentication jwksUri key sets are fetched again
+                                     (default 20m, as istiod)
       --webhook=true|false           serve the validating admission webhook (default true; every replica serves it)
       --webhook-host ADDR            address the webhook listens on (default 0.0.0.0)
       --webhook-port PORT            port of the webhook (default 9443)
@@ -51,6 +55,7 @@ export interface OperatorArgs {
   workers: number;
   webhook: { host: string; port: number } | undefined;
   outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  jwksRefreshMs: number;
 }
 
 export function parseOperatorArgs(argv: string[]): OperatorArgs {
@@ -71,6 +76,7 @@ export function parseOperatorArgs(argv: string[]): OperatorArgs {
         'webhook-host': { type: 'string', default: '0.0.0.0' },
         'webhook-port': { type: 'string', default: '9443' },
         'outbound-traffic-policy': { type: 'string', default: 'ALLOW_ANY' },
+        'jwks-refresh-interval': { type: 'string', default: '20m' },
       },
       allowPositionals: false,
     }));
@@ -87,6 +93,10 @@ export function parseOperatorArgs(argv: string[]): OperatorArgs {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--webhook-port must be a port number, not "${values['webhook-port']}"`);
   const otp = values['outbound-traffic-policy'];
   if (otp !== 'ALLOW_ANY' && otp !== 'REGISTRY_ONLY') throw new UsageError(`--outbound-traffic-policy must be ALLOW_ANY or REGISTRY_ONLY, not "${otp}"`);
+  const jwksRefreshMs = parseDurationMs(values['jwks-refresh-interval']);
+  if (jwksRefreshMs === undefined || jwksRefreshMs < 1000) {
+    throw new UsageError(`--jwks-refresh-interval must be a duration of at least 1s (e.g. 20m), not "${values['jwks-refresh-interval']}"`);
+  }
   return {
     kubeconfig: values.kubeconfig,
     namespace: values.namespace,
@@ -96,6 +106,7 @@ export function parseOperatorArgs(argv: string[]): OperatorArgs {
     workers,
     webhook: wh === 'true' ? { host: values['webhook-host'], port } : undefined,
     outboundTrafficPolicy: otp,
+    jwksRefreshMs,
   };
 }
 
@@ -126,6 +137,7 @@ async function runOperator(argv: string[]): Promise<number> {
       leaseName: args.leaseName,
       workers: args.workers,
       outboundTrafficPolicy: args.outboundTrafficPolicy,
+      jwks: { refreshMs: args.jwksRefreshMs },
       log: log.child('operator'),
       webhook: args.webhook ? webhookHook({ ...args.webhook, rootNamespace: args.rootNamespace }) : undefined,
     });
