@@ -1,7 +1,10 @@
 // Multi-document YAML as kubectl reads it. In: text. Out: one entry per document (value or parse error).
-// kubectl decodes YAML 1.1 (yes/on are booleans, 0755 is octal) but leaves timestamps and sexagesimal numbers
-// as the strings they look like; the same rules here keep offline results equal to `kubectl apply`.
+// kubectl decodes YAML with go-yaml v2 (YAML 1.1: yes/on are booleans, 0755 is octal, timestamps and 1:20 stay
+// strings, and inside [] a colon only ends a plain scalar before a blank); yaml-scalars.ts has those rules, so
+// offline results equal `kubectl apply`.
 import { parseAllDocuments } from 'yaml';
+import type { ScalarTag } from 'yaml';
+import { goYamlScalarTags, quoteGoFlowScalars } from './yaml-scalars.ts';
 
 export interface YamlDocument {
   /** Position in the stream, from 0, counting empty documents too (so it matches what an editor shows). */
@@ -10,11 +13,16 @@ export interface YamlDocument {
   error?: string;
 }
 
+const REPLACED = ['null', 'bool', 'int', 'float', 'timestamp'].map((t) => `tag:yaml.org,2002:${t}`);
+
 export function parseYamlDocuments(text: string): YamlDocument[] {
-  const docs = parseAllDocuments(text, {
+  const docs = parseAllDocuments(quoteGoFlowScalars(text), {
     version: '1.1',
     merge: true,
-    customTags: (tags) => tags.filter((t) => !isTimeTag(t)).map(strictFloat),
+    customTags: (tags) => {
+      const scalars = tags.filter((t): t is ScalarTag => typeof t === 'object' && REPLACED.includes(t.tag));
+      return [...tags.filter((t) => typeof t !== 'object' || !REPLACED.includes(t.tag)), ...goYamlScalarTags(scalars)];
+    },
   });
   const list = Array.isArray(docs) ? docs : [];
   return list.map((d, index) => {
@@ -25,21 +33,4 @@ export function parseYamlDocuments(text: string): YamlDocument[] {
       return { index, error: (e as Error).message };
     }
   });
-}
-
-const TIME_TAGS = ['timestamp', 'intTime', 'floatTime'];
-
-function isTimeTag(t: string | { tag: string; format?: string }): boolean {
-  if (typeof t === 'string') return TIME_TAGS.includes(t);
-  return t.tag === 'tag:yaml.org,2002:timestamp' || t.format === 'TIME';
-}
-
-/**
- * YAML 1.1's float pattern as the yaml package writes it also matches a lone "." (as in `exportTo: [.]`);
- * kubectl's decoder keeps that a string, so require a digit.
- */
-function strictFloat<T>(t: T): T {
-  const tag = t as { tag?: string; format?: string; test?: RegExp };
-  if (typeof t === 'string' || tag.tag !== 'tag:yaml.org,2002:float' || tag.format || !tag.test?.test('.')) return t;
-  return { ...tag, test: /^[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)$/ } as T;
 }

@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { parseYamlDocuments } from '../../src/cli/yaml.ts';
 import type { JSONSchemaProps } from '../../src/validate/schema.ts';
 
 export const EXPECTED_ERROR = 'test.weft.dev/expected-error';
@@ -25,8 +26,10 @@ export function testdataCases(): Case[] {
   const out: Case[] = [];
   for (const file of readdirSync(dir).filter((f) => /-(valid|invalid)\.yaml$/.test(f)).sort()) {
     const valid = file.endsWith('-valid.yaml');
-    parseAllDocuments(readFileSync(join(dir, file), 'utf8')).forEach((d, index) => {
-      const doc = d.toJS() as Case['doc'] | null;
+    // Read as kubectl reads them, so that the API server gets what `kubectl apply` would send.
+    parseYamlDocuments(readFileSync(join(dir, file), 'utf8')).forEach(({ value, error }, index) => {
+      if (error) throw new Error(`${file}: document ${index}: ${error}`);
+      const doc = value as Case['doc'] | null;
       if (!doc) return;
       const a = doc.metadata?.annotations ?? {};
       out.push({ file, index, valid, doc, expectedError: a[EXPECTED_ERROR], caughtBy: a[CAUGHT_BY] });

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { parseYamlDocuments } from '../../src/cli/yaml.ts';
+import { resolvePlain } from '../../src/cli/yaml-scalars.ts';
+import { PARITY_CASES } from '../support/yaml-parity.ts';
 
 describe('cli/yaml (documents as kubectl reads them)', () => {
   it('reads YAML 1.1 scalars the way kubectl does', () => {
@@ -22,5 +24,29 @@ describe('cli/yaml (documents as kubectl reads them)', () => {
   it('resolves anchors and merge keys', () => {
     const [doc] = parseYamlDocuments('base: &b {x: 1}\nother:\n  <<: *b\n  z: 2\n');
     expect(doc!.value).to.deep.equal({ base: { x: 1 }, other: { x: 1, z: 2 } });
+  });
+
+  for (const c of PARITY_CASES) {
+    it(`reads ${c.name} as kubectl does`, () => {
+      const [doc] = parseYamlDocuments(c.yaml);
+      expect(doc!.error).to.equal(undefined);
+      expect((doc!.value as { spec: unknown }).spec).to.deep.equal(c.spec);
+    });
+  }
+
+  it('resolves plain scalars as go-yaml v2 does', () => {
+    expect(resolvePlain('0o17')).to.deep.equal({ kind: 'int', value: 15 });
+    expect(resolvePlain('-0b11')).to.deep.equal({ kind: 'int', value: -3 });
+    expect(resolvePlain('0x')).to.deep.equal({ kind: 'str' });
+    expect(resolvePlain('5.')).to.deep.equal({ kind: 'float', value: 5 });
+    expect(resolvePlain('1.2.3.4')).to.deep.equal({ kind: 'str' });
+    expect(resolvePlain('Yes')).to.deep.equal({ kind: 'bool', value: true });
+    expect(resolvePlain('yES')).to.deep.equal({ kind: 'str' });
+    expect(resolvePlain('NULL')).to.deep.equal({ kind: 'null', value: null });
+  });
+
+  it('leaves block scalars, quoted strings and comments in flow collections alone', () => {
+    const [doc] = parseYamlDocuments('a: ["x:", \'y:\'] # c: d,\nb: |\n  [e:, f]\n');
+    expect(doc!.value).to.deep.equal({ a: ['x:', 'y:'], b: '[e:, f]\n' });
   });
 });
