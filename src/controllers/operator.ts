@@ -240,7 +240,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
 
   cache('RequestAuthentication').onChange(() => {
     const uses = jwksUses(cache('RequestAuthentication').list());
-    jwks.want(new Map([...uses].map(([uri, u]) => [uri, u.timeoutMs])));
+    jwks.want(new Map([...uses].map(([uri, u]) => [uri, { timeoutMs: u.timeoutMs, discover: u.discover }])));
   });
   for (const [kind, inf] of caches) {
     inf.onChange((key) => {

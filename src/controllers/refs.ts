@@ -10,7 +10,7 @@ import type { ExtensionProvider, JwksFetch, Labels } from '../model/types.ts';
 import type { Finding } from '../validate/result.ts';
 import { at } from '../validate/result.ts';
 import { CODE_JWKS_FETCH_FAILED, CODE_NO_WORKLOADS, CODE_REFERENCE_NOT_FOUND, type RefReport } from './conditions.ts';
-import { ruleJwksUri } from './jwks/uris.ts';
+import { ruleJwksSource } from './jwks/uris.ts';
 import { resolveCredential, serverCredentialRefs, type SecretLookup } from './gateway/credentials.ts';
 
 export type { Labels };
@@ -237,14 +237,15 @@ function customProvider(spec: Obj, view: MeshView, r: Report): void {
 function jwksFetched(spec: Obj, view: MeshView, r: Report): void {
   if (!view.jwks) return;
   asArr(spec.jwtRules).forEach((rule, i) => {
-    const uri = ruleJwksUri(rule);
-    if (!uri) return;
-    const got = view.jwks!(uri);
+    const src = ruleJwksSource(rule);
+    if (!src) return;
+    const got = view.jwks!(src.key);
     if (got && 'error' in got) {
-      const field = asStr(asObj(rule)?.jwksUri) ? 'jwksUri' : 'jwks_uri';
+      const field = src.discover ? 'issuer' : asStr(asObj(rule)?.jwksUri) ? 'jwksUri' : 'jwks_uri';
+      const from = src.discover ? `discovered for issuer "${src.key}" (no jwksUri)` : `fetched from "${src.key}"`;
       r.errors.push({
         field: at('spec.jwtRules', i, field),
-        message: `keys could not be fetched from "${uri}": ${got.error}; requests with a token of this issuer are rejected until they are`,
+        message: `keys could not be ${from}: ${got.error}; requests with a token of this issuer are rejected until they are`,
         code: CODE_JWKS_FETCH_FAILED,
       });
     }

@@ -12,12 +12,15 @@ const KEY_B = { kty: 'RSA', kid: 'b', n: 'def', e: 'AQAB' };
 async function jwksServer(): Promise<{ url: string; server: Server; hits: () => number; answer: (fn: (res: ServerResponse) => void) => void; close: () => Promise<void> }> {
   let handler: (res: ServerResponse) => void = (res) => res.end(JSON.stringify({ keys: [KEY_A] }));
   let hits = 0;
-  const server = createServer((_req, res) => {
+  let base = '';
+  const server = createServer((req, res) => {
+    if (req.url === '/issuer/.well-known/openid-configuration') return res.end(JSON.stringify({ issuer: `${base}/issuer`, jwks_uri: `${base}/jwks.json` }));
     hits++;
     handler(res);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
+  base = `http://127.0.0.1:${port}`;
   return {
     url: `http://127.0.0.1:${port}/jwks.json`,
     server,
@@ -49,7 +52,7 @@ describe('controllers: JWKS fetcher', () => {
     const timers = new FakeTimers();
     const changes: string[][] = [];
     const f = start(timers, changes);
-    f.want(new Map([[srv.url, undefined]]));
+    f.want(new Map([[srv.url, {}]]));
     await f.settled();
     expect(f.get(srv.url)).to.deep.equal({ keys: JSON.stringify({ keys: [KEY_A] }), fetchedAt: new Date(timers.now()).toISOString() });
     expect(changes).to.deep.equal([[srv.url]]);
@@ -77,7 +80,7 @@ describe('controllers: JWKS fetcher', () => {
       res.end('down');
     });
     const f = start(timers, changes);
-    f.want(new Map([[srv.url, undefined]]));
+    f.want(new Map([[srv.url, {}]]));
     await f.settled();
     expect(f.get(srv.url)).to.deep.equal({ error: `HTTP 503 from ${srv.url}` });
     expect(changes).to.deep.equal([[srv.url]]);
@@ -101,7 +104,7 @@ describe('controllers: JWKS fetcher', () => {
     const timers = new FakeTimers();
     const changes: string[][] = [];
     const f = start(timers, changes);
-    f.want(new Map([[srv.url, undefined]]));
+    f.want(new Map([[srv.url, {}]]));
     await f.settled();
     srv.answer((res) => res.destroy());
     await timers.advance(60_000);
@@ -115,7 +118,7 @@ describe('controllers: JWKS fetcher', () => {
     const timers = new FakeTimers();
     const f = start(timers, [], { maxBytes: 64 });
     srv.answer((res) => res.end('<html>'));
-    f.want(new Map([[srv.url, undefined]]));
+    f.want(new Map([[srv.url, {}]]));
     await f.settled();
     expect(f.get(srv.url)).to.deep.equal({ error: 'the response is not JSON' });
 
@@ -136,11 +139,22 @@ describe('controllers: JWKS fetcher', () => {
     expect(f.get(srv.url)).to.deep.equal({ error: 'timed out after 5000 ms' });
   });
 
+  it('discovers the key set of an issuer without jwksUri (OpenID Connect), filed under the issuer', async () => {
+    const timers = new FakeTimers();
+    const changes: string[][] = [];
+    const f = start(timers, changes);
+    const issuer = srv.url.replace('/jwks.json', '/issuer/');
+    f.want(new Map([[issuer, { discover: true }], ['accounts.example', { discover: true }]]));
+    await f.settled();
+    expect(f.get(issuer)).to.have.property('keys', JSON.stringify({ keys: [KEY_A] }));
+    expect(f.get('accounts.example')).to.deep.equal({ error: 'issuer "accounts.example" is not an http(s) URL, so its keys cannot be discovered: set jwksUri or jwks' });
+  });
+
   it('forgets URIs no longer wanted (a change) and stops their timers', async () => {
     const timers = new FakeTimers();
     const changes: string[][] = [];
     const f = start(timers, changes);
-    f.want(new Map([[srv.url, undefined]]));
+    f.want(new Map([[srv.url, {}]]));
     await f.settled();
     f.want(new Map());
     expect(f.get(srv.url)).to.equal(undefined);
@@ -156,10 +170,12 @@ describe('controllers: JWKS URIs of RequestAuthentications', () => {
     const uses = jwksUses([
       ra('a', 'one', [{ issuer: 'x', jwksUri: 'https://x/keys', timeout: '2s' }, { issuer: 'y', jwks: '{"keys":[]}', jwksUri: 'https://y/keys' }]),
       ra('b', 'two', [{ issuer: 'x', jwksUri: 'https://x/keys', timeout: '1m' }, { issuer: 'z', jwks_uri: 'https://z/keys' }]),
+      ra('c', 'three', [{ issuer: 'https://accounts.example' }]),
     ]);
     expect([...uses]).to.deep.equal([
       ['https://x/keys', { users: ['RequestAuthentication/a/one', 'RequestAuthentication/b/two'], timeoutMs: 60_000 }],
       ['https://z/keys', { users: ['RequestAuthentication/b/two'] }],
+      ['https://accounts.example', { users: ['RequestAuthentication/c/three'], discover: true }],
     ]);
   });
 });

@@ -1,6 +1,8 @@
 // Fetches the JSON Web Key Sets RequestAuthentication jwtRules name by `jwksUri`, as istiod does for its proxies,
 // so translation can inline them (MeshOptions.jwks).
-// In: the URIs wanted (`want`, with each one's fetch timeout), timers, an HTTP getter (undici by default).
+// In: the URIs wanted (`want`, with each one's fetch timeout), timers, an HTTP getter (undici by default). A
+// jwtRule without jwksUri names its issuer instead, whose keys are discovered as istiod does: the `jwks_uri` of
+// `<issuer>/.well-known/openid-configuration` (OpenID Connect discovery); they are filed under the issuer.
 // Out: `get(uri)`/`all()` — the keys last fetched (normalized JSON) and when, or why there are none — and
 // `onChange(uris)` whenever what a URI yields changes (new keys, keys gone, an error first seen or its text
 // changed). A refresh that fetches the same keys is no change, so nothing is translated again for it.
@@ -31,8 +33,16 @@ export interface JwksFetcherOptions {
   onChange?: (uris: string[]) => void;
 }
 
+/** What to fetch for one key: its fetch timeout (ms; undefined for the default), and whether the key is an issuer
+ * whose key set is found through OpenID Connect discovery. */
+export interface JwksWant {
+  timeoutMs?: number;
+  discover?: boolean;
+}
+
 interface Entry {
   timeoutMs: number;
+  discover: boolean;
   state?: JwksFetch;
   failures: number;
   timer?: unknown;
@@ -65,7 +75,7 @@ export class JwksFetcher {
 
   /** The URIs wanted now, with their fetch timeout (ms; undefined for the default). New ones are fetched at once;
    * ones no longer wanted are forgotten (reported as changed: their keys are gone). */
-  want(uris: ReadonlyMap<string, number | undefined>): void {
+  want(uris: ReadonlyMap<string, JwksWant>): void {
     if (this.stopped) return;
     const gone: string[] = [];
     for (const [uri, e] of this.entries) {
@@ -74,13 +84,14 @@ export class JwksFetcher {
       this.entries.delete(uri);
       if (e.state) gone.push(uri);
     }
-    for (const [uri, timeout] of uris) {
+    for (const [uri, w] of uris) {
       const e = this.entries.get(uri);
-      if (e) {
-        e.timeoutMs = timeout ?? this.o.timeoutMs;
+      if (e && e.discover === Boolean(w.discover)) {
+        e.timeoutMs = w.timeoutMs ?? this.o.timeoutMs;
         continue;
       }
-      const fresh: Entry = { timeoutMs: timeout ?? this.o.timeoutMs, failures: 0 };
+      if (e) this.drop(e);
+      const fresh: Entry = { timeoutMs: w.timeoutMs ?? this.o.timeoutMs, discover: Boolean(w.discover), failures: 0 };
       this.entries.set(uri, fresh);
       this.fetchNow(uri, fresh);
     }
@@ -135,7 +146,8 @@ export class JwksFetcher {
     const timer = this.timers.setTimeout(() => ac.abort(new Error(`timed out after ${e.timeoutMs} ms`)), e.timeoutMs);
     let next: JwksFetch;
     try {
-      const body = await this.get_(uri, { signal: ac.signal, maxBytes: this.o.maxBytes });
+      const jwksUri = e.discover ? await this.discover(uri, ac.signal) : uri;
+      const body = await this.get_(jwksUri, { signal: ac.signal, maxBytes: this.o.maxBytes });
       next = { keys: normalizeJwks(body), fetchedAt: new Date(this.timers.now()).toISOString() };
     } catch (err) {
       const reason = ac.signal.aborted && ac.signal.reason instanceof Error ? ac.signal.reason.message : (err as Error).message;
@@ -158,6 +170,20 @@ export class JwksFetcher {
       this.schedule(uri, e, this.o.refreshMs);
     }
     if (!sameAnswer(before, e.state)) this.onChange([uri]);
+  }
+
+  /** OpenID Connect discovery: the `jwks_uri` of the issuer's `/.well-known/openid-configuration`. */
+  private async discover(issuer: string, signal: AbortSignal): Promise<string> {
+    if (!/^https?:\/\//.test(issuer)) throw new Error(`issuer "${issuer}" is not an http(s) URL, so its keys cannot be discovered: set jwksUri or jwks`);
+    const doc = await this.get_(`${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, { signal, maxBytes: this.o.maxBytes });
+    let jwksUri: unknown;
+    try {
+      jwksUri = (JSON.parse(doc) as { jwks_uri?: unknown } | null)?.jwks_uri;
+    } catch {
+      throw new Error('the OpenID configuration of the issuer is not JSON');
+    }
+    if (typeof jwksUri !== 'string' || jwksUri === '') throw new Error('the OpenID configuration of the issuer has no jwks_uri');
+    return jwksUri;
   }
 }
 

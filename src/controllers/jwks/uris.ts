@@ -1,12 +1,15 @@
 // Which key sets the RequestAuthentications need fetched (pure: values in, values out).
 // In: RequestAuthentication objects. Out: each jwksUri (or its older spelling jwks_uri) of a jwtRule without
-// inline `jwks`, with the longest fetch timeout its rules ask for and the keys of the RequestAuthentications
+// inline `jwks` — or, for a rule with neither, its issuer, whose keys are discovered (OpenID Connect) and filed
+// under the issuer — with the longest fetch timeout its rules ask for and the keys of the RequestAuthentications
 // using it (whose status and workloads follow its keys).
 import { parseDurationMs } from './duration.ts';
 
 export interface JwksUse {
   /** Fetch timeout in ms (the longest any rule asks for), or undefined for the default. */
   timeoutMs?: number;
+  /** The key is an issuer whose key set is found through OpenID Connect discovery. */
+  discover?: boolean;
   /** `RequestAuthentication/<ns>/<name>`, sorted. */
   users: string[];
 }
@@ -16,10 +19,16 @@ const rec = (v: unknown): Obj => (v !== null && typeof v === 'object' && !Array.
 
 /** The URI a jwtRule needs fetched, if any. */
 export function ruleJwksUri(rule: unknown): string | undefined {
+  return ruleJwksSource(rule)?.key;
+}
+
+/** Where a jwtRule's keys come from when not inline: its jwksUri, or its issuer (discovery). */
+export function ruleJwksSource(rule: unknown): { key: string; discover: boolean } | undefined {
   const r = rec(rule);
   if (typeof r.jwks === 'string' && r.jwks !== '') return undefined;
   const uri = typeof r.jwksUri === 'string' && r.jwksUri !== '' ? r.jwksUri : r.jwks_uri;
-  return typeof uri === 'string' && uri !== '' ? uri : undefined;
+  if (typeof uri === 'string' && uri !== '') return { key: uri, discover: false };
+  return typeof r.issuer === 'string' && r.issuer !== '' ? { key: r.issuer, discover: true } : undefined;
 }
 
 export function jwksUses(ras: Iterable<{ metadata?: { name?: string; namespace?: string }; spec?: unknown }>): Map<string, JwksUse> {
@@ -28,10 +37,11 @@ export function jwksUses(ras: Iterable<{ metadata?: { name?: string; namespace?:
     const key = `RequestAuthentication/${ra.metadata?.namespace ?? ''}/${ra.metadata?.name ?? ''}`;
     const rules = rec(ra.spec).jwtRules;
     for (const rule of Array.isArray(rules) ? rules : []) {
-      const uri = ruleJwksUri(rule);
-      if (!uri) continue;
+      const src = ruleJwksSource(rule);
+      if (!src) continue;
+      const uri = src.key;
       let u = out.get(uri);
-      if (!u) out.set(uri, (u = { users: [] }));
+      if (!u) out.set(uri, (u = { users: [], ...(src.discover ? { discover: true } : {}) }));
       if (!u.users.includes(key)) u.users.push(key);
       const t = typeof rec(rule).timeout === 'string' ? parseDurationMs(rec(rule).timeout as string) : undefined;
       if (t !== undefined && (u.timeoutMs === undefined || t > u.timeoutMs)) u.timeoutMs = t;
