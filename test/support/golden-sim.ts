@@ -44,7 +44,8 @@ export function requestOf(r: Args, snapshot: Snapshot, clientNamespace: string):
     if (!ip) throw new Error(`request.service ${r.service}: no address for ${host}`);
     out.destinationIp = ip;
   }
-  if (out.protocol === 'tcp' || out.tls) {
+  // A TLS request has no method of its own, unless one is given (HTTP inside a sidecar's mutual TLS).
+  if (out.protocol === 'tcp' || (out.tls && r.method === undefined)) {
     delete out.method;
   }
   if (out.port === undefined) throw new Error('request: give a url or a port');
