@@ -10,6 +10,7 @@ import type { Logger } from './log.ts';
 import { resolveRefs, type MeshView } from './refs.ts';
 import { MESH_TYPES, type ResourceType } from './resources.ts';
 import type { StatusObject, StatusWriter, WriteResult } from './status-writer.ts';
+import { unsupportedFields } from './unsupported-fields.ts';
 
 export type Validate = (obj: { apiVersion?: string; kind?: string; [k: string]: unknown }) => ValidationResult;
 
@@ -91,10 +92,13 @@ export function computeStatus(obj: StatusObject, deps: Pick<ReconcileDeps, 'view
     validation = { errors: [{ field: 'spec', message: 'internal error while validating this resource', code: 'IST0001' }], warnings: [] };
   }
   const refs = resolveRefs(obj, deps.view);
+  // Fields accepted but not carried out are warnings too (WEFT0003), unless the validator already said so.
+  const said = new Set(validation.warnings.map((w) => w.field));
+  const unsupported = unsupportedFields(obj).filter((f) => !said.has(f.field));
   return buildStatus({
     generation: obj.metadata?.generation,
     previous: obj.status,
-    validation,
+    validation: unsupported.length > 0 ? { errors: validation.errors, warnings: [...validation.warnings, ...unsupported] } : validation,
     refs,
     now: (deps.now ?? (() => new Date()))(),
     programmed: deps.programmed?.(queueKey(obj.kind ?? '', obj)),
