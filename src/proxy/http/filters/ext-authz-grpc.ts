@@ -1,0 +1,191 @@
+// ext_authz's gRPC authorization service (grpc_service.envoy_grpc): envoy.service.auth.v3.Authorization/Check
+// over HTTP/2 through the sidecar's cluster, messages encoded with Envoy's own protos (the descriptor weft
+// generates). In: the request being authorized; out: an AuthzResult. The CheckRequest carries source and
+// destination (address, SPIFFE principal), the HTTP request (id, method, every header unless allowed_headers
+// narrows it, path, host, scheme, protocol, size, body as text or bytes), context extensions, the dynamic metadata
+// of metadata_context_namespaces and the SNI. An OK status allows (ok_response headers set/appended/removed,
+// response_headers_to_add, dynamic_metadata); any other status denies with denied_response's status (403 when
+// unset), headers and body; a failed call (transport, grpc-status, timeout) is an error.
+import { arr, bool, durationMs, has, obj, str, strs, structToJs } from '../../routing/envoy-values.ts';
+import type { Obj } from '../../routing/envoy-values.ts';
+import { decodeMessage, encodeMessage, envoyRoot } from '../../../translate/envoy/proto.ts';
+import type { Runtime } from '../../runtime.ts';
+import { AuthorizerError, callAuthorizer } from './ext-authz-upstream.ts';
+import type { AuthzResult, CheckInput, HeaderMatch } from './ext-authz-types.ts';
+import { listMatcher } from './ext-authz-types.ts';
+
+const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
+const DEFAULT_TIMEOUT_MS = 200;
+const statusCodes = envoyRoot.lookupEnum('envoy.type.v3.StatusCode').values;
+
+function address(hostPort: string | undefined): Obj | undefined {
+  if (!hostPort) return undefined;
+  const i = hostPort.lastIndexOf(':');
+  if (i < 0) return { socketAddress: { address: hostPort } };
+  const ip = hostPort.slice(0, i).replace(/^\[|\]$/g, '');
+  return { socketAddress: { address: ip, portValue: Number(hostPort.slice(i + 1)) } };
+}
+
+/** Plain JS → google.protobuf.Struct object form. */
+function toValue(v: unknown): Obj {
+  if (v === null || v === undefined) return { nullValue: 'NULL_VALUE' };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'number') return { numberValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(toValue) } };
+  return { structValue: toStruct(v as Record<string, unknown>) };
+}
+
+function toStruct(o: Record<string, unknown>): Obj {
+  return { fields: Object.fromEntries(Object.entries(o).map(([k, v]) => [k, toValue(v)])) };
+}
+
+function grpcFrame(message: Uint8Array): Buffer {
+  const out = Buffer.alloc(5 + message.length);
+  out.writeUInt32BE(message.length, 1);
+  out.set(message, 5);
+  return out;
+}
+
+function firstMessage(body: Buffer): Buffer | undefined {
+  if (body.length < 5) return undefined;
+  const len = body.readUInt32BE(1);
+  return body.length >= 5 + len ? body.subarray(5, 5 + len) : undefined;
+}
+
+function headerOption(h: Obj): { key: string; value: string; action: string } {
+  const header = obj(h.header);
+  const value = typeof header.rawValue === 'string' && header.rawValue !== '' ? Buffer.from(header.rawValue, 'base64').toString('utf8') : str(header.value);
+  const action = has(h, 'append') ? (bool(h.append, false) ? 'APPEND_IF_EXISTS_OR_ADD' : 'OVERWRITE_IF_EXISTS_OR_ADD') : str(h.appendAction) || 'APPEND_IF_EXISTS_OR_ADD';
+  return { key: str(header.key).toLowerCase(), value, action };
+}
+
+export class GrpcAuthorizer {
+  private readonly cluster: string;
+  private readonly authority: string;
+  private readonly timeoutMs: number;
+  private readonly initialMetadata: Array<[string, string]>;
+  private readonly allowed: HeaderMatch | undefined;
+  private readonly disallowed: HeaderMatch;
+  private readonly namespaces: string[];
+  private readonly packAsBytes: boolean;
+  private readonly includeTls: boolean;
+
+  constructor(filter: Obj) {
+    const svc = obj(filter.grpcService);
+    const envoyGrpc = obj(svc.envoyGrpc);
+    this.cluster = str(envoyGrpc.clusterName);
+    this.authority = str(envoyGrpc.authority) || this.cluster;
+    this.timeoutMs = durationMs(svc.timeout) ?? DEFAULT_TIMEOUT_MS;
+    this.initialMetadata = arr(svc.initialMetadata).map((h) => [str(h.key).toLowerCase(), str(h.value)]);
+    this.allowed = listMatcher(filter.allowedHeaders);
+    this.disallowed = listMatcher(filter.disallowedHeaders) ?? (() => false);
+    this.namespaces = strs(filter.metadataContextNamespaces);
+    this.packAsBytes = bool(obj(filter.withRequestBody).packAsBytes, false);
+    this.includeTls = bool(filter.includeTlsSession, false);
+  }
+
+  private checkRequest(runtime: Runtime, input: CheckInput): Uint8Array {
+    const { req } = input;
+    const r = req.request;
+    const headers: Record<string, string> = {};
+    const pseudo: Array<[string, string]> = [[':authority', r.authority], [':method', r.method], [':path', r.path], [':scheme', r.scheme]];
+    for (const [k, v] of pseudo) if (v !== '' && (!this.allowed || this.allowed(k)) && !this.disallowed(k)) headers[k] = v;
+    for (const [name, values] of r.headers) {
+      if ((this.allowed && !this.allowed(name)) || this.disallowed(name)) continue;
+      headers[name] = values.join(',');
+    }
+    const now = Date.now();
+    const http: Obj = {
+      method: r.method, headers, path: r.path, host: r.authority, scheme: r.scheme,
+      protocol: req.conn.info.http === 'http2' ? 'HTTP/2' : req.conn.info.http === 'http1.0' ? 'HTTP/1.0' : 'HTTP/1.1',
+      size: input.body ? input.body.length : Number(r.headers.get('content-length')?.[0] ?? -1),
+    };
+    const id = r.headers.get('x-request-id')?.[0];
+    if (id) http.id = id;
+    if (input.body) {
+      if (this.packAsBytes) http.rawBody = input.body.toString('base64');
+      else http.body = input.body.toString('utf8');
+    }
+    const source: Obj = {};
+    const src = address(req.conn.downstreamRemote);
+    if (src) source.address = src;
+    if (req.conn.tls?.peerPrincipal) source.principal = req.conn.tls.peerPrincipal;
+    const destination: Obj = {};
+    const info = req.conn.info;
+    const dst = address(info.destinationIp ? `${info.destinationIp}:${info.port}` : undefined);
+    if (dst) destination.address = dst;
+    const self = req.conn.tls ? runtime.live.identity()?.spiffeId : undefined;
+    if (self) destination.principal = self;
+    const attributes: Obj = {
+      source, destination, request: { time: { seconds: Math.floor(now / 1000), nanos: (now % 1000) * 1e6 }, http },
+    };
+    if (this.namespaces.length > 0) {
+      const filterMetadata: Obj = {};
+      for (const ns of this.namespaces) {
+        const m = req.metadata.get(ns);
+        if (m) filterMetadata[ns] = toStruct(m);
+      }
+      if (Object.keys(filterMetadata).length > 0) attributes.metadataContext = { filterMetadata };
+    }
+    if (this.includeTls && req.conn.tls?.sni) attributes.tlsSession = { sni: req.conn.tls.sni };
+    return encodeMessage('envoy.service.auth.v3.CheckRequest', { attributes });
+  }
+
+  async check(runtime: Runtime, input: CheckInput): Promise<AuthzResult> {
+    let res;
+    try {
+      const headers: Record<string, string> = {
+        host: this.authority, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': `${Math.max(1, this.timeoutMs)}m`,
+      };
+      for (const [k, v] of this.initialMetadata) headers[k] = v;
+      res = await callAuthorizer(runtime, this.cluster, {
+        method: 'POST', path: CHECK_PATH, headers, body: grpcFrame(this.checkRequest(runtime, input)), timeoutMs: this.timeoutMs, http2: true,
+      });
+    } catch (err) {
+      return { kind: 'error', message: err instanceof AuthorizerError ? err.message : String(err) };
+    }
+    const grpcStatus = res.trailers['grpc-status'] ?? res.headers['grpc-status'];
+    if (res.status !== 200 || String(grpcStatus) !== '0') {
+      return { kind: 'error', message: `authorizer call failed: HTTP ${res.status}, grpc-status ${String(grpcStatus)}` };
+    }
+    const bytes = firstMessage(res.body);
+    if (!bytes) return { kind: 'error', message: 'authorizer sent no CheckResponse' };
+    let m: Obj;
+    try {
+      m = decodeMessage('envoy.service.auth.v3.CheckResponse', bytes);
+    } catch (err) {
+      return { kind: 'error', message: `bad CheckResponse: ${(err as Error).message}` };
+    }
+    const code = Number(obj(m.status).code ?? 0);
+    if (code !== 0) {
+      const denied = obj(m.deniedResponse);
+      const s = obj(denied.status).code;
+      const status = typeof s === 'number' ? s : typeof s === 'string' ? statusCodes[s] ?? 403 : 403;
+      return {
+        kind: 'denied', status: status || 403, body: str(denied.body),
+        headers: arr(denied.headers).map(headerOption).map((h) => [h.key, h.value] as [string, string]),
+      };
+    }
+    const ok = obj(m.okResponse);
+    const current = input.req.request.headers;
+    const headersToSet: Array<[string, string]> = [];
+    const headersToAppend: Array<[string, string]> = [];
+    for (const h of arr(ok.headers).map(headerOption)) {
+      const present = current.has(h.key);
+      if (h.action === 'APPEND_IF_EXISTS_OR_ADD') headersToAppend.push([h.key, h.value]);
+      else if (h.action === 'OVERWRITE_IF_EXISTS_OR_ADD' || (h.action === 'ADD_IF_ABSENT' && !present) || (h.action === 'OVERWRITE_IF_EXISTS' && present)) {
+        headersToSet.push([h.key, h.value]);
+      }
+    }
+    const metadata = has(m, 'dynamicMetadata') ? (structToJs(m.dynamicMetadata) as Record<string, unknown>) : undefined;
+    return {
+      kind: 'ok',
+      headersToSet,
+      headersToAppend,
+      headersToRemove: strs(ok.headersToRemove).map((s) => s.toLowerCase()),
+      responseHeadersToAdd: arr(ok.responseHeadersToAdd).map(headerOption).map((h) => [h.key, h.value] as [string, string]),
+      ...(metadata && Object.keys(metadata).length > 0 ? { metadata } : {}),
+    };
+  }
+}
