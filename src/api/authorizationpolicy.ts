@@ -119,6 +119,14 @@ export interface AuthorizationPolicySpec {
          * Original client addresses that must not match.
          */
         notRemoteIpBlocks?: string[];
+        /**
+         * Trust domains of the caller's identity (the part of the SPIFFE id before /ns/); requires mTLS. "*" matches within the trust domain only.
+         */
+        trustDomains?: string[];
+        /**
+         * Caller trust domains that must not match.
+         */
+        notTrustDomains?: string[];
       };
     }[];
     /**

@@ -121,6 +121,10 @@ export interface TrafficPolicy {
      * Retries always allowed whatever the percentage (default 3).
      */
     minRetryConcurrency?: number;
+    /**
+     * The window over which the budget counts requests and retries.
+     */
+    budgetInterval?: string;
   };
 }
 /**
@@ -262,6 +266,61 @@ export interface LoadBalancer {
      */
     aggression?: number;
   };
+  /**
+   * Zone aware routing: the proxy keeps traffic in its own zone as far as the endpoints of each zone can take it. An alternative to localityLbSetting.
+   */
+  zoneAwareLbSetting?: {
+    /**
+     * Turns zone aware routing on or off for this host, whatever the mesh default.
+     */
+    enabled?: boolean;
+    /**
+     * Fewest endpoints the host must have for zone aware routing to apply (default 6).
+     */
+    minClusterSize?: number;
+    /**
+     * Which region takes traffic when the endpoints of a region are unhealthy.
+     */
+    failover?: {
+      /**
+       * The region whose endpoints failed.
+       */
+      from?: string;
+      /**
+       * The region that takes over.
+       */
+      to?: string;
+    }[];
+    /**
+     * Ordered labels (key, or key=value) that sort endpoints into priority levels.
+     */
+    failoverPriority?: string[];
+  };
+  /**
+   * Weighted round robin by the load the endpoints report about themselves (ORCA), instead of simple or consistentHash.
+   */
+  backendUtilization?: {
+    /**
+     * How long after an endpoint first reports its load before its weight is used (default 10s).
+     */
+    blackoutPeriod?: string;
+    /**
+     * A weight not refreshed for this long is no longer used (default 3m).
+     */
+    weightExpirationPeriod?: string;
+    /**
+     * How often weights are recalculated (default 1s).
+     */
+    weightUpdatePeriod?: string;
+    /**
+     * How much the reported error rate lowers an endpoint's weight (default 1).
+     */
+    errorUtilizationPenalty?: number;
+    /**
+     * Named utilization metrics to weigh by, instead of the application utilization.
+     */
+    metricNamesForComputingUtilization?: string[];
+  };
 }
 /**
  * Limits on connections and requests to each endpoint (circuit breaking).
@@ -341,6 +400,19 @@ export interface ConnectionPool {
      * Most concurrent streams on one HTTP/2 connection (default 2^31-1).
      */
     maxConcurrentStreams?: number;
+    /**
+     * HTTP/2 PING frames that keep upstream connections alive and detect dead ones.
+     */
+    http2KeepAlive?: {
+      /**
+       * Time between PINGs on a connection.
+       */
+      interval?: string;
+      /**
+       * A PING not answered in this time closes the connection.
+       */
+      timeout?: string;
+    };
   };
 }
 /**
@@ -383,6 +455,10 @@ export interface OutlierDetection {
    * Deprecated: use consecutiveGatewayErrors or consecutive5xxErrors.
    */
   consecutiveErrors?: number;
+  /**
+   * The HTTP status codes that count as errors towards consecutive5xxErrors and consecutiveGatewayErrors (default: the 5xx codes).
+   */
+  outlierDetectionHttpErrorCodes?: number[];
 }
 /**
  * TLS the proxy originates towards the endpoints.

@@ -148,6 +148,14 @@ export interface GatewaySpec {
        * Cipher suites to offer (OpenSSL names); the proxy's defaults when unset.
        */
       cipherSuites?: string[];
+      /**
+       * ECDH curves to offer (e.g. X25519, P-256); the proxy's defaults when unset.
+       */
+      ecdhCurves?: string[];
+      /**
+       * With MUTUAL, accept client certificates without verifying them against the CA.
+       */
+      insecureSkipVerify?: boolean;
     };
     /**
      * Where to send traffic that no route handles (`127.0.0.1:PORT` or a unix socket); unused by gateways.

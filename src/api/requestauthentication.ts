@@ -115,6 +115,10 @@ export interface RequestAuthenticationSpec {
      */
     spaceDelimitedClaims?: string[];
     /**
+     * REQUIRED: a request without this rule's token is refused (401), even when another rule's token is valid. OPTIONAL (the default): a missing token passes, an invalid one does not.
+     */
+    presence?: 'OPTIONAL' | 'REQUIRED';
+    /**
      * How long to wait for the key set to be fetched from jwksUri, e.g. "5s"; at least 1ms.
      */
     timeout?: string;

@@ -120,6 +120,10 @@ export interface VirtualServiceSpec {
        */
       uri?: string;
       /**
+       * Replace the matched prefix of the path with this value, keeping the rest (every uri match of the rule must be a prefix match); not with uri.
+       */
+      prefixRewrite?: string;
+      /**
        * Replace the authority (host) of the URL with this value.
        */
       authority?: string;

@@ -28,6 +28,8 @@ const SOURCE_FIELDS: ReadonlyArray<[keyof Source, Check]> = [
   ['notIpBlocks', checkIpOrCidr],
   ['remoteIpBlocks', checkIpOrCidr],
   ['notRemoteIpBlocks', checkIpOrCidr],
+  ['trustDomains', checkMatchString],
+  ['notTrustDomains', checkMatchString],
 ];
 const HTTP_ONLY_SOURCE_FIELDS = new Set<keyof Source>(['requestPrincipals', 'notRequestPrincipals']);
 const OPERATION_FIELDS: ReadonlyArray<[keyof Operation, Check]> = [

@@ -123,6 +123,7 @@ const KEY_RULES: readonly KeyRule[] = [
   { name: 'source.namespace' },
   { name: 'source.serviceAccount', value: checkServiceAccount },
   { name: 'source.principal' },
+  { name: 'source.trustDomain' },
   { name: 'request.auth.principal' },
   { name: 'request.auth.audiences' },
   { name: 'request.auth.presenter' },

@@ -72,6 +72,9 @@ function checkLoadBalancer(lb: LoadBalancer, path: string, f: Findings, hasOutli
   if (lb.simple !== undefined && lb.consistentHash !== undefined) {
     f.error(path, 'only one of simple or consistentHash may be set');
   }
+  if (lb.backendUtilization !== undefined && (lb.simple !== undefined || lb.consistentHash !== undefined)) {
+    f.error(path, 'backendUtilization cannot be set together with simple or consistentHash');
+  }
   const ch = lb.consistentHash;
   if (ch) {
     const p = at(path, 'consistentHash');

@@ -73,6 +73,11 @@ export function validateHttpRoute(r: HTTPRoute, path: string, ctx: HttpContext, 
     checkWeights(r.route, at(path, 'route'), f);
   }
   if (r.redirect) checkRedirect(r.redirect, at(path, 'redirect'), f);
+  if (r.redirect?.prefixRewrite) {
+    (r.match ?? []).forEach((m, j) => {
+      if (m.uri && m.uri.prefix === undefined) f.error(at(path, 'match', j, 'uri'), 'redirect.prefixRewrite needs every uri match of the rule to be a prefix match');
+    });
+  }
   if (r.directResponse) checkDirectResponse(r.directResponse, at(path, 'directResponse'), f);
   if (r.delegate && !r.delegate.name) f.error(at(path, 'delegate', 'name'), 'delegate needs the name of a VirtualService');
   if (r.delegate?.namespace && checkDnsLabel(r.delegate.namespace)) f.error(at(path, 'delegate', 'namespace'), `"${r.delegate.namespace}" is not a valid namespace name`);
@@ -166,7 +171,10 @@ function checkAuthorityOnce(r: HTTPRoute, path: string, f: Findings): void {
 }
 
 function checkRedirect(rd: NonNullable<HTTPRoute['redirect']>, path: string, f: Findings): void {
-  if (!rd.uri && !rd.authority && rd.port === undefined && !rd.derivePort && !rd.scheme) f.error(path, 'redirect must change at least one of uri, authority, port, derivePort or scheme');
+  if (!rd.uri && !rd.prefixRewrite && !rd.authority && rd.port === undefined && !rd.derivePort && !rd.scheme) {
+    f.error(path, 'redirect must change at least one of uri, prefixRewrite, authority, port, derivePort or scheme');
+  }
+  if (rd.uri && rd.prefixRewrite) f.error(path, 'redirect: only one of uri or prefixRewrite may be set');
   if (rd.port !== undefined && rd.derivePort !== undefined) f.error(path, CEL.redirectPort);
   if (rd.port !== undefined) {
     const err = checkPort(rd.port);
