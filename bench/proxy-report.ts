@@ -1,5 +1,6 @@
 // The proxy bench's numbers → its report: medians over the interleaved rounds per variant, ratios, the fixed-rate
-// latency comparison, memory, CPU per 1000 requests/s, and each goal with its value and whether it is met.
+// latency comparison, memory, CPU per 1000 requests/s, the cost of authorization (pair-authz against pair), and
+// each goal with its value and whether it is met.
 // Variants that could not run give null values and their error, never a failed section.
 import type { FixedRateResult } from './proxy-load.ts';
 import type { Latency, WrkResult } from './proxy-wrk.ts';
@@ -11,6 +12,10 @@ export interface Target {
   host?: string;
   /** The sidecars this variant goes through, whose CPU time is measured. */
   sidecarPids?: number[];
+  /** The server-side sidecar of a pair, measured on its own (where authorization runs). */
+  serverPid?: number;
+  /** More request headers (pair-authz: the token). */
+  headers?: Record<string, string>;
 }
 
 export function median(xs: readonly number[]): number | null {
@@ -38,7 +43,7 @@ const atLeast = (value: number | null, goal: number): Goal => ({ value, goal: `>
 const atMost = (value: number | null, goal: number): Goal => ({ value, goal: `<= ${goal}`, met: value !== null && value <= goal });
 
 export interface BenchNumbers {
-  rounds: Record<string, ReadonlyArray<WrkResult & { vcpu?: number }>>;
+  rounds: Record<string, ReadonlyArray<WrkResult & { vcpu?: number; serverCpuS?: number }>>;
   fixed: Record<string, readonly FixedRateResult[]>;
   rss: { ready_mb: number; after_traffic_mb: number } | undefined;
   pairMtls: boolean | undefined;
@@ -62,6 +67,17 @@ export function summarize(n: BenchNumbers): Record<string, unknown> {
   const weftVsNginx = ratio(weft, nginx);
   const pairVsDirect = ratio(pair, direct);
   const rss = n.rss ? Math.max(n.rss.ready_mb, n.rss.after_traffic_mb) : null;
+  // Authorization: pair-authz against pair in the same rounds. Throughput ratio of the medians; overhead as the
+  // server sidecar's CPU microseconds per request (medians per round), with and without the policies.
+  const pairAuthz = rps('pair-authz');
+  const authzRatio = ratio(pairAuthz, pair);
+  const serverUsPerRequest = (name: string) => median((n.rounds[name] ?? []).map((x) => (x.serverCpuS !== undefined && x.requests > 0 ? (x.serverCpuS / x.requests) * 1e6 : NaN)));
+  const usAuthz = serverUsPerRequest('pair-authz');
+  const usPair = serverUsPerRequest('pair');
+  const authzOverhead = usAuthz === null || usPair === null ? null : Math.round((usAuthz - usPair) * 10) / 10;
+  const p50 = (name: string) => median((n.rounds[name] ?? []).map((x) => x.latency_ms.p50));
+  const pa50 = p50('pair-authz');
+  const pp50 = p50('pair');
   const errorCount = Object.fromEntries(Object.entries(n.rounds).map(([k, v]) => [k, v.reduce((a, x) => a + x.errors, 0)]));
   return {
     direct_rps: direct,
@@ -87,6 +103,12 @@ export function summarize(n: BenchNumbers): Record<string, unknown> {
     sidecar_rss: n.rss ?? null,
     vcpu_per_1k_rps: vcpuPer1k,
     pair_vcpu_per_1k_rps: per1k('pair'),
+    pair_authz_rps: pairAuthz,
+    pair_authz_latency_ms: latency(n.rounds['pair-authz']),
+    authz_throughput_ratio: authzRatio,
+    authz_overhead_us: authzOverhead,
+    authz_server_cpu_us_per_request: { pair: usPair === null ? null : Math.round(usPair * 10) / 10, pair_authz: usAuthz === null ? null : Math.round(usAuthz * 10) / 10 },
+    authz_added_p50_us: pa50 === null || pp50 === null ? null : Math.round((pa50 - pp50) * 1000),
     request_errors: errorCount,
     round_rps: Object.fromEntries(Object.entries(n.rounds).map(([k, v]) => [k, v.map((x) => x.rps)])),
     goals: {
@@ -95,6 +117,7 @@ export function summarize(n: BenchNumbers): Record<string, unknown> {
       pair_mtls_vs_direct: atLeast(pairVsDirect, 0.5),
       sidecar_rss_mb: atMost(rss, 50),
       vcpu_per_1k_rps: atMost(vcpuPer1k, 0.25),
+      authz_throughput_ratio: atLeast(authzRatio, 0.9),
     },
     ...(Object.keys(n.errors).length > 0 ? { errors: n.errors } : {}),
   };

@@ -3,7 +3,8 @@
 // processes with explicit listeners (no iptables), ready once their admin endpoint's /ready answers 200.
 //   single: one sidecar whose outbound listener for the service `bench-app` (ClusterIP:8080) sends to the app.
 //   pair:   a client sidecar (outbound, ISTIO_MUTUAL to the server) → the server's sidecar, whose inbound
-//           listener (on the pod IP 127.0.0.2, the app's port) hands to the app on 127.0.0.1.
+//           listener (on the pod IP 127.0.0.2, the app's port) hands to the app on 127.0.0.1; with `security`, the
+//           server workload's AuthorizationPolicies and RequestAuthentications are translated into its config too.
 // The configs come from the real translation of a small mesh (test/support/mesh-fixtures.ts + translate()).
 import { packProxyConfig } from '../src/controllers/proxy-bundle.ts';
 import { INJECT_ANNOTATION } from '../src/model/injection.ts';
@@ -39,8 +40,14 @@ export function prepareSidecar(): { cli: string; cached?: boolean; build_ms?: nu
   return { ...b, node_flags: SIDECAR_NODE_FLAGS };
 }
 
+/** Policies for the server workload (bench/proxy-authz.ts), translated with the rest. */
+export interface Security {
+  authorizationPolicies: unknown[];
+  requestAuthentications: unknown[];
+}
+
 /** The mesh: the app's service (pods at `podIp`, target port the app's), `extra` more services, and a client. */
-function mesh(appPort: number, podIp: string, extra: number, mtls: boolean) {
+function mesh(appPort: number, podIp: string, extra: number, mtls: boolean, security?: Security) {
   const ts = '2024-01-01T00:00:00Z';
   const strict = { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: NS, uid: 'uid-pa', creationTimestamp: ts }, spec: { mtls: { mode: 'STRICT' } } };
   return snapshotOf(
@@ -52,7 +59,8 @@ function mesh(appPort: number, podIp: string, extra: number, mtls: boolean) {
     {
       namespaces: [namespace(NS, { 'weft-injection': 'enabled' })],
       config: mtls
-        ? { destinationRules: [destinationRule(SERVICE, NS, { host: SERVICE, trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } })], peerAuthentications: [strict as never] }
+        ? { destinationRules: [destinationRule(SERVICE, NS, { host: SERVICE, trafficPolicy: { tls: { mode: 'ISTIO_MUTUAL' } } })], peerAuthentications: [strict as never],
+          ...(security ? { authorizationPolicies: security.authorizationPolicies as never[], requestAuthentications: security.requestAuthentications as never[] } : {}) }
         : {},
     },
   );
@@ -76,8 +84,9 @@ export interface PairConfigs {
   mtls: boolean;
 }
 
-export function pairConfigs(appPort: number): PairConfigs {
-  const snap = mesh(appPort, SERVER_POD_IP, 0, true);
+/** The pair's configs; `podIp` is the server pod's address (its inbound listener), `security` its policies. */
+export function pairConfigs(appPort: number, o: { podIp?: string; security?: Security } = {}): PairConfigs {
+  const snap = mesh(appPort, o.podIp ?? SERVER_POD_IP, 0, true, o.security);
   const server = workloadConfig(snap, `${SERVICE}-`);
   const inbound = server.listeners.find((l) => l.name === 'virtualInbound') as { filterChains?: Array<{ filterChainMatch?: { destinationPort?: { value?: number } }; transportSocket?: unknown }> } | undefined;
   const mtls = (inbound?.filterChains ?? []).some((fc) => fc.filterChainMatch?.destinationPort?.value === appPort && fc.transportSocket !== undefined);

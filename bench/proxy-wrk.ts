@@ -55,6 +55,8 @@ export interface WrkOptions {
   threads: number;
   durationS: number;
   host?: string;
+  /** More request headers (e.g. an Authorization token). */
+  headers?: Record<string, string>;
 }
 
 /** Writes the Lua script into `dir` once; returns its path. */
@@ -67,6 +69,7 @@ export function wrkScript(dir: string): string {
 export async function runWrk(tools: BenchTools, script: string, url: string, o: WrkOptions): Promise<WrkResult> {
   const args = ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.durationS}s`, '--timeout', '5s', '-s', script];
   if (o.host) args.push('-H', `Host: ${o.host}`);
+  for (const [k, v] of Object.entries(o.headers ?? {})) args.push('-H', `${k}: ${v}`);
   args.push(url);
   const stdout = await new Promise<string>((resolve, reject) => {
     execFile(tools.wrk, args, { env: tools.env, timeout: (o.durationS + 15) * 1000, killSignal: 'SIGKILL' }, (err, out, errOut) => {

@@ -1,7 +1,10 @@
 // The `proxy` bench: what a request costs through the weft sidecar, against the app alone and against nginx (the C
 // baseline), on loopback. One Node app (bench/proxy-app.ts: 1 kB answers, keep-alive) serves every variant:
 //   direct  wrk → app;  nginx  wrk → nginx (1 worker, keep-alive upstream) → app;  weft  wrk → sidecar → app;
-//   pair    wrk → client sidecar → (mTLS) → server sidecar → app.
+//   pair    wrk → client sidecar → (mTLS) → server sidecar → app;
+//   pair-authz  the same with 10 ALLOW policies (20 rules each) and a JWT rule translated into the server's config,
+//           wrk sending a token they allow: authz_throughput_ratio (its throughput over pair's, goal >= 0.9) and
+//           authz_overhead_us (the server sidecar's CPU per request, with minus without).
 // wrk (16 connections) runs short rounds alternating the variants, and medians are reported, so machine noise hits
 // all alike. Then a fixed 1000 rps (bench/proxy-load.ts) compares p90 direct vs through the pair, and a sidecar with
 // a 100-service config reports its resident memory. The sidecars run what ships: the compiled build
@@ -16,7 +19,8 @@ import { hotFunctionsOf } from './proxy-profile.ts';
 import { cpuSeconds, firstJsonLine, freePort, type Proc, rssAnonMb, rssMb, startProc, waitReady } from './proxy-procs.ts';
 import { summarize, type Target } from './proxy-report.ts';
 import { benchTools } from './proxy-tools.ts';
-import { clientConfig, pairConfigs, prepareSidecar, SERVER_POD_IP, SERVICE_HOST, SERVICE_IP, SERVICE_PORT, startSidecar, writeConfigDir, writeIdentityDirs } from './proxy-weft.ts';
+import { clientConfig, NS, pairConfigs, prepareSidecar, SERVER_POD_IP, SERVICE, SERVICE_HOST, SERVICE_IP, SERVICE_PORT, startSidecar, writeConfigDir, writeIdentityDirs } from './proxy-weft.ts';
+import { authzLoad, enforcement, POLICIES, RULES_PER_POLICY } from './proxy-authz.ts';
 import { runWrk, type WrkResult, wrkScript } from './proxy-wrk.ts';
 
 const CONNECTIONS = 16;
@@ -30,10 +34,14 @@ const RSS_SERVICES = 100;
 /** The app's answer size (bench/proxy-app.ts). */
 const BODY_BYTES = 1024;
 const APP = new URL('./proxy-app.ts', import.meta.url).pathname;
+/** The pair-authz server pod's IP: a second pair next to the plain one, with policies on its server side. */
+const AUTHZ_POD_IP = '127.0.0.4';
 
 export interface RoundResult extends WrkResult {
   /** Sidecar CPU seconds per second of the run (weft only). */
   vcpu?: number;
+  /** CPU seconds the server-side sidecar of a pair used in the round. */
+  serverCpuS?: number;
 }
 
 export async function runProxyBench(log: (line: string) => void): Promise<Record<string, unknown>> {
@@ -110,13 +118,46 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
         explicit: [`127.0.0.1:${port}=outbound:${SERVICE_IP}:${SERVICE_PORT}`] });
       keep(client.proc);
       await probe(`http://127.0.0.1:${port}/`, SERVICE_HOST, BODY_BYTES);
-      targets.push({ name: 'pair', url: `http://127.0.0.1:${port}/`, host: SERVICE_HOST, sidecarPids: [client.proc.pid, server.proc.pid] });
+      targets.push({ name: 'pair', url: `http://127.0.0.1:${port}/`, host: SERVICE_HOST, sidecarPids: [client.proc.pid, server.proc.pid], serverPid: server.proc.pid });
     } catch (err) {
       errors.pair = brief(err);
     }
 
+    // The pair again, its server side under 10 ALLOW policies of 20 rules and a JWT rule (translated by weft),
+    // every request carrying a token they allow. Compared with `pair` round by round.
+    let authzEnforced: Awaited<ReturnType<typeof enforcement>> | undefined;
+    try {
+      log(`starting the pair with ${POLICIES}×${RULES_PER_POLICY} ALLOW rules and a JWT rule on the server side`);
+      const load = await authzLoad(NS, SERVICE, 'bench-client');
+      const pc = pairConfigs(appPort, { podIp: AUTHZ_POD_IP, security: load });
+      const clientCfg = join(dir, 'authz-client-config');
+      const serverCfg = join(dir, 'authz-server-config');
+      writeConfigDir(clientCfg, pc.client);
+      writeConfigDir(serverCfg, pc.server);
+      const clientIds = join(dir, 'authz-client-identity');
+      const serverIds = join(dir, 'authz-server-identity');
+      await writeIdentityDirs(clientIds, serverIds);
+      const server = await startSidecar({ name: 'authz-server', configDir: serverCfg, identityDir: serverIds,
+        explicit: [`${AUTHZ_POD_IP}:${appPort}=inbound:${AUTHZ_POD_IP}:${appPort}`] });
+      keep(server.proc);
+      const port = await freePort();
+      const client = await startSidecar({ name: 'authz-client', configDir: clientCfg, identityDir: clientIds,
+        explicit: [`127.0.0.1:${port}=outbound:${SERVICE_IP}:${SERVICE_PORT}`] });
+      keep(client.proc);
+      const url = `http://127.0.0.1:${port}/`;
+      authzEnforced = await enforcement(url, SERVICE_HOST, load.authorization);
+      // Measured only when the policies really run: a request without the token refused, one with it served.
+      if (authzEnforced.without_token !== 403 || authzEnforced.with_token !== 200) {
+        throw new Error(`policies not enforced as configured: without a token ${authzEnforced.without_token} (403 expected), with it ${authzEnforced.with_token} (200 expected)`);
+      }
+      targets.push({ name: 'pair-authz', url, host: SERVICE_HOST, headers: { authorization: load.authorization },
+        sidecarPids: [client.proc.pid, server.proc.pid], serverPid: server.proc.pid });
+    } catch (err) {
+      errors['pair-authz'] = brief(err);
+    }
+
     log(`warming up ${targets.map((t) => t.name).join(', ')}`);
-    for (const t of targets) await runWrk(tools, script, t.url, { connections: CONNECTIONS, threads: WRK_THREADS, durationS: 1, host: t.host });
+    for (const t of targets) await runWrk(tools, script, t.url, { connections: CONNECTIONS, threads: WRK_THREADS, durationS: 1, host: t.host, headers: t.headers });
 
     const rounds: Record<string, RoundResult[]> = Object.fromEntries(targets.map((t) => [t.name, []]));
     for (let r = 0; r < ROUNDS; r++) {
@@ -125,9 +166,12 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
       for (const t of order) {
         log(`round ${r + 1}/${ROUNDS}: ${t.name}`);
         const cpu0 = sidecarCpu(t);
-        const res: RoundResult = await runWrk(tools, script, t.url, { connections: CONNECTIONS, threads: WRK_THREADS, durationS: ROUND_S, host: t.host });
+        const server0 = serverCpu(t);
+        const res: RoundResult = await runWrk(tools, script, t.url, { connections: CONNECTIONS, threads: WRK_THREADS, durationS: ROUND_S, host: t.host, headers: t.headers });
         const cpu1 = sidecarCpu(t);
+        const server1 = serverCpu(t);
         if (cpu0 !== undefined && cpu1 !== undefined) res.vcpu = (cpu1 - cpu0) / res.duration_s;
+        if (server0 !== undefined && server1 !== undefined) res.serverCpuS = server1 - server0;
         rounds[t.name]!.push(res);
       }
     }
@@ -148,7 +192,7 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
     try { if (weftPid !== undefined) weftRss = round1(rssMb(weftPid)); } catch { /* it ended: errors say why */ }
     // The memory test runs alone: stop the other sidecars first, so they neither compete nor share pages.
     // Stopping the profiled sidecar (SIGTERM, graceful) is also what writes its CPU profile.
-    for (const p of procs.filter((x) => x.name === 'weft' || x.name.startsWith('pair-'))) await p.stop();
+    for (const p of procs.filter((x) => x.name === 'weft' || x.name.startsWith('pair-') || x.name.startsWith('authz-'))) await p.stop();
     const cpuProfiles = cpuProfDir ? readdirSync(cpuProfDir).map((f) => join(cpuProfDir, f)) : undefined;
     let hot: unknown;
     try { hot = cpuProfiles?.[0] ? hotFunctionsOf(cpuProfiles[0]) : undefined; } catch (err) { hot = { error: brief(err) }; }
@@ -175,6 +219,7 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
       ...summarize({ rounds, fixed, rss, pairMtls, errors, fixedRate: FIXED_RATE }),
       tools: { wrk: tools.wrkVersion, nginx: tools.nginxVersion, fetch_ms: tools.fetchMs },
       sidecar: sidecarBuild,
+      authz: { policies: POLICIES, rules_per_policy: RULES_PER_POLICY, jwt_rules: 1, enforced: authzEnforced ?? null },
       setup: { connections: CONNECTIONS, wrk_threads: WRK_THREADS, rounds: ROUNDS, round_s: ROUND_S, body_bytes: BODY_BYTES, rss_services: RSS_SERVICES },
       weft_rss_mb_one_service: weftRss,
       // Other work on the machine shows here; the interleaving spreads it over all variants, not away.
@@ -196,6 +241,15 @@ function sidecarCpu(t: Target): number | undefined {
   if (!t.sidecarPids) return undefined;
   try {
     return t.sidecarPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  } catch {
+    return undefined;
+  }
+}
+
+function serverCpu(t: Target): number | undefined {
+  if (t.serverPid === undefined) return undefined;
+  try {
+    return cpuSeconds(t.serverPid);
   } catch {
     return undefined;
   }
