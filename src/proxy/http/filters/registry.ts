@@ -3,6 +3,7 @@
 // builder refuses such a config (a proxy never silently skips a filter it was given). The router is not listed:
 // it always ends the chain.
 import { corsFilter } from './cors.ts';
+import { EXT_AUTHZ_TYPE, extAuthzFactory } from './ext-authz.ts';
 import { faultFilter } from './fault.ts';
 import { grpcWebFilter } from './grpc-web.ts';
 import { ISTIO_AUTHN_TYPE, istioAuthnFactory } from './istio-authn.ts';
@@ -18,4 +19,5 @@ export const STAGES: ReadonlyMap<string, StageFactory> = new Map<string, StageFa
   ['envoy.extensions.filters.http.rbac.v3.RBAC', rbacFilter],
   [JWT_AUTHN_TYPE, jwtAuthnFactory],
   [ISTIO_AUTHN_TYPE, istioAuthnFactory],
+  [EXT_AUTHZ_TYPE, extAuthzFactory],
 ]);
