@@ -5,6 +5,7 @@
 // in order and its header edits and response headers reach the upstream and the client.
 import { expect } from 'chai';
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { connect } from 'node:net';
 import { AUTHZ_CHANNEL } from '../../src/proxy/authz/events.ts';
 import { STAGES } from '../../src/proxy/http/filters/registry.ts';
 import type { StageFactory } from '../../src/proxy/http/filters/types.ts';
@@ -170,6 +171,23 @@ describe('proxy authz: HTTP RBAC filters in the sidecar', function () {
     expect((await send(port, '/other')).status).to.equal(503);
     await until(() => runtime.telemetry.records.length === 2);
     expect(runtime.telemetry.records.map((r) => r.flags)).to.deep.equal([[], ['FI']]);
+  });
+
+  it('applies to WebSocket upgrades too', async () => {
+    const pc = config([rbacFilter({ rules: { action: 'DENY', policies: { deny: policy([path('/admin')]) } } }), router], { upgradeConfigs: [{ upgradeType: 'websocket' }] });
+    const { runtime, port } = await start(pc);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const c = connect(port, '127.0.0.1');
+      let text = '';
+      c.on('data', (d: Buffer) => { text += d.toString(); });
+      c.on('close', () => resolve(text));
+      c.on('error', reject);
+      c.write('GET /admin HTTP/1.1\r\nHost: app\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    });
+    expect(answer).to.match(/^HTTP\/1\.1 403 /);
+    await until(() => runtime.telemetry.records.length === 1);
+    expect(runtime.telemetry.records[0]).to.deep.include({ status: 403, details: 'rbac_access_denied_matched_policy[deny]' });
+    expect(up.hits.filter((h) => h.url === '/admin')).to.have.length(0);
   });
 
   describe('the chain', () => {

@@ -2,13 +2,16 @@
 // routed like any other, then the proxy opens a raw connection to the picked host (cluster.connect, with the
 // cluster's TLS), writes the request head (headers as upstream-request.ts builds them for any forwarded request),
 // and splices the two sockets; the host's 101 and everything after it flows through untouched. Upgrades of other
-// types, or when none is configured, get 403 as in Envoy.
+// types, or when none is configured, get 403 as in Envoy. The connection manager's HTTP filters (RBAC, …) run
+// before the router as for any request (filters/chain.ts): an upgrade is no way around them.
 import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ConnContext, HttpRecord, ResponseFlag } from '../runtime.ts';
+import type { Action } from '../routing/types.ts';
 import { arr, str } from '../routing/envoy-values.ts';
 import type { Obj } from '../routing/envoy-values.ts';
+import { FilterRun, httpChain } from './filters/chain.ts';
 import { firstValue, toHttpRequest } from './headers.ts';
 import { edgeForwardedProto } from '../routing/request.ts';
 import { peers } from './record.ts';
@@ -41,15 +44,50 @@ export function handleUpgrade(shared: Shared, ctx: ConnContext, req: IncomingMes
       downstreamRemote: ctx.downstreamRemote, ...extra,
     });
   };
+  let details: string | undefined;
   const fail = (status: number, flag?: ResponseFlag, extra = ''): void => {
     if (flag) flags.push(flag);
     refuse(socket, status, extra);
-    rec(status);
+    rec(status, details !== undefined ? { details } : {});
   };
   if (plan.kind !== 'http') return fail(503);
   if (!upgradeAllowed(plan.hcm, type)) return fail(403);
   const result = plan.route(request, rt.random(), shared.upstreamStub);
-  const action = result.action;
+  const chain = result.beforeFilters ? undefined : httpChain(plan.httpFilters, rt);
+  if (chain === undefined || chain.stages.length === 0) return upgradeRouted(shared, ctx, req, socket, head, type, request, plan.hcm, result.action, fail, rec, undefined);
+  let answered = false;
+  const run: FilterRun = new FilterRun(chain, {
+    get answered() { return answered || socket.destroyed; },
+    filterReply(r, fl) {
+      answered = true;
+      details = run.details;
+      const extra = Object.entries({ ...r.headers, ...run.addedResponseHeaders }).map(([k, v]) => `${k}: ${String(v)}\r\n`).join('');
+      for (const f of fl) flags.push(f);
+      fail(r.status, undefined, extra);
+    },
+    filterFlag(f) { flags.push(f); },
+    filterFailed() {
+      answered = true;
+      fail(500);
+    },
+    routerStep() {
+      answered = true;
+      upgradeRouted(shared, ctx, req, socket, head, type, request, plan.hcm, result.action, fail, rec, run);
+    },
+  }, rt, ctx, request, result);
+  run.step();
+}
+
+type Fail = (status: number, flag?: ResponseFlag, extra?: string) => void;
+type Rec = (status: number, extra?: Partial<HttpRecord>, p?: ReturnType<typeof peers>) => void;
+
+/** The router's part of an upgrade, once the filters let it through. */
+function upgradeRouted(
+  shared: Shared, ctx: ConnContext, req: IncomingMessage, socket: Duplex, head: Buffer, type: string, request: ReturnType<typeof toHttpRequest>,
+  hcm: Obj, action: Action, fail: Fail, rec: Rec, run: FilterRun | undefined,
+): void {
+  const rt = shared.runtime;
+  const t0 = rt.now();
   if (action.kind === 'no-route') return fail(404, 'NR');
   if (action.kind === 'redirect') return fail(action.status, undefined, `location: ${action.location}\r\n`);
   if (action.kind !== 'cluster') return fail(action.kind === 'direct' ? action.status : 503);
@@ -64,7 +102,8 @@ export function handleUpgrade(shared: Shared, ctx: ConnContext, req: IncomingMes
   }
   // The same upstream headers as a forwarded request (Host, x-forwarded-*, x-request-id, trace context,
   // x-forwarded-client-cert), then the upgrade's own hop-by-hop pair.
-  const source: UpstreamSource = { shared, ctx, request, hcm: plan.hcm, grpc: false, requestId: undefined, trace: undefined };
+  if (run && action.upstreamHeaders) run.applyHeaderEdits(action.upstreamHeaders);
+  const source: UpstreamSource = { shared, ctx, request, hcm, grpc: false, requestId: undefined, trace: undefined };
   const { headers: h, path } = upstreamRequest(source, action);
   h.connection = 'Upgrade';
   h.upgrade = firstValue(req.headers.upgrade) ?? type;
