@@ -145,6 +145,14 @@ describe('translate: authorization', () => {
         .to.deep.equal({ permissions: [{ andRules: { rules: [{ any: true }] } }], principals: [{ andIds: { ids: [{ any: true }] } }] });
     });
 
+    it('reads experimental.envoy.filters.* conditions as Envoy metadata', () => {
+      const p: Any = rulePolicy(rule({ when: [{ key: 'experimental.envoy.filters.a.b[c]', values: ['x', '[y]'] }] }), 'foo', false, 'ALLOW');
+      expect(permissionRules(p)[0].orRules.rules).to.deep.equal([
+        { metadata: { filter: 'envoy.filters.a.b', path: [{ key: 'c' }], value: { stringMatch: { exact: 'x' } } } },
+        { metadata: { filter: 'envoy.filters.a.b', path: [{ key: 'c' }], value: { listMatch: { oneOf: { stringMatch: { exact: 'y' } } } } } },
+      ]);
+    });
+
     it('writes path templates as uri_template and a zero port as a one-port range', () => {
       const p: Any = rulePolicy(rule({ to: [{ operation: { paths: ['/a/{*}/b/{**}'], ports: ['0'] } }] }), 'foo', false, 'ALLOW');
       expect(permissionRules(p)[0].orRules.rules[0].uriTemplate.typedConfig.pathTemplate).to.equal('/a/*/b/**');

@@ -104,6 +104,18 @@ const requestClaim = (key: string): Gen => {
   };
 };
 
+/** `experimental.envoy.filters.a.b[c]`: Envoy dynamic metadata `envoy.filters.a.b` key `c`; a `[v]` value matches a
+ * list element. */
+const envoyFilter = (key: string): Gen => {
+  const m = /^experimental\.(envoy\.filters\..+)\[([^[\]]+)\]$/.exec(key);
+  return (v) => {
+    if (!m) return new Unusable(`invalid ${key}`);
+    const [, filter, k] = m as unknown as [string, string, string];
+    if (v.length > 2 && v.startsWith('[') && v.endsWith(']')) return { metadata: metadataList(filter, [k], stringMatcher(v.slice(1, -1))) };
+    return { metadata: metadataString(filter, k, stringMatcher(v)) };
+  };
+};
+
 type Side = 'permission' | 'principal';
 
 /** A `when` key → which side it belongs to and its generator; undefined for a key Istio does not know. */
@@ -124,6 +136,7 @@ function condition(key: string, policyNamespace: string): { side: Side; gen: Gen
   }
   if (key.startsWith('request.headers')) return { side: 'principal', gen: requestHeader(key) };
   if (key.startsWith('request.auth.claims')) return { side: 'principal', gen: requestClaim(key) };
+  if (key.startsWith('experimental.envoy.filters.')) return { side: 'permission', gen: envoyFilter(key) };
   return undefined;
 }
 
