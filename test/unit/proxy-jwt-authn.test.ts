@@ -306,6 +306,13 @@ describe('proxy jwt_authn: extraction and effects', () => {
     expect(v.replace(/=+$/, '')).to.equal(payloadB64);
   });
 
+  it('clears a forged payload header from a request without any token', async () => {
+    const p = provider([s.jwk], { forwardPayloadHeader: 'x-jwt-payload', claimToHeaders: [{ headerName: 'x-sub', claimName: 'sub' }] });
+    const out = await runStage(jwtAuthnStage(istioConfig(p)), filterRequest({ headers: { 'x-jwt-payload': 'forged', 'x-sub': 'root', 'x-keep': '1' } }));
+    expect(out).to.include({ kind: 'next', sync: true });
+    expect([...out.req.request.headers.keys()]).to.deep.equal(['x-keep']);
+  });
+
   it('leaves the request untouched when verification fails', async () => {
     const p = provider([s.jwk], { forwardPayloadHeader: 'x-jwt-payload' });
     const other = await signer('RS256');

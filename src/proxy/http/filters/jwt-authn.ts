@@ -11,6 +11,7 @@ import { bool, obj } from '../../routing/envoy-values.ts';
 import type { Obj } from '../../routing/envoy-values.ts';
 import { headerValue } from '../../routing/request.ts';
 import type { FileSource, Runtime } from '../../runtime.ts';
+import { Extractor } from './jwt-extract.ts';
 import { verifySignature } from './jwt-jwks.ts';
 import { PENDING, Provider } from './jwt-provider.ts';
 import type { VerifyContext } from './jwt-provider.ts';
@@ -71,10 +72,28 @@ export function jwtAuthnStage(config: Obj, options: JwtAuthnOptions = {}): Stage
   const bypassCors = bool(config.bypassCorsPreflight, false);
   const now = options.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
 
-  const attempt = (req: FilterRequest, verifier: Verifier, next: () => void, sigs: Signatures): void => {
+  // Every provider's token locations: a request with nothing in any of them cannot produce an effect but the
+  // clearing of forgeable headers, so it is verified on the request itself (no scratch copy).
+  const anywhere = new Extractor([...providers.values()].map((p) => p.config));
+  // Signature checks in flight, shared by concurrent requests carrying the same token.
+  const inflight = new Map<string, Promise<JwtStatus>>();
+  const signature = (provider: Provider, jwt: Jwt, key: string): Promise<JwtStatus> => {
+    let p = inflight.get(key);
+    if (!p) {
+      p = verifySignature(jwt, provider.keys).catch(() => 'JwtVerificationFail' as const);
+      inflight.set(key, p);
+      void p.then(() => inflight.delete(key));
+    }
+    return p;
+  };
+
+  const attempt = (req: FilterRequest, verifier: Verifier, next: () => void, sigs: Signatures | undefined, scratch: boolean): void => {
     const jobs: Array<Promise<void>> = [];
-    const headers = new Map<string, string[]>();
-    for (const [k, v] of req.request.headers) headers.set(k, v.slice());
+    let headers = req.request.headers;
+    if (scratch) {
+      headers = new Map();
+      for (const [k, v] of req.request.headers) headers.set(k, v.slice());
+    }
     const ctx: VerifyContext = {
       headers,
       path: req.request.path,
@@ -83,27 +102,26 @@ export function jwtAuthnStage(config: Obj, options: JwtAuthnOptions = {}): Stage
       byIssuer,
       sig(provider: Provider, jwt: Jwt) {
         const key = `${provider.name}\0${jwt.token}`;
-        const known = sigs.get(key);
+        const known = sigs?.get(key);
         if (known !== undefined) return known;
-        jobs.push(verifySignature(jwt, provider.keys).then(
-          (s) => void sigs.set(key, s),
-          () => void sigs.set(key, 'JwtVerificationFail'),
-        ));
+        jobs.push(signature(provider, jwt, key).then((s) => void (sigs ??= new Map()).set(key, s)));
         return undefined;
       },
     };
     const out = verifier.verify(ctx);
     if (out === PENDING) {
       void Promise.all(jobs).then(() => {
-        if (!req.done) attempt(req, verifier, next, sigs);
+        if (!req.done) attempt(req, verifier, next, sigs, true);
       });
       return;
     }
     if (out !== 'Ok') return deny(req, out);
-    const target = req.request.headers;
-    target.clear();
-    for (const [k, v] of ctx.headers) target.set(k, v);
-    req.request.path = ctx.path;
+    if (scratch) {
+      const target = req.request.headers;
+      target.clear();
+      for (const [k, v] of ctx.headers) target.set(k, v);
+      req.request.path = ctx.path;
+    }
     if (Object.keys(ctx.metadata).length > 0) {
       req.metadata.set(JWT_AUTHN_METADATA, { ...req.metadata.get(JWT_AUTHN_METADATA), ...ctx.metadata });
     }
@@ -114,7 +132,7 @@ export function jwtAuthnStage(config: Obj, options: JwtAuthnOptions = {}): Stage
     if (bypassCors && isCorsPreflight(req)) return next();
     const rule = rules.find((r) => r.matches(req.request));
     if (!rule) return next();
-    attempt(req, rule.verifier, next, new Map());
+    attempt(req, rule.verifier, next, undefined, anywhere.extract(req.request).length > 0);
   };
 }
 
