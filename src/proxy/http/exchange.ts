@@ -121,7 +121,7 @@ export class Exchange implements ChainOwner {
     this.routeResult = result;
     if (result.action.kind === 'cluster') this.clusterName = result.action.cluster;
     const chain = result.beforeFilters ? undefined : httpChain(plan.httpFilters, this.shared.runtime);
-    if (chain === undefined || chain.stages.length === 0) {
+    if (chain === undefined || chain.stages.length === 0 || (chain.needed !== undefined && !chain.needed(result))) {
       this.routerStep();
       return;
     }

@@ -54,7 +54,7 @@ export function handleUpgrade(shared: Shared, ctx: ConnContext, req: IncomingMes
   if (!upgradeAllowed(plan.hcm, type)) return fail(403);
   const result = plan.route(request, rt.random(), shared.upstreamStub);
   const chain = result.beforeFilters ? undefined : httpChain(plan.httpFilters, rt);
-  if (chain === undefined || chain.stages.length === 0) return upgradeRouted(shared, ctx, req, socket, head, type, request, plan.hcm, result.action, fail, rec, undefined);
+  if (chain === undefined || chain.stages.length === 0 || (chain.needed !== undefined && !chain.needed(result))) return upgradeRouted(shared, ctx, req, socket, head, type, request, plan.hcm, result.action, fail, rec, undefined);
   let answered = false;
   const run: FilterRun = new FilterRun(chain, {
     get answered() { return answered || socket.destroyed; },

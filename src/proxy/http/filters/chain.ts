@@ -4,12 +4,14 @@
 // a WebSocket upgrade) when every stage called next(). The router filter ends the chain (entries after it are
 // not run); a filter type the registry does not know makes every request of that chain answer 500 — the proxy
 // never silently skips a filter it was given. A stage that throws answers 500. A chain of only the router has no
-// stages: its owner runs the router step directly, without a FilterRun.
+// stages: its owner runs the router step directly, without a FilterRun; so does a chain whose stages are all
+// gated by the route (fault, CORS) for a route that asks none of them for anything.
 import type { HttpRequest } from '../../routing/request.ts';
 import type { RouteResult } from '../../routing/engine.ts';
 import type { HttpFilter } from '../../routing/route-action.ts';
 import type { ConnContext, ResponseFlag, Runtime } from '../../runtime.ts';
 import type { LocalReply } from '../local-reply.ts';
+import { routeGate } from './gate.ts';
 import { STAGES } from './registry.ts';
 import type { DynamicMetadata, FilterRequest, Stage } from './types.ts';
 
@@ -26,13 +28,17 @@ const READ_ONLY_TYPES: ReadonlySet<string> = new Set([
 export interface HttpChain {
   /** The stages before the router, in `http_filters` order. */
   readonly stages: readonly Stage[];
+  /** When every stage only acts on routes that ask for it (fault, CORS): whether this route needs the chain at
+   * all. Undefined: every request runs the chain. */
+  readonly needed: ((route: RouteResult) => boolean) | undefined;
   /** The filter name of each stage. */
   readonly names: readonly string[];
   /** Some stage may add or remove request headers: the owner applies `request.headers` edits upstream. */
   readonly editsHeaders: boolean;
 }
 
-const ROUTER_ONLY: HttpChain = { stages: [], names: [], editsHeaders: false };
+const ROUTER_ONLY: HttpChain = { stages: [], names: [], editsHeaders: false, needed: undefined };
+
 
 const chains = new WeakMap<readonly HttpFilter[], { runtime: Runtime; chain: HttpChain }>();
 
@@ -48,7 +54,7 @@ function build(filters: readonly HttpFilter[], runtime: Runtime): HttpChain {
     if (f.type === ROUTER_TYPE || (f.type === '' && f.name === 'envoy.filters.http.router')) break;
     const factory = STAGES.get(f.type);
     if (!factory) {
-      return { stages: [refuse(`HTTP filter "${f.name}" (${f.type || 'no type'}) is not supported by this proxy`)], names: [f.name], editsHeaders: false };
+      return { stages: [refuse(`HTTP filter "${f.name}" (${f.type || 'no type'}) is not supported by this proxy`)], names: [f.name], editsHeaders: false, needed: undefined };
     }
     const stage = factory(f, runtime);
     if (!stage) continue;
@@ -56,7 +62,15 @@ function build(filters: readonly HttpFilter[], runtime: Runtime): HttpChain {
     names.push(f.name);
     if (!READ_ONLY_TYPES.has(f.type)) editsHeaders = true;
   }
-  return stages.length === 0 ? ROUTER_ONLY : { stages, names, editsHeaders };
+  if (stages.length === 0) return ROUTER_ONLY;
+  const gates = stages.map(routeGate);
+  const needed = gates.every((g) => g !== undefined)
+    ? (route: RouteResult) => {
+      for (const g of gates) if (g!(route)) return true;
+      return false;
+    }
+    : undefined;
+  return { stages, names, editsHeaders, needed };
 }
 
 /** The chain for a connection manager's filter list, built on first use. */

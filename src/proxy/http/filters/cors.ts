@@ -2,6 +2,7 @@
 // (ClusterAction.cors); out: a preflight from an allowed origin answered by the proxy (as is, even for gRPC
 // requests), or the CORS response headers of an actual request added to whatever answer it gets.
 import { corsDecision } from '../cors.ts';
+import { gatedByRoute } from './gate.ts';
 import type { Stage, StageFactory } from './types.ts';
 
 const corsStage: Stage = (req, next) => {
@@ -21,4 +22,9 @@ const corsStage: Stage = (req, next) => {
   next();
 };
 
-export const corsFilter: StageFactory = () => corsStage;
+const gated = gatedByRoute(corsStage, (r) => {
+  const action = r.action;
+  return action.kind === 'cluster' && action.cors !== undefined;
+});
+
+export const corsFilter: StageFactory = () => gated;

@@ -3,6 +3,7 @@
 // action computed it); out: an injected delay (flag DI, then the rest of the chain) and/or an abort (flag FI,
 // a local reply with the configured HTTP or gRPC status). Routes without a fault pass straight through.
 import { faultDecision } from '../fault.ts';
+import { gatedByRoute } from './gate.ts';
 import type { FilterRequest, Stage, StageFactory } from './types.ts';
 
 type Abort = { httpStatus: number; grpcStatus?: number } | undefined;
@@ -32,4 +33,9 @@ const faultStage: Stage = (req, next) => {
   abortOrNext(req, next, d.abort);
 };
 
-export const faultFilter: StageFactory = () => faultStage;
+const gated = gatedByRoute(faultStage, (r) => {
+  const action = r.action;
+  return action.kind === 'cluster' && action.fault !== undefined;
+});
+
+export const faultFilter: StageFactory = () => gated;
