@@ -297,6 +297,31 @@ describe('translate: authorization', () => {
     });
   });
 
+  describe('invalid input', () => {
+    it('never throws and always gives config that encodes', () => {
+      const garbage: Any[] = [
+        { rules: 'x' }, { rules: [null, 7, 'x', { from: [{ source: { principals: 'x', namespaces: ['a(b'] } }] }] },
+        { action: 'WHATEVER', rules: [{}] }, { action: 'CUSTOM', provider: 'x', rules: [{}] },
+        { rules: [{ when: [{ key: 7, values: [1, 'a'] }, null] }] },
+        { rules: [{ to: [{ operation: { ports: [80, 'x'], methods: [null], paths: ['{'] } }] }] },
+        { selector: 'x', rules: [{ from: [{ source: { ipBlocks: ['1.2.3.4/99', '::1'] } }] }] },
+      ];
+      const s = mesh(
+        withPolicies(...garbage.map((spec, i) => policy(`g${i}`, 'foo', spec, i === 3 ? { 'istio.io/dry-run': 7 as Any } : undefined))),
+        { config: { requestAuthentications: [requestAuthn('r', 'foo', { jwtRules: [null, { issuer: 5, jwks: {}, fromHeaders: 'x', outputClaimToHeaders: [{ header: 1 }] }, 'x'] })] } },
+        withOptions({ extensionProviders: [{ name: 'x', envoyExtAuthzHttp: { service: 7, port: '80', timeout: 5, pathPrefix: 3 } as Any }], jwks: { '': { keys: 5 } as Any } }),
+      );
+      for (const [ns, name] of [['foo', 'httpbin-v1'], ['bar', 'sleep-v1']] as const) {
+        const pc = translate(s.workload(ns, name)!, s);
+        expect(() => encodeProxyConfig(pc), name).not.to.throw();
+      }
+    });
+
+    it('leaves out identities whose regex RE2 cannot compile', () => {
+      expect(rulePolicy({ from: [{ source: { namespaces: ['a(b'] } }] } as Rule, 'foo', false, 'ALLOW')).to.equal(undefined);
+    });
+  });
+
   describe('path normalization', () => {
     it('sets the connection manager as Istio does for each MeshConfig setting', () => {
       expect(pathNormalizationFields('NONE')).to.deep.equal({ pathWithEscapedSlashesAction: 'KEEP_UNCHANGED' });

@@ -55,20 +55,21 @@ function lookupHost(snapshot: Snapshot, service: string): string | undefined {
 
 const statusName = (code: number): string | undefined => envoyRoot.lookupEnum('envoy.type.v3.StatusCode').valuesById[code];
 
-function statusOnError(v: string | undefined): { ok?: EnvoyObject; error?: string } {
+function statusOnError(v: unknown): { ok?: EnvoyObject; error?: string } {
   if (v === undefined || v === '') return {};
-  const name = /^\d+$/.test(v) ? statusName(Number(v)) : undefined;
+  const name = /^\d+$/.test(String(v)) ? statusName(Number(v)) : undefined;
   return name === undefined || name === 'Empty' ? { error: `unsupported statusOnError ${v}` } : { ok: { code: name } };
 }
 
-function timeout(t: string | undefined): Duration {
-  const ns = t === undefined ? undefined : parseDurationNs(t);
-  return ns === undefined || ns <= 0 ? duration('600s') : duration(t!);
+function timeout(t: unknown): Duration {
+  const ns = typeof t === 'string' ? parseDurationNs(t) : undefined;
+  return ns === undefined || ns <= 0 || !Number.isFinite(ns) ? duration('600s') : duration(t as string);
 }
 
 /** ListStringMatcher of header names: `x-*` prefix, `*-id` suffix, else exact; case-insensitive. */
-function headers(names: readonly string[] | undefined): EnvoyObject | undefined {
-  if (!names?.length) return undefined;
+function headers(value: unknown): EnvoyObject | undefined {
+  const names = strList(value);
+  if (names.length === 0) return undefined;
   return {
     patterns: names.map((h) => {
       if (h.startsWith('*')) return { suffix: h.slice(1), ignoreCase: true };
@@ -78,12 +79,15 @@ function headers(names: readonly string[] | undefined): EnvoyObject | undefined 
   };
 }
 
+const strList = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
 function withBody(b: ExtAuthzBody | undefined): EnvoyObject | undefined {
-  if (!b) return undefined;
+  if (!b || typeof b !== 'object') return undefined;
   const out: EnvoyObject = {};
-  if (b.maxRequestBytes) out.maxRequestBytes = b.maxRequestBytes;
-  if (b.allowPartialMessage) out.allowPartialMessage = true;
-  if (b.packAsBytes) out.packAsBytes = true;
+  const max = b.maxRequestBytes;
+  if (typeof max === 'number' && Number.isInteger(max) && max > 0 && max <= 0xffffffff) out.maxRequestBytes = max;
+  if (b.allowPartialMessage === true) out.allowPartialMessage = true;
+  if (b.packAsBytes === true) out.packAsBytes = true;
   return out;
 }
 
@@ -104,16 +108,18 @@ export function resolveProvider(snapshot: Snapshot, name: string): ExtAuthzResul
 
   if (p.envoyExtAuthzHttp) {
     const h = p.envoyExtAuthzHttp;
-    if (h.pathPrefix && !h.pathPrefix.startsWith('/')) return { error: `pathPrefix must begin with /, found: ${h.pathPrefix}` };
+    if (h.pathPrefix !== undefined && (typeof h.pathPrefix !== 'string' || (h.pathPrefix !== '' && !h.pathPrefix.startsWith('/')))) {
+      return { error: `pathPrefix must begin with /, found: ${String(h.pathPrefix)}` };
+    }
     const all = [h.includeRequestHeadersInCheck, h.headersToUpstreamOnAllow, h.headersToDownstreamOnDeny, h.headersToDownstreamOnAllow];
-    if (all.some((l) => l?.includes('*'))) return { error: 'a single wildcard ("*") is not supported in header lists' };
+    if (all.some((l) => strList(l).includes('*'))) return { error: 'a single wildcard ("*") is not supported in header lists' };
     const service: EnvoyObject = {
       serverUri: { uri: `http://${host}`, cluster: cluster.name, timeout: timeout(h.timeout) },
     };
     if (h.pathPrefix) service.pathPrefix = h.pathPrefix;
     const allowed = headers(h.includeRequestHeadersInCheck);
-    const add = Object.keys(h.includeAdditionalHeadersInCheck ?? {}).sort()
-      .map((key) => ({ key, value: String(h.includeAdditionalHeadersInCheck![key]) }));
+    const extra = h.includeAdditionalHeadersInCheck !== null && typeof h.includeAdditionalHeadersInCheck === 'object' ? h.includeAdditionalHeadersInCheck : {};
+    const add = Object.keys(extra).sort().map((key) => ({ key, value: String(extra[key]) }));
     if (allowed || add.length > 0) {
       const req: EnvoyObject = {};
       if (allowed) req.allowedHeaders = allowed;
@@ -132,7 +138,7 @@ export function resolveProvider(snapshot: Snapshot, name: string): ExtAuthzResul
     }
     const http: EnvoyObject = { httpService: service, transportApiVersion: 'V3', filterEnabledMetadata: filterEnabledMetadata(HTTP_RBAC_FILTER) };
     if (status.ok) http.statusOnError = status.ok;
-    if (h.failOpen) http.failureModeAllow = true;
+    if (h.failOpen === true) http.failureModeAllow = true;
     const body = withBody(h.includeRequestBodyInCheck);
     if (body) http.withRequestBody = body;
     return { ok: { http, cluster } };
@@ -145,13 +151,13 @@ export function resolveProvider(snapshot: Snapshot, name: string): ExtAuthzResul
   };
   const http: EnvoyObject = { grpcService, transportApiVersion: 'V3', filterEnabledMetadata: filterEnabledMetadata(HTTP_RBAC_FILTER) };
   if (status.ok) http.statusOnError = status.ok;
-  if (g.failOpen) http.failureModeAllow = true;
+  if (g.failOpen === true) http.failureModeAllow = true;
   const body = withBody(g.includeRequestBodyInCheck);
   if (body) http.withRequestBody = body;
   const tcp: EnvoyObject = {
     statPrefix: 'tcp.', grpcService, transportApiVersion: 'V3', filterEnabledMetadata: filterEnabledMetadata(NETWORK_RBAC_FILTER),
   };
-  if (g.failOpen) tcp.failureModeAllow = true;
+  if (g.failOpen === true) tcp.failureModeAllow = true;
   return { ok: { http, tcp, cluster } };
 }
 

@@ -22,38 +22,42 @@ export function fakeJwks(uri: string): string {
   return `{"keys":[ {"e":"AQAB","kid":"abc","kty":"RSA","n":"${n}"}]}`;
 }
 
+const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+const objects = (v: unknown): Array<Record<string, unknown>> =>
+  (Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => x !== null && typeof x === 'object') : []);
+
 /** The JWKS JSON a rule verifies with. */
 export function jwksFor(rule: JwtRule, fetched: MeshOptions['jwks']): string {
-  if (typeof rule.jwks === 'string' && rule.jwks !== '') return rule.jwks;
-  const uri = rule.jwksUri ?? rule.jwks_uri ?? '';
+  if (text(rule.jwks) !== '') return text(rule.jwks);
+  const uri = text(rule.jwksUri) || text(rule.jwks_uri);
   // Without a jwksUri the keys are discovered from the issuer; the operator files them under the issuer.
-  const got = fetched[uri || (rule.issuer ?? '')];
-  if (got && 'keys' in got && typeof got.keys === 'string') return got.keys;
-  return fakeJwks(uri || (rule.issuer ?? ''));
+  const got = Object.hasOwn(fetched, uri || text(rule.issuer)) ? fetched[uri || text(rule.issuer)] : undefined;
+  if (got && typeof got === 'object' && 'keys' in got && typeof got.keys === 'string') return got.keys;
+  return fakeJwks(uri || text(rule.issuer));
 }
-
-const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
 function provider(rule: JwtRule, fetched: MeshOptions['jwks']): EnvoyObject {
   const p: EnvoyObject = {};
-  if (rule.issuer) p.issuer = rule.issuer;
+  const issuer = text(rule.issuer);
+  if (issuer) p.issuer = issuer;
   const audiences = strings(rule.audiences);
   if (audiences.length > 0) p.audiences = audiences;
   p.localJwks = { inlineString: jwksFor(rule, fetched) };
   if (rule.forwardOriginalToken === true) p.forward = true;
-  const headers = (Array.isArray(rule.fromHeaders) ? rule.fromHeaders : [])
-    .filter((h) => h && typeof h.name === 'string' && h.name !== '')
-    .map((h) => (h.prefix ? { name: h.name, valuePrefix: h.prefix } : { name: h.name }));
+  const headers = objects(rule.fromHeaders)
+    .filter((h) => text(h.name) !== '')
+    .map((h) => (text(h.prefix) ? { name: text(h.name), valuePrefix: text(h.prefix) } : { name: text(h.name) }));
   if (headers.length > 0) p.fromHeaders = headers;
   const params = strings(rule.fromParams);
   if (params.length > 0) p.fromParams = params;
   const cookies = strings(rule.fromCookies);
   if (cookies.length > 0) p.fromCookies = cookies;
-  if (rule.outputPayloadToHeader) p.forwardPayloadHeader = rule.outputPayloadToHeader;
-  if (rule.issuer) p.payloadInMetadata = rule.issuer;
-  const claims = (Array.isArray(rule.outputClaimToHeaders) ? rule.outputClaimToHeaders : [])
-    .filter((c) => c && typeof c.header === 'string' && typeof c.claim === 'string' && c.header !== '' && c.claim !== '')
-    .map((c) => ({ headerName: c.header, claimName: c.claim }));
+  if (text(rule.outputPayloadToHeader)) p.forwardPayloadHeader = text(rule.outputPayloadToHeader);
+  if (issuer) p.payloadInMetadata = issuer;
+  const claims = objects(rule.outputClaimToHeaders)
+    .filter((c) => text(c.header) !== '' && text(c.claim) !== '')
+    .map((c) => ({ headerName: text(c.header), claimName: text(c.claim) }));
   if (claims.length > 0) p.claimToHeaders = claims;
   // Istio always treats `scope` and `permission` as space-delimited, plus the rule's own.
   p.normalizePayloadInMetadata = { spaceDelimitedClaims: [...new Set([...strings(rule.spaceDelimitedClaims), 'permission', 'scope'])].sort() };
@@ -65,7 +69,7 @@ export function jwtRulesOf(policies: readonly RequestAuthentication[]): JwtRule[
   const rules = policies.flatMap((p) => (Array.isArray(p.spec?.jwtRules) ? p.spec.jwtRules : []))
     .filter((r): r is JwtRule => r !== null && typeof r === 'object');
   return rules.map((r, i) => ({ r, i }))
-    .sort((a, b) => ((a.r.issuer ?? '') < (b.r.issuer ?? '') ? -1 : (a.r.issuer ?? '') > (b.r.issuer ?? '') ? 1 : a.i - b.i))
+    .sort((a, b) => (text(a.r.issuer) < text(b.r.issuer) ? -1 : text(a.r.issuer) > text(b.r.issuer) ? 1 : a.i - b.i))
     .map(({ r }) => r);
 }
 

@@ -10,6 +10,7 @@
 // leaves the rule out whatever the action.
 import type { AuthorizationPolicySpec } from '../../api/authorizationpolicy.ts';
 import { list, record, str, stringList } from '../../model/kube.ts';
+import { checkRegex } from '../../validate/common.ts';
 import type { EnvoyObject } from '../types.ts';
 import {
   AUTHN_FILTER, SPIFFE_PREFIX, cidr, headerMatcher, hostMatcher, isPathTemplate, metadataList, metadataString, pathTemplate,
@@ -58,7 +59,12 @@ const path: Gen = (v, tcp) => {
 };
 
 // Principals (the peer and the request's credentials).
-const authenticated = (m: EnvoyObject): EnvoyObject => ({ authenticated: { principalName: m } });
+/** A peer identity matcher; one whose regex RE2 cannot compile (a value with regex syntax in it) is unusable. */
+const authenticated = (m: EnvoyObject): Out => {
+  const regex = (m.safeRegex as { regex?: string } | undefined)?.regex;
+  if (regex !== undefined && checkRegex(regex) !== undefined) return new Unusable(`invalid regex ${regex}`);
+  return { authenticated: { principalName: m } };
+};
 const srcIp: Gen = (v) => orInvalid(cidr(v) && { directRemoteIp: cidr(v) }, `source.ip ${v}`);
 const remoteIp: Gen = (v) => orInvalid(cidr(v) && { remoteIp: cidr(v) }, `remote.ip ${v}`);
 const srcNamespace: Gen = (v) => authenticated(regexMatcher(`.*/ns/${v.replaceAll('*', '.*')}/.*`));
