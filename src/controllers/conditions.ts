@@ -91,6 +91,17 @@ export interface StatusInput {
 
 /** Codes of the mesh-wide findings (`StatusInput.analysis`). */
 export const ANALYSIS_CODES: ReadonlySet<string> = new Set(['IST0145', 'WEFT0001', 'IST0127', 'WEFT0003']);
+/** The mesh-wide IST0127: the policy selects no workload with a sidecar (the reference check has its own wording). */
+export const NO_SIDECAR_MESSAGE = 'No matching workloads with a sidecar for this resource: it is enforced nowhere';
+
+/** Whether a message came from the mesh-wide analysis (kept while the distribution has no answer); IST0127 and
+ * WEFT0003 are also found per object, and those are computed afresh instead. */
+function fromAnalysis(m: ValidationMessage): boolean {
+  const code = m?.type?.code ?? '';
+  if (code === CODE_NO_WORKLOADS) return m.message === NO_SIDECAR_MESSAGE;
+  if (code === CODE_NOT_SUPPORTED) return m.field === 'spec.provider.name';
+  return ANALYSIS_CODES.has(code);
+}
 /** Mesh-wide findings that are warnings (the rest are errors). */
 const ANALYSIS_WARNINGS: ReadonlySet<string> = new Set(['IST0127', 'WEFT0003']);
 
@@ -120,14 +131,17 @@ export function buildStatus(input: StatusInput): MeshStatus {
   } else if (programmed) {
     conditions.push(programmed);
   }
+  // A selector that selects no workload at all (refs) says more than one that selects none with a sidecar.
+  const noWorkloads = new Set(refs.warnings.filter((f) => f.code === CODE_NO_WORKLOADS).map((f) => f.field));
+  const analysis = input.analysis?.filter((f) => !(f.code === CODE_NO_WORKLOADS && noWorkloads.has(f.field)));
   const messages = [
     ...validation.errors.map((f) => toMessage(f, 'ERROR', CODE_SCHEMA)),
     ...refs.errors.map((f) => toMessage(f, 'ERROR', CODE_REFERENCE_NOT_FOUND)),
     ...validation.warnings.map((f) => toMessage(f, 'WARNING', CODE_SCHEMA)),
     ...refs.warnings.map((f) => toMessage(f, 'WARNING', CODE_NO_WORKLOADS)),
-    ...(input.analysis
-      ? input.analysis.map((f) => toMessage(f, ANALYSIS_WARNINGS.has(f.code ?? '') ? 'WARNING' : 'ERROR', f.code ?? 'IST0145'))
-      : (previous?.validationMessages ?? []).filter((m) => ANALYSIS_CODES.has(m?.type?.code ?? ''))),
+    ...(analysis
+      ? analysis.map((f) => toMessage(f, ANALYSIS_WARNINGS.has(f.code ?? '') ? 'WARNING' : 'ERROR', f.code ?? 'IST0145'))
+      : (previous?.validationMessages ?? []).filter(fromAnalysis)),
   ].filter((m, i, all) => all.findIndex((x) => JSON.stringify(x) === JSON.stringify(m)) === i);
   const status: MeshStatus = {};
   if (generation !== undefined) status.observedGeneration = generation;

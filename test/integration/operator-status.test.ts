@@ -108,7 +108,7 @@ describe('operator: status on a real API server', function () {
     await waitForStatus(mesh, 'VirtualService', ns, 'subsets', (o) => condition(o, 'ResolvedRefs')?.status === 'True');
   });
 
-  it('a selector that selects nothing is a WARNING message, not a False condition, and clears when a pod appears', async () => {
+  it('a selector that selects nothing is a WARNING message, not a False condition; a pod without a sidecar leaves the policy enforced nowhere', async () => {
     await mesh.create('AuthorizationPolicy', ns, 'ratings-only', { selector: { matchLabels: { app: 'ratings' } }, action: 'ALLOW', rules: [{}] });
     const ap = await waitForStatus(mesh, 'AuthorizationPolicy', ns, 'ratings-only', (o) => (o.status?.validationMessages ?? []).length > 0);
     expect(ap.status!.conditions!.filter((c) => c.type !== 'Programmed').map((c) => c.status)).to.deep.equal(['True', 'True']);
@@ -121,7 +121,17 @@ describe('operator: status on a real API server', function () {
       },
     ]);
     await mesh.createPod(ns, 'ratings-1', { app: 'ratings' });
-    await waitForStatus(mesh, 'AuthorizationPolicy', ns, 'ratings-only', (o) => (o.status?.validationMessages ?? []).length === 0);
+    // The pod has no sidecar (the namespace is not injected): the policy still applies nowhere, and says so.
+    const selected = await waitForStatus(mesh, 'AuthorizationPolicy', ns, 'ratings-only',
+      (o) => !(o.status?.validationMessages ?? []).some((m) => m.message.includes('app=ratings')));
+    expect(selected.status!.validationMessages).to.deep.equal([
+      {
+        type: { code: 'IST0127', name: 'NoMatchingWorkloadsFound' },
+        level: 'WARNING',
+        message: 'No matching workloads with a sidecar for this resource: it is enforced nowhere',
+        field: 'spec.selector.matchLabels',
+      },
+    ]);
   });
 
   it('a resource only the semantic validator refuses (no webhook here) is Accepted False/Invalid naming the field', async () => {

@@ -6,6 +6,7 @@
 import { selectorMatches } from '../../model/kube.ts';
 import type { ObjectKey, Protocol, Snapshot, Workload } from '../../model/types.ts';
 import type { Finding } from '../../validate/result.ts';
+import { NO_SIDECAR_MESSAGE } from '../conditions.ts';
 import { configObjects, workloadKey, workloadsIn, type ConfigObject } from './snapshot-index.ts';
 
 export type PolicyCoverage =
@@ -64,7 +65,7 @@ export function policyFindings(snap: Snapshot, coverage: ReadonlyMap<ObjectKey, 
       const hasSelector = Object.keys(labels(rec(spec.selector).matchLabels)).length > 0;
       findings.push({
         field: hasSelector ? 'spec.selector.matchLabels' : 'spec',
-        message: 'No matching workloads with a sidecar for this resource: it is enforced nowhere',
+        message: NO_SIDECAR_MESSAGE,
         code: 'IST0127',
       });
     }
