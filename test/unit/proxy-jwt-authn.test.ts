@@ -233,6 +233,13 @@ describe('proxy jwt_authn: requirements', () => {
     expect((await runStage(stage, filterRequest())).req.replied?.body).to.equal('Jwt is missing');
   });
 
+  it('answers the bare status with strip_failure_response', async () => {
+    const stage = jwtAuthnStage({ ...requireConfig(provider([s.jwk])), stripFailureResponse: true });
+    const out = await runStage(stage, filterRequest());
+    expect(out.req.replied).to.deep.equal({ status: 401 });
+    expect(out.req.details).to.equal('jwt_authn_access_denied{Jwt_is_missing}');
+  });
+
   it('lets CORS preflights through when bypass_cors_preflight is set', async () => {
     const stage = jwtAuthnStage({ ...requireConfig(provider([s.jwk])), bypassCorsPreflight: true });
     const out = await runStage(stage, filterRequest({ method: 'OPTIONS', headers: { origin: 'https://a', 'access-control-request-method': 'GET' } }));

@@ -1,6 +1,6 @@
 // The jwt_authn HTTP filter (envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication) as a Stage. In: the
-// filter config (providers, rules, requirement_map, bypass_cors_preflight) compiled once; per request the first
-// matching rule's requirement runs over a scratch copy of the headers and path. Out: next() with the scratch copy
+// filter config (providers, rules, requirement_map, bypass_cors_preflight, strip_failure_response) compiled
+// once; per request the first matching rule's requirement runs over a scratch copy of the headers and path. Out: next() with the scratch copy
 // committed (payload/claim headers added, tokens removed unless `forward`) and dynamic metadata
 // `envoy.filters.http.jwt_authn` {<payload_in_metadata>: payload}; or Envoy's local reply: 401 (403 for
 // audiences) with the status message as body, `www-authenticate: Bearer realm="<scheme>://<host><path>"` (plus
@@ -41,15 +41,15 @@ function originalUri(req: FilterRequest): string {
   return `${r.forwardedProto}://${r.authority}${path}`;
 }
 
-function deny(req: FilterRequest, status: JwtStatus): void {
+function deny(req: FilterRequest, status: JwtStatus, strip: boolean): void {
   const message = JWT_STATUS[status];
+  const code = status === 'JwtAudienceNotAllowed' ? 403 : 401;
+  const details = `jwt_authn_access_denied{${message.replace(/\s/g, '_')}}`;
+  // strip_failure_response: the status alone, no body and no www-authenticate.
+  if (strip) return req.reply({ status: code }, [], details);
   let auth = `Bearer realm="${originalUri(req)}"`;
   if (status !== 'JwtMissed') auth += ', error="invalid_token"';
-  req.reply(
-    { status: status === 'JwtAudienceNotAllowed' ? 403 : 401, body: message, headers: { 'www-authenticate': auth } },
-    [],
-    `jwt_authn_access_denied{${message.replace(/\s/g, '_')}}`,
-  );
+  req.reply({ status: code, body: message, headers: { 'www-authenticate': auth } }, [], details);
 }
 
 function isCorsPreflight(req: FilterRequest): boolean {
@@ -70,6 +70,7 @@ export function jwtAuthnStage(config: Obj, options: JwtAuthnOptions = {}): Stage
   };
   const rules = compileRules(config, providers);
   const bypassCors = bool(config.bypassCorsPreflight, false);
+  const strip = bool(config.stripFailureResponse, false);
   const now = options.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
 
   // Every provider's token locations: a request with nothing in any of them cannot produce an effect but the
@@ -115,7 +116,7 @@ export function jwtAuthnStage(config: Obj, options: JwtAuthnOptions = {}): Stage
       });
       return;
     }
-    if (out !== 'Ok') return deny(req, out);
+    if (out !== 'Ok') return deny(req, out, strip);
     if (scratch) {
       const target = req.request.headers;
       target.clear();
