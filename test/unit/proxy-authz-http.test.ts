@@ -190,6 +190,19 @@ describe('proxy authz: HTTP RBAC filters in the sidecar', function () {
     expect(up.hits.filter((h) => h.url === '/admin')).to.have.length(0);
   });
 
+  it('enforces network RBAC in front of the connection manager for every request of the connection', async () => {
+    const pc = config([router]);
+    const chain = (pc.listeners[0]!.filterChains as Array<{ filters: O[] }>)[0]!;
+    chain.filters.unshift({ name: 'envoy.filters.network.rbac', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC', statPrefix: 'tcp.', rules: { action: 'ALLOW', policies: { mtls: policy([{ any: true }], [{ authenticated: {} }]) } } } });
+    const plain = await start(pc);
+    const r = await send(plain.port, '/x');
+    expect([r.status, r.body]).to.deep.equal([403, 'RBAC: access denied']);
+    await until(() => plain.runtime.telemetry.records.length === 1);
+    expect(plain.runtime.telemetry.records[0]).to.deep.include({ status: 403, flags: [], details: 'rbac_access_denied_matched_policy[none]' });
+    const mtls = await start(pc, PEER);
+    expect((await send(mtls.port, '/x')).status).to.equal(200);
+  });
+
   describe('the chain', () => {
     const order: string[] = [];
     const TEST_TYPE = 'weft.test.v1.Stage';

@@ -69,6 +69,14 @@ describe('proxy/routing: simulate() and authorization filters', () => {
     expect(ext.shadow![0]).to.deep.equal({ filter: 'envoy.filters.http.rbac', prefix: 'istio_ext_authz_', result: 'allowed', policy: 'istio-ext-authz-ns[a]-policy[ext]-rule[0]' });
   });
 
+  it('evaluates network RBAC filters in front of the connection manager first', () => {
+    const guarded = inbound([router]);
+    const chain = (guarded.listeners[0]!.filterChains as Array<{ filters: O[] }>)[0]!;
+    chain.filters.unshift({ name: 'envoy.filters.network.rbac', typedConfig: { '@type': `${T}envoy.extensions.filters.network.rbac.v3.RBAC`, rules: { action: 'DENY', policies: { local: { permissions: any, principals: [{ directRemoteIp: { addressPrefix: '10.9.0.0', prefixLen: 16 } }] } } } } });
+    expect(simulate(guarded, req('/x', { sourceIp: '10.9.1.1' })).authz).to.deep.include({ decision: 'denied', filter: 'envoy.filters.network.rbac', policy: 'local' });
+    expect(simulate(guarded, req('/x', { sourceIp: '10.8.1.1' })).authz).to.deep.equal({ decision: 'allowed' });
+  });
+
   it('has no authz without authorization filters, nor for requests the connection manager rejects first', () => {
     expect(simulate(inbound([router]), req('/x')).authz).to.equal(undefined);
     const rejected = simulate(pc, req('/x#frag', web));

@@ -10,8 +10,10 @@ import { edgeForwardedProto } from '../routing/request.ts';
 import type { HttpRequest } from '../routing/request.ts';
 import type { ClusterAction } from '../routing/types.ts';
 import type { RouteResult } from '../routing/engine.ts';
+import { enforceNetworkRbac } from '../authz/connection.ts';
 import { FilterRun, httpChain } from './filters/chain.ts';
 import type { ChainOwner } from './filters/chain.ts';
+import { RBAC_DENIED_BODY } from './filters/rbac.ts';
 import { Forward } from './forward.ts';
 import { firstValue, toHttpRequest } from './headers.ts';
 import { grpcStatusForHttp, sendLocalReply } from './local-reply.ts';
@@ -64,6 +66,8 @@ export class Exchange implements ChainOwner {
   /** The request's walk through the HTTP filters (undefined when the chain is only the router). */
   filters: FilterRun | undefined = undefined;
   routeResult: RouteResult | undefined = undefined;
+  /** Response code details set outside the filter chain (a network RBAC denial). */
+  details: string | undefined = undefined;
   releaseRequest: (() => void) | undefined = undefined;
   /** The proxy itself reset the downstream stream (upstream failure mid-response): not a DC. */
   resetByProxy = false;
@@ -89,6 +93,16 @@ export class Exchange implements ChainOwner {
       return;
     }
     this.hcm = plan.hcm;
+    if (plan.networkFilters.length > 0) {
+      // Network RBAC before the connection manager: its decision is the connection's; a denied connection
+      // gets no further request through.
+      const authz = enforceNetworkRbac(plan.networkFilters, this.ctx, this.shared.runtime.telemetry);
+      if (!authz.allowed) {
+        this.details = authz.details;
+        this.reply({ status: 403, body: RBAC_DENIED_BODY }, [], true);
+        return;
+      }
+    }
     const h = this.req.headers;
     // Envoy's max_headers_count (100) and header size limit answer 431. HTTP/1.1 sizes are enforced by the
     // parser; node's HTTP/2 server only advertises its limit, so it is checked here.
@@ -236,8 +250,9 @@ export class Exchange implements ChainOwner {
     const ua = firstValue(h['user-agent']);
     if (ua) rec.userAgent = ua;
     const run = this.filters;
+    const details = this.details ?? run?.details;
+    if (details !== undefined) rec.details = details;
     if (run) {
-      if (run.details !== undefined) rec.details = run.details;
       const hints = run.hintsIfAny;
       if (hints) {
         rec.logHints = hints;

@@ -125,6 +125,8 @@ export type ConnectionPlan =
     downstreamTls?: Obj;
     hcm: Obj;
     httpFilters: readonly HttpFilter[];
+    /** The network filters before the connection manager (envoy.filters.network.rbac, …), in order. */
+    networkFilters: readonly HttpFilter[];
     /** Virtual host and route selection for one request (the request is normalised in place first). */
     route(request: HttpRequest, random: number, upstream?: (name: string) => UpstreamCluster): RouteResult;
   };
@@ -188,6 +190,7 @@ export function planConnection(c: CompiledProxy, conn: ConnectionInfo): Connecti
     kind: 'http',
     hcm,
     httpFilters,
+    networkFilters: networkFiltersOf(chain, filters, terminalAt),
     route(request, random, upstream = resolve) {
       // The connection manager's path handling, in Envoy's order: escaped slashes, normalize_path, merge_slashes.
       let path = request.path;

@@ -56,10 +56,13 @@ export function simulate(pc: ProxyConfig, req: RequestDescription, options: Simu
   if (xfp) request.forwardedProto = xfp;
   const { beforeFilters, ...routed } = plan.route(request, random);
   const result: SimulationResult = { ...out, ...routed };
-  if (!beforeFilters) {
+  const network = tcpAuthzSummary(plan.networkFilters, connectionAttributes(facts(req)), undefined);
+  if (network?.decision === 'denied') {
+    result.authz = network;
+  } else {
     const metadata = metadataOf(req);
-    const authz = httpAuthzSummary(plan.httpFilters, httpAttributes(facts(req), plan.hcm, request, metadata), metadata);
-    if (authz) result.authz = authz;
+    const authz = beforeFilters ? undefined : httpAuthzSummary(plan.httpFilters, httpAttributes(facts(req), plan.hcm, request, metadata), metadata);
+    if (authz ?? network) result.authz = (authz ?? network)!;
   }
   return result;
 }
