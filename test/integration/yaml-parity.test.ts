@@ -13,8 +13,8 @@ const testdata = resolve(import.meta.dirname, '../../crds/testdata');
 async function kubectlReads(cp: Cluster, yaml: string): Promise<unknown[]> {
   const r = await cp.kubectlAsync(['create', '--dry-run=client', '--validate=false', '-n', 'default', '-o', 'json', '-f', '-'], yaml);
   expect(r.status, r.stderr).to.equal(0);
-  const out = JSON.parse(r.stdout) as { kind?: string; items?: unknown[] };
-  return out.kind === 'List' ? out.items ?? [] : [out];
+  // One JSON object per document, one after the other.
+  return r.stdout.split(/(?<=^})\n(?=^{)/m).filter((t) => t.trim() !== '').map((t) => JSON.parse(t) as unknown);
 }
 
 /** Our reading, with what kubectl adds to every object it prints (the namespace given with -n). */
