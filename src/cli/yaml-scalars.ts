@@ -87,13 +87,9 @@ function goFlowScalarLength(src: string, pos: number): number {
   return i - pos;
 }
 
-/**
- * The source with every plain scalar of a flow collection that go-yaml reads longer than YAML 1.2 does (a colon
- * before , ] } or at the end) written double-quoted, so that the `yaml` package reads the same string kubectl does.
- * Such a scalar holds a colon, so go-yaml resolves it to a string: quoting changes nothing else.
- */
-export function quoteGoFlowScalars(src: string): string {
-  const edits: Array<[number, number]> = [];
+/** The plain scalars inside [] and {} of a YAML stream, with their offsets, as the `yaml` package's lexer sees them. */
+function flowPlainScalars(src: string): Array<{ pos: number; text: string }> {
+  const out: Array<{ pos: number; text: string }> = [];
   let pos = 0;
   let depth = 0;
   let plainNext = false;
@@ -104,17 +100,36 @@ export function quoteGoFlowScalars(src: string): string {
       plainNext = true;
       continue;
     }
-    if (plainNext && depth > 0 && tok !== '' && pos >= (edits.at(-1)?.[1] ?? 0)) {
-      const len = goFlowScalarLength(src, pos);
-      const text = src.slice(pos, pos + len).trimEnd();
-      if (text.length > tok.length && text.startsWith(tok)) edits.push([pos, pos + text.length]);
-    }
+    if (plainNext && depth > 0 && tok !== '') out.push({ pos, text: tok });
     plainNext = false;
     if (type === 'flow-seq-start' || type === 'flow-map-start') depth++;
     else if ((type === 'flow-seq-end' || type === 'flow-map-end') && depth > 0) depth--;
     pos += tok.length;
   }
+  return out;
+}
+
+/**
+ * The source with every plain scalar of a flow collection that go-yaml reads longer than YAML 1.2 does (a colon
+ * before , ] } or at the end) written double-quoted, so that the `yaml` package reads the same string kubectl does.
+ * Such a scalar holds a colon, so go-yaml resolves it to a string: quoting changes nothing else.
+ */
+export function quoteGoFlowScalars(src: string): string {
+  const edits: Array<[number, number]> = [];
+  for (const { pos, text: tok } of flowPlainScalars(src)) {
+    if (pos < (edits.at(-1)?.[1] ?? 0)) continue;
+    const text = src.slice(pos, pos + goFlowScalarLength(src, pos)).trimEnd();
+    if (text.length > tok.length && text.startsWith(tok)) edits.push([pos, pos + text.length]);
+  }
   let out = src;
   for (const [start, end] of edits.reverse()) out = out.slice(0, start) + JSON.stringify(out.slice(start, end)) + out.slice(end);
   return out;
+}
+
+/**
+ * Offsets of what go-yaml refuses and YAML 1.2 reads: inside [] or {}, a colon starting a value is always an
+ * indicator for go-yaml, so `[::1]` is "did not find expected node content" for kubectl, not the string "::1".
+ */
+export function goFlowScalarErrors(src: string): number[] {
+  return flowPlainScalars(src).filter((s) => s.text.startsWith(':')).map((s) => s.pos);
 }

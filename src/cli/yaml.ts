@@ -4,7 +4,7 @@
 // offline results equal `kubectl apply`.
 import { parseAllDocuments } from 'yaml';
 import type { ScalarTag } from 'yaml';
-import { goYamlScalarTags, quoteGoFlowScalars } from './yaml-scalars.ts';
+import { goFlowScalarErrors, goYamlScalarTags, quoteGoFlowScalars } from './yaml-scalars.ts';
 
 export interface YamlDocument {
   /** Position in the stream, from 0, counting empty documents too (so it matches what an editor shows). */
@@ -16,7 +16,9 @@ export interface YamlDocument {
 const REPLACED = ['null', 'bool', 'int', 'float', 'timestamp'].map((t) => `tag:yaml.org,2002:${t}`);
 
 export function parseYamlDocuments(text: string): YamlDocument[] {
-  const docs = parseAllDocuments(quoteGoFlowScalars(text), {
+  const source = quoteGoFlowScalars(text);
+  const refused = goFlowScalarErrors(source);
+  const docs = parseAllDocuments(source, {
     version: '1.1',
     merge: true,
     customTags: (tags) => {
@@ -27,10 +29,18 @@ export function parseYamlDocuments(text: string): YamlDocument[] {
   const list = Array.isArray(docs) ? docs : [];
   return list.map((d, index) => {
     if (d.errors.length > 0) return { index, error: d.errors[0]!.message.split('\n')[0] };
+    const bad = refused.find((at) => at >= d.range[0] && at < d.range[2]);
+    if (bad !== undefined) return { index, error: `did not find expected node content (a value in [] or {} cannot start with ":") at line ${lineOf(source, bad)}` };
     try {
       return { index, value: d.toJS({ maxAliasCount: 1000 }) };
     } catch (e) {
       return { index, error: (e as Error).message };
     }
   });
+}
+
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let i = 0; i < offset; i++) if (text[i] === '\n') line++;
+  return line;
 }

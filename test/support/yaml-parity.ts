@@ -4,7 +4,7 @@
 export interface ParityCase {
   name: string;
   yaml: string;
-  /** The document's `spec`, as kubectl reads it. */
+  /** The document's `spec`, as kubectl reads it; undefined when kubectl refuses the document. */
   spec: unknown;
 }
 
@@ -40,5 +40,10 @@ export const PARITY_CASES: ParityCase[] = [
     name: 'anchors-and-merge',
     yaml: doc('anchors-and-merge', '  base: &b {x: 1}\n  other:\n    <<: *b\n    z: 2\n'),
     spec: { base: { x: 1 }, other: { x: 1, z: 2 } },
+  },
+  {
+    name: 'colon-starting-a-flow-value',
+    yaml: doc('colon-starting-a-flow-value', '  addresses: [::1]\n'),
+    spec: undefined,
   },
 ];
