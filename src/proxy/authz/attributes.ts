@@ -4,12 +4,15 @@
 // computes its downstream remote address; the direct remote address is always the connection's peer.
 import { bool, u32 } from '../routing/envoy-values.ts';
 import type { Obj } from '../routing/envoy-values.ts';
+import { pathOnly } from '../routing/request.ts';
 import type { HttpRequest } from '../routing/request.ts';
 import type { MetadataSource } from './metadata.ts';
 
 export interface AuthzAttributes {
   /** HTTP only; undefined for a network RBAC filter (header and path rules see no request). */
   request?: HttpRequest;
+  /** The request's path without query string and fragment (what url_path rules match), computed once. */
+  path?: string;
   /** The connection's peer address (Envoy's direct remote address, `source_ip` / `direct_remote_ip`). */
   directRemoteIp?: string;
   /** The trusted client address (`remote_ip`): the peer, or an x-forwarded-for entry per the HCM. */
@@ -63,6 +66,7 @@ export function connectionAttributes(c: ConnectionFacts): AuthzAttributes {
 export function httpAttributes(c: ConnectionFacts, hcm: Obj | undefined, request: HttpRequest, metadata: MetadataSource | undefined): AuthzAttributes {
   const a = connectionAttributes(c);
   a.request = request;
+  a.path = pathOnly(request.path);
   const remote = trustedRemoteIp(hcm, request, c.sourceIp);
   if (remote !== undefined) a.remoteIp = remote;
   if (metadata !== undefined) a.metadata = metadata;

@@ -74,7 +74,7 @@ class Compiler {
     const pm = obj(m);
     if (!has(pm, 'path')) return this.no('urlPath without path');
     const test = compileStringMatcher(pm.path);
-    return (a) => a.request !== undefined && test(pathOnly(a.request.path));
+    return (a) => a.request !== undefined && test(a.path ?? pathOnly(a.request.path));
   }
 
   private metadata(m: unknown): Matcher {

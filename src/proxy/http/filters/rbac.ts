@@ -5,6 +5,7 @@
 // details rbac_access_denied_matched_policy[<policy>|none] and no response flag. The evaluation is
 // authz/rbac-filter.ts, which simulate() runs too.
 import { httpAttributes } from '../../authz/attributes.ts';
+import type { AuthzAttributes } from '../../authz/attributes.ts';
 import { connectionFacts } from '../../authz/connection.ts';
 import { reportRbac } from '../../authz/events.ts';
 import { checkRbacFilter, compileRbacFilter, HTTP_RBAC_NAMESPACE } from '../../authz/rbac-filter.ts';
@@ -12,9 +13,17 @@ import type { FilterRequest, StageFactory } from './types.ts';
 
 export const RBAC_DENIED_BODY = 'RBAC: access denied';
 
-function attributesOf(req: FilterRequest) {
+// One request's attributes, shared by the RBAC filters of its chain (the metadata map they see is the request's
+// own, so what a stage adds between them is seen).
+const cache = new WeakMap<FilterRequest, { rawPath: string; attributes: AuthzAttributes }>();
+
+function attributesOf(req: FilterRequest): AuthzAttributes {
+  const hit = cache.get(req);
+  if (hit && hit.rawPath === req.request.path) return hit.attributes;
   const plan = req.conn.plan();
-  return httpAttributes(connectionFacts(req.conn), plan.kind === 'http' ? plan.hcm : undefined, req.request, req.metadata);
+  const attributes = httpAttributes(connectionFacts(req.conn), plan.kind === 'http' ? plan.hcm : undefined, req.request, req.metadata);
+  cache.set(req, { rawPath: req.request.path, attributes });
+  return attributes;
 }
 
 export const rbacFilter: StageFactory = (filter) => {
