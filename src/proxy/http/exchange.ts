@@ -19,6 +19,7 @@ import { firstValue, toHttpRequest } from './headers.ts';
 import { grpcStatusForHttp, sendLocalReply } from './local-reply.ts';
 import type { DownstreamResponse, LocalReply } from './local-reply.ts';
 import { peers } from './record.ts';
+import { prereadRequestBody } from './request-body.ts';
 import type { Shared } from './shared.ts';
 import type { TraceIds } from './trace.ts';
 
@@ -172,6 +173,10 @@ export class Exchange implements ChainOwner {
 
   filterReply(r: LocalReply, flags: readonly ResponseFlag[], raw: boolean): void {
     this.reply(r, flags as ResponseFlag[], false, raw);
+  }
+
+  readBody(maxBytes: number, allowPartial: boolean): Promise<{ body: Buffer; partial: boolean } | 'too-large'> {
+    return prereadRequestBody(this, maxBytes, allowPartial);
   }
 
   filterFlag(f: ResponseFlag): void {

@@ -92,6 +92,9 @@ export interface ChainOwner {
   filterFailed(err: unknown): void;
   /** Every stage passed: the router executes the route's action. */
   routerStep(): void;
+  /** The request body for a stage that needs it before the router (ext_authz with_request_body); an owner
+   * without one has no body to give. */
+  readBody?(maxBytes: number, allowPartial: boolean): Promise<{ body: Buffer; partial: boolean } | 'too-large'>;
 }
 
 /** One request's walk through a chain; the FilterRequest its stages see. */
@@ -180,6 +183,11 @@ export class FilterRun implements FilterRequest {
 
   flag(f: ResponseFlag): void {
     this.owner.filterFlag(f);
+  }
+
+  /** The request body, read before the router and kept for it (ext_authz with_request_body). */
+  readBody(maxBytes: number, allowPartial: boolean): Promise<{ body: Buffer; partial: boolean } | 'too-large'> {
+    return this.owner.readBody ? this.owner.readBody(maxBytes, allowPartial) : Promise.resolve({ body: Buffer.alloc(0), partial: false });
   }
 
   /** Applies the stages' edits of `request.headers` to the upstream header bag (names lowercase). */

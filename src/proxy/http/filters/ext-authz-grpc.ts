@@ -104,6 +104,7 @@ export class GrpcAuthorizer {
     const id = r.headers.get('x-request-id')?.[0];
     if (id) http.id = id;
     if (input.body) {
+      headers['x-envoy-auth-partial-body'] = input.partial ? 'true' : 'false';
       if (this.packAsBytes) http.rawBody = input.body.toString('base64');
       else http.body = input.body.toString('utf8');
     }

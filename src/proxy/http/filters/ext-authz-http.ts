@@ -69,6 +69,7 @@ export class HttpAuthorizer {
     }
     headers.host = r.authority;
     headers['content-length'] = String(input.body?.length ?? 0);
+    if (input.body) headers['x-envoy-auth-partial-body'] = input.partial ? 'true' : 'false';
     for (const [k, v] of this.headersToAdd) headers[k] = v;
     let res;
     try {

@@ -9,7 +9,7 @@ export interface CheckInput {
   req: FilterRequest;
   /** The buffered request body (with_request_body), possibly cut at max_request_bytes. */
   body?: Buffer;
-  /** The body was cut (x-envoy-auth-partial-body: true). */
+  /** The body was cut at max_request_bytes (the check request says x-envoy-auth-partial-body: true). */
   partial?: boolean;
 }
 

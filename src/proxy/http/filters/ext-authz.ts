@@ -112,7 +112,6 @@ export function extAuthzStage(config: Obj, runtime: Runtime): Stage {
         (b) => {
           if (req.done) return;
           if (b === 'too-large') return req.reply({ status: 413, body: 'Payload Too Large' }, [], 'request_payload_too_large');
-          if (b.partial) req.request.headers.set('x-envoy-auth-partial-body', ['true']);
           check(req, next, { req, body: b.body, partial: b.partial });
         },
         (err: unknown) => finish(req, next, { kind: 'error', message: String(err) }),
