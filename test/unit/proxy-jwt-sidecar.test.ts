@@ -144,6 +144,10 @@ describe('proxy: RequestAuthentication and CUSTOM authorization in the sidecar',
     const seen = (JSON.parse(alice.body) as { headers: http.IncomingHttpHeaders }).headers;
     expect(seen).to.not.have.property('authorization');
     expect(seen['x-jwt-payload']).to.equal(token.split('.')[1]);
+    // A token in the access_token query parameter is taken out of the path the app gets.
+    const query = await send(front.port, `/secure/doc?a=1&access_token=${token}&b=2`);
+    expect(query.status).to.equal(200);
+    expect((JSON.parse(query.body) as { path: string }).path).to.equal('/secure/doc?a=1&b=2');
   });
 
   it('asks the authorizer for the paths of the CUSTOM policy only, with its verdict and UAEX on denial', async () => {

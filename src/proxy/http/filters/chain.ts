@@ -113,6 +113,8 @@ export class FilterRun implements FilterRequest {
   private hints: Record<string, string> | undefined = undefined;
   /** The request's headers before the first stage (only when a stage may edit them). */
   private readonly before: Map<string, string> | undefined;
+  /** The request's path before the first stage (jwt_authn may take a token out of the query string). */
+  private readonly pathBefore: string;
   readonly next: () => void;
 
   constructor(chain: HttpChain, owner: ChainOwner, runtime: Runtime, conn: ConnContext, request: HttpRequest, route: RouteResult) {
@@ -123,6 +125,7 @@ export class FilterRun implements FilterRequest {
     this.request = request;
     this.route = route;
     this.before = chain.editsHeaders ? snapshot(request.headers) : undefined;
+    this.pathBefore = request.path;
     this.next = () => this.step();
   }
 
@@ -200,6 +203,14 @@ export class FilterRun implements FilterRequest {
       if (before.get(k) !== joined) upstream[k] = joined;
     }
     for (const k of before.keys()) if (!now.has(k)) delete upstream[k];
+    // A stage changed the query string: the upstream path (rewritten or not) takes the new one.
+    const path = this.request.path;
+    const sent = upstream[':path'];
+    if (path !== this.pathBefore && sent !== undefined) {
+      const q = path.indexOf('?');
+      const cut = sent.indexOf('?');
+      upstream[':path'] = (cut < 0 ? sent : sent.slice(0, cut)) + (q < 0 ? '' : path.slice(q));
+    }
   }
 }
 
