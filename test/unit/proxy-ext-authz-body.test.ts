@@ -18,7 +18,10 @@ function config(withRequestBody: Record<string, unknown>): ProxyConfig {
       name: 'envoy.filters.http.ext_authz',
       typedConfig: {
         '@type': EXT_AUTHZ,
-        httpService: { serverUri: { uri: 'http://authz', cluster: 'authz', timeout: { seconds: 5 } } },
+        httpService: {
+          serverUri: { uri: 'http://authz', cluster: 'authz', timeout: { seconds: 5 } },
+          authorizationRequest: { allowedHeaders: { patterns: [{ prefix: 'x-envoy-auth-' }] } },
+        },
         withRequestBody,
       },
     },

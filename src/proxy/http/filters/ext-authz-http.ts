@@ -15,12 +15,13 @@ import type { AuthzResult, CheckInput, HeaderMatch } from './ext-authz-types.ts'
 import { listMatcher } from './ext-authz-types.ts';
 
 const DEFAULT_REQUEST_HEADERS = new Set(['authorization']);
+const HEADERS_TO_REMOVE = 'x-envoy-auth-headers-to-remove';
 const CLIENT_DEFAULTS = new Set([':status', 'content-length', 'www-authenticate', 'location', ':path']);
 
 function pairs(h: IncomingHttpHeaders, match: HeaderMatch): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (const [k, v] of Object.entries(h)) {
-    if (v === undefined || !match(k)) continue;
+    if (v === undefined || k === HEADERS_TO_REMOVE || !match(k)) continue;
     for (const one of Array.isArray(v) ? v : [v]) out.push([k, one]);
   }
   return out;
@@ -69,7 +70,8 @@ export class HttpAuthorizer {
     }
     headers.host = r.authority;
     headers['content-length'] = String(input.body?.length ?? 0);
-    if (input.body) headers['x-envoy-auth-partial-body'] = input.partial ? 'true' : 'false';
+    // The check request's header set, like any other, is narrowed by the allowed headers.
+    if (input.body && this.requestMatch('x-envoy-auth-partial-body')) headers['x-envoy-auth-partial-body'] = input.partial ? 'true' : 'false';
     for (const [k, v] of this.headersToAdd) headers[k] = v;
     let res;
     try {
@@ -81,7 +83,7 @@ export class HttpAuthorizer {
     }
     if (res.status >= 500) return { kind: 'error', message: `authorizer answered ${res.status}` };
     if (res.status === 200) {
-      const remove = res.headers['x-envoy-auth-headers-to-remove'];
+      const remove = res.headers[HEADERS_TO_REMOVE];
       const metadata: Record<string, unknown> = {};
       for (const [k, v] of pairs(res.headers, this.metadataFrom)) metadata[k] = v;
       return {
