@@ -54,4 +54,20 @@ describe('operator: least-privilege ServiceAccount', function () {
     await waitForStatus(mesh, 'VirtualService', ns, 'ratings', (o) => condition(o, 'ResolvedRefs')?.status === 'True');
     expect(problems.filter((l) => /forbidden|403/i.test(l))).to.deep.equal([]);
   });
+
+  it('reads the mesh config and writes its verdict (annotation and Event) on it', async () => {
+    const core = cp.kubeConfig().makeApiClient(CoreV1Api);
+    // Invalid on purpose: the operators of other tests keep their defaults meanwhile.
+    await core.createNamespacedConfigMap({ namespace: 'weft-system', body: { metadata: { name: 'weft' }, data: { mesh: 'outboundTrafficPolicy: {mode: WRONG}\n' } } });
+    try {
+      const cm = await waitFor('the mesh config verdict', () => core.readNamespacedConfigMap({ namespace: 'weft-system', name: 'weft' }),
+        (c) => c.metadata?.annotations?.['weft.dev/mesh-config-status']?.startsWith('Invalid: ') === true, 30_000);
+      expect(cm.metadata!.annotations!['weft.dev/mesh-config-status']).to.include('outboundTrafficPolicy.mode');
+      await waitFor('the InvalidMeshConfig Event', async () => (await core.listNamespacedEvent({ namespace: 'weft-system', fieldSelector: 'involvedObject.name=weft' })).items,
+        (es) => es.some((e) => e.reason === 'InvalidMeshConfig'), 30_000);
+      expect(problems.filter((l) => /forbidden|403/i.test(l))).to.deep.equal([]);
+    } finally {
+      await core.deleteNamespacedConfigMap({ namespace: 'weft-system', name: 'weft' }).catch(() => undefined);
+    }
+  });
 });
