@@ -92,7 +92,7 @@ describe('proxy ext_authz: gRPC authorizer', () => {
       response: {
         status: { code: 0 },
         okResponse: {
-          headers: [header('x-user', 'bob', false), header('x-trail', 'b', true)],
+          headers: [header('x-user', 'bob', false), header('x-trail', 'b', true), header('x-mode', 'z')],
           headersToRemove: ['x-secret'],
           responseHeadersToAdd: [header('x-client', 'c')],
         },
@@ -101,7 +101,7 @@ describe('proxy ext_authz: gRPC authorizer', () => {
     });
     const req = filterRequest({
       method: 'PUT', host: 'httpbin:8000', path: '/headers?x=1',
-      headers: { 'x-ext-authz': 'allow', 'x-secret': 's', 'x-trail': 'a', 'x-request-id': 'rid-1' },
+      headers: { 'x-ext-authz': 'allow', 'x-secret': 's', 'x-trail': 'a', 'x-request-id': 'rid-1', 'x-mode': 'a' },
       conn: { downstreamRemote: '10.1.2.3:5555', tls: { peerPrincipal: 'spiffe://cluster.local/ns/foo/sa/sleep' } },
     }, runtime);
     const out = await runStage(extAuthzStage(config(), runtime), req);
@@ -118,6 +118,7 @@ describe('proxy ext_authz: gRPC authorizer', () => {
     const h = req.request.headers;
     expect(h.get('x-user')).to.deep.equal(['bob']);
     expect(h.get('x-trail')).to.deep.equal(['a', 'b']);
+    expect(h.get('x-mode')).to.deep.equal(['z']);
     expect(h.has('x-secret')).to.equal(false);
     expect(req.responseHeaders).to.deep.equal({ 'x-client': 'c' });
     expect(req.metadata.get('envoy.filters.http.ext_authz')).to.deep.equal({ tier: 'gold' });

@@ -53,11 +53,11 @@ function firstMessage(body: Buffer): Buffer | undefined {
   return body.length >= 5 + len ? body.subarray(5, 5 + len) : undefined;
 }
 
-function headerOption(h: Obj): { key: string; value: string; action: string } {
+/** A HeaderValueOption of a CheckResponse: request headers are appended only when `append` says true. */
+function headerOption(h: Obj): { key: string; value: string; append: boolean } {
   const header = obj(h.header);
   const value = typeof header.rawValue === 'string' && header.rawValue !== '' ? Buffer.from(header.rawValue, 'base64').toString('utf8') : str(header.value);
-  const action = has(h, 'append') ? (bool(h.append, false) ? 'APPEND_IF_EXISTS_OR_ADD' : 'OVERWRITE_IF_EXISTS_OR_ADD') : str(h.appendAction) || 'APPEND_IF_EXISTS_OR_ADD';
-  return { key: str(header.key).toLowerCase(), value, action };
+  return { key: str(header.key).toLowerCase(), value, append: bool(h.append, false) };
 }
 
 export class GrpcAuthorizer {
@@ -159,6 +159,11 @@ export class GrpcAuthorizer {
       return { kind: 'error', message: `bad CheckResponse: ${(err as Error).message}` };
     }
     const code = Number(obj(m.status).code ?? 0);
+    const ok = obj(m.okResponse);
+    // ok_response.dynamic_metadata (deprecated) overrides the response's own.
+    const meta = has(ok, 'dynamicMetadata') ? ok.dynamicMetadata : m.dynamicMetadata;
+    const metadata = meta !== undefined && meta !== null ? (structToJs(meta) as Record<string, unknown>) : undefined;
+    const withMetadata = metadata && Object.keys(metadata).length > 0 ? { metadata } : {};
     if (code !== 0) {
       const denied = obj(m.deniedResponse);
       const s = obj(denied.status).code;
@@ -166,27 +171,19 @@ export class GrpcAuthorizer {
       return {
         kind: 'denied', status: status || 403, body: str(denied.body),
         headers: arr(denied.headers).map(headerOption).map((h) => [h.key, h.value] as [string, string]),
+        ...withMetadata,
       };
     }
-    const ok = obj(m.okResponse);
-    const current = input.req.request.headers;
     const headersToSet: Array<[string, string]> = [];
     const headersToAppend: Array<[string, string]> = [];
-    for (const h of arr(ok.headers).map(headerOption)) {
-      const present = current.has(h.key);
-      if (h.action === 'APPEND_IF_EXISTS_OR_ADD') headersToAppend.push([h.key, h.value]);
-      else if (h.action === 'OVERWRITE_IF_EXISTS_OR_ADD' || (h.action === 'ADD_IF_ABSENT' && !present) || (h.action === 'OVERWRITE_IF_EXISTS' && present)) {
-        headersToSet.push([h.key, h.value]);
-      }
-    }
-    const metadata = has(m, 'dynamicMetadata') ? (structToJs(m.dynamicMetadata) as Record<string, unknown>) : undefined;
+    for (const h of arr(ok.headers).map(headerOption)) (h.append ? headersToAppend : headersToSet).push([h.key, h.value]);
     return {
       kind: 'ok',
       headersToSet,
       headersToAppend,
-      headersToRemove: strs(ok.headersToRemove).map((s) => s.toLowerCase()),
+      headersToRemove: strs(ok.headersToRemove).map((x) => x.toLowerCase()),
       responseHeadersToAdd: arr(ok.responseHeadersToAdd).map(headerOption).map((h) => [h.key, h.value] as [string, string]),
-      ...(metadata && Object.keys(metadata).length > 0 ? { metadata } : {}),
+      ...withMetadata,
     };
   }
 }

@@ -25,7 +25,7 @@ export type AuthzResult =
     /** Dynamic metadata under envoy.filters.http.ext_authz. */
     metadata?: Record<string, unknown>;
   }
-  | { kind: 'denied'; status: number; body: string; headers: Array<[string, string]> }
+  | { kind: 'denied'; status: number; body: string; headers: Array<[string, string]>; metadata?: Record<string, unknown> }
   | { kind: 'error'; message: string };
 
 /** A test on lowercase header names. */

@@ -59,6 +59,7 @@ function apply(req: FilterRequest, result: AuthzResult, next: () => void, failOp
       return;
     }
     case 'denied': {
+      if (result.metadata) req.metadata.set(EXT_AUTHZ_METADATA, { ...req.metadata.get(EXT_AUTHZ_METADATA), ...result.metadata });
       const headers: Record<string, string | string[]> = {};
       for (const [k, v] of result.headers) {
         const prev = headers[k];
