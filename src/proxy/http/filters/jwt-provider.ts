@@ -53,6 +53,10 @@ export class Provider {
   readonly audiences: AudienceCheck;
   readonly skew: number;
   readonly cache: JwtCache;
+  readonly payloadInMetadata: string;
+  readonly spaceDelimited: readonly string[];
+  /** The metadata form of verified payloads (normalize_payload_in_metadata applied once per token). */
+  readonly normalized = new WeakMap<Jwt, Record<string, unknown>>();
   constructor(name: string, config: Obj, files: FileSource | undefined) {
     this.name = name;
     this.config = config;
@@ -61,6 +65,8 @@ export class Provider {
     this.audiences = new AudienceCheck(strs(config.audiences));
     this.skew = (u32(config.clockSkewSeconds) ?? 0) > 0 ? u32(config.clockSkewSeconds)! : DEFAULT_CLOCK_SKEW_SECONDS;
     this.cache = new JwtCache(u32(obj(config.jwtCacheConfig).jwtCacheSize) || DEFAULT_CACHE_SIZE);
+    this.payloadInMetadata = str(config.payloadInMetadata);
+    this.spaceDelimited = strs(obj(config.normalizePayloadInMetadata).spaceDelimitedClaims);
   }
 }
 
@@ -121,7 +127,11 @@ function goodJwt(ctx: VerifyContext, p: Provider, jwt: Jwt, loc: TokenLocation):
   }
   if (!bool(c.forward, false)) loc.remove(ctx);
   if (str(c.headerInMetadata)) ctx.metadata[str(c.headerInMetadata)] = jwt.header;
-  if (str(c.payloadInMetadata)) ctx.metadata[str(c.payloadInMetadata)] = metadataPayload(jwt.payload, strs(obj(c.normalizePayloadInMetadata).spaceDelimitedClaims));
+  if (p.payloadInMetadata) {
+    let payload = p.normalized.get(jwt);
+    if (!payload) p.normalized.set(jwt, (payload = metadataPayload(jwt.payload, p.spaceDelimited)));
+    ctx.metadata[p.payloadInMetadata] = payload;
+  }
 }
 
 /** The payload as metadata: normalize_payload_in_metadata's space-delimited claims become lists of strings. */
