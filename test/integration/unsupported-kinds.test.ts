@@ -1,12 +1,16 @@
 // Istio kinds weft does not support, on a real API server: once their CRDs are installed (here minimal Telemetry
-// and EnvoyFilter CRDs), the operator records a Warning event NotSupported on each such object, created before
-// or after it started, and a CRD installed later is found by the next discovery.
+// and EnvoyFilter CRDs), the operator — as its ServiceAccount, with the RBAC of config/rbac.yaml — records a
+// Warning event NotSupported on each such object, created before or after it started, and a CRD installed later
+// is found by the next discovery.
 import { expect } from 'chai';
+import { join, resolve } from 'node:path';
 import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, type CoreV1Event, type KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 import type { Operator } from '../../src/controllers/operator.ts';
 import { NOT_SUPPORTED_REASON } from '../../src/controllers/unsupported-kinds.ts';
-import { createNamespace, installCrds, sharedCluster, type Cluster } from '../support/cluster.ts';
-import { testOperator, waitFor } from './operator-support.ts';
+import { createNamespace, installCrds, serviceAccountKubeConfig, sharedCluster, type Cluster } from '../support/cluster.ts';
+import { retry, testOperator, waitFor } from './operator-support.ts';
+
+const config = resolve(import.meta.dirname, '../../config');
 
 function crd(group: string, kind: string, plural: string, version: string): V1CustomResourceDefinition {
   return {
@@ -55,6 +59,7 @@ describe('operator: Istio kinds weft does not support', function () {
     cp = await sharedCluster();
     kc = cp.kubeConfig();
     await installCrds(kc);
+    cp.kubectl(['apply', '-f', join(config, 'namespace.yaml'), '-f', join(config, 'rbac.yaml')]);
     ns = await createNamespace(kc, 'unsupported');
     await install(kc, TELEMETRY);
   });
@@ -69,7 +74,8 @@ describe('operator: Istio kinds weft does not support', function () {
 
   it('records a Warning event NotSupported on each object, before and after start, and on CRDs installed later', async () => {
     await create('telemetry.istio.io', 'v1', 'telemetries', 'Telemetry', 'before-start');
-    op = await testOperator(kc, { distribution: false, unsupportedKinds: { discoveryPeriodMs: 300 } });
+    const operatorKc = await retry(() => serviceAccountKubeConfig(kc, 'weft-system', 'weft-operator'), 30_000);
+    op = await testOperator(operatorKc, { distribution: false, unsupportedKinds: { discoveryPeriodMs: 300 } });
     await op.waitForSync();
     await create('telemetry.istio.io', 'v1', 'telemetries', 'Telemetry', 'after-start');
     await install(kc, ENVOY_FILTER);
