@@ -230,6 +230,16 @@ function customProvider(spec: Obj, view: MeshView, r: Report): void {
   } else if (!p.envoyExtAuthzHttp && !p.envoyExtAuthzGrpc) {
     const kind = Object.keys(p).find((k) => k !== 'name') ?? 'unknown';
     r.missing('spec.provider.name', `extension provider "${name}" is a ${kind} provider, not an authorizer (envoyExtAuthzHttp or envoyExtAuthzGrpc): ${denied}`);
+  } else {
+    // `[<namespace>/]<hostname>`: the authorizer must be a Service or ServiceEntry host, else it cannot be reached.
+    const authz = p.envoyExtAuthzHttp ?? p.envoyExtAuthzGrpc!;
+    const service = authz.service ?? '';
+    const host = service.includes('/') ? service.slice(service.indexOf('/') + 1) : service;
+    const ns = service.includes('/') ? service.slice(0, service.indexOf('/')) : view.rootNamespace;
+    if (host && !hostKnown(host.toLowerCase(), ns, view)) {
+      const onError = authz.failOpen ? 'let through (failOpen)' : `answered with ${authz.statusOnError ?? '403'} (statusOnError)`;
+      r.missing('spec.provider.name', `extension provider "${name}" names service "${service}", which no Service or ServiceEntry declares: the authorizer cannot be reached and requests this policy selects are ${onError}`);
+    }
   }
 }
 

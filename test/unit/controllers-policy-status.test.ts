@@ -138,6 +138,9 @@ describe('controllers: references to the mesh config and fetched keys', () => {
     const tracing = resolveRefs(ap('a', 'ns', { action: 'CUSTOM', provider: { name: 'zipkin' }, rules: [{}] }), view());
     expect(tracing.errors[0]!.message).to.match(/^extension provider "zipkin" is a zipkin provider, not an authorizer/);
     expect(resolveRefs(ap('a', 'ns', { action: 'CUSTOM', provider: { name: 'grpc' }, rules: [{}] }), view()).errors).to.deep.equal([]);
+    const unreachable = resolveRefs(ap('a', 'ns', { action: 'CUSTOM', provider: { name: 'grpc' }, rules: [{}] }), { ...view(), hasService: () => false });
+    expect(unreachable.errors[0]!.message).to.equal('extension provider "grpc" names service "authz.authz.svc.cluster.local", which no Service or ServiceEntry declares: '
+      + 'the authorizer cannot be reached and requests this policy selects are answered with 403 (statusOnError)');
     const s = buildStatus({ generation: 1, previous: undefined, validation: { errors: [], warnings: [] }, refs: missing, now: new Date() });
     expect(s.conditions![1]).to.include({ type: 'ResolvedRefs', status: 'False', reason: 'ReferencedResourceNotFound' });
   });
