@@ -28,7 +28,7 @@ export const DEPENDENCIES: ReadonlyArray<{ source: string; dependents: readonly 
   { source: 'Gateway', dependents: ['VirtualService'], scope: 'all' },
   { source: 'VirtualService', dependents: ['VirtualService'], scope: 'all' }, // delegates
   { source: 'DestinationRule', dependents: ['VirtualService'], scope: 'all' }, // subsets
-  { source: 'ServiceEntry', dependents: ['VirtualService', 'DestinationRule'], scope: 'all' }, // hosts
+  { source: 'ServiceEntry', dependents: ['VirtualService', 'DestinationRule', 'AuthorizationPolicy'], scope: 'all' }, // hosts (CUSTOM authorizers too)
   { source: 'Service', dependents: ['VirtualService', 'DestinationRule', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'], scope: 'all' },
   { source: 'Pod', dependents: ['Gateway'], scope: 'all' }, // gateway selectors look in every namespace
   { source: 'Pod', dependents: SELECTING, scope: 'namespace' },
