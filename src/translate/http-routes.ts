@@ -152,6 +152,7 @@ function redirectAction(r: NonNullable<HTTPRoute['redirect']>, port: number): En
   const out: EnvoyObject = {};
   if (r.authority) out.hostRedirect = r.authority;
   if (r.uri) out.pathRedirect = r.uri;
+  else if (r.prefixRewrite) out.prefixRewrite = r.prefixRewrite;
   if (r.scheme) out.schemeRedirect = r.scheme;
   let redirectPort: number | undefined;
   // The listener port is the request's port on a sidecar, so FROM_REQUEST_PORT is known when config is built.

@@ -331,11 +331,13 @@ describe('translate/routes', () => {
         { match: [{ uri: { prefix: '/c' } }], redirect: { scheme: 'https', port: 443 } },
         { match: [{ uri: { prefix: '/d' } }], redirect: { derivePort: 'FROM_REQUEST_PORT', redirectCode: 308 } },
         { match: [{ uri: { prefix: '/e' } }], redirect: { port: 8443, scheme: 'https' } },
+        { match: [{ uri: { prefix: '/f/' } }], redirect: { authority: 'f.example.com', prefixRewrite: '/' } },
       );
       expect(routes[0].redirect).to.deep.equal({ hostRedirect: 'new.example.com', pathRedirect: '/b', responseCode: 'FOUND' });
       expect(routes[1].redirect).to.deep.equal({ schemeRedirect: 'https' });
       expect(routes[2].redirect).to.deep.equal({ portRedirect: 9080, responseCode: 'PERMANENT_REDIRECT' });
       expect(routes[3].redirect).to.deep.equal({ schemeRedirect: 'https', portRedirect: 8443 });
+      expect(routes[4].redirect).to.deep.equal({ hostRedirect: 'f.example.com', prefixRewrite: '/' });
       expect(routes[0].route).to.equal(undefined);
     });
 
