@@ -121,8 +121,8 @@ export function unescapeSlashes(path: string): string | undefined {
 // normalize_path uses): controls, space, " # < > ` { | } ^, DEL and everything above ASCII.
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is looked for
 const MUST_ESCAPE = /[\x00-\x20"#<>`{|}^\x7f-\uffff]/;
-// eslint-disable-next-line no-control-regex -- as above, plus what canonicalisation rewrites (%, \, dots)
-const NEEDS_WORK = /[%\\.\x00-\x20"#<>`{|}^\x7f-\uffff]/;
+// eslint-disable-next-line no-control-regex -- as above, plus what canonicalisation rewrites (%, \, segments starting with a dot)
+const NEEDS_WORK = /[%\\\x00-\x20"#<>`{|}^\x7f-\uffff]|\/\./;
 
 function isUnreserved(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e;
