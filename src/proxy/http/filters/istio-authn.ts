@@ -34,8 +34,17 @@ export function claimsOf(payload: Record<string, unknown>): Claims {
   return out;
 }
 
+// A verified token's payload object is reused while its verification is cached: so are its attributes.
+const derived = new WeakMap<object, Record<string, unknown>>();
+
 /** The request.auth.* attributes of one verified payload. */
 export function authAttributes(payload: Record<string, unknown>): Record<string, unknown> {
+  let attrs = derived.get(payload);
+  if (!attrs) derived.set(payload, (attrs = deriveAttributes(payload)));
+  return attrs;
+}
+
+function deriveAttributes(payload: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const { iss, sub, aud, azp } = payload;
   if (typeof iss === 'string' && typeof sub === 'string') out['request.auth.principal'] = `${iss}/${sub}`;

@@ -73,9 +73,23 @@ export function jwtAuthnStage(config: Obj, options: JwtAuthnOptions = {}): Stage
   const strip = bool(config.stripFailureResponse, false);
   const now = options.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
 
-  // Every provider's token locations: a request with nothing in any of them cannot produce an effect but the
-  // clearing of forgeable headers, so it is verified on the request itself (no scratch copy).
+  // Every provider's token locations. A request with nothing in any of them gets the same answer from a
+  // requirement every time, and no effect but the clearing of forgeable headers: both are worked out once per
+  // rule (the headers the verifiers that ran cleared, recorded) and replayed.
   const anywhere = new Extractor([...providers.values()].map((p) => p.config));
+  const tokenless = new Map<Verifier, { outcome: JwtStatus; cleared: string[] }>();
+  const withoutToken = (verifier: Verifier) => {
+    let t = tokenless.get(verifier);
+    if (!t) {
+      const cleared: string[] = [];
+      const headers = new Map<string, string[]>();
+      headers.delete = (k: string) => { cleared.push(k); return false; };
+      const out = verifier.verify({ headers, path: '/', nowSeconds: 0, metadata: {}, byIssuer, sig: () => 'JwtVerificationFail' });
+      t = { outcome: out === PENDING ? 'JwtMissed' : out, cleared };
+      tokenless.set(verifier, t);
+    }
+    return t;
+  };
   // Signature checks in flight, shared by concurrent requests carrying the same token.
   const inflight = new Map<string, Promise<JwtStatus>>();
   const signature = (provider: Provider, jwt: Jwt, key: string): Promise<JwtStatus> => {
@@ -88,13 +102,10 @@ export function jwtAuthnStage(config: Obj, options: JwtAuthnOptions = {}): Stage
     return p;
   };
 
-  const attempt = (req: FilterRequest, verifier: Verifier, next: () => void, sigs: Signatures | undefined, scratch: boolean): void => {
+  const attempt = (req: FilterRequest, verifier: Verifier, next: () => void, sigs: Signatures | undefined): void => {
     const jobs: Array<Promise<void>> = [];
-    let headers = req.request.headers;
-    if (scratch) {
-      headers = new Map();
-      for (const [k, v] of req.request.headers) headers.set(k, v.slice());
-    }
+    const headers = new Map<string, string[]>();
+    for (const [k, v] of req.request.headers) headers.set(k, v.slice());
     const ctx: VerifyContext = {
       headers,
       path: req.request.path,
@@ -112,17 +123,15 @@ export function jwtAuthnStage(config: Obj, options: JwtAuthnOptions = {}): Stage
     const out = verifier.verify(ctx);
     if (out === PENDING) {
       void Promise.all(jobs).then(() => {
-        if (!req.done) attempt(req, verifier, next, sigs, true);
+        if (!req.done) attempt(req, verifier, next, sigs);
       });
       return;
     }
     if (out !== 'Ok') return deny(req, out, strip);
-    if (scratch) {
-      const target = req.request.headers;
-      target.clear();
-      for (const [k, v] of ctx.headers) target.set(k, v);
-      req.request.path = ctx.path;
-    }
+    const target = req.request.headers;
+    target.clear();
+    for (const [k, v] of ctx.headers) target.set(k, v);
+    req.request.path = ctx.path;
     if (Object.keys(ctx.metadata).length > 0) {
       req.metadata.set(JWT_AUTHN_METADATA, { ...req.metadata.get(JWT_AUTHN_METADATA), ...ctx.metadata });
     }
@@ -133,7 +142,12 @@ export function jwtAuthnStage(config: Obj, options: JwtAuthnOptions = {}): Stage
     if (bypassCors && isCorsPreflight(req)) return next();
     const rule = rules.find((r) => r.matches(req.request));
     if (!rule) return next();
-    attempt(req, rule.verifier, next, undefined, anywhere.extract(req.request).length > 0);
+    if (anywhere.extract(req.request).length > 0) return attempt(req, rule.verifier, next, undefined);
+    const t = withoutToken(rule.verifier);
+    if (t.outcome !== 'Ok') return deny(req, t.outcome, strip);
+    const h = req.request.headers;
+    for (const name of t.cleared) h.delete(name);
+    next();
   };
 }
 

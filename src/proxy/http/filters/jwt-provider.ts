@@ -17,7 +17,7 @@ import type { Jwt, JwtStatus } from './jwt-token.ts';
 const DEFAULT_CLOCK_SKEW_SECONDS = 60;
 const DEFAULT_CACHE_SIZE = 100;
 
-/** Verified tokens of one provider (bounded, least recently used first out). */
+/** Verified tokens of one provider (bounded: the oldest entry goes first; expired ones on lookup). */
 class JwtCache {
   private readonly m = new Map<string, Jwt>();
   private readonly size: number;
@@ -27,9 +27,10 @@ class JwtCache {
   get(token: string, nowSeconds: number): Jwt | undefined {
     const j = this.m.get(token);
     if (!j) return undefined;
-    this.m.delete(token);
-    if (j.exp !== 0 && nowSeconds > j.exp) return undefined;
-    this.m.set(token, j);
+    if (j.exp !== 0 && nowSeconds > j.exp) {
+      this.m.delete(token);
+      return undefined;
+    }
     return j;
   }
 
