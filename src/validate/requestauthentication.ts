@@ -70,6 +70,10 @@ function checkRule(f: Findings, path: string, rule: JwtRule): void {
   if (sources > 1) f.error(path, 'only one of jwks or jwksUri can be set');
   if (!rule.issuer && !uri) f.error(at(path, 'issuer'), 'issuer is required unless jwksUri is set');
   if (rule.jwks_uri !== undefined) f.warn(at(path, 'jwks_uri'), 'jwks_uri is the older spelling of jwksUri; prefer jwksUri');
+  if (rule.presence === 'REQUIRED') {
+    f.warn(at(path, 'presence'), 'presence REQUIRED is not carried out by weft: a request without this token is not refused; '
+      + 'require it with an AuthorizationPolicy on requestPrincipals');
+  }
 
   for (const k of ['jwksUri', 'jwks_uri'] as const) {
     const v = rule[k];
