@@ -75,7 +75,8 @@ export function runValidate(args: ValidateArgs, io: Io): number {
         totals.skipped++;
         continue;
       }
-      const unsupported = unsupportedIstioKind(String(obj.apiVersion), typeof obj.kind === 'string' ? obj.kind : '');
+      const kind = typeof obj.kind === 'string' ? obj.kind : '';
+      const unsupported = kind ? unsupportedIstioKind(String(obj.apiVersion), kind) : undefined;
       if (unsupported !== undefined) {
         // Istio's Telemetry, EnvoyFilter, WasmPlugin…: never silently passed as if weft applied them.
         if (args.skipUnknown) totals.skipped++;
