@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { exportJWK, generateKeyPair, generateSecret, SignJWT } from 'jose';
 import type { CryptoKey, JWK, JWTPayload } from 'jose';
 import { jwtAuthnStage } from '../../src/proxy/http/filters/jwt-authn.ts';
+import { jwtAuthentication } from '../../src/translate/authz/jwt.ts';
 import { filterRequest, runStage } from './proxy-jwt-fixtures.ts';
 import type { RequestInit } from './proxy-jwt-fixtures.ts';
 
@@ -196,6 +197,23 @@ describe('proxy jwt_authn: requirements', () => {
     // requires_any reports the real failure rather than the other provider's missing token.
     out = await runStage(jwtAuthnStage(cfg(any)), filterRequest({ headers: { 'x-a': tb } }));
     expect(out.req.replied?.body).to.equal('Jwt issuer is not configured');
+  });
+
+  it('runs what translation writes for two jwtRules: either issuer passes, an unknown one or a bad token does not', async () => {
+    const keys = (j: typeof s) => JSON.stringify({ keys: [j.jwk] });
+    const cfg = jwtAuthentication([{ issuer: 'https://a', jwks: keys(s) }, { issuer: 'https://b', jwks: keys(t) }], {})!;
+    const stage = jwtAuthnStage(cfg);
+    const a = await runStage(stage, filterRequest(bearer(await s.sign(claims({ iss: 'https://a' })))));
+    expect(a.kind, a.req.replied?.body).to.equal('next');
+    expect(Object.keys(a.req.metadata.get('envoy.filters.http.jwt_authn')!)).to.deep.equal(['https://a']);
+    const b = await runStage(stage, filterRequest(bearer(await t.sign(claims({ iss: 'https://b' })))));
+    expect(b.kind, b.req.replied?.body).to.equal('next');
+    expect(Object.keys(b.req.metadata.get('envoy.filters.http.jwt_authn')!)).to.deep.equal(['https://b']);
+    const c = await runStage(stage, filterRequest(bearer(await s.sign(claims({ iss: 'https://c' })))));
+    expect(c.req.replied?.body).to.equal('Jwt issuer is not configured');
+    const forged = await runStage(stage, filterRequest(bearer(await t.sign(claims({ iss: 'https://a' })))));
+    expect(forged.req.replied?.status).to.equal(401);
+    expect(await runStage(stage, filterRequest())).to.include({ kind: 'next', sync: true });
   });
 
   it('provider_and_audiences overrides the provider audiences', async () => {
