@@ -3,7 +3,7 @@
 // noted), an ext_authz filter reported as "would be checked" when its filter_enabled_metadata matches (the
 // external answer cannot be known here), the first denial ends the walk. JWT stages are not run: their dynamic
 // metadata comes with the description. TCP: the network RBAC filters before tcp_proxy, as the sidecar runs them.
-import { anyType, has, obj, str } from '../routing/envoy-values.ts';
+import { has } from '../routing/envoy-values.ts';
 import type { Obj } from '../routing/envoy-values.ts';
 import type { AuthzAttributes } from './attributes.ts';
 import { compileMetadataMatcher } from './metadata.ts';
@@ -92,11 +92,6 @@ export function httpAuthzSummary(filters: readonly ChainFilter[], a: AuthzAttrib
   return out;
 }
 
-/** The network filters of a TCP chain that are RBAC filters, compiled. */
-export function networkRbacFilters(filters: readonly ChainFilter[]): ChainFilter[] {
-  return filters.filter((f) => f.type === NETWORK_RBAC_TYPE);
-}
-
 export function tcpAuthzSummary(filters: readonly ChainFilter[], a: AuthzAttributes, metadata: WritableMetadata | undefined): AuthzSummary | undefined {
   let out: AuthzSummary | undefined;
   for (const f of filters) {
@@ -105,9 +100,4 @@ export function tcpAuthzSummary(filters: readonly ChainFilter[], a: AuthzAttribu
     if (!note(out, f.name, checkRbacFilter(compileRbacFilter(f.config, NETWORK_RBAC_NAMESPACE), a, metadata))) return out;
   }
   return out;
-}
-
-/** A network filter entry of a filter chain → ChainFilter. */
-export function chainFilter(f: Obj): ChainFilter {
-  return { name: str(f.name), type: anyType(f.typedConfig), config: obj(f.typedConfig) };
 }
