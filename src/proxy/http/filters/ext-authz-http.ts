@@ -16,6 +16,8 @@ import { listMatcher } from './ext-authz-types.ts';
 
 const DEFAULT_REQUEST_HEADERS = new Set(['authorization']);
 const HEADERS_TO_REMOVE = 'x-envoy-auth-headers-to-remove';
+/** Headers of the client's connection, never copied into the check request (its own length is set). */
+const HOP_BY_HOP = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'host', 'expect']);
 const CLIENT_DEFAULTS = new Set([':status', 'content-length', 'www-authenticate', 'location', ':path']);
 
 function pairs(h: IncomingHttpHeaders, match: HeaderMatch): Array<[string, string]> {
@@ -65,7 +67,7 @@ export class HttpAuthorizer {
     const r = input.req.request;
     const headers: Record<string, string | string[]> = {};
     for (const [name, values] of r.headers) {
-      if (name === 'content-length' || !this.requestMatch(name) || this.disallowed(name)) continue;
+      if (HOP_BY_HOP.has(name) || !this.requestMatch(name) || this.disallowed(name)) continue;
       headers[name] = values.join(',');
     }
     headers.host = r.authority;
