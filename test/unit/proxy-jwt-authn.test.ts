@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { exportJWK, generateKeyPair, generateSecret, SignJWT } from 'jose';
 import type { CryptoKey, JWK, JWTPayload } from 'jose';
 import { jwtAuthnStage } from '../../src/proxy/http/filters/jwt-authn.ts';
-import { jwtAuthentication } from '../../src/translate/authz/jwt.ts';
+import { fakeJwks, jwtAuthentication } from '../../src/translate/authz/jwt.ts';
 import { filterRequest, runStage } from './proxy-jwt-fixtures.ts';
 import type { RequestInit } from './proxy-jwt-fixtures.ts';
 
@@ -213,6 +213,14 @@ describe('proxy jwt_authn: requirements', () => {
     expect(c.req.replied?.body).to.equal('Jwt issuer is not configured');
     const forged = await runStage(stage, filterRequest(bearer(await t.sign(claims({ iss: 'https://a' })))));
     expect(forged.req.replied?.status).to.equal(401);
+    expect(await runStage(stage, filterRequest())).to.include({ kind: 'next', sync: true });
+  });
+
+  it('answers like Istio when the keys could not be fetched (the placeholder key set)', async () => {
+    const stage = jwtAuthnStage(jwtAuthentication([{ issuer: ISS, jwksUri: 'https://keys.example/jwks' }], {})!);
+    expect(fakeJwks('https://keys.example/jwks')).to.include('"kid":"abc"');
+    const out = await runStage(stage, filterRequest(bearer(await s.sign(claims()))));
+    expect(out.req.replied?.body).to.equal("Jwks doesn't have key to match kid or alg from Jwt");
     expect(await runStage(stage, filterRequest())).to.include({ kind: 'next', sync: true });
   });
 
