@@ -511,3 +511,21 @@ spec:
         paths: ["/headers"]
 `;
 }
+
+/** Not from a task page: a DENY on one path, for weft's path normalization (DECODE_AND_MERGE_SLASHES by default). */
+export const DENY_HEADERS_PATH = `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-headers
+  namespace: foo
+spec:
+  selector:
+    matchLabels:
+      app: httpbin
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        paths: ["/headers"]
+`;

@@ -11,7 +11,7 @@ import { apply, readyPods, type PodRef } from '../support/e2e-mesh.ts';
 import type { MeshTarget } from '../support/e2e-target.ts';
 import { e2eTiers } from '../support/e2e-tiers.ts';
 import {
-  AUTHZ_DENY, AUTHZ_HTTP, AUTHZ_JWT, AUTHZ_TCP, bookinfoDefault, DEMO_CLAIMS, DRY_RUN, extAuthzPolicy, FOO, fooWorkloads,
+  AUTHZ_DENY, AUTHZ_HTTP, DENY_HEADERS_PATH, AUTHZ_JWT, AUTHZ_TCP, bookinfoDefault, DEMO_CLAIMS, DRY_RUN, extAuthzPolicy, FOO, fooWorkloads,
   FRONTEND_INGRESS, GATEWAY_NS, GROUPS_CLAIMS, HOSTS, httpbinGateway, ingressPolicy, jwtExample, MESH_WITH_EXT_AUTHZ,
 } from './security-manifests.ts';
 import { containerLog, curlFrom, edge, kubectlOk, ncFrom, rsaSigner, sidecarMetrics, until, type Answer, type Signer } from './security-support.ts';
@@ -173,6 +173,21 @@ for (const tier of e2eTiers()) describe(`e2e [${tier.name}]: Istio's security ta
       await until('/get as admin denied by allow-path-ip', () => status('/get', { 'x-token': 'admin' }), (s) => s === 403);
       expect(await status('/ip', { 'x-token': 'guest' })).to.equal(403);
       expect(await status('/ip', { 'x-token': 'admin' })).to.equal(200);
+    });
+  });
+
+  describe('path normalization (weft\'s default DECODE_AND_MERGE_SLASHES; not a task page)', () => {
+    after(() => t && reset());
+
+    it('a DENY on /headers also denies //headers and /%2Fheaders; /ip passes', async () => {
+      await apply(t, DENY_HEADERS_PATH);
+      await until('/headers denied', () => status('/headers'), (s) => s === 403);
+      // Dot segments are resolved by the client's own URL parser before sending, so they are not tried here.
+      for (const path of ['//headers', '/%2Fheaders', '/%2f%2Fheaders', '///headers']) {
+        const a = await get(path);
+        expect([path, a.status, a.body]).to.deep.equal([path, 403, DENIED]);
+      }
+      expect(await status('/ip')).to.equal(200);
     });
   });
 
