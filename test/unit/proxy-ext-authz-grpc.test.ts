@@ -9,7 +9,7 @@ import { extAuthzStage } from '../../src/proxy/http/filters/ext-authz.ts';
 import type { Runtime } from '../../src/proxy/runtime.ts';
 import { decodeMessage, encodeMessage } from '../../src/translate/envoy/proto.ts';
 import { FixtureCluster, FixtureClusters, makeRuntime } from '../support/proxy-http-fixtures.ts';
-import { filterRequest, runStage } from './proxy-jwt-fixtures.ts';
+import { filterRequest, routeWith, runStage } from './proxy-jwt-fixtures.ts';
 
 type Obj = Record<string, unknown>;
 type Answer = { grpcStatus?: number; response?: Obj; delayMs?: number };
@@ -159,6 +159,18 @@ describe('proxy ext_authz: gRPC authorizer', () => {
     expect(out.req.replied).to.deep.equal({ status: 503 });
     out = await runStage(extAuthzStage({ ...quick, failureModeAllow: true }, runtime), filterRequest({}, runtime));
     expect(out.kind).to.equal('next');
+  });
+
+  it('follows the route\'s ExtAuthzPerRoute: disabled skips the call, check_settings sends context extensions', async () => {
+    decide = () => ({ response: { status: { code: 7 } } });
+    const stage = extAuthzStage(config(), runtime, 'envoy.filters.http.ext_authz');
+    const off = await runStage(stage, filterRequest({ route: routeWith({ 'envoy.filters.http.ext_authz': { disabled: true } }) }, runtime));
+    expect(off).to.include({ kind: 'next', sync: true });
+    expect(auth.seen).to.have.length(0);
+    const route = routeWith({ 'envoy.filters.http.ext_authz': { checkSettings: { contextExtensions: { tier: 'gold' } } } });
+    const out = await runStage(stage, filterRequest({ route }, runtime));
+    expect(out.req.replied?.status).to.equal(403);
+    expect((auth.seen[0]!.check.attributes as Obj).contextExtensions).to.deep.equal({ tier: 'gold' });
   });
 
   it('defaults the call timeout to 200 ms', async () => {

@@ -6,7 +6,7 @@ import { exportJWK, generateKeyPair, generateSecret, SignJWT } from 'jose';
 import type { CryptoKey, JWK, JWTPayload } from 'jose';
 import { jwtAuthnStage } from '../../src/proxy/http/filters/jwt-authn.ts';
 import { fakeJwks, jwtAuthentication } from '../../src/translate/authz/jwt.ts';
-import { filterRequest, runStage } from './proxy-jwt-fixtures.ts';
+import { filterRequest, routeWith, runStage } from './proxy-jwt-fixtures.ts';
 import type { RequestInit } from './proxy-jwt-fixtures.ts';
 
 const ISS = 'https://issuer.example.com';
@@ -264,6 +264,21 @@ describe('proxy jwt_authn: requirements', () => {
     const out = await runStage(stage, filterRequest());
     expect(out.req.replied).to.deep.equal({ status: 401 });
     expect(out.req.details).to.equal('jwt_authn_access_denied{Jwt_is_missing}');
+  });
+
+  it('follows the route\'s PerRouteConfig: disabled, a requirement_name, or 403 for a name the map lacks', async () => {
+    const cfg = { ...requireConfig(provider([s.jwk])), requirementMap: { open: { allowMissing: {} }, strict: { providerName: 'p' } } };
+    const stage = jwtAuthnStage(cfg, { name: 'envoy.filters.http.jwt_authn' });
+    const on = (per: Record<string, unknown> | null) => filterRequest({ route: routeWith({ 'envoy.filters.http.jwt_authn': per }) });
+    expect(await runStage(stage, on({ disabled: true }))).to.include({ kind: 'next', sync: true });
+    expect(await runStage(stage, on(null))).to.include({ kind: 'next', sync: true });
+    expect(await runStage(stage, on({ requirementName: 'open' }))).to.include({ kind: 'next', sync: true });
+    expect((await runStage(stage, on({ requirementName: 'strict' }))).req.replied?.body).to.equal('Jwt is missing');
+    const wrong = await runStage(stage, on({ requirementName: 'nope' }));
+    expect(wrong.req.replied).to.deep.equal({ status: 403, body: 'Failed JWT authentication: Wrong requirement_name: nope. It should be one of [open,strict]' });
+    expect(wrong.req.details).to.equal('jwt_authn_access_denied{Wrong_requirement_name:_nope._It_should_be_one_of_[open,strict]}');
+    // Without a per-route config the rules apply.
+    expect((await runStage(stage, filterRequest({ route: routeWith({}) }))).req.replied?.body).to.equal('Jwt is missing');
   });
 
   it('lets CORS preflights through when bypass_cors_preflight is set', async () => {

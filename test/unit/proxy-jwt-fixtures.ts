@@ -6,6 +6,7 @@ import type { HttpRequest } from '../../src/proxy/routing/request.ts';
 import type { LocalReply } from '../../src/proxy/http/local-reply.ts';
 import type { FilterRequest, Stage } from '../../src/proxy/http/filters/types.ts';
 import type { ConnContext, ResponseFlag, Runtime } from '../../src/proxy/runtime.ts';
+import type { RouteResult } from '../../src/proxy/routing/engine.ts';
 
 export interface RecordingRequest extends FilterRequest {
   replied: LocalReply | undefined;
@@ -20,6 +21,8 @@ export interface RequestInit {
   scheme?: string;
   headers?: Record<string, string | string[]>;
   conn?: Partial<ConnContext>;
+  /** The routing decision (per-route filter configs); no route by default. */
+  route?: RouteResult;
 }
 
 export function filterRequest(init: RequestInit = {}, runtime?: Runtime): RecordingRequest {
@@ -35,7 +38,7 @@ export function filterRequest(init: RequestInit = {}, runtime?: Runtime): Record
     runtime: runtime as Runtime,
     conn,
     request,
-    route: { action: { kind: 'no-route' } },
+    route: init.route ?? { action: { kind: 'no-route' } },
     metadata: new Map(),
     responseHeaders: {},
     details: undefined,
@@ -83,4 +86,10 @@ export function runStage(stage: Stage, req: RecordingRequest, timeoutMs = 5000):
     stage(req, () => settle('next'));
     sync = false;
   });
+}
+
+/** A routing decision to a cluster whose route carries these per-route filter configs (by filter name). */
+export function routeWith(perFilterConfig: Record<string, Record<string, unknown> | null>): RouteResult {
+  const upstream = { name: 'app', found: true, endpoints: [], excluded: [] };
+  return { route: 'r', action: { kind: 'cluster', via: 'http', cluster: 'app', upstream, perFilterConfig } } as RouteResult;
 }

@@ -62,7 +62,11 @@ function sidecarConfig(jwks: string): ProxyConfig {
     }),
     { name: 'envoy.filters.http.router', typedConfig: { '@type': ROUTER } },
   ];
-  const rc = routeConfig('inbound', [vhost('in', ['*'], [{ name: 'all', match: { prefix: '/' }, route: { cluster: 'app' } }])]);
+  const jwtOff = { 'envoy.filters.http.jwt_authn': { '@type': 'type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig', disabled: true } };
+  const rc = routeConfig('inbound', [vhost('in', ['*'], [
+    { name: 'public', match: { prefix: '/public' }, route: { cluster: 'app' }, typedPerFilterConfig: jwtOff },
+    { name: 'all', match: { prefix: '/' }, route: { cluster: 'app' } },
+  ])]);
   const hcm = { name: 'envoy.filters.network.http_connection_manager', typedConfig: { '@type': HCM, statPrefix: 'inbound', rds: { routeConfigName: 'inbound' }, httpFilters } };
   const pc = proxyConfig({ listeners: [listener('virtualInbound', '0.0.0.0', 15006, [{ filters: [hcm] }])], routes: [rc] });
   // As the sidecar gets it: through the bundle's bytes.
@@ -132,6 +136,9 @@ describe('proxy: RequestAuthentication and CUSTOM authorization in the sidecar',
     expect(bad.headers['www-authenticate']).to.equal('Bearer realm="http://example.com/open?x=1", error="invalid_token"');
     const recs = await records(before + 2);
     expect(recs[before + 1]).to.deep.include({ status: 401, details: 'jwt_authn_access_denied{Jwt_verification_fails}' });
+    // A route whose PerRouteConfig disables jwt_authn does not look at tokens.
+    const off = await send(front.port, '/public/x', { headers: { authorization: `Bearer ${await forge({ iss: ISS, sub: 'alice', exp: exp() })}` } });
+    expect(off.status).to.equal(200);
   });
 
   it('admits the token\'s principal where an ALLOW policy asks for it, and strips the token upstream', async () => {

@@ -343,6 +343,10 @@ function filterEffects(ctx: RouteContext, entry: Obj | undefined, ra: Obj): Part
         const { '@type': _t, ...fields } = policy;
         out.cors = fields;
       }
+    } else {
+      // Other filters read their own per-route config (jwt_authn PerRouteConfig, ExtAuthzPerRoute).
+      const c = mostSpecific(f.name);
+      if (c !== undefined) (out.perFilterConfig ??= {})[f.name] = c;
     }
   }
   return out;

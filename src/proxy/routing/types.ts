@@ -107,6 +107,9 @@ export interface ClusterAction {
   hashPolicy?: Array<Record<string, unknown>>;
   /** Per-route filter configs whose filter is not in the connection manager's chain (so they do nothing). */
   ignoredFilterConfigs?: string[];
+  /** The most specific per-route config of the chain's other filters (not fault, CORS) by filter name; null:
+   * the filter is disabled for this route (FilterConfig.disabled). */
+  perFilterConfig?: Record<string, Record<string, unknown> | null>;
 }
 
 export type Action =

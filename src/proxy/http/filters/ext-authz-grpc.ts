@@ -130,6 +130,7 @@ export class GrpcAuthorizer {
       if (Object.keys(filterMetadata).length > 0) attributes.metadataContext = { filterMetadata };
     }
     if (this.includeTls && req.conn.tls?.sni) attributes.tlsSession = { sni: req.conn.tls.sni };
+    if (input.contextExtensions && Object.keys(input.contextExtensions).length > 0) attributes.contextExtensions = input.contextExtensions;
     return encodeMessage('envoy.service.auth.v3.CheckRequest', { attributes });
   }
 

@@ -11,6 +11,8 @@ export interface CheckInput {
   body?: Buffer;
   /** The body was cut at max_request_bytes (the check request says x-envoy-auth-partial-body: true). */
   partial?: boolean;
+  /** The route's check_settings.context_extensions (gRPC authorizers get them in the CheckRequest). */
+  contextExtensions?: Record<string, string>;
 }
 
 export type AuthzResult =

@@ -1,14 +1,14 @@
 // The ext_authz HTTP filter (envoy.extensions.filters.http.ext_authz.v3.ExtAuthz) as a Stage. In: the filter
 // config (http_service or grpc_service.envoy_grpc, failure_mode_allow, failure_mode_allow_header_add,
-// status_on_error, with_request_body, filter_enabled, filter_enabled_metadata, deny_at_disable); per request the
-// authorizer's answer. Out: next() with the authorizer's header edits, response headers and dynamic metadata
-// `envoy.filters.http.ext_authz`; a denial as the authorizer's status, body and allowed headers (flag UAEX,
+// status_on_error, with_request_body, filter_enabled, filter_enabled_metadata, deny_at_disable), the route's
+// ExtAuthzPerRoute (disabled, check_settings); per request the authorizer's answer. Out: next() with the
+// authorizer's header edits, response headers and dynamic metadata `envoy.filters.http.ext_authz`; a denial as the authorizer's status, body and allowed headers (flag UAEX,
 // details ext_authz_denied); an error or timeout as status_on_error (403) with flag UAEX and details
 // ext_authz_error — or, with failure_mode_allow, next() (x-envoy-auth-failure-mode-allowed: true when asked).
 // A request that filter_enabled_metadata leaves out (Istio's CUSTOM policies mark their requests through the
 // RBAC shadow rules) passes synchronously without a call. clear_route_cache is ignored: the route is not
 // recomputed after the filters.
-import { bool, fractionalPercent, has, obj, u32 } from '../../routing/envoy-values.ts';
+import { bool, fractionalPercent, has, isObj, obj, u32 } from '../../routing/envoy-values.ts';
 import type { Obj } from '../../routing/envoy-values.ts';
 import { envoyRoot } from '../../../translate/envoy/proto.ts';
 import { compileMetadataMatcher } from '../../authz/metadata.ts';
@@ -79,7 +79,7 @@ function apply(req: FilterRequest, result: AuthzResult, next: () => void, failOp
   }
 }
 
-export function extAuthzStage(config: Obj, runtime: Runtime): Stage {
+export function extAuthzStage(config: Obj, runtime: Runtime, name?: string): Stage {
   const authorizer: Authorizer | undefined = has(config, 'grpcService') ? new GrpcAuthorizer(config)
     : has(config, 'httpService') ? new HttpAuthorizer(config) : undefined;
   const failOpen = bool(config.failureModeAllow, false);
@@ -89,8 +89,6 @@ export function extAuthzStage(config: Obj, runtime: Runtime): Stage {
   const enabledPercent = has(config, 'filterEnabled') ? fractionalPercent(obj(config.filterEnabled).defaultValue) : undefined;
   const denyAtDisable = bool(obj(config.denyAtDisable).defaultValue, false);
   const withBody = has(config, 'withRequestBody') ? obj(config.withRequestBody) : undefined;
-  const maxBytes = withBody ? u32(withBody.maxRequestBytes) ?? 0 : 0;
-  const allowPartial = withBody ? bool(withBody.allowPartialMessage, false) : false;
 
   const finish = (req: FilterRequest, next: () => void, result: AuthzResult) => apply(req, result, next, failOpen, failOpenHeader, statusOnError);
 
@@ -103,24 +101,35 @@ export function extAuthzStage(config: Obj, runtime: Runtime): Stage {
   };
 
   return (req, next) => {
+    // ExtAuthzPerRoute: disabled skips the filter for the route; check_settings adds context extensions and may
+    // turn body buffering off or set its own.
+    const action = req.route.action;
+    const per = name !== undefined && action.kind === 'cluster' ? action.perFilterConfig?.[name] : undefined;
+    if (per === null || (per && bool(per.disabled, false))) return next();
+    const settings = per ? obj(per.checkSettings) : undefined;
+    const contextExtensions = settings && isObj(settings.contextExtensions) ? settings.contextExtensions as Record<string, string> : undefined;
+    const routeBody = settings && has(settings, 'withRequestBody') ? obj(settings.withRequestBody) : undefined;
+    const bodyOff = settings !== undefined && bool(settings.disableRequestBodyBuffering, false);
     const enabled = (!enabledMetadata || enabledMetadata(req.metadata)) && (enabledPercent === undefined || runtime.random() * 100 < enabledPercent);
     if (!enabled) {
       if (denyAtDisable) return req.reply({ status: statusOnError }, ['UAEX'], 'ext_authz_error');
       return next();
     }
-    if (withBody && hasBodyReader(req)) {
-      req.readBody(maxBytes, allowPartial).then(
+    const body = bodyOff ? undefined : routeBody ?? withBody;
+    const extensions = contextExtensions ? { contextExtensions } : {};
+    if (body && hasBodyReader(req)) {
+      req.readBody(u32(body.maxRequestBytes) ?? 0, bool(body.allowPartialMessage, false)).then(
         (b) => {
           if (req.done) return;
           if (b === 'too-large') return req.reply({ status: 413, body: 'Payload Too Large' }, [], 'request_payload_too_large');
-          check(req, next, { req, body: b.body, partial: b.partial });
+          check(req, next, { req, body: b.body, partial: b.partial, ...extensions });
         },
         (err: unknown) => finish(req, next, { kind: 'error', message: String(err) }),
       );
       return;
     }
-    check(req, next, { req });
+    check(req, next, { req, ...extensions });
   };
 }
 
-export const extAuthzFactory: StageFactory = (filter, runtime) => extAuthzStage(filter.config, runtime);
+export const extAuthzFactory: StageFactory = (filter, runtime) => extAuthzStage(filter.config, runtime, filter.name);

@@ -1,13 +1,14 @@
 // The jwt_authn HTTP filter (envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication) as a Stage. In: the
 // filter config (providers, rules, requirement_map, bypass_cors_preflight, strip_failure_response) compiled
-// once; per request the first matching rule's requirement runs over a scratch copy of the headers and path. Out: next() with the scratch copy
+// once; per request the route's PerRouteConfig (disabled, requirement_name) or else the first matching rule's
+// requirement runs over a scratch copy of the headers and path. Out: next() with the scratch copy
 // committed (payload/claim headers added, tokens removed unless `forward`) and dynamic metadata
 // `envoy.filters.http.jwt_authn` {<payload_in_metadata>: payload}; or Envoy's local reply: 401 (403 for
 // audiences) with the status message as body, `www-authenticate: Bearer realm="<scheme>://<host><path>"` (plus
 // `error="invalid_token"` unless the token was missing) and details `jwt_authn_access_denied{<message>}`.
 // A request that matches no rule, or carries no token, is decided synchronously; only a signature check that no
 // cached verification answers makes the stage asynchronous.
-import { bool, obj } from '../../routing/envoy-values.ts';
+import { bool, obj, str } from '../../routing/envoy-values.ts';
 import type { Obj } from '../../routing/envoy-values.ts';
 import { headerValue } from '../../routing/request.ts';
 import type { FileSource, Runtime } from '../../runtime.ts';
@@ -17,7 +18,7 @@ import { PENDING, Provider } from './jwt-provider.ts';
 import type { VerifyContext } from './jwt-provider.ts';
 import { JWT_STATUS } from './jwt-token.ts';
 import type { Jwt, JwtStatus } from './jwt-token.ts';
-import { compileRules } from './jwt-verifier.ts';
+import { compileRequirementMap, compileRules } from './jwt-verifier.ts';
 import type { Verifier } from './jwt-verifier.ts';
 import type { FilterRequest, Stage, StageFactory } from './types.ts';
 
@@ -29,6 +30,8 @@ export interface JwtAuthnOptions {
   /** Wall clock in seconds since the epoch (exp / nbf checks). */
   nowSeconds?: () => number;
   files?: FileSource;
+  /** The filter's name in http_filters: its per-route config (PerRouteConfig) is found under it. */
+  name?: string;
 }
 
 /** Signature results of one request, shared by its verification rounds. */
@@ -138,12 +141,30 @@ export function jwtAuthnStage(config: Obj, options: JwtAuthnOptions = {}): Stage
     next();
   };
 
+  const named = compileRequirementMap(config, providers);
+  /** The verifier for a request: its route's PerRouteConfig (disabled, or a requirement_name), else the first
+   * matching rule's; undefined = nothing to verify; a string = the per-route config names no requirement. */
+  const verifierFor = (req: FilterRequest): Verifier | string | undefined => {
+    const action = req.route.action;
+    const per = options.name !== undefined && action.kind === 'cluster' ? action.perFilterConfig?.[options.name] : undefined;
+    if (per === null) return undefined;
+    if (per !== undefined) {
+      if (bool(per.disabled, false)) return undefined;
+      const name = str(per.requirementName);
+      return named.get(name) ?? `Wrong requirement_name: ${name}. It should be one of [${[...named.keys()].join(',')}]`;
+    }
+    return rules.find((r) => r.matches(req.request))?.verifier;
+  };
+
   return (req, next) => {
     if (bypassCors && isCorsPreflight(req)) return next();
-    const rule = rules.find((r) => r.matches(req.request));
-    if (!rule) return next();
-    if (anywhere.extract(req.request).length > 0) return attempt(req, rule.verifier, next, undefined);
-    const t = withoutToken(rule.verifier);
+    const verifier = verifierFor(req);
+    if (verifier === undefined) return next();
+    if (typeof verifier === 'string') {
+      return req.reply({ status: 403, ...(strip ? {} : { body: `Failed JWT authentication: ${verifier}` }) }, [], `jwt_authn_access_denied{${verifier.replace(/\s/g, '_')}}`);
+    }
+    if (anywhere.extract(req.request).length > 0) return attempt(req, verifier, next, undefined);
+    const t = withoutToken(verifier);
     if (t.outcome !== 'Ok') return deny(req, t.outcome, strip);
     const h = req.request.headers;
     for (const name of t.cleared) h.delete(name);
@@ -151,4 +172,4 @@ export function jwtAuthnStage(config: Obj, options: JwtAuthnOptions = {}): Stage
   };
 }
 
-export const jwtAuthnFactory: StageFactory = (filter, runtime: Runtime) => jwtAuthnStage(filter.config, { files: runtime.live.files });
+export const jwtAuthnFactory: StageFactory = (filter, runtime: Runtime) => jwtAuthnStage(filter.config, { files: runtime.live.files, name: filter.name });

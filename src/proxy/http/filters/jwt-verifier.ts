@@ -199,3 +199,8 @@ export function compileRules(config: Obj, providers: ReadonlyMap<string, Provide
     return { matches: compileRuleMatch(rule.match), verifier: compileRequirement(requirement, providers) };
   });
 }
+
+/** requirement_map's entries compiled, for rules and per-route configs that name them. */
+export function compileRequirementMap(config: Obj, providers: ReadonlyMap<string, Provider>): Map<string, Verifier> {
+  return new Map(Object.entries(obj(config.requirementMap)).map(([name, r]) => [name, compileRequirement(r, providers)]));
+}
