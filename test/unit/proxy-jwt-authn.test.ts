@@ -2,6 +2,7 @@
 // tokens, and the stage driven with real requests; Envoy's statuses, bodies, www-authenticate, details, header
 // and metadata effects, extraction locations, requirement combinations and the verified-token cache.
 import { expect } from 'chai';
+import { constants, generateKeyPairSync, sign } from 'node:crypto';
 import { exportJWK, generateKeyPair, generateSecret, SignJWT } from 'jose';
 import type { CryptoKey, JWK, JWTPayload } from 'jose';
 import { jwtAuthnStage } from '../../src/proxy/http/filters/jwt-authn.ts';
@@ -90,6 +91,22 @@ describe('proxy jwt_authn: algorithms', () => {
     const rs384 = await signer('RS384', 'k1');
     out = await runStage(stage, filterRequest(bearer(await rs384.sign(claims()))));
     expect(out.req.replied?.body).to.equal("Jwks doesn't have key to match kid or alg from Jwt");
+  });
+
+  it('verifies with RSA keys under 2048 bits, as Envoy does', async () => {
+    for (const alg of ['RS256', 'PS384']) {
+      const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+      const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'small', alg };
+      const head = Buffer.from(JSON.stringify({ alg, kid: 'small' })).toString('base64url');
+      const body = Buffer.from(JSON.stringify(claims())).toString('base64url');
+      const options = alg.startsWith('PS') ? { key: privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST } : privateKey;
+      const sig = sign(`sha${alg.slice(2)}`, Buffer.from(`${head}.${body}`), options).toString('base64url');
+      const stage = jwtAuthnStage(istioConfig(provider([jwk as JWK])));
+      const ok = await runStage(stage, filterRequest(bearer(`${head}.${body}.${sig}`)));
+      expect(ok.kind, ok.req.replied?.body).to.equal('next');
+      const bad = await runStage(stage, filterRequest(bearer(`${head}.${body}.${Buffer.from('x'.repeat(128)).toString('base64url')}`)));
+      expect(bad.req.replied?.body).to.equal('Jwt verification fails');
+    }
   });
 
   it('tries every key when neither side names a kid', async () => {
