@@ -3,7 +3,8 @@
 // - resolving a plain scalar to a type: go-yaml v2's `resolve` (booleans y/yes/on…, Go's base-0 integers with
 //   underscores, 0x/0o/0b, floats like 1e3, timestamps kept as the strings they are, 1:20 a string);
 // - where a plain scalar ends inside [] and {}: go-yaml ends it only at ": " (a blank after the colon) or at one
-//   of , [ ] { }, so `[1.2.3.4, 001:db8::]` holds the string "001:db8::" where YAML 1.2 reads a mapping.
+//   of , [ ] { }, so `[1.2.3.4, 001:db8::]` holds the string "001:db8::" where YAML 1.2 reads a mapping;
+// - indentation inside [] and {}: go-yaml ignores it, so a closing `]` back at the key's column is fine.
 // In: source text or a scalar's text. Out: the source with such scalars quoted, or tags for the `yaml` package.
 import { CST, Lexer } from 'yaml';
 import type { ScalarTag } from 'yaml';
@@ -132,4 +133,38 @@ export function quoteGoFlowScalars(src: string): string {
  */
 export function goFlowScalarErrors(src: string): number[] {
   return flowPlainScalars(src).filter((s) => s.text.startsWith(':')).map((s) => s.pos);
+}
+
+/**
+ * The source with the lines of a [] or {} that are not indented past the enclosing block (`hosts: [` … `]` with
+ * the bracket back at column 0) indented further: go-yaml ignores indentation inside flow collections, where the
+ * `yaml` package ends the collection there. Whitespace at the start of a line inside [] or {} means nothing (line
+ * folding drops it), so only documents the `yaml` package would refuse change.
+ */
+export function indentFlowContinuations(src: string): string {
+  let out = src;
+  for (let round = 0; round < 10_000; round++) {
+    const fix = firstFlowIndentError(out);
+    if (!fix) return out;
+    out = out.slice(0, fix.lineStart) + ' '.repeat(fix.spaces) + out.slice(fix.lineStart);
+  }
+  return out;
+}
+
+function firstFlowIndentError(src: string): { lineStart: number; spaces: number } | undefined {
+  let pos = 0;
+  const open: number[] = []; // columns of the open [ and {
+  for (const tok of new Lexer().lex(src)) {
+    const type = CST.tokenType(tok);
+    if (type === 'flow-error-end' && open.length > 0) {
+      const lineStart = src.lastIndexOf('\n', pos - 1) + 1;
+      // A document marker ends an unclosed collection for go-yaml too: that error stays.
+      if (!/^(---|\.\.\.)(\s|$)/.test(src.slice(lineStart, lineStart + 4))) return { lineStart, spaces: open[0]! + 1 };
+    }
+    if (type === 'doc-mode' || type === 'scalar' || type === 'flow-error-end') continue;
+    if (type === 'flow-seq-start' || type === 'flow-map-start') open.push(pos - (src.lastIndexOf('\n', pos - 1) + 1));
+    else if (type === 'flow-seq-end' || type === 'flow-map-end') open.pop();
+    pos += tok.length;
+  }
+  return undefined;
 }

@@ -4,7 +4,7 @@
 // offline results equal `kubectl apply`.
 import { parseAllDocuments } from 'yaml';
 import type { ScalarTag } from 'yaml';
-import { goFlowScalarErrors, goYamlScalarTags, quoteGoFlowScalars } from './yaml-scalars.ts';
+import { goFlowScalarErrors, goYamlScalarTags, indentFlowContinuations, quoteGoFlowScalars } from './yaml-scalars.ts';
 
 export interface YamlDocument {
   /** Position in the stream, from 0, counting empty documents too (so it matches what an editor shows). */
@@ -16,7 +16,7 @@ export interface YamlDocument {
 const REPLACED = ['null', 'bool', 'int', 'float', 'timestamp'].map((t) => `tag:yaml.org,2002:${t}`);
 
 export function parseYamlDocuments(text: string): YamlDocument[] {
-  const source = quoteGoFlowScalars(text);
+  const source = quoteGoFlowScalars(indentFlowContinuations(text));
   const refused = goFlowScalarErrors(source);
   const docs = parseAllDocuments(source, {
     version: '1.1',

@@ -42,6 +42,11 @@ export const PARITY_CASES: ParityCase[] = [
     spec: { base: { x: 1 }, other: { x: 1, z: 2 } },
   },
   {
+    name: 'flow-collections-back-at-the-key-column',
+    yaml: doc('flow-collections-back-at-the-key-column', '  hosts: [\n    "a.com",\n]\n  m: {\n  a: 1\n  }\n  v: [ab #c\n ]\n  w: [1,\n2]\n'),
+    spec: { hosts: ['a.com'], m: { a: 1 }, v: ['ab'], w: [1, 2] },
+  },
+  {
     name: 'colon-starting-a-flow-value',
     yaml: doc('colon-starting-a-flow-value', '  addresses: [::1]\n'),
     spec: undefined,
