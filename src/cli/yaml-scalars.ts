@@ -44,11 +44,12 @@ export function resolvePlain(s: string): Plain {
   if (s in BOOLEANS) return { kind: 'bool', value: BOOLEANS[s]! };
   if (s in SPECIAL_FLOATS) return { kind: 'float', value: SPECIAL_FLOATS[s]! };
   const hint = s[0]!;
-  if (hint === '.') return GO_FLOAT.test(s) ? { kind: 'float', value: Number(s) } : { kind: 'str' };
+  // strconv.ParseFloat fails on overflow (1e400), and the scalar stays a string.
+  if (hint === '.') return GO_FLOAT.test(s) && Number.isFinite(Number(s)) ? { kind: 'float', value: Number(s) } : { kind: 'str' };
   if (!/[-+0-9]/.test(hint)) return { kind: 'str' };
   const plain = s.replaceAll('_', '');
   if (GO_INT.test(plain)) return { kind: 'int', value: parseGoInt(plain) };
-  if (YAML_STYLE_FLOAT.test(plain)) return { kind: 'float', value: Number(plain) };
+  if (YAML_STYLE_FLOAT.test(plain) && Number.isFinite(Number(plain))) return { kind: 'float', value: Number(plain) };
   return { kind: 'str' };
 }
 
@@ -62,7 +63,17 @@ const valueOf = (s: string): unknown => {
 export function goYamlScalarTags(base: ScalarTag[]): ScalarTag[] {
   const find = (tag: string) => base.find((t) => t.tag === tag)!;
   const tag = (name: string, kind: Plain['kind']): ScalarTag => ({ ...find(`tag:yaml.org,2002:${name}`), format: undefined, test: kindIs(kind), resolve: valueOf }) as ScalarTag;
-  return [tag('null', 'null'), tag('bool', 'bool'), tag('int', 'int'), tag('float', 'float')];
+  // An explicit !!int or !!float: go-yaml takes any number its resolution finds (`!!float 1` is 1).
+  const explicit = (name: string): ScalarTag => ({
+    ...find(`tag:yaml.org,2002:${name}`), format: undefined, default: false, test: undefined,
+    resolve: (v: string, onError: (message: string) => void) => {
+      const r = resolvePlain(v);
+      if (r.kind === 'int' || r.kind === 'float') return r.value;
+      onError(`cannot decode !!${name} \`${v}\``);
+      return v;
+    },
+  }) as ScalarTag;
+  return [tag('null', 'null'), tag('bool', 'bool'), tag('int', 'int'), tag('float', 'float'), explicit('int'), explicit('float')];
 }
 
 const FLOW_INDICATORS = ',[]{}';

@@ -2,7 +2,8 @@
 // kubectl decodes YAML with go-yaml v2 (YAML 1.1: yes/on are booleans, 0755 is octal, timestamps and 1:20 stay
 // strings, and inside [] a colon only ends a plain scalar before a blank); yaml-scalars.ts has those rules, so
 // offline results equal `kubectl apply`.
-import { parseAllDocuments } from 'yaml';
+import { isScalar, parseAllDocuments, visit } from 'yaml';
+import type { Document } from 'yaml';
 import type { ScalarTag } from 'yaml';
 import { goFlowScalarErrors, goYamlScalarTags, indentFlowContinuations, quoteGoFlowScalars } from './yaml-scalars.ts';
 
@@ -21,6 +22,7 @@ export function parseYamlDocuments(text: string): YamlDocument[] {
   const docs = parseAllDocuments(source, {
     version: '1.1',
     merge: true,
+    uniqueKeys: false, // go-yaml keeps the last of repeated keys, and so does kubectl
     customTags: (tags) => {
       const scalars = tags.filter((t): t is ScalarTag => typeof t === 'object' && REPLACED.includes(t.tag));
       return [...tags.filter((t) => typeof t !== 'object' || !REPLACED.includes(t.tag)), ...goYamlScalarTags(scalars)];
@@ -29,6 +31,8 @@ export function parseYamlDocuments(text: string): YamlDocument[] {
   const list = Array.isArray(docs) ? docs : [];
   return list.map((d, index) => {
     if (d.errors.length > 0) return { index, error: d.errors[0]!.message.split('\n')[0] };
+    const nullKey = firstNullKey(d);
+    if (nullKey !== undefined) return { index, error: `unsupported map key of type nil (a null key) at line ${lineOf(source, nullKey)}` };
     const bad = refused.find((at) => at >= d.range[0] && at < d.range[2]);
     if (bad !== undefined) return { index, error: `did not find expected node content (a value in [] or {} cannot start with ":") at line ${lineOf(source, bad)}` };
     try {
@@ -43,4 +47,19 @@ function lineOf(text: string, offset: number): number {
   let line = 1;
   for (let i = 0; i < offset; i++) if (text[i] === '\n') line++;
   return line;
+}
+
+/** The offset of the first null mapping key (`~: 1`, `{: 1}`), which kubectl's YAML to JSON conversion refuses. */
+function firstNullKey(doc: Document.Parsed): number | undefined {
+  let found: number | undefined;
+  visit(doc, {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && pair.key.value === null && found === undefined) {
+        found = pair.key.range?.[0] ?? 0;
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
 }

@@ -47,6 +47,16 @@ export const PARITY_CASES: ParityCase[] = [
     spec: { hosts: ['a.com'], m: { a: 1 }, v: ['ab'], w: [1, 2] },
   },
   {
+    name: 'repeated-keys-overflow-and-explicit-tags',
+    yaml: doc('repeated-keys-overflow-and-explicit-tags', '  a: 1\n  a: 2\n  v: [1e400, 12345678901234567890, !!str 1, !!int "3", !!float 1]\n'),
+    spec: { a: 2, v: ['1e400', 12345678901234567000, '1', 3, 1] },
+  },
+  {
+    name: 'null-key',
+    yaml: doc('null-key', '  ~: 1\n'),
+    spec: undefined,
+  },
+  {
     name: 'colon-starting-a-flow-value',
     yaml: doc('colon-starting-a-flow-value', '  addresses: [::1]\n'),
     spec: undefined,
