@@ -23,6 +23,8 @@ const READ_ONLY_TYPES: ReadonlySet<string> = new Set([
   'envoy.extensions.filters.http.cors.v3.Cors',
   'envoy.extensions.filters.http.grpc_web.v3.GrpcWeb',
   'envoy.extensions.filters.http.rbac.v3.RBAC',
+  // Writes dynamic metadata only.
+  'weft.v1.IstioAuthn',
 ]);
 
 export interface HttpChain {
