@@ -39,7 +39,7 @@ export function methodWarning(value: string): string | undefined {
   const name = value.replace(/^\*|\*$/g, '');
   if (name !== '' && !TOKEN.test(name)) return `"${value}" is not a valid HTTP method, so it never matches a request`;
   if (name !== name.toUpperCase()) {
-    return `"${value}": HTTP methods are case-sensitive and written in upper case (e.g. "${name.toUpperCase()}"), so it never matches a request`;
+    return `"${value}": HTTP methods are case-sensitive and written in upper case (e.g. "${value.toUpperCase()}"), so it never matches a request`;
   }
   return undefined;
 }
