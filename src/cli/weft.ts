@@ -8,10 +8,9 @@ import { parseArgs } from 'node:util';
 // client and the operator, so only this file, the flag parsers and the logger are loaded up front.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../controllers/log.ts';
-import { parseDurationMs } from '../controllers/jwks/duration.ts';
 import { DEFAULT_LEASE_NAME, DEFAULT_NAMESPACE } from '../controllers/operator-defaults.ts';
 import type { Operator } from '../controllers/operator.ts';
-import { parseProxyArgs, PROXY_HELP, runProxy } from './proxy-cmd.ts';
+import { parseDuration, parseProxyArgs, PROXY_HELP, runProxy } from './proxy-cmd.ts';
 
 const HELP = `weft — control plane of the weft service mesh
 
@@ -93,7 +92,7 @@ export function parseOperatorArgs(argv: string[]): OperatorArgs {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--webhook-port must be a port number, not "${values['webhook-port']}"`);
   const otp = values['outbound-traffic-policy'];
   if (otp !== 'ALLOW_ANY' && otp !== 'REGISTRY_ONLY') throw new UsageError(`--outbound-traffic-policy must be ALLOW_ANY or REGISTRY_ONLY, not "${otp}"`);
-  const jwksRefreshMs = parseDurationMs(values['jwks-refresh-interval']);
+  const jwksRefreshMs = parseDuration(values['jwks-refresh-interval']);
   if (jwksRefreshMs === undefined || jwksRefreshMs < 1000) {
     throw new UsageError(`--jwks-refresh-interval must be a duration of at least 1s (e.g. 20m), not "${values['jwks-refresh-interval']}"`);
   }
