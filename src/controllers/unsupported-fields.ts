@@ -35,11 +35,26 @@ export function unsupportedFields(obj: UnsupportedResource): Finding[] {
       }
       break;
     case 'DestinationRule': {
-      const tunnel = (tp: unknown, field: string): void => {
-        if (set(rec(tp).tunnel)) add(at(field, 'tunnel'), 'not supported by weft: connections are not tunneled (HTTP CONNECT/POST) to the target host');
+      // Settings of one traffic-policy level (rule, subset, or port level) that translation does not read.
+      const level = (tp: unknown, field: string): void => {
+        const p = rec(tp);
+        if (set(rec(rec(p.connectionPool).http).http2KeepAlive)) add(at(field, 'connectionPool.http.http2KeepAlive'), 'not supported by weft: no HTTP/2 PING keepalive is sent on upstream connections');
+        const lb = rec(p.loadBalancer);
+        if (set(lb.zoneAwareLbSetting)) add(at(field, 'loadBalancer.zoneAwareLbSetting'), 'not supported by weft: zone-aware balancing is not applied (localityLbSetting is)');
+        if (set(lb.backendUtilization)) add(at(field, 'loadBalancer.backendUtilization'), 'not supported by weft: endpoints are not weighted by their reported utilization');
+        if (set(rec(p.outlierDetection).outlierDetectionHttpErrorCodes)) {
+          add(at(field, 'outlierDetection.outlierDetectionHttpErrorCodes'), 'not supported by weft: only 5xx responses and connect failures count towards ejection');
+        }
       };
-      tunnel(spec.trafficPolicy, 'spec.trafficPolicy');
-      arr(spec.subsets).forEach((s, i) => tunnel(rec(s).trafficPolicy, at('spec.subsets', i, 'trafficPolicy')));
+      const policy = (tp: unknown, field: string): void => {
+        const p = rec(tp);
+        if (set(p.tunnel)) add(at(field, 'tunnel'), 'not supported by weft: connections are not tunneled (HTTP CONNECT/POST) to the target host');
+        if (set(rec(p.retryBudget).budgetInterval)) add(at(field, 'retryBudget.budgetInterval'), 'not supported by weft: the budget counts active retries, not retries over an interval');
+        level(p, field);
+        arr(p.portLevelSettings).forEach((ps, i) => level(ps, at(field, 'portLevelSettings', i)));
+      };
+      policy(spec.trafficPolicy, 'spec.trafficPolicy');
+      arr(spec.subsets).forEach((s, i) => policy(rec(s).trafficPolicy, at('spec.subsets', i, 'trafficPolicy')));
       break;
     }
     case 'Gateway':
@@ -51,6 +66,8 @@ export function unsupportedFields(obj: UnsupportedResource): Finding[] {
         for (const f of ['verifyCertificateSpki', 'verifyCertificateHash']) {
           if (set(tls[f])) add(at('spec.servers', i, 'tls', f), 'not supported by weft: client certificates are verified against the CA only, not pinned');
         }
+        if (set(tls.ecdhCurves)) add(at('spec.servers', i, 'tls', 'ecdhCurves'), "not supported by weft: the gateway offers Node's default key exchange groups");
+        if (tls.insecureSkipVerify === true) add(at('spec.servers', i, 'tls', 'insecureSkipVerify'), 'not supported by weft: client certificates are still verified against the CA');
       });
       break;
     case 'ServiceEntry':
@@ -61,14 +78,19 @@ export function unsupportedFields(obj: UnsupportedResource): Finding[] {
     case 'WorkloadEntry':
       if (set(spec.network)) add('spec.network', 'not supported by weft: weft runs one network, the workload is reached directly');
       break;
-    case 'AuthorizationPolicy':
+    // jwtRules[].presence REQUIRED is warned about by the validator (src/validate/requestauthentication.ts).
     case 'RequestAuthentication':
-      for (const f of ['targetRef', 'targetRefs']) {
-        if (set(spec[f])) add(`spec.${f}`, 'not enforced by weft: targetRef attaches a policy to waypoints or Gateway API gateways, which weft does not run (use spec.selector)');
-      }
+    case 'AuthorizationPolicy':
+      targetRefs(spec, add);
       break;
     default:
       break;
   }
   return out;
+}
+
+function targetRefs(spec: Obj, add: (field: string, message: string) => void): void {
+  for (const f of ['targetRef', 'targetRefs']) {
+    if (set(spec[f])) add(`spec.${f}`, 'not enforced by weft: targetRef attaches a policy to waypoints or Gateway API gateways, which weft does not run (use spec.selector)');
+  }
 }

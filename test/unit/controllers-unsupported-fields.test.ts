@@ -20,6 +20,20 @@ describe('controllers: fields accepted but not carried out', () => {
     expect(fields('WorkloadEntry', { address: '1.1.1.1', network: 'n2' })).to.deep.equal(['spec.network']);
     expect(fields('AuthorizationPolicy', { targetRefs: [{ kind: 'Gateway', group: 'gateway.networking.k8s.io', name: 'g' }] })).to.deep.equal(['spec.targetRefs']);
     expect(fields('RequestAuthentication', { targetRef: { kind: 'Service', name: 's' } })).to.deep.equal(['spec.targetRef']);
+    expect(fields('DestinationRule', {
+      trafficPolicy: {
+        retryBudget: { percent: 20, budgetInterval: '10s' },
+        connectionPool: { http: { http2KeepAlive: { interval: '10s' } } },
+        portLevelSettings: [{ port: { number: 80 }, outlierDetection: { outlierDetectionHttpErrorCodes: [500] } }],
+      },
+      subsets: [{ name: 'a', trafficPolicy: { loadBalancer: { zoneAwareLbSetting: {}, backendUtilization: {} } } }],
+    })).to.deep.equal([
+      'spec.trafficPolicy.retryBudget.budgetInterval', 'spec.trafficPolicy.connectionPool.http.http2KeepAlive',
+      'spec.trafficPolicy.portLevelSettings[0].outlierDetection.outlierDetectionHttpErrorCodes',
+      'spec.subsets[0].trafficPolicy.loadBalancer.zoneAwareLbSetting', 'spec.subsets[0].trafficPolicy.loadBalancer.backendUtilization',
+    ]);
+    expect(fields('Gateway', { servers: [{ tls: { mode: 'SIMPLE', ecdhCurves: ['X25519'], insecureSkipVerify: true } }] }))
+      .to.deep.equal(['spec.servers[0].tls.ecdhCurves', 'spec.servers[0].tls.insecureSkipVerify']);
     expect(fields('PeerAuthentication', { mtls: { mode: 'STRICT' } })).to.deep.equal([]);
     expect(fields('VirtualService', { http: [{ route: [{ destination: { host: 'a' } }] }] })).to.deep.equal([]);
   });
