@@ -380,7 +380,13 @@ for (const tier of e2eTiers()) describe(`e2e [${tier.name}]: Istio's security ta
     for (const provider of ['sample-ext-authz-grpc', 'sample-ext-authz-http'] as const) {
       it(`CUSTOM ${provider}: /headers checked (x-ext-authz: deny 403 with the authorizer's answer, allow 200), /ip not checked`, async () => {
         await kubectlOk(t, ['apply', '-n', FOO, '-f', '-'], extAuthzPolicy(provider));
-        const denied = await until('x-ext-authz: deny refused by the authorizer', () => get('/headers', { 'x-ext-authz': 'deny' }), (x) => x.status === 403 && x.body !== DENIED);
+        const denied = await until('x-ext-authz: deny refused by the authorizer', () => get('/headers', { 'x-ext-authz': 'deny' }), (x) => x.status === 403 && x.body !== DENIED)
+          .catch(async (e: Error) => {
+            // Say why: the mesh config's verdict and the policy's conditions.
+            const verdict = (await t.kubectl(['get', 'configmap', 'weft', '-n', GATEWAY_NS, '-o', 'jsonpath={.metadata.annotations.weft\\.dev/mesh-config-status}'])).stdout;
+            const conditions = (await t.kubectl(['get', 'authorizationpolicy', 'ext-authz', '-n', FOO, '-o', 'jsonpath={.status.conditions}'])).stdout;
+            throw new Error(`${e.message}\nmesh config: ${verdict}\npolicy conditions: ${conditions}`);
+          });
         expect(denied.body).to.equal('denied by ext_authz for not found header `x-ext-authz: allow` in the request');
         expect(denied.headers?.['x-ext-authz-check-result']).to.equal('denied');
         // Switching providers: wait until the new one is the one answering (its log line).
