@@ -529,3 +529,24 @@ spec:
     - operation:
         paths: ["/headers"]
 `;
+
+/** authentication/claim-to-header: jwt-example with outputClaimToHeaders (jwksUri → the same keys inline, as above). */
+export function jwtClaimToHeader(jwks: string): string {
+  return `
+apiVersion: security.istio.io/v1beta1
+kind: RequestAuthentication
+metadata:
+  name: "jwt-example"
+  namespace: foo
+spec:
+  selector:
+    matchLabels:
+      app: httpbin
+  jwtRules:
+  - issuer: "testing@secure.istio.io"
+    jwks: '${jwks}'
+    outputClaimToHeaders:
+    - header: "x-jwt-claim-foo"
+      claim: "foo"
+`;
+}

@@ -12,7 +12,7 @@ import type { MeshTarget } from '../support/e2e-target.ts';
 import { e2eTiers } from '../support/e2e-tiers.ts';
 import {
   AUTHZ_DENY, AUTHZ_HTTP, DENY_HEADERS_PATH, AUTHZ_JWT, AUTHZ_TCP, bookinfoDefault, DEMO_CLAIMS, DRY_RUN, extAuthzPolicy, FOO, fooWorkloads,
-  FRONTEND_INGRESS, GATEWAY_NS, GROUPS_CLAIMS, HOSTS, httpbinGateway, ingressPolicy, jwtExample, MESH_WITH_EXT_AUTHZ,
+  FRONTEND_INGRESS, GATEWAY_NS, GROUPS_CLAIMS, HOSTS, httpbinGateway, ingressPolicy, jwtClaimToHeader, jwtExample, MESH_WITH_EXT_AUTHZ,
 } from './security-manifests.ts';
 import { containerLog, curlFrom, edge, kubectlOk, ncFrom, rsaSigner, sidecarMetrics, until, type Answer, type Signer } from './security-support.ts';
 
@@ -288,6 +288,23 @@ for (const tier of e2eTiers()) describe(`e2e [${tier.name}]: Istio's security ta
       } finally {
         server.close();
       }
+    });
+  });
+
+  describe('claim-to-header: a JWT claim copied into a request header', () => {
+    after(() => t && reset());
+
+    it('outputClaimToHeaders: the page\'s token reaches httpbin with X-Jwt-Claim-Foo: bar (and without the token)', async () => {
+      const key = await rsaSigner('weft-e2e-claims');
+      const token = await key.sign(DEMO_CLAIMS);
+      await apply(t, jwtClaimToHeader(key.jwks));
+      await until('invalid token refused', () => status('/headers', { authorization: 'Bearer invalidToken' }), (s) => s === 401);
+      const a = await get('/headers', { authorization: `Bearer ${token}` });
+      expect(a.status).to.equal(200);
+      const echoed = json(a).headers as Record<string, string>;
+      expect(echoed['x-jwt-claim-foo']).to.equal('bar');
+      // forwardOriginalToken is false by default: the token is not passed on to the app.
+      expect(echoed).to.not.have.property('authorization');
     });
   });
 
