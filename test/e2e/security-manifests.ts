@@ -550,3 +550,29 @@ spec:
       claim: "foo"
 `;
 }
+
+/** authentication/jwt-route: routing at the ingress gateway by a JWT claim (hosts "*" → the suite's own host). */
+export const JWT_ROUTE = `
+apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata:
+  name: httpbin
+  namespace: foo
+spec:
+  hosts:
+  - "${HOSTS.httpbin}"
+  gateways:
+  - httpbin-gateway
+  http:
+  - match:
+    - uri:
+        prefix: /headers
+      headers:
+        "@request.auth.claims.groups":
+          exact: group1
+    route:
+    - destination:
+        port:
+          number: 8000
+        host: httpbin
+`;

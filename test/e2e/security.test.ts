@@ -12,7 +12,7 @@ import type { MeshTarget } from '../support/e2e-target.ts';
 import { e2eTiers } from '../support/e2e-tiers.ts';
 import {
   AUTHZ_DENY, AUTHZ_HTTP, DENY_HEADERS_PATH, AUTHZ_JWT, AUTHZ_TCP, bookinfoDefault, DEMO_CLAIMS, DRY_RUN, extAuthzPolicy, FOO, fooWorkloads,
-  FRONTEND_INGRESS, GATEWAY_NS, GROUPS_CLAIMS, HOSTS, httpbinGateway, ingressPolicy, jwtClaimToHeader, jwtExample, MESH_WITH_EXT_AUTHZ,
+  FRONTEND_INGRESS, GATEWAY_NS, GROUPS_CLAIMS, HOSTS, httpbinGateway, ingressPolicy, jwtClaimToHeader, jwtExample, JWT_ROUTE, MESH_WITH_EXT_AUTHZ,
 } from './security-manifests.ts';
 import { containerLog, curlFrom, edge, kubectlOk, ncFrom, rsaSigner, sidecarMetrics, until, type Answer, type Signer } from './security-support.ts';
 
@@ -341,6 +341,28 @@ for (const tier of e2eTiers()) describe(`e2e [${tier.name}]: Istio's security ta
       await apply(t, FRONTEND_INGRESS.requireTokenOnHeaders);
       await until('/ip without a token admitted', () => headers('/ip'), (x) => x.status === 200, 90_000, GW_TIMES);
       expect((await headers('/headers')).status).to.equal(403);
+    });
+  });
+
+  describe('jwt-route: routing at the ingress gateway by a JWT claim', () => {
+    let key: Signer;
+    const headers = (tk?: string) => edge(ingressIp, HOSTS.httpbin, '/headers', tk ? { authorization: `Bearer ${tk}` } : {});
+    after(async () => {
+      if (!t) return;
+      await kubectlOk(t, ['delete', 'requestauthentication', 'ingress-jwt', '-n', GATEWAY_NS, '--ignore-not-found']);
+      await apply(t, httpbinGateway());
+      await until('the plain route again', () => headers(), (x) => x.status === 200, 90_000, GW_TIMES);
+    });
+
+    it('@request.auth.claims.groups exact group1: no token 404, a bad token 401, group1 200, no groups 404', async () => {
+      key = await rsaSigner('weft-e2e-route');
+      await apply(t, jwtExample(key.jwks, { namespace: GATEWAY_NS, selector: 'istio: ingressgateway' }).replace('"jwt-example"', 'ingress-jwt'));
+      await apply(t, JWT_ROUTE);
+      await until('a bad token refused at the gateway', () => headers('some.invalid.token'), (x) => x.status === 401, 90_000, GW_TIMES);
+      const group = await key.sign(GROUPS_CLAIMS);
+      const noGroup = await key.sign(DEMO_CLAIMS);
+      const outcome = { none: (await headers()).status, group1: (await headers(group)).status, noGroup: (await headers(noGroup)).status };
+      expect(outcome).to.deep.equal({ none: 404, group1: 200, noGroup: 404 });
     });
   });
 
