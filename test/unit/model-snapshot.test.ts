@@ -85,9 +85,13 @@ describe('model: buildSnapshot', () => {
     expect(snap.servicesOf(snap.workload('bookinfo', 'reviews-v2')!).map((s) => s.name)).to.deep.equal(['reviews']);
     expect(snap.namespaceLabels('bookinfo')).to.deep.equal({ 'weft-injection': 'enabled' });
     expect(snap.namespaceLabels('nope')).to.equal(undefined);
-    expect(snap.options).to.deep.equal({ rootNamespace: 'weft-system', clusterDomain: 'cluster.local', trustDomain: 'cluster.local', outboundTrafficPolicy: 'ALLOW_ANY' });
+    const defaults = {
+      rootNamespace: 'weft-system', clusterDomain: 'cluster.local', trustDomain: 'cluster.local', outboundTrafficPolicy: 'ALLOW_ANY',
+      extensionProviders: [], pathNormalization: 'DECODE_AND_MERGE_SLASHES', jwks: {},
+    };
+    expect(snap.options).to.deep.equal(defaults);
     expect(snapshotOf({ options: { rootNamespace: 'istio-system', clusterDomain: undefined } }).options)
-      .to.deep.equal({ rootNamespace: 'istio-system', clusterDomain: 'cluster.local', trustDomain: 'cluster.local', outboundTrafficPolicy: 'ALLOW_ANY' });
+      .to.deep.equal({ ...defaults, rootNamespace: 'istio-system' });
   });
 
   it('servicesOf: services selecting any pod of the workload, ServiceEntries by workloadSelector, same namespace only', () => {
