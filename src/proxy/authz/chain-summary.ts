@@ -2,7 +2,9 @@
 // connection manager's `http_filters` in order up to the router — each RBAC filter checked (shadow rules and LOG
 // noted), an ext_authz filter reported as "would be checked" when its filter_enabled_metadata matches (the
 // external answer cannot be known here), the first denial ends the walk. JWT stages are not run: their dynamic
-// metadata comes with the description. TCP: the network RBAC filters before tcp_proxy, as the sidecar runs them.
+// metadata comes with the description. TCP: the network filters before tcp_proxy (or the connection manager), as
+// the sidecar runs them — RBAC checked, a network ext_authz filter reported as "would be checked" when its
+// filter_enabled_metadata matches the metadata the RBAC filters before it wrote.
 import { has } from '../routing/envoy-values.ts';
 import type { Obj } from '../routing/envoy-values.ts';
 import type { AuthzAttributes } from './attributes.ts';
@@ -12,6 +14,7 @@ import { checkRbacFilter, compileRbacFilter, HTTP_RBAC_TYPE, NETWORK_RBAC_NAMESP
 import type { RbacDecision, WritableMetadata } from './rbac-filter.ts';
 
 export const EXT_AUTHZ_TYPE = 'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz';
+export const NETWORK_EXT_AUTHZ_TYPE = 'envoy.extensions.filters.network.ext_authz.v3.ExtAuthz';
 const ROUTER_TYPE = 'envoy.extensions.filters.http.router.v3.Router';
 
 /** A filter of a chain: its name and typed config (HttpFilter, or a network filter). */
@@ -92,12 +95,17 @@ export function httpAuthzSummary(filters: readonly ChainFilter[], a: AuthzAttrib
   return out;
 }
 
-export function tcpAuthzSummary(filters: readonly ChainFilter[], a: AuthzAttributes, metadata: WritableMetadata | undefined): AuthzSummary | undefined {
+export function tcpAuthzSummary(filters: readonly ChainFilter[], a: AuthzAttributes, metadata: WritableMetadata = new Map()): AuthzSummary | undefined {
   let out: AuthzSummary | undefined;
   for (const f of filters) {
-    if (f.type !== NETWORK_RBAC_TYPE) continue;
-    out ??= { decision: 'allowed' };
-    if (!note(out, f.name, checkRbacFilter(compileRbacFilter(f.config, NETWORK_RBAC_NAMESPACE), a, metadata))) return out;
+    if (f.type === NETWORK_RBAC_TYPE) {
+      out ??= { decision: 'allowed' };
+      if (!note(out, f.name, checkRbacFilter(compileRbacFilter(f.config, NETWORK_RBAC_NAMESPACE), a, metadata))) return out;
+    } else if (f.type === NETWORK_EXT_AUTHZ_TYPE) {
+      out ??= { decision: 'allowed' };
+      const enabled = extAuthzEnabledBy(f.config);
+      if (!enabled || enabled(metadata)) out.extAuthz = 'checked';
+    }
   }
   return out;
 }

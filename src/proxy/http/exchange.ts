@@ -9,8 +9,9 @@ import type { ClusterRuntime, ConnContext, HttpRecord, ResponseFlag, UpstreamHos
 import { edgeForwardedProto } from '../routing/request.ts';
 import type { HttpRequest } from '../routing/request.ts';
 import type { ClusterAction } from '../routing/types.ts';
-import type { RouteResult } from '../routing/engine.ts';
-import { enforceNetworkRbac } from '../authz/connection.ts';
+import type { ConnectionPlan, RouteResult } from '../routing/engine.ts';
+import { connectionNetworkAuthz } from '../authz/connection.ts';
+import type { NetworkAuthz } from '../authz/connection.ts';
 import { FilterRun, httpChain } from './filters/chain.ts';
 import type { ChainOwner } from './filters/chain.ts';
 import { RBAC_DENIED_BODY } from './filters/rbac.ts';
@@ -95,15 +96,29 @@ export class Exchange implements ChainOwner {
     }
     this.hcm = plan.hcm;
     if (plan.networkFilters.length > 0) {
-      // Network RBAC before the connection manager: its decision is the connection's; a denied connection
-      // gets no further request through.
-      const authz = enforceNetworkRbac(plan.networkFilters, this.ctx, this.shared.runtime.telemetry);
-      if (!authz.allowed) {
-        this.details = authz.details;
-        this.reply({ status: 403, body: RBAC_DENIED_BODY }, [], true);
+      // Network filters before the connection manager (RBAC, ext_authz): their verdict is the connection's; a
+      // denied connection gets no further request through. An authorizer is asked once per connection.
+      const authz = connectionNetworkAuthz(plan.networkFilters, this.ctx, this.shared.runtime);
+      if (authz instanceof Promise) {
+        authz.then((a) => { if (!this.done && this.networkAllowed(a)) this.runRequest(plan); }).catch((err: unknown) => this.filterFailed(err));
         return;
       }
+      if (!this.networkAllowed(authz)) return;
     }
+    this.runRequest(plan);
+  }
+
+  /** The network filters' verdict; a denial is answered here (and the connection closed). */
+  private networkAllowed(authz: NetworkAuthz): boolean {
+    if (authz.allowed) return true;
+    this.details = authz.details;
+    if (authz.by === 'rbac') this.reply({ status: 403, body: RBAC_DENIED_BODY }, [], true);
+    else if (authz.by === 'ext_authz') this.reply({ status: 403 }, [...authz.flags], true);
+    else this.reply({ status: 500, body: `network filter "${authz.filter}" is not supported by this proxy` }, [], true);
+    return false;
+  }
+
+  private runRequest(plan: Extract<ConnectionPlan, { kind: 'http' }>): void {
     const h = this.req.headers;
     // Envoy's max_headers_count (100) and header size limit answer 431. HTTP/1.1 sizes are enforced by the
     // parser; node's HTTP/2 server only advertises its limit, so it is checked here.

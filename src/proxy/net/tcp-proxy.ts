@@ -4,8 +4,11 @@
 // opened through the ClusterManager, bytes piped both ways with half-close and the idle timeout; out: TcpRecords
 // (open at connect, close at the end, with byte counts and response flags) and the outcome reported to the
 // cluster. Bytes read by protocol detection (`head`, e.g. a ClientHello for TLS passthrough) go upstream first,
-// unchanged. The network RBAC filters before tcp_proxy run first: a denied connection is closed before any
-// upstream is picked, with a record whose termination details name the policy (no response flag, as Envoy).
+// unchanged. The network filters before tcp_proxy run first (authz/connection.ts): a connection RBAC denies is
+// closed before any upstream is picked, with a record whose termination details name the policy (no response
+// flag, as Envoy); an ext_authz filter the connection's metadata enables asks its authorizer first — the
+// downstream is not read and no upstream is contacted until the answer, a denial or failed call closes it with
+// flag UAEX (ext_authz_denied / ext_authz_error), a downstream that leaves meanwhile cancels the call (DC).
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { peers } from '../http/record.ts';
@@ -13,7 +16,8 @@ import type { ConnectionPlan } from '../routing/engine.ts';
 import { durationMs, u32 } from '../routing/envoy-values.ts';
 import type { UpstreamCluster } from '../routing/types.ts';
 import type { ClusterRuntime, ConnContext, ResponseFlag, Runtime, TcpRecord, UpstreamHost } from '../runtime.ts';
-import { enforceNetworkRbac } from '../authz/connection.ts';
+import { enforceNetworkFilters } from '../authz/connection.ts';
+import type { NetworkAuthz } from '../authz/connection.ts';
 import { hostAddress } from '../upstream/endpoints.ts';
 
 type TcpPlan = Extract<ConnectionPlan, { kind: 'tcp' }>;
@@ -40,19 +44,40 @@ export function proxyTcp(runtime: Runtime, ctx: ConnContext, plan: TcpPlan, down
     runtime.telemetry.tcpClose({ ...r, durationMs: runtime.now() - started });
     downstream.destroy();
   };
-  if (plan.networkFilters.length > 0) {
-    const authz = enforceNetworkRbac(plan.networkFilters, ctx, runtime.telemetry);
-    if (!authz.allowed) {
-      const r = { ...record([], cluster), sentBytes: 0, receivedBytes: head.length, details: authz.details };
-      runtime.telemetry.tcpOpen({ ...r, receivedBytes: 0 });
-      runtime.telemetry.tcpClose({ ...r, durationMs: runtime.now() - started });
-      downstream.destroy();
-      return;
-    }
-  }
-  if (!cluster) return refuse('NC');
-  if (action.cluster === BLACKHOLE_CLUSTER) return refuse('UH', cluster);
+  const denied = (authz: Exclude<NetworkAuthz, { allowed: true }>) => {
+    const r = { ...record(authz.flags, cluster), sentBytes: 0, receivedBytes: head.length, details: authz.details };
+    runtime.telemetry.tcpOpen({ ...r, receivedBytes: 0 });
+    runtime.telemetry.tcpClose({ ...r, durationMs: runtime.now() - started });
+    downstream.destroy();
+  };
+  const go = () => {
+    if (!cluster) return refuse('NC');
+    if (action.cluster === BLACKHOLE_CLUSTER) return refuse('UH', cluster);
+    connectUpstream(runtime, ctx, plan, downstream, head, cluster, started, record, refuse);
+  };
+  if (plan.networkFilters.length === 0) return go();
+  const checking = new AbortController();
+  const authz = enforceNetworkFilters(plan.networkFilters, ctx, runtime, checking.signal);
+  if (!(authz instanceof Promise)) return authz.allowed ? go() : denied(authz);
+  // An authorizer is asked: the downstream stays unread meanwhile; if it goes away the call is cancelled.
+  let gone = false;
+  const onGone = () => { gone = true; checking.abort(); };
+  downstream.once('close', onGone);
+  downstream.on('error', () => downstream.destroy());
+  void authz.then((a) => {
+    downstream.off('close', onGone);
+    if (gone) return refuse('DC', cluster);
+    if (a.allowed) go();
+    else denied(a);
+  });
+}
 
+type RecordOf = (flags: ResponseFlag[], c?: ClusterRuntime, host?: UpstreamHost) => Omit<TcpRecord, 'sentBytes' | 'receivedBytes'>;
+
+function connectUpstream(
+  runtime: Runtime, ctx: ConnContext, plan: TcpPlan, downstream: Socket | Duplex, head: Buffer, cluster: ClusterRuntime,
+  started: number, record: RecordOf, refuse: (flag: ResponseFlag, c?: ClusterRuntime) => void,
+): void {
   const tp = plan.tcpProxy;
   const idleMs = durationMs(tp.idleTimeout) ?? DEFAULT_TCP_IDLE_TIMEOUT_MS;
   const attempts = Math.max(1, u32(tp.maxConnectAttempts) ?? 1);

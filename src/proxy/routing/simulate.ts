@@ -1,7 +1,7 @@
 // simulate(proxyConfig, request) → where Envoy's semantics send it: listener → filter chain → (TCP proxy |
 // HTTP connection manager → RouteConfiguration → virtual host → first matching route → action) → cluster and
-// endpoints, and what the chain's authorization filters decide (network RBAC before tcp_proxy; the HTTP RBAC and
-// ext_authz filters in order, with the peer principal and dynamic metadata the description gives). A thin
+// endpoints, and what the chain's authorization filters decide (network RBAC and ext_authz before tcp_proxy or the
+// connection manager; the HTTP RBAC and ext_authz filters in order, with the peer principal and dynamic metadata the description gives). A thin
 // wrapper over the engine the sidecar runs (engine.ts) and its authorization code (authz/), for tests and weftctl.
 import type { ProxyConfig } from '../../translate/types.ts';
 import { connectionAttributes, httpAttributes } from '../authz/attributes.ts';
@@ -56,13 +56,15 @@ export function simulate(pc: ProxyConfig, req: RequestDescription, options: Simu
   if (xfp) request.forwardedProto = xfp;
   const { beforeFilters, ...routed } = plan.route(request, random);
   const result: SimulationResult = { ...out, ...routed };
-  const network = tcpAuthzSummary(plan.networkFilters, connectionAttributes(facts(req)), undefined);
+  const network = tcpAuthzSummary(plan.networkFilters, connectionAttributes(facts(req)));
   if (network?.decision === 'denied') {
     result.authz = network;
   } else {
     const metadata = metadataOf(req);
     const authz = beforeFilters ? undefined : httpAuthzSummary(plan.httpFilters, httpAttributes(facts(req), plan.hcm, request, metadata), metadata);
     if (authz ?? network) result.authz = (authz ?? network)!;
+    // A network ext_authz filter asks about the connection whatever the HTTP filters decide.
+    if (authz && network?.extAuthz) result.authz = { ...authz, extAuthz: network.extAuthz };
   }
   return result;
 }

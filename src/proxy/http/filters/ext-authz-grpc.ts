@@ -5,53 +5,17 @@
 // narrows it, path, host, scheme, protocol, size, body as text or bytes), context extensions, the dynamic metadata
 // of metadata_context_namespaces and the SNI. An OK status allows (ok_response headers set/appended/removed,
 // response_headers_to_add, dynamic_metadata); any other status denies with denied_response's status (403 when
-// unset), headers and body; a failed call (transport, grpc-status, timeout) is an error.
-import { arr, bool, durationMs, has, obj, str, strs, structToJs } from '../../routing/envoy-values.ts';
+// unset), headers and body; a failed call (transport, grpc-status, timeout) is an error. The call itself is
+// authz/grpc-check.ts, shared with the network ext_authz filter.
+import { arr, bool, obj, str, strs } from '../../routing/envoy-values.ts';
 import type { Obj } from '../../routing/envoy-values.ts';
-import { decodeMessage, encodeMessage, envoyRoot } from '../../../translate/envoy/proto.ts';
+import { envoyRoot } from '../../../translate/envoy/proto.ts';
+import { GrpcCheckClient, socketAddress, toStruct } from '../../authz/grpc-check.ts';
 import type { Runtime } from '../../runtime.ts';
-import { AuthorizerError, callAuthorizer } from './ext-authz-upstream.ts';
 import type { AuthzResult, CheckInput, HeaderMatch } from './ext-authz-types.ts';
 import { listMatcher } from './ext-authz-types.ts';
 
-const CHECK_PATH = '/envoy.service.auth.v3.Authorization/Check';
-const DEFAULT_TIMEOUT_MS = 200;
 const statusCodes = envoyRoot.lookupEnum('envoy.type.v3.StatusCode').values;
-
-function address(hostPort: string | undefined): Obj | undefined {
-  if (!hostPort) return undefined;
-  const i = hostPort.lastIndexOf(':');
-  if (i < 0) return { socketAddress: { address: hostPort } };
-  const ip = hostPort.slice(0, i).replace(/^\[|\]$/g, '');
-  return { socketAddress: { address: ip, portValue: Number(hostPort.slice(i + 1)) } };
-}
-
-/** Plain JS → google.protobuf.Struct object form. */
-function toValue(v: unknown): Obj {
-  if (v === null || v === undefined) return { nullValue: 'NULL_VALUE' };
-  if (typeof v === 'string') return { stringValue: v };
-  if (typeof v === 'number') return { numberValue: v };
-  if (typeof v === 'boolean') return { boolValue: v };
-  if (Array.isArray(v)) return { listValue: { values: v.map(toValue) } };
-  return { structValue: toStruct(v as Record<string, unknown>) };
-}
-
-function toStruct(o: Record<string, unknown>): Obj {
-  return { fields: Object.fromEntries(Object.entries(o).map(([k, v]) => [k, toValue(v)])) };
-}
-
-function grpcFrame(message: Uint8Array): Buffer {
-  const out = Buffer.alloc(5 + message.length);
-  out.writeUInt32BE(message.length, 1);
-  out.set(message, 5);
-  return out;
-}
-
-function firstMessage(body: Buffer): Buffer | undefined {
-  if (body.length < 5) return undefined;
-  const len = body.readUInt32BE(1);
-  return body.length >= 5 + len ? body.subarray(5, 5 + len) : undefined;
-}
 
 /** A HeaderValueOption of a CheckResponse: request headers are appended only when `append` says true. */
 function headerOption(h: Obj): { key: string; value: string; append: boolean } {
@@ -61,10 +25,7 @@ function headerOption(h: Obj): { key: string; value: string; append: boolean } {
 }
 
 export class GrpcAuthorizer {
-  private readonly cluster: string;
-  private readonly authority: string;
-  private readonly timeoutMs: number;
-  private readonly initialMetadata: Array<[string, string]>;
+  private readonly client: GrpcCheckClient;
   private readonly allowed: HeaderMatch | undefined;
   private readonly disallowed: HeaderMatch;
   private readonly namespaces: string[];
@@ -72,12 +33,7 @@ export class GrpcAuthorizer {
   private readonly includeTls: boolean;
 
   constructor(filter: Obj) {
-    const svc = obj(filter.grpcService);
-    const envoyGrpc = obj(svc.envoyGrpc);
-    this.cluster = str(envoyGrpc.clusterName);
-    this.authority = str(envoyGrpc.authority) || this.cluster;
-    this.timeoutMs = durationMs(svc.timeout) ?? DEFAULT_TIMEOUT_MS;
-    this.initialMetadata = arr(svc.initialMetadata).map((h) => [str(h.key).toLowerCase(), str(h.value)]);
+    this.client = new GrpcCheckClient(filter.grpcService);
     this.allowed = listMatcher(filter.allowedHeaders);
     this.disallowed = listMatcher(filter.disallowedHeaders) ?? (() => false);
     this.namespaces = strs(filter.metadataContextNamespaces);
@@ -85,7 +41,7 @@ export class GrpcAuthorizer {
     this.includeTls = bool(filter.includeTlsSession, false);
   }
 
-  private checkRequest(runtime: Runtime, input: CheckInput): Uint8Array {
+  private attributes(runtime: Runtime, input: CheckInput): Obj {
     const { req } = input;
     const r = req.request;
     const headers: Record<string, string> = {};
@@ -109,12 +65,12 @@ export class GrpcAuthorizer {
       else http.body = input.body.toString('utf8');
     }
     const source: Obj = {};
-    const src = address(req.conn.downstreamRemote);
+    const src = socketAddress(req.conn.downstreamRemote);
     if (src) source.address = src;
     if (req.conn.tls?.peerPrincipal) source.principal = req.conn.tls.peerPrincipal;
     const destination: Obj = {};
     const info = req.conn.info;
-    const dst = address(info.destinationIp ? `${info.destinationIp}:${info.port}` : undefined);
+    const dst = socketAddress(info.destinationIp ? `${info.destinationIp}:${info.port}` : undefined);
     if (dst) destination.address = dst;
     const self = req.conn.tls ? runtime.live.identity()?.spiffeId : undefined;
     if (self) destination.principal = self;
@@ -131,41 +87,15 @@ export class GrpcAuthorizer {
     }
     if (this.includeTls && req.conn.tls?.sni) attributes.tlsSession = { sni: req.conn.tls.sni };
     if (input.contextExtensions && Object.keys(input.contextExtensions).length > 0) attributes.contextExtensions = input.contextExtensions;
-    return encodeMessage('envoy.service.auth.v3.CheckRequest', { attributes });
+    return attributes;
   }
 
   async check(runtime: Runtime, input: CheckInput): Promise<AuthzResult> {
-    let res;
-    try {
-      const headers: Record<string, string> = {
-        host: this.authority, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': `${Math.max(1, this.timeoutMs)}m`,
-      };
-      for (const [k, v] of this.initialMetadata) headers[k] = v;
-      res = await callAuthorizer(runtime, this.cluster, {
-        method: 'POST', path: CHECK_PATH, headers, body: grpcFrame(this.checkRequest(runtime, input)), timeoutMs: this.timeoutMs, http2: true,
-      });
-    } catch (err) {
-      return { kind: 'error', message: err instanceof AuthorizerError ? err.message : String(err) };
-    }
-    const grpcStatus = res.trailers['grpc-status'] ?? res.headers['grpc-status'];
-    if (res.status !== 200 || String(grpcStatus) !== '0') {
-      return { kind: 'error', message: `authorizer call failed: HTTP ${res.status}, grpc-status ${String(grpcStatus)}` };
-    }
-    const bytes = firstMessage(res.body);
-    if (!bytes) return { kind: 'error', message: 'authorizer sent no CheckResponse' };
-    let m: Obj;
-    try {
-      m = decodeMessage('envoy.service.auth.v3.CheckResponse', bytes);
-    } catch (err) {
-      return { kind: 'error', message: `bad CheckResponse: ${(err as Error).message}` };
-    }
-    const code = Number(obj(m.status).code ?? 0);
-    const ok = obj(m.okResponse);
-    // ok_response.dynamic_metadata (deprecated) overrides the response's own.
-    const meta = has(ok, 'dynamicMetadata') ? ok.dynamicMetadata : m.dynamicMetadata;
-    const metadata = meta !== undefined && meta !== null ? (structToJs(meta) as Record<string, unknown>) : undefined;
-    const withMetadata = metadata && Object.keys(metadata).length > 0 ? { metadata } : {};
-    if (code !== 0) {
+    const outcome = await this.client.check(runtime, this.attributes(runtime, input));
+    if (outcome.kind === 'error') return { kind: 'error', message: outcome.message };
+    const m = outcome.response;
+    const withMetadata = outcome.metadata ? { metadata: outcome.metadata } : {};
+    if (outcome.kind === 'denied') {
       const denied = obj(m.deniedResponse);
       const s = obj(denied.status).code;
       const status = typeof s === 'number' ? s : typeof s === 'string' ? statusCodes[s] ?? 403 : 403;
@@ -175,6 +105,7 @@ export class GrpcAuthorizer {
         ...withMetadata,
       };
     }
+    const ok = obj(m.okResponse);
     const headersToSet: Array<[string, string]> = [];
     const headersToAppend: Array<[string, string]> = [];
     for (const h of arr(ok.headers).map(headerOption)) (h.append ? headersToAppend : headersToSet).push([h.key, h.value]);

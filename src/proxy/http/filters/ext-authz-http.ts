@@ -10,7 +10,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { arr, durationMs, obj, str } from '../../routing/envoy-values.ts';
 import type { Obj } from '../../routing/envoy-values.ts';
 import type { Runtime } from '../../runtime.ts';
-import { AuthorizerError, callAuthorizer } from './ext-authz-upstream.ts';
+import { AuthorizerError, callAuthorizer } from '../../authz/authorizer-call.ts';
 import type { AuthzResult, CheckInput, HeaderMatch } from './ext-authz-types.ts';
 import { listMatcher } from './ext-authz-types.ts';
 
