@@ -2,13 +2,20 @@
 // files. Out: a LoadedConfig / Identity, or a rejection with a reason (the caller keeps last-known-good).
 // Only what would break the proxy is rejected: bytes that do not decode, a bundle without a workload, a listener
 // naming a route configuration that does not exist (Envoy would never warm it), a route table that does not
-// compile. A route naming a missing cluster is a warning: Envoy answers such requests 503 (flag NC) at run time.
+// compile, and a filter the sidecar would have to skip — an HTTP filter type no stage carries out (filters/
+// registry.ts, plus the router) or a network filter other than RBAC, ext_authz, tcp_proxy and the connection
+// manager (a skipped authorization filter is an open door). A route naming a missing cluster is a warning: Envoy
+// answers such requests 503 (flag NC) at run time.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { unpackProxyConfig } from '../../controllers/proxy-bundle.ts';
 import { compileProxy, HCM_TYPE, TCP_PROXY_TYPE } from '../routing/engine.ts';
 import { anyType, arr, isObj, obj, str } from '../routing/envoy-values.ts';
 import type { Obj } from '../routing/envoy-values.ts';
 import { compileRouteTable } from '../routing/route-table.ts';
+import { NETWORK_EXT_AUTHZ_TYPE } from '../authz/chain-summary.ts';
+import { NETWORK_RBAC_TYPE } from '../authz/rbac-filter.ts';
+import { ROUTER_TYPE } from '../http/filters/chain.ts';
+import { STAGES } from '../http/filters/registry.ts';
 import type { Identity, LoadedConfig } from '../runtime.ts';
 
 export type LoadResult<T> =
@@ -19,6 +26,22 @@ const reject = (reason: string): { kind: 'rejected'; reason: string } => ({ kind
 
 /** Clusters the proxy knows without a Cluster resource (Istio's names). */
 const SPECIAL_CLUSTERS: ReadonlySet<string> = new Set(['BlackHoleCluster', 'PassthroughCluster', 'InboundPassthroughCluster']);
+
+/** The network filters the sidecar executes (authz/connection.ts, net/tcp-proxy.ts, the HTTP handler). */
+const NETWORK_FILTERS: ReadonlySet<string> = new Set([NETWORK_RBAC_TYPE, NETWORK_EXT_AUTHZ_TYPE, TCP_PROXY_TYPE, HCM_TYPE]);
+
+/** The router ends every chain; written without a typed config it is known by its name (filters/chain.ts). */
+const isRouter = (type: string, name: string): boolean => type === ROUTER_TYPE || (type === '' && name === 'envoy.filters.http.router');
+
+function unsupportedHttpFilters(where: string, hcm: Obj): string[] {
+  const errors: string[] = [];
+  for (const f of arr(hcm.httpFilters)) {
+    const type = anyType(obj(f.typedConfig));
+    if (isRouter(type, str(f.name)) || STAGES.has(type)) continue;
+    errors.push(`${where} lists HTTP filter "${str(f.name)}" (${type || 'no type'}), which this proxy does not carry out`);
+  }
+  return errors;
+}
 
 function filterChains(l: Obj): Obj[] {
   return [...arr(l.filterChains), ...(isObj(l.defaultFilterChain) ? [l.defaultFilterChain] : [])];
@@ -43,10 +66,15 @@ export function checkReferences(config: LoadedConfig['config']): { errors: strin
   const inlineRoutes: Obj[] = [];
   for (const l of config.listeners) {
     for (const fc of filterChains(l)) {
+      const where = `listener "${str(l.name)}"${str(fc.name) ? ` filter chain "${str(fc.name)}"` : ''}`;
       for (const f of arr(fc.filters)) {
         const tc = obj(f.typedConfig);
         const type = anyType(tc);
+        if (!NETWORK_FILTERS.has(type)) {
+          errors.push(`${where} lists network filter "${str(f.name)}" (${type || 'no type'}), which this proxy does not carry out`);
+        }
         if (type === HCM_TYPE) {
+          errors.push(...unsupportedHttpFilters(where, tc));
           if (isObj(tc.rds)) {
             const name = str(tc.rds.routeConfigName);
             if (!routeNames.has(name)) errors.push(`listener "${str(l.name)}" uses route configuration "${name}" which does not exist`);
