@@ -10,6 +10,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { tcpCheckAttributes } from '../../src/proxy/authz/network-ext-authz.ts';
 import { startListeners } from '../../src/proxy/net/listeners.ts';
 import type { RunningListeners } from '../../src/proxy/net/listeners.ts';
 import { simulate } from '../../src/proxy/routing/simulate.ts';
@@ -25,7 +26,7 @@ import { echoServer, explicitListener, freePort, netRuntime, noHttp, readAll } f
 import type { Closable, NetRuntime } from '../support/proxy-net-fixtures.ts';
 
 type O = Record<string, unknown>;
-type Answer = { code: number; grpcStatus?: number };
+type Answer = { code: number; grpcStatus?: number; delayMs?: number };
 
 const AUTHZ_CLUSTER = 'outbound|9191||opa.auth.svc.cluster.local';
 const NET_RBAC = 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC';
@@ -42,6 +43,12 @@ async function grpcAuthorizer(decide: () => Answer) {
       const body = Buffer.concat(chunks);
       seen.push(decodeMessage('envoy.service.auth.v3.CheckRequest', body.subarray(5, 5 + body.readUInt32BE(1))));
       const a = decide();
+      if (a.delayMs) setTimeout(() => answer(stream, { ...a, delayMs: 0 }), a.delayMs);
+      else answer(stream, a);
+    });
+  });
+  const answer = (stream: http2.ServerHttp2Stream, a: Answer) => {
+      if (stream.destroyed) return;
       if (a.grpcStatus !== undefined) {
         stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(a.grpcStatus) }, { endStream: true });
         return;
@@ -53,8 +60,7 @@ async function grpcAuthorizer(decide: () => Answer) {
       stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
       stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
       stream.end(frame);
-    });
-  });
+  };
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (s) => sessions.add(s));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -219,10 +225,48 @@ describe('proxy authz: ext_authz network filter before tcp_proxy', function () {
     expect(rt!.telemetry.closed[0]).to.deep.include({ flags: [], details: 'rbac_access_denied_matched_policy[d]' });
   });
 
+  it('holds what the downstream sends (and its half-close) during a slow check, and delivers it once allowed', async () => {
+    answer = { code: 0, delayMs: 200 };
+    expect(await talk(config([shadow(), extAuthz()], echo.address, auth.address))).to.equal('db:hi');
+    await until(() => rt!.telemetry.closed.length === 1);
+    expect(rt!.telemetry.closed[0]).to.deep.include({ flags: [], receivedBytes: 2 });
+  });
+
+  it('cancels the call when the downstream resets during the check (DC), without contacting the upstream', async () => {
+    answer = { code: 0, delayMs: 300 };
+    rt = netRuntime(config([shadow(), extAuthz()], echo.address, auth.address));
+    running = await startListeners(rt, noHttp, explicitListener('inbound', '10.0.0.9', 5432));
+    const c = connect(running.bound()[0]!.port, '127.0.0.1');
+    c.on('error', () => {});
+    await until(() => auth.seen.length === 1);
+    c.resetAndDestroy();
+    await until(() => rt!.telemetry.closed.length === 1);
+    expect(rt!.telemetry.closed[0]!.flags).to.deep.equal(['DC']);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(echo.connections).to.equal(0);
+  });
+
   it('simulate() reports that the authorizer would be asked only when the shadow rules mark the connection', () => {
     const at = (filters: O[]) => simulate(config(filters, '10.1.1.1:5432', '10.2.2.2:9191'), { direction: 'inbound', port: 5432, destinationIp: '10.0.0.9', protocol: 'tcp' }).authz;
     expect(at([shadow(), extAuthz()])).to.deep.include({ decision: 'allowed', extAuthz: 'checked' });
     expect(at([shadow([{ authenticated: {} }]), extAuthz()])).to.not.have.property('extAuthz');
+  });
+
+  it('fills the CheckRequest as Envoy does for a connection: peers, own identity under mTLS, SNI as the destination service', () => {
+    const pc = config([], '10.1.1.1:5432', '10.2.2.2:9191');
+    const runtime = netRuntime(pc);
+    runtime.setIdentity({ spiffeId: 'spiffe://cluster.local/ns/db/sa/db' } as never);
+    const conn = {
+      kind: 'inbound', downstreamRemote: '10.1.2.3:40000', plan: () => { throw new Error('unused'); },
+      info: { direction: 'inbound', port: 5432, destinationIp: '10.0.0.9', sourceIp: '10.1.2.3' },
+      tls: { peerPrincipal: 'spiffe://cluster.local/ns/app/sa/api', sni: 'db.example.com' },
+    } as never;
+    expect(tcpCheckAttributes(runtime, conn, false)).to.deep.equal({
+      source: { address: { socketAddress: { address: '10.1.2.3', portValue: 40000 } }, principal: 'spiffe://cluster.local/ns/app/sa/api' },
+      destination: { address: { socketAddress: { address: '10.0.0.9', portValue: 5432 } }, service: 'db.example.com', principal: 'spiffe://cluster.local/ns/db/sa/db' },
+    });
+    expect(tcpCheckAttributes(runtime, conn, true)).to.have.deep.property('tlsSession', { sni: 'db.example.com' });
+    void runtime.clusters.close();
   });
 });
 
@@ -274,6 +318,12 @@ describe('proxy authz: ext_authz network filter in front of a connection manager
     expect(await get()).to.equal('200 app');
     agent.destroy();
     expect(auth.seen).to.have.length(1);
+  });
+
+  it('simulate() reports the authorizer asked for the connection', async () => {
+    const { runtime } = await start();
+    const r = simulate(runtime.live.current()!.config, { direction: 'inbound', port: 15006, host: 'example.com', path: '/' });
+    expect(r.authz).to.deep.include({ decision: 'allowed', extAuthz: 'checked' });
   });
 
   it('answers a denied connection 403 with UAEX and closes it', async () => {
