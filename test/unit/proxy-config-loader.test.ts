@@ -126,6 +126,9 @@ describe('proxy config loader', () => {
       for (const terminal of [TCP_PROXY, HCM]) {
         expect(rejectedFor(edited(terminal, (filters) => filters.unshift(rbac, extAuthz))), terminal).to.equal('accepted');
       }
+      const { errors, warnings } = checkReferences(edited(TCP_PROXY, (filters) => filters.unshift({ ...extAuthz, typedConfig: { ...extAuthz.typedConfig, includePeerCertificate: true } })));
+      expect(errors).to.deep.equal([]);
+      expect(warnings.join('\n')).to.match(/ext_authz includePeerCertificate is not carried out/);
       const grpcWeb = { name: 'envoy.filters.http.grpc_web', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb' } };
       expect(rejectedFor(edited(HCM, (_f, hcm) => (hcm.typedConfig as { httpFilters: O[] }).httpFilters.unshift(grpcWeb)))).to.equal('accepted');
     });

@@ -7,7 +7,8 @@
 // service), the TLS session's SNI when include_tls_session. OK → allowed (the response's dynamic metadata under
 // envoy.filters.network.ext_authz); denied → closed with flag UAEX, details ext_authz_denied; a failed call
 // (transport, grpc-status, timeout) → closed with UAEX, ext_authz_error, unless failure_mode_allow.
-// include_peer_certificate is not carried out: the sidecar keeps only the peer's URI SAN, not its certificate.
+// Not carried out (the config loader warns): include_peer_certificate (the sidecar keeps only the peer's URI SAN,
+// not its certificate), bootstrap_metadata_labels_key, send_tls_alert_on_denial.
 // Each verdict is reported as a CUSTOM decision. weft checks when the connection is set up, before any upstream
 // connection is made and before any byte goes anywhere (Envoy asks on the first bytes the client sends).
 import { bool, has } from '../routing/envoy-values.ts';

@@ -5,7 +5,8 @@
 // compile, and a filter the sidecar would have to skip — an HTTP filter type no stage carries out (filters/
 // registry.ts, plus the router) or a network filter other than RBAC, ext_authz, tcp_proxy and the connection
 // manager (a skipped authorization filter is an open door). A route naming a missing cluster is a warning: Envoy
-// answers such requests 503 (flag NC) at run time.
+// answers such requests 503 (flag NC) at run time; so are network ext_authz fields the sidecar does not carry out
+// (include_peer_certificate, bootstrap_metadata_labels_key, send_tls_alert_on_denial).
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { unpackProxyConfig } from '../../controllers/proxy-bundle.ts';
 import { compileProxy, HCM_TYPE, TCP_PROXY_TYPE } from '../routing/engine.ts';
@@ -72,6 +73,11 @@ export function checkReferences(config: LoadedConfig['config']): { errors: strin
         const type = anyType(tc);
         if (!NETWORK_FILTERS.has(type)) {
           errors.push(`${where} lists network filter "${str(f.name)}" (${type || 'no type'}), which this proxy does not carry out`);
+        }
+        if (type === NETWORK_EXT_AUTHZ_TYPE) {
+          for (const field of ['includePeerCertificate', 'bootstrapMetadataLabelsKey', 'sendTlsAlertOnDenial']) {
+            if (tc[field] !== undefined && tc[field] !== false && tc[field] !== '') warnings.push(`${where} ext_authz ${field} is not carried out`);
+          }
         }
         if (type === HCM_TYPE) {
           errors.push(...unsupportedHttpFilters(where, tc));
