@@ -295,7 +295,7 @@ describe('proxy authz: ext_authz network filter in front of a connection manager
 
   async function start() {
     const rc = routeConfig('inbound', [vhost('in', ['*'], [{ name: 'all', match: { prefix: '/' }, route: { cluster: 'app' } }])]);
-    const manager = { name: 'envoy.filters.network.http_connection_manager', typedConfig: { '@type': HCM, statPrefix: 'inbound', rds: { routeConfigName: 'inbound' }, httpFilters: [{ name: 'envoy.filters.http.router', typedConfig: { '@type': ROUTER } }] } };
+    const manager = { name: 'envoy.filters.network.http_connection_manager', typedConfig: { '@type': HCM, statPrefix: 'inbound', rds: { routeConfigName: 'inbound' }, upgradeConfigs: [{ upgradeType: 'websocket' }], httpFilters: [{ name: 'envoy.filters.http.router', typedConfig: { '@type': ROUTER } }] } };
     const pc = proxyConfig({ listeners: [listener('virtualInbound', '0.0.0.0', 15006, [{ filters: [shadow(), extAuthz(), manager] }])], routes: [rc] });
     const runtime = makeRuntime(pc, clusters);
     const front = await startProxy(runtime, 'http1', 8080, { kind: 'inbound' });
@@ -324,6 +324,18 @@ describe('proxy authz: ext_authz network filter in front of a connection manager
     const { runtime } = await start();
     const r = simulate(runtime.live.current()!.config, { direction: 'inbound', port: 15006, host: 'example.com', path: '/' });
     expect(r.authz).to.deep.include({ decision: 'allowed', extAuthz: 'checked' });
+  });
+
+  it('an upgrade request is no way around it', async () => {
+    answer = { code: 7 };
+    const { runtime, port } = await start();
+    const c = connect(port, '127.0.0.1');
+    const text = readAll(c);
+    c.on('connect', () => c.write('GET /ws HTTP/1.1\r\nhost: example.com\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n'));
+    expect(await text).to.match(/^HTTP\/1\.1 403 /);
+    await until(() => runtime.telemetry.records.length === 1);
+    expect(runtime.telemetry.records[0]).to.deep.include({ status: 403, flags: ['UAEX'], details: 'ext_authz_denied' });
+    expect(auth.seen).to.have.length(1);
   });
 
   it('answers a denied connection 403 with UAEX and closes it', async () => {

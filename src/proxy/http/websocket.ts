@@ -3,7 +3,8 @@
 // cluster's TLS), writes the request head (headers as upstream-request.ts builds them for any forwarded request),
 // and splices the two sockets; the host's 101 and everything after it flows through untouched. Upgrades of other
 // types, or when none is configured, get 403 as in Envoy. The connection manager's HTTP filters (RBAC, …) run
-// before the router as for any request (filters/chain.ts): an upgrade is no way around them.
+// before the router as for any request (filters/chain.ts): an upgrade is no way around them, nor around the
+// network filters (RBAC, ext_authz) in front of the connection manager.
 import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -11,6 +12,9 @@ import type { ConnContext, HttpRecord, ResponseFlag } from '../runtime.ts';
 import type { Action } from '../routing/types.ts';
 import { arr, str } from '../routing/envoy-values.ts';
 import type { Obj } from '../routing/envoy-values.ts';
+import type { ConnectionPlan } from '../routing/engine.ts';
+import { connectionNetworkAuthz } from '../authz/connection.ts';
+import type { NetworkAuthz } from '../authz/connection.ts';
 import { FilterRun, httpChain } from './filters/chain.ts';
 import { firstValue, toHttpRequest } from './headers.ts';
 import { edgeForwardedProto } from '../routing/request.ts';
@@ -51,6 +55,28 @@ export function handleUpgrade(shared: Shared, ctx: ConnContext, req: IncomingMes
     rec(status, details !== undefined ? { details } : {});
   };
   if (plan.kind !== 'http') return fail(503);
+  if (plan.networkFilters.length > 0) {
+    // Network filters in front of the connection manager (RBAC, ext_authz) decide for the connection first.
+    const decided = (a: NetworkAuthz): void => {
+      if (a.allowed) return upgradeFiltered(shared, ctx, req, socket, head, type, request, plan, flags, fail, rec, (d) => { details = d; });
+      details = a.details;
+      for (const f of a.flags) flags.push(f);
+      fail(a.by === 'unsupported' ? 500 : 403);
+    };
+    const authz = connectionNetworkAuthz(plan.networkFilters, ctx, rt);
+    if (authz instanceof Promise) void authz.then((a) => { if (!socket.destroyed) decided(a); });
+    else decided(authz);
+    return;
+  }
+  upgradeFiltered(shared, ctx, req, socket, head, type, request, plan, flags, fail, rec, (d) => { details = d; });
+}
+
+/** The upgrade's HTTP filters, then the router. */
+function upgradeFiltered(
+  shared: Shared, ctx: ConnContext, req: IncomingMessage, socket: Duplex, head: Buffer, type: string, request: ReturnType<typeof toHttpRequest>,
+  plan: Extract<ConnectionPlan, { kind: 'http' }>, flags: ResponseFlag[], fail: Fail, rec: Rec, setDetails: (d: string | undefined) => void,
+): void {
+  const rt = shared.runtime;
   if (!upgradeAllowed(plan.hcm, type)) return fail(403);
   const result = plan.route(request, rt.random(), shared.upstreamStub);
   const chain = result.beforeFilters ? undefined : httpChain(plan.httpFilters, rt);
@@ -60,7 +86,7 @@ export function handleUpgrade(shared: Shared, ctx: ConnContext, req: IncomingMes
     get answered() { return answered || socket.destroyed; },
     filterReply(r, fl) {
       answered = true;
-      details = run.details;
+      setDetails(run.details);
       const extra = Object.entries({ ...r.headers, ...run.addedResponseHeaders }).map(([k, v]) => `${k}: ${String(v)}\r\n`).join('');
       for (const f of fl) flags.push(f);
       fail(r.status, undefined, extra);
