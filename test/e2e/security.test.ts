@@ -70,7 +70,10 @@ for (const tier of e2eTiers()) describe(`e2e [${tier.name}]: Istio's security ta
     });
     after(async () => {
       if (!t) return;
+      // Namespace default is the user's on a real cluster: leave it as it was found.
       await kubectlOk(t, ['delete', 'authorizationpolicies.security.istio.io', '--all', '-n', 'default', '--ignore-not-found']);
+      await kubectlOk(t, ['delete', '-f', '-', '--ignore-not-found', '--wait=false'], bookinfoDefault());
+      await kubectlOk(t, ['label', 'namespace', 'default', 'weft-injection-']);
     });
 
     it('allow-nothing: the product page answers 403 "RBAC: access denied"', async () => {
