@@ -26,17 +26,58 @@ function headerMatcher(name: string, m: StringMatch | undefined): EnvoyObject {
   return { name, stringMatch: stringMatcher(m) };
 }
 
-/** JWT claim conditions (`@request.auth.claims.*`) need the authentication filter's metadata; sidecars skip them. */
-const isClaim = (name: string) => name.startsWith('@request.auth.claims');
+const CLAIM_PREFIX = '@request.auth.claims';
+
+/**
+ * The claim names of a JWT claim condition, as Istio reads the key: `@request.auth.claims.a.b` (split on `.`) or
+ * `@request.auth.claims[a][b]` (split on `][`), the prefix in any case; undefined for any other key (an ordinary
+ * header, even one spelled `@request.auth.claims`).
+ */
+export function routingClaim(name: string): string[] | undefined {
+  if (!name.toLowerCase().startsWith(CLAIM_PREFIX)) return undefined;
+  const rest = name.slice(CLAIM_PREFIX.length);
+  if (rest.startsWith('.') && rest.length > 1) return rest.slice(1).split('.');
+  if (rest.startsWith('[') && rest.endsWith(']') && rest.length > 2) return rest.slice(1, -1).split('][');
+  return undefined;
+}
+
+/**
+ * A claim condition as Istio writes it into the route: a MetadataMatcher on the `istio_authn` metadata at
+ * `request.auth.claims` and the claim names (each claim holds a list of strings), one element of which must match.
+ * The authentication filters (jwt_authn, istio_authn) write that metadata on gateways and inbound listeners only,
+ * so on a sidecar's outbound routes the claim is never there: the condition never matches (and its
+ * `withoutHeaders` form always does), as in Istio.
+ */
+function claimMatcher(claims: readonly string[], m: StringMatch | undefined): EnvoyObject {
+  // An empty condition gives Istio no string matcher (config Envoy refuses); here it asks for any element.
+  const sm = presenceOnly(m) ? undefined : stringMatcher(m);
+  return {
+    filter: 'istio_authn',
+    path: ['request.auth.claims', ...claims].map((key) => ({ key })),
+    value: { listMatch: { oneOf: sm ? { stringMatch: sm } : { presentMatch: true } } },
+  };
+}
+
+const byName = (o: Readonly<Record<string, StringMatch | undefined>> | undefined): Array<[string, StringMatch | undefined]> =>
+  Object.entries(o ?? {}).sort(([a], [b]) => compare(a, b));
 
 /** Istio's route match for one match entry (none: everything under `/`). */
 export function routeMatch(m: HTTPMatchRequest | undefined): EnvoyObject {
   const out: EnvoyObject = { prefix: '/' };
   if (!m) return out;
   const headers: EnvoyObject[] = [];
-  for (const [name, sm] of Object.entries(m.headers ?? {})) if (!isClaim(name)) headers.push(headerMatcher(name, sm));
-  for (const [name, sm] of Object.entries(m.withoutHeaders ?? {})) {
-    if (isClaim(name)) continue;
+  const metadata: EnvoyObject[] = [];
+  for (const [name, sm] of byName(m.headers)) {
+    const claims = routingClaim(name);
+    if (claims) metadata.push(claimMatcher(claims, sm));
+    else headers.push(headerMatcher(name, sm));
+  }
+  for (const [name, sm] of byName(m.withoutHeaders)) {
+    const claims = routingClaim(name);
+    if (claims) {
+      metadata.push({ ...claimMatcher(claims, sm), invert: true });
+      continue;
+    }
     const h = headerMatcher(name, sm);
     h.invertMatch = true;
     // A missing header counts as an empty value, so `withoutHeaders: {x: {exact: v}}` matches requests without x.
@@ -61,13 +102,14 @@ export function routeMatch(m: HTTPMatchRequest | undefined): EnvoyObject {
     return presenceOnly(sm) ? { name, presentMatch: true } : { name, stringMatch: stringMatcher(sm) };
   });
   if (params.length > 0) out.queryParameters = params;
+  if (metadata.length > 0) out.dynamicMetadata = metadata;
   return out;
 }
 
 /** Everything matches: `/` prefix (or `.*`), nothing else. Later routes of the same VirtualService are unreachable. */
 export function isCatchAll(match: EnvoyObject): boolean {
   const path = match.prefix === '/' || (match.safeRegex as { regex?: string } | undefined)?.regex === '.*';
-  return path && !match.headers && !match.queryParameters;
+  return path && !match.headers && !match.queryParameters && !match.dynamicMetadata;
 }
 
 /**

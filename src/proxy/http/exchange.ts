@@ -2,7 +2,9 @@
 // or the HTTP/2 compatibility API) and the connection's ConnContext; out: a routing decision executed — local
 // replies (no route, redirect, direct response, closed listener) or a Forward to the upstream cluster — after the
 // connection manager's HTTP filter chain (filters/chain.ts: fault, CORS, RBAC, …) let the request through, and one
-// HttpRecord to Telemetry when the response is done or the downstream went away.
+// HttpRecord to Telemetry when the response is done or the downstream went away. When a filter cleared the route
+// cache (jwt_authn on a gateway) and some route matches on dynamic metadata, the route is chosen again with the
+// metadata the filters wrote (the same random value, the path as already normalised).
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { ClusterRuntime, ConnContext, HttpRecord, ResponseFlag, UpstreamHost } from '../runtime.ts';
@@ -14,6 +16,7 @@ import { connectionNetworkAuthz } from '../authz/connection.ts';
 import type { NetworkAuthz } from '../authz/connection.ts';
 import { FilterRun, httpChain } from './filters/chain.ts';
 import type { ChainOwner } from './filters/chain.ts';
+import type { DynamicMetadata } from './filters/types.ts';
 import { RBAC_DENIED_BODY } from './filters/rbac.ts';
 import { Forward } from './forward.ts';
 import { firstValue, toHttpRequest } from './headers.ts';
@@ -68,6 +71,9 @@ export class Exchange implements ChainOwner {
   /** The request's walk through the HTTP filters (undefined when the chain is only the router). */
   filters: FilterRun | undefined = undefined;
   routeResult: RouteResult | undefined = undefined;
+  /** The connection manager's plan and the random value the route was chosen with (for choosing it again). */
+  private httpPlan: Extract<ConnectionPlan, { kind: 'http' }> | undefined = undefined;
+  private routeRandom = 0;
   /** Response code details set outside the filter chain (a network RBAC denial). */
   details: string | undefined = undefined;
   releaseRequest: (() => void) | undefined = undefined;
@@ -145,11 +151,10 @@ export class Exchange implements ChainOwner {
     this.request = request;
     const ct = firstValue(h['content-type']);
     this.grpc = ct !== undefined && ct.startsWith('application/grpc');
-    const random = this.shared.runtime.random;
-    const result = plan.route(request, random(), this.shared.upstreamStub);
-    this.route = result.route;
-    this.routeResult = result;
-    if (result.action.kind === 'cluster') this.clusterName = result.action.cluster;
+    this.routeRandom = this.shared.runtime.random();
+    const result = plan.route(request, this.routeRandom, this.shared.upstreamStub);
+    this.httpPlan = plan;
+    this.routed(result);
     const chain = result.beforeFilters ? undefined : httpChain(plan.httpFilters, this.shared.runtime);
     if (chain === undefined || chain.stages.length === 0 || (chain.needed !== undefined && !chain.needed(result))) {
       this.routerStep();
@@ -157,6 +162,21 @@ export class Exchange implements ChainOwner {
     }
     this.filters = new FilterRun(chain, this, this.shared.runtime, this.ctx, request, result);
     this.filters.step();
+  }
+
+  private routed(result: RouteResult): void {
+    this.route = result.route;
+    this.routeResult = result;
+    this.clusterName = result.action.kind === 'cluster' ? result.action.cluster : undefined;
+  }
+
+  /** A filter cleared the route cache: the route again, with the metadata written so far (when any route reads it). */
+  reroute(metadata: DynamicMetadata): RouteResult | undefined {
+    const plan = this.httpPlan;
+    if (!plan?.routesByMetadata || !this.request) return undefined;
+    const result = plan.reroute(this.request, this.routeRandom, metadata, this.shared.upstreamStub);
+    this.routed(result);
+    return result;
   }
 
   /** The router: executes the route's action once every filter let the request through. */

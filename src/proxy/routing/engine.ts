@@ -14,6 +14,7 @@ import { pickWeighted, routeAction } from './route-action.ts';
 import type { HttpFilter } from './route-action.ts';
 import { compileRouteTable, stripPort } from './route-table.ts';
 import type { CompiledRouteTable } from './route-table.ts';
+import type { MetadataSource } from '../authz/metadata.ts';
 import type { Action, ClusterAction, UpstreamCluster } from './types.ts';
 import { resolveUpstream } from './upstream.ts';
 import type { UpstreamIndex } from './upstream.ts';
@@ -127,8 +128,14 @@ export type ConnectionPlan =
     httpFilters: readonly HttpFilter[];
     /** The network filters before the connection manager (envoy.filters.network.rbac, …), in order. */
     networkFilters: readonly HttpFilter[];
-    /** Virtual host and route selection for one request (the request is normalised in place first). */
-    route(request: HttpRequest, random: number, upstream?: (name: string) => UpstreamCluster): RouteResult;
+    /** Virtual host and route selection for one request (the request is normalised in place first); `metadata`:
+     * the request's dynamic metadata for routes that match on it. */
+    route(request: HttpRequest, random: number, upstream?: (name: string) => UpstreamCluster, metadata?: MetadataSource): RouteResult;
+    /** Some route matches on dynamic metadata (the route may change once filters wrote some). */
+    routesByMetadata: boolean;
+    /** Route selection again for a request `route` already normalised, with the metadata the filters wrote so far
+     * (Envoy recomputing the route after a filter cleared the route cache). */
+    reroute(request: HttpRequest, random: number, metadata: MetadataSource, upstream?: (name: string) => UpstreamCluster): RouteResult;
   };
 
 export function planConnection(c: CompiledProxy, conn: ConnectionInfo): ConnectionPlan {
@@ -184,6 +191,20 @@ export function planConnection(c: CompiledProxy, conn: ConnectionInfo): Connecti
   const stripAny = bool(hcm.stripAnyHostPort, false);
   const stripMatching = bool(hcm.stripMatchingHostPort, false);
   const port = String(conn.port);
+  const select = (request: HttpRequest, random: number, upstream: (name: string) => UpstreamCluster, metadata: MetadataSource | undefined): RouteResult => {
+    const out: RouteResult = { ...(routeConfig !== undefined ? { routeConfig } : {}), action: { kind: 'no-route' } };
+    const found = routeTable.route(request, random, metadata);
+    if (found.vhost) out.virtualHost = found.vhost.name;
+    if (found.kind === 'no-route') return out;
+    if (found.kind === 'ssl-redirect') {
+      return { ...out, action: { kind: 'redirect', location: `https://${request.authority}${request.path}`, status: 301 } };
+    }
+    out.route = found.route.name;
+    out.action = routeAction({
+      req: request, random, routeConfig: routeTable.config, vhost: found.vhost, route: found.route, matchedPath: found.matchedPath, httpFilters, upstream,
+    });
+    return out;
+  };
   return {
     ...base,
     ...downstreamTls,
@@ -191,7 +212,9 @@ export function planConnection(c: CompiledProxy, conn: ConnectionInfo): Connecti
     hcm,
     httpFilters,
     networkFilters: networkFiltersOf(chain, filters, terminalAt),
-    route(request, random, upstream = resolve) {
+    routesByMetadata: routeTable.usesMetadata,
+    reroute: (request, random, metadata, upstream = resolve) => select(request, random, upstream, metadata),
+    route(request, random, upstream = resolve, metadata = undefined) {
       // The connection manager's path handling, in Envoy's order: escaped slashes, normalize_path, merge_slashes.
       let path = request.path;
       // A fragment never belongs in a request target: Envoy rejects it rather than route a path its filters
@@ -221,18 +244,7 @@ export function planConnection(c: CompiledProxy, conn: ConnectionInfo): Connecti
         const host = stripPort(request.authority);
         if (stripAny || request.authority.slice(host.length + 1) === port) request.authority = host;
       }
-      const out: RouteResult = { ...(routeConfig !== undefined ? { routeConfig } : {}), action: { kind: 'no-route' } };
-      const found = routeTable.route(request, random);
-      if (found.vhost) out.virtualHost = found.vhost.name;
-      if (found.kind === 'no-route') return out;
-      if (found.kind === 'ssl-redirect') {
-        return { ...out, action: { kind: 'redirect', location: `https://${request.authority}${request.path}`, status: 301 } };
-      }
-      out.route = found.route.name;
-      out.action = routeAction({
-        req: request, random, routeConfig: routeTable.config, vhost: found.vhost, route: found.route, matchedPath: found.matchedPath, httpFilters, upstream,
-      });
-      return out;
+      return select(request, random, upstream, metadata);
     },
   };
 }

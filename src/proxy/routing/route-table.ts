@@ -1,6 +1,10 @@
 // A RouteConfiguration compiled once into a lookup structure: virtual hosts by domain in Envoy's order (exact,
 // then suffix wildcards longest first, then prefix wildcards longest first, then `*`), and per virtual host
-// the routes as precompiled matchers, evaluated in order (first match wins).
+// the routes as precompiled matchers, evaluated in order (first match wins). A route's `dynamic_metadata`
+// matchers read the request's dynamic metadata (what the HTTP filters wrote: jwt_authn, istio_authn, …) when the
+// caller gives it; without it every matcher sees unset values.
+import { compileMetadataMatcher } from '../authz/metadata.ts';
+import type { MetadataPredicate, MetadataSource } from '../authz/metadata.ts';
 import { arr, bool, fractionalPercent, has, obj, str, strs } from './envoy-values.ts';
 import type { Obj } from './envoy-values.ts';
 import { compileHeaderMatchers, compileQueryMatcher } from './header-matcher.ts';
@@ -14,7 +18,7 @@ export interface CompiledRoute {
   readonly config: Obj;
   readonly name: string;
   /** The part of the path a prefix rewrite replaces, or undefined when the route does not match. */
-  match(req: HttpRequest, random: number, view: PathView): string | undefined;
+  match(req: HttpRequest, random: number, view: PathView, metadata?: MetadataSource): string | undefined;
 }
 
 export interface CompiledVirtualHost {
@@ -32,8 +36,10 @@ export type RouteLookup =
 export interface CompiledRouteTable {
   readonly config: Obj;
   readonly name: string;
+  /** Some route matches on dynamic metadata: filters that write metadata can change which route a request takes. */
+  readonly usesMetadata: boolean;
   findVirtualHost(req: HttpRequest): CompiledVirtualHost | undefined;
-  route(req: HttpRequest, random: number): RouteLookup;
+  route(req: HttpRequest, random: number, metadata?: MetadataSource): RouteLookup;
 }
 
 /** The request path in the forms route matchers read, computed once per request and lazily. */
@@ -97,13 +103,15 @@ function compileRoute(route: Obj, index: number): CompiledRoute {
   const queries = arr(m.queryParameters).map(compileQueryMatcher);
   const grpc = has(m, 'grpc');
   const runtime = m.runtimeFraction !== undefined ? fractionalPercent(obj(m.runtimeFraction).defaultValue) : undefined;
+  const metadata: MetadataPredicate[] = arr(m.dynamicMetadata).map(compileMetadataMatcher);
   return {
     config: route,
     name: str(route.name) || `#${index}`,
-    match(req, random, view) {
+    match(req, random, view, meta) {
       if (runtime !== undefined && !(random * 100 < runtime)) return undefined;
       if (grpc && !(headerValue(req, 'content-type') ?? '').startsWith('application/grpc')) return undefined;
       if (headers && !headers(req)) return undefined;
+      if (metadata.length > 0 && !metadata.every((p) => p(meta))) return undefined;
       if (queries.length > 0) {
         const params = view.query();
         if (!queries.every((q) => q(params))) return undefined;
@@ -168,8 +176,10 @@ export function compileRouteTable(rc: Obj): CompiledRouteTable {
   const suffixes: Wildcards = [];
   const prefixes: Wildcards = [];
   let fallback: CompiledVirtualHost | undefined;
+  let usesMetadata = false;
   for (const vhConfig of arr(rc.virtualHosts)) {
     const vh = compileVirtualHost(vhConfig);
+    if (!usesMetadata) usesMetadata = vh.routes.some((r) => arr(obj(r.config.match).dynamicMetadata).length > 0);
     for (const raw of strs(vhConfig.domains)) {
       const d = raw.toLowerCase();
       // Envoy rejects duplicate domains; the first one wins here.
@@ -189,8 +199,9 @@ export function compileRouteTable(rc: Obj): CompiledRouteTable {
   return {
     config: rc,
     name: str(rc.name),
+    usesMetadata,
     findVirtualHost,
-    route(req, random) {
+    route(req, random, metadata) {
       const vhost = findVirtualHost(req);
       if (!vhost) return { kind: 'no-route' };
       const scheme = req.forwardedProto;
@@ -201,7 +212,7 @@ export function compileRouteTable(rc: Obj): CompiledRouteTable {
       }
       const view = pathView(req.path, ignorePathParams);
       for (const route of vhost.routes) {
-        const matchedPath = route.match(req, random, view);
+        const matchedPath = route.match(req, random, view, metadata);
         if (matchedPath !== undefined) return { kind: 'route', vhost, route, matchedPath };
       }
       return { kind: 'no-route', vhost };

@@ -1,7 +1,9 @@
 // simulate(proxyConfig, request) → where Envoy's semantics send it: listener → filter chain → (TCP proxy |
 // HTTP connection manager → RouteConfiguration → virtual host → first matching route → action) → cluster and
 // endpoints, and what the chain's authorization filters decide (network RBAC and ext_authz before tcp_proxy or the
-// connection manager; the HTTP RBAC and ext_authz filters in order, with the peer principal and dynamic metadata the description gives). A thin
+// connection manager; the HTTP RBAC and ext_authz filters in order, with the peer principal and dynamic metadata the
+// description gives — that metadata also feeds routes matching on it, as for a request the authentication filters
+// already saw: a route chosen again after jwt_authn cleared the route cache). A thin
 // wrapper over the engine the sidecar runs (engine.ts) and its authorization code (authz/), for tests and weftctl.
 import type { ProxyConfig } from '../../translate/types.ts';
 import { connectionAttributes, httpAttributes } from '../authz/attributes.ts';
@@ -54,7 +56,7 @@ export function simulate(pc: ProxyConfig, req: RequestDescription, options: Simu
   if (edgeForwardedProto(plan.hcm)) request.headers.set('x-forwarded-proto', [request.scheme]);
   const xfp = request.headers.get('x-forwarded-proto')?.[0];
   if (xfp) request.forwardedProto = xfp;
-  const { beforeFilters, ...routed } = plan.route(request, random);
+  const { beforeFilters, ...routed } = plan.route(request, random, undefined, req.metadata ? metadataOf(req) : undefined);
   const result: SimulationResult = { ...out, ...routed };
   const network = tcpAuthzSummary(plan.networkFilters, connectionAttributes(facts(req)));
   if (network?.decision === 'denied') {

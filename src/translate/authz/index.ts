@@ -89,7 +89,7 @@ function build(ctx: TranslateContext): WorkloadSecurity {
     byAction.set(a, [...(byAction.get(a) ?? []), p]);
   }
   const custom = customFilters(ctx, byAction.get('CUSTOM') ?? []);
-  const http: EnvoyObject[] = [...jwtFilters(authn, snapshot.options.jwks), ...custom.http];
+  const http: EnvoyObject[] = [...jwtFilters(authn, snapshot.options.jwks, workload.mode === 'gateway'), ...custom.http];
   const tcp: EnvoyObject[] = [...custom.tcp];
   const order: Array<[Action, RbacAction]> = [['DENY', 'DENY'], ['AUDIT', 'LOG'], ['ALLOW', 'ALLOW']];
   for (const [action, rbac] of order) {

@@ -3,8 +3,10 @@
 // fetched from its `jwksUri`, MeshOptions.jwks; keys that could not be fetched become Istio's placeholder key set
 // that no token verifies against, so a request with a token gets 401 and one without passes), the verified payload
 // in dynamic metadata under the issuer, and a requirement that any token present be valid (`allow_missing`).
-// Followed by `istio_authn`, which turns that metadata into Istio's request.auth.* attributes. Rules in, the two
-// HTTP filters out (none without rules).
+// Followed by `istio_authn`, which turns that metadata into Istio's request.auth.* attributes. On a gateway every
+// provider clears the route cache (as Istio sets it for any proxy but a sidecar), so the route is chosen again
+// with the token's claims (VirtualService `@request.auth.claims` matches). Rules in, the two HTTP filters out
+// (none without rules).
 import type { RequestAuthentication } from '../../api/index.ts';
 import type { MeshOptions } from '../../model/types.ts';
 import { any } from '../envoy/values.ts';
@@ -37,7 +39,7 @@ export function jwksFor(rule: JwtRule, fetched: MeshOptions['jwks']): string {
   return fakeJwks(uri || text(rule.issuer));
 }
 
-function provider(rule: JwtRule, fetched: MeshOptions['jwks']): EnvoyObject {
+function provider(rule: JwtRule, fetched: MeshOptions['jwks'], clearRouteCache: boolean): EnvoyObject {
   const p: EnvoyObject = {};
   const issuer = text(rule.issuer);
   if (issuer) p.issuer = issuer;
@@ -61,6 +63,7 @@ function provider(rule: JwtRule, fetched: MeshOptions['jwks']): EnvoyObject {
   if (claims.length > 0) p.claimToHeaders = claims;
   // Istio always treats `scope` and `permission` as space-delimited, plus the rule's own.
   p.normalizePayloadInMetadata = { spaceDelimitedClaims: [...new Set([...strings(rule.spaceDelimitedClaims), 'permission', 'scope'])].sort() };
+  if (clearRouteCache) p.clearRouteCache = true;
   return p;
 }
 
@@ -73,15 +76,15 @@ export function jwtRulesOf(policies: readonly RequestAuthentication[]): JwtRule[
     .map(({ r }) => r);
 }
 
-/** JwtAuthentication for the rules; undefined without rules. */
-export function jwtAuthentication(rules: readonly JwtRule[], fetched: MeshOptions['jwks']): EnvoyObject | undefined {
+/** JwtAuthentication for the rules; undefined without rules. `clearRouteCache`: on gateways. */
+export function jwtAuthentication(rules: readonly JwtRule[], fetched: MeshOptions['jwks'], clearRouteCache = false): EnvoyObject | undefined {
   if (rules.length === 0) return undefined;
   const providers: Record<string, EnvoyObject> = {};
   const inner: EnvoyObject[] = [];
   const outer: EnvoyObject[] = [];
   rules.forEach((rule, i) => {
     const name = `origins-${i}`;
-    providers[name] = provider(rule, fetched);
+    providers[name] = provider(rule, fetched, clearRouteCache);
     inner.push({ requiresAny: { requirements: [{ providerName: name }, { allowMissing: {} }] } });
     outer.push({ providerName: name });
   });
@@ -92,8 +95,8 @@ export function jwtAuthentication(rules: readonly JwtRule[], fetched: MeshOption
 }
 
 /** jwt_authn then istio_authn for the workload's RequestAuthentications; [] when they have no rules. */
-export function jwtFilters(policies: readonly RequestAuthentication[], fetched: MeshOptions['jwks']): EnvoyObject[] {
-  const config = jwtAuthentication(jwtRulesOf(policies), fetched ?? {});
+export function jwtFilters(policies: readonly RequestAuthentication[], fetched: MeshOptions['jwks'], gateway = false): EnvoyObject[] {
+  const config = jwtAuthentication(jwtRulesOf(policies), fetched ?? {}, gateway);
   if (!config) return [];
   return [
     { name: JWT_AUTHN_FILTER, typedConfig: any('envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication', config) },

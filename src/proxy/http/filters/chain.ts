@@ -6,6 +6,9 @@
 // never silently skips a filter it was given. A stage that throws answers 500. A chain of only the router has no
 // stages: its owner runs the router step directly, without a FilterRun; so does a chain whose stages are all
 // gated by the route (fault, CORS) for a route that asks none of them for anything.
+// A jwt_authn stage whose providers say clear_route_cache clears the route once it put a verified payload in the
+// dynamic metadata: the route is chosen again (by the owner, with the metadata written so far) the next time a
+// stage or the router reads it, as Envoy recomputes a cleared route on its next use.
 import type { HttpRequest } from '../../routing/request.ts';
 import type { RouteResult } from '../../routing/engine.ts';
 import type { HttpFilter } from '../../routing/route-action.ts';
@@ -14,6 +17,7 @@ import type { LocalReply } from '../local-reply.ts';
 import { routeGate } from './gate.ts';
 import { STAGES } from './registry.ts';
 import type { DynamicMetadata, FilterRequest, Stage } from './types.ts';
+import { isObj, obj, str } from '../../routing/envoy-values.ts';
 
 export const ROUTER_TYPE = 'envoy.extensions.filters.http.router.v3.Router';
 
@@ -37,9 +41,24 @@ export interface HttpChain {
   readonly names: readonly string[];
   /** Some stage may add or remove request headers: the owner applies `request.headers` edits upstream. */
   readonly editsHeaders: boolean;
+  /** Per stage, the jwt_authn metadata keys (payload_in_metadata of providers with clear_route_cache) whose
+   * presence after the stage means it cleared the route cache; undefined when no stage ever clears it. */
+  readonly clearsRoute?: ReadonlyArray<readonly string[] | undefined>;
 }
 
 const ROUTER_ONLY: HttpChain = { stages: [], names: [], editsHeaders: false, needed: undefined };
+
+const JWT_AUTHN_TYPE = 'envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication';
+const JWT_AUTHN_METADATA = 'envoy.filters.http.jwt_authn';
+
+/** The payload_in_metadata keys of a jwt_authn config's providers that clear the route cache. */
+function routeClearingKeys(f: HttpFilter): string[] | undefined {
+  if (f.type !== JWT_AUTHN_TYPE || !isObj(f.config.providers)) return undefined;
+  const keys = Object.values(f.config.providers).map(obj)
+    .filter((p) => p.clearRouteCache === true && str(p.payloadInMetadata) !== '')
+    .map((p) => str(p.payloadInMetadata));
+  return keys.length > 0 ? keys : undefined;
+}
 
 
 const chains = new WeakMap<readonly HttpFilter[], { runtime: Runtime; chain: HttpChain }>();
@@ -51,6 +70,7 @@ function refuse(message: string): Stage {
 function build(filters: readonly HttpFilter[], runtime: Runtime): HttpChain {
   const stages: Stage[] = [];
   const names: string[] = [];
+  const clears: Array<string[] | undefined> = [];
   let editsHeaders = false;
   for (const f of filters) {
     if (f.type === ROUTER_TYPE || (f.type === '' && f.name === 'envoy.filters.http.router')) break;
@@ -62,6 +82,7 @@ function build(filters: readonly HttpFilter[], runtime: Runtime): HttpChain {
     if (!stage) continue;
     stages.push(stage);
     names.push(f.name);
+    clears.push(routeClearingKeys(f));
     if (!READ_ONLY_TYPES.has(f.type)) editsHeaders = true;
   }
   if (stages.length === 0) return ROUTER_ONLY;
@@ -72,7 +93,7 @@ function build(filters: readonly HttpFilter[], runtime: Runtime): HttpChain {
       return false;
     }
     : undefined;
-  return { stages, names, editsHeaders, needed };
+  return { stages, names, editsHeaders, needed, ...(clears.some((c) => c !== undefined) ? { clearsRoute: clears } : {}) };
 }
 
 /** The chain for a connection manager's filter list, built on first use. */
@@ -97,6 +118,9 @@ export interface ChainOwner {
   /** The request body for a stage that needs it before the router (ext_authz with_request_body); an owner
    * without one has no body to give. */
   readBody?(maxBytes: number, allowPartial: boolean): Promise<{ body: Buffer; partial: boolean } | 'too-large'>;
+  /** The route chosen again with the metadata the stages wrote (after one cleared the route cache); undefined
+   * when the owner's routes do not depend on metadata (the route stays). */
+  reroute?(metadata: DynamicMetadata): RouteResult | undefined;
 }
 
 /** One request's walk through a chain; the FilterRequest its stages see. */
@@ -104,8 +128,10 @@ export class FilterRun implements FilterRequest {
   readonly runtime: Runtime;
   readonly conn: ConnContext;
   readonly request: HttpRequest;
-  readonly route: RouteResult;
   details: string | undefined = undefined;
+  private current: RouteResult;
+  /** A stage cleared the route cache: the route is chosen again on its next use. */
+  private routeCleared = false;
   private readonly chain: HttpChain;
   private readonly owner: ChainOwner;
   private index = 0;
@@ -125,10 +151,30 @@ export class FilterRun implements FilterRequest {
     this.runtime = runtime;
     this.conn = conn;
     this.request = request;
-    this.route = route;
+    this.current = route;
     this.before = chain.editsHeaders ? snapshot(request.headers) : undefined;
     this.pathBefore = request.path;
     this.next = () => this.step();
+  }
+
+  /** The routing decision, chosen again first when a stage cleared the route cache. */
+  get route(): RouteResult {
+    if (this.routeCleared) this.refreshRoute();
+    return this.current;
+  }
+
+  private refreshRoute(): void {
+    this.routeCleared = false;
+    const r = this.owner.reroute?.(this.metadata);
+    if (r) this.current = r;
+  }
+
+  /** Whether the stage at `i` just cleared the route cache (a provider's verified payload is in the metadata). */
+  private cleared(i: number): boolean {
+    const keys = this.chain.clearsRoute?.[i];
+    if (!keys) return false;
+    const written = this.meta?.get(JWT_AUTHN_METADATA);
+    return written !== undefined && keys.some((k) => written[k] !== undefined);
   }
 
   get metadata(): DynamicMetadata {
@@ -163,10 +209,12 @@ export class FilterRun implements FilterRequest {
   /** Runs the next stage, or the router after the last one. */
   step(): void {
     if (this.done) return;
+    if (this.chain.clearsRoute && this.index > 0 && this.cleared(this.index - 1)) this.routeCleared = true;
     const stage = this.chain.stages[this.index++];
     try {
       if (stage === undefined) {
         this.ended = true;
+        if (this.routeCleared) this.refreshRoute();
         this.owner.routerStep();
       } else {
         stage(this, this.next);
