@@ -576,3 +576,21 @@ spec:
           number: 8000
         host: httpbin
 `;
+
+/** Not from a task page: Istio's AUDIT example (concepts/security "audit"), on httpbin's /headers. */
+export const AUDIT_HEADERS = `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: audit-headers
+  namespace: foo
+spec:
+  selector:
+    matchLabels:
+      app: httpbin
+  action: AUDIT
+  rules:
+  - to:
+    - operation:
+        paths: ["/headers"]
+`;

@@ -11,7 +11,7 @@ import { apply, readyPods, type PodRef } from '../support/e2e-mesh.ts';
 import type { MeshTarget } from '../support/e2e-target.ts';
 import { e2eTiers } from '../support/e2e-tiers.ts';
 import {
-  AUTHZ_DENY, AUTHZ_HTTP, DENY_HEADERS_PATH, AUTHZ_JWT, AUTHZ_TCP, bookinfoDefault, DEMO_CLAIMS, DRY_RUN, extAuthzPolicy, FOO, fooWorkloads,
+  AUDIT_HEADERS, AUTHZ_DENY, AUTHZ_HTTP, DENY_HEADERS_PATH, AUTHZ_JWT, AUTHZ_TCP, bookinfoDefault, DEMO_CLAIMS, DRY_RUN, extAuthzPolicy, FOO, fooWorkloads,
   FRONTEND_INGRESS, GATEWAY_NS, GROUPS_CLAIMS, HOSTS, httpbinGateway, ingressPolicy, jwtClaimToHeader, jwtExample, JWT_ROUTE, MESH_WITH_EXT_AUTHZ,
 } from './security-manifests.ts';
 import { containerLog, curlFrom, edge, kubectlOk, ncFrom, rsaSigner, sidecarMetrics, until, type Answer, type Signer } from './security-support.ts';
@@ -399,6 +399,24 @@ for (const tier of e2eTiers()) describe(`e2e [${tier.name}]: Istio's security ta
       // carries the same as Envoy's dynamic metadata (…shadow_engine_result: denied, …shadow_effective_policy_id).
       const lines = log.split('\n').filter((l) => l.includes(policy) && /shadow/.test(l) && /denied/.test(l));
       expect(lines.length, `proxy log lines naming ${policy} as shadow denied`).to.be.at.least(20);
+    });
+  });
+
+  describe('AUDIT (not a task page): requests a policy selects are marked in the access log, none denied', () => {
+    after(() => t && reset());
+
+    it('audit-headers: /headers answers 200 and its access log line carries the audit marker; /ip does not', async () => {
+      await apply(t, AUDIT_HEADERS);
+      const policy = 'ns[foo]-policy[audit-headers]-rule[0]';
+      const audited = (log: string) => log.split('\n').filter((l) => l.includes('"audit":true') && l.includes(policy));
+      const before = audited(await containerLog(t, FOO, httpbin.name, 'weft-proxy')).length;
+      await until('an audited request in the access log', async () => {
+        expect(await status('/headers')).to.equal(200);
+        return audited(await containerLog(t, FOO, httpbin.name, 'weft-proxy')).length;
+      }, (n) => n > before);
+      const lines = audited(await containerLog(t, FOO, httpbin.name, 'weft-proxy'));
+      expect(lines.every((l) => (JSON.parse(l) as { path: string }).path === '/headers'), lines.slice(-3).join('\n')).to.equal(true);
+      expect(await status('/ip')).to.equal(200);
     });
   });
 
