@@ -61,7 +61,7 @@ describe('translate: JWT claim matches in VirtualService routes', () => {
     const gw: GatewaySpec = { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }] };
     const ra = (ns: string, labels: Record<string, string>): RequestAuthentication => ({
       apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication',
-      metadata: { name: 'jwt', namespace: ns, uid: `uid-ra-${ns}`, generation: 1, creationTimestamp: '2024-01-01T00:00:00Z' },
+      metadata: { name: 'jwt', namespace: ns, uid: `uid-ra-${ns}`, generation: 1, creationTimestamp: new Date('2024-01-01T00:00:00Z') },
       spec: { selector: { matchLabels: labels }, jwtRules: [{ issuer: 'testing@secure.istio.io', jwks: '{"keys":[]}' }] },
     }) as RequestAuthentication;
     const mesh = (...more: InputPart[]) => snapshotOf(
