@@ -362,6 +362,8 @@ for (const tier of e2eTiers()) describe(`e2e [${tier.name}]: Istio's security ta
       await apply(t, jwtExample(key.jwks, { namespace: GATEWAY_NS, selector: 'istio: ingressgateway' }).replace('"jwt-example"', 'ingress-jwt'));
       await apply(t, JWT_ROUTE);
       await until('a bad token refused at the gateway', () => headers('some.invalid.token'), (x) => x.status === 401, 90_000, GW_TIMES);
+      // The VirtualService may reach the gateway after the RequestAuthentication: wait for the claim-only route.
+      await until('the claim route in place (no token: no route)', () => headers(), (x) => x.status === 404, 90_000, GW_TIMES);
       const group = await key.sign(GROUPS_CLAIMS);
       const noGroup = await key.sign(DEMO_CLAIMS);
       const outcome = { none: (await headers()).status, group1: (await headers(group)).status, noGroup: (await headers(noGroup)).status };
