@@ -146,7 +146,7 @@ describe('proxy gateway: VirtualService routes on JWT claims', function () {
     const hcm = (pc.listeners[0]!.filterChains as Array<{ filters: Array<{ typedConfig: O }> }>)[0]!.filters[0]!.typedConfig;
     const chain = httpChain(httpFiltersOf(hcm), makeRuntime(pc, new FixtureClusters()));
     expect(chain.names[0]).to.equal('envoy.filters.http.jwt_authn');
-    expect(chain.clearsRoute?.map((k) => k ?? null)).to.deep.equal([[ISS], ...chain.names.slice(1).map(() => null)]);
+    expect(chain.clearsRoute?.map((k) => k ?? null)).to.deep.equal([{ metadataKeys: [ISS], headers: [] }, ...chain.names.slice(1).map(() => null)]);
     const asked: DynamicMetadata[] = [];
     const walk = (headers: Record<string, string>, payload?: O) => new Promise<string | undefined>((resolve) => {
       const run: FilterRun = new FilterRun(chain, {

@@ -7,8 +7,9 @@
 // stages: its owner runs the router step directly, without a FilterRun; so does a chain whose stages are all
 // gated by the route (fault, CORS) for a route that asks none of them for anything.
 // A jwt_authn stage whose providers say clear_route_cache clears the route once it put a verified payload in the
-// dynamic metadata: the route is chosen again (by the owner, with the metadata written so far) the next time a
-// stage or the router reads it, as Envoy recomputes a cleared route on its next use.
+// dynamic metadata or added a claim header (Envoy's condition): the route is chosen again (by the owner, with the
+// headers and metadata as they are then) the next time a stage or the router reads it, as Envoy recomputes a
+// cleared route on its next use.
 import type { HttpRequest } from '../../routing/request.ts';
 import type { RouteResult } from '../../routing/engine.ts';
 import type { HttpFilter } from '../../routing/route-action.ts';
@@ -17,7 +18,7 @@ import type { LocalReply } from '../local-reply.ts';
 import { routeGate } from './gate.ts';
 import { STAGES } from './registry.ts';
 import type { DynamicMetadata, FilterRequest, Stage } from './types.ts';
-import { isObj, obj, str } from '../../routing/envoy-values.ts';
+import { arr, isObj, obj, str } from '../../routing/envoy-values.ts';
 
 export const ROUTER_TYPE = 'envoy.extensions.filters.http.router.v3.Router';
 
@@ -41,9 +42,14 @@ export interface HttpChain {
   readonly names: readonly string[];
   /** Some stage may add or remove request headers: the owner applies `request.headers` edits upstream. */
   readonly editsHeaders: boolean;
-  /** Per stage, the jwt_authn metadata keys (payload_in_metadata of providers with clear_route_cache) whose
-   * presence after the stage means it cleared the route cache; undefined when no stage ever clears it. */
-  readonly clearsRoute?: ReadonlyArray<readonly string[] | undefined>;
+  /** Per stage, what jwt_authn writes for its providers with clear_route_cache (payload_in_metadata keys, claim
+   * header names): present after the stage, it cleared the route cache. Undefined when no stage ever clears it. */
+  readonly clearsRoute?: ReadonlyArray<RouteClearing | undefined>;
+}
+
+export interface RouteClearing {
+  readonly metadataKeys: readonly string[];
+  readonly headers: readonly string[];
 }
 
 const ROUTER_ONLY: HttpChain = { stages: [], names: [], editsHeaders: false, needed: undefined };
@@ -51,13 +57,13 @@ const ROUTER_ONLY: HttpChain = { stages: [], names: [], editsHeaders: false, nee
 const JWT_AUTHN_TYPE = 'envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication';
 const JWT_AUTHN_METADATA = 'envoy.filters.http.jwt_authn';
 
-/** The payload_in_metadata keys of a jwt_authn config's providers that clear the route cache. */
-function routeClearingKeys(f: HttpFilter): string[] | undefined {
+/** What a jwt_authn config's providers that clear the route cache write when a token verifies. */
+function routeClearing(f: HttpFilter): RouteClearing | undefined {
   if (f.type !== JWT_AUTHN_TYPE || !isObj(f.config.providers)) return undefined;
-  const keys = Object.values(f.config.providers).map(obj)
-    .filter((p) => p.clearRouteCache === true && str(p.payloadInMetadata) !== '')
-    .map((p) => str(p.payloadInMetadata));
-  return keys.length > 0 ? keys : undefined;
+  const clearing = Object.values(f.config.providers).map(obj).filter((p) => p.clearRouteCache === true);
+  const metadataKeys = clearing.map((p) => str(p.payloadInMetadata)).filter((k) => k !== '');
+  const headers = clearing.flatMap((p) => arr(p.claimToHeaders).map((c) => str(c.headerName).toLowerCase())).filter((h) => h !== '');
+  return metadataKeys.length > 0 || headers.length > 0 ? { metadataKeys, headers } : undefined;
 }
 
 
@@ -70,7 +76,7 @@ function refuse(message: string): Stage {
 function build(filters: readonly HttpFilter[], runtime: Runtime): HttpChain {
   const stages: Stage[] = [];
   const names: string[] = [];
-  const clears: Array<string[] | undefined> = [];
+  const clears: Array<RouteClearing | undefined> = [];
   let editsHeaders = false;
   for (const f of filters) {
     if (f.type === ROUTER_TYPE || (f.type === '' && f.name === 'envoy.filters.http.router')) break;
@@ -82,7 +88,7 @@ function build(filters: readonly HttpFilter[], runtime: Runtime): HttpChain {
     if (!stage) continue;
     stages.push(stage);
     names.push(f.name);
-    clears.push(routeClearingKeys(f));
+    clears.push(routeClearing(f));
     if (!READ_ONLY_TYPES.has(f.type)) editsHeaders = true;
   }
   if (stages.length === 0) return ROUTER_ONLY;
@@ -169,12 +175,14 @@ export class FilterRun implements FilterRequest {
     if (r) this.current = r;
   }
 
-  /** Whether the stage at `i` just cleared the route cache (a provider's verified payload is in the metadata). */
+  /** Whether the stage at `i` just cleared the route cache (a provider's verified payload is in the metadata, or
+   * its claim header in the request: jwt_authn drops such headers a client sent). */
   private cleared(i: number): boolean {
-    const keys = this.chain.clearsRoute?.[i];
-    if (!keys) return false;
+    const c = this.chain.clearsRoute?.[i];
+    if (!c) return false;
     const written = this.meta?.get(JWT_AUTHN_METADATA);
-    return written !== undefined && keys.some((k) => written[k] !== undefined);
+    if (written !== undefined && c.metadataKeys.some((k) => written[k] !== undefined)) return true;
+    return c.headers.some((h) => this.request.headers.has(h));
   }
 
   get metadata(): DynamicMetadata {
