@@ -47,6 +47,10 @@ for (const tier of e2eTiers()) describe(`e2e [${tier.name}]: Istio's security ta
     }
     t = await m;
     await apply(t, fooWorkloads());
+    // A cluster that outlived an interrupted run may still hold this suite's policies: start from none.
+    await kubectlOk(t, ['delete', 'authorizationpolicies.security.istio.io,requestauthentications.security.istio.io', '--all', '-n', FOO, '--ignore-not-found']);
+    await kubectlOk(t, ['delete', 'authorizationpolicies.security.istio.io', 'ingress-policy', 'frontend-ingress', '-n', GATEWAY_NS, '--ignore-not-found']);
+    await kubectlOk(t, ['delete', 'requestauthentications.security.istio.io', 'jwt-example', 'ingress-jwt', '-n', GATEWAY_NS, '--ignore-not-found']);
     await apply(t, httpbinGateway());
     [curl] = (await readyPods(t, FOO, 'app=curl', 1, 180_000)) as [PodRef];
     [httpbin] = (await readyPods(t, FOO, 'app=httpbin', 1, 180_000)) as [PodRef];
