@@ -594,3 +594,24 @@ spec:
     - operation:
         paths: ["/headers"]
 `;
+
+/** Not from the page: CUSTOM on TCP (gRPC providers only, as in Istio) — tcp-echo's port 9000 checked by ext-authz,
+ * which allows only the service account `a` without request headers to look at. */
+export const EXT_AUTHZ_TCP = `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: ext-authz-tcp
+  namespace: foo
+spec:
+  selector:
+    matchLabels:
+      app: tcp-echo
+  action: CUSTOM
+  provider:
+    name: sample-ext-authz-grpc
+  rules:
+  - to:
+    - operation:
+        ports: ["9000"]
+`;

@@ -11,7 +11,7 @@ import { apply, readyPods, type PodRef } from '../support/e2e-mesh.ts';
 import type { MeshTarget } from '../support/e2e-target.ts';
 import { e2eTiers } from '../support/e2e-tiers.ts';
 import {
-  AUDIT_HEADERS, AUTHZ_DENY, AUTHZ_HTTP, DENY_HEADERS_PATH, AUTHZ_JWT, AUTHZ_TCP, bookinfoDefault, DEMO_CLAIMS, DRY_RUN, extAuthzPolicy, FOO, fooWorkloads,
+  AUDIT_HEADERS, AUTHZ_DENY, AUTHZ_HTTP, DENY_HEADERS_PATH, EXT_AUTHZ_TCP, AUTHZ_JWT, AUTHZ_TCP, bookinfoDefault, DEMO_CLAIMS, DRY_RUN, extAuthzPolicy, FOO, fooWorkloads,
   FRONTEND_INGRESS, GATEWAY_NS, GROUPS_CLAIMS, HOSTS, httpbinGateway, ingressPolicy, jwtClaimToHeader, jwtExample, JWT_ROUTE, MESH_WITH_EXT_AUTHZ,
 } from './security-manifests.ts';
 import { containerLog, curlFrom, edge, kubectlOk, ncFrom, rsaSigner, sidecarMetrics, until, type Answer, type Signer } from './security-support.ts';
@@ -474,5 +474,15 @@ for (const tier of e2eTiers()) describe(`e2e [${tier.name}]: Istio's security ta
         expect(await status('/ip', { 'x-ext-authz': 'deny' })).to.equal(200);
       });
     }
+
+    it('CUSTOM on TCP (not the page): tcp-echo:9000 checked over gRPC and refused for sa/curl, 9001 not checked', async () => {
+      await apply(t, EXT_AUTHZ_TCP);
+      await until('port 9000 refused by the authorizer', () => nc('tcp-echo', 9000), (r) => !succeeded(r));
+      expect((await nc('tcp-echo', 9001)).reply).to.equal('hello port 9001\n');
+      const authz = (await readyPods(t, FOO, 'app=ext-authz', 1))[0]!;
+      const log = await containerLog(t, FOO, authz.name, 'ext-authz');
+      // A connection's check has no HTTP request in it (empty host and path), and the peer's mTLS identity.
+      expect(log).to.match(/\[gRPCv3\]\[denied\]: , attributes: .*"sourcePrincipal":"spiffe:\/\/cluster\.local\/ns\/foo\/sa\/curl"/);
+    });
   });
 });
