@@ -188,10 +188,14 @@ function extAuthz(v: unknown, f: string, fields: readonly string[], c: Collect):
         if (typeof x !== 'string' || !/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?\*?[-a-zA-Z0-9.*]+$/.test(x)) c.error(at, `must be "[<namespace>/]<hostname>", not ${JSON.stringify(x)}`);
         else out[k] = x;
         break;
-      case 'port':
-        if (typeof x !== 'number' || !Number.isInteger(x) || x < 1 || x > 65535) c.error(at, `must be a port number 1-65535, not ${JSON.stringify(x)}`);
-        else out[k] = x;
+      case 'port': {
+        // Protobuf's JSON mapping (how Istio reads mesh config) takes integers as numbers or decimal strings:
+        // Istio's own samples write `port: "8000"`.
+        const n = protoUint(x);
+        if (n === undefined || n < 1 || n > 65535) c.error(at, `must be a port number 1-65535, not ${JSON.stringify(x)}`);
+        else out[k] = n;
         break;
+      }
       case 'timeout':
         if (typeof x !== 'string' || !DURATION.test(x)) c.error(at, `must be a duration such as "600ms" or "2s", not ${JSON.stringify(x)}`);
         else out[k] = x;
@@ -248,8 +252,9 @@ function body(x: unknown, at: string, c: Collect): ExtAuthzBody | undefined {
   for (const [k, y] of Object.entries(x)) {
     if (!EXT_AUTHZ_BODY.includes(k)) c.warn(`${at}.${k}`, 'unknown field: ignored');
     else if (k === 'maxRequestBytes') {
-      if (typeof y !== 'number' || !Number.isInteger(y) || y < 0 || y > 4294967295) c.error(`${at}.${k}`, `must be a non-negative integer, not ${JSON.stringify(y)}`);
-      else out.maxRequestBytes = y;
+      const n = protoUint(y);
+      if (n === undefined || n > 4294967295) c.error(`${at}.${k}`, `must be a non-negative integer, not ${JSON.stringify(y)}`);
+      else out.maxRequestBytes = n;
     } else if (typeof y !== 'boolean') c.error(`${at}.${k}`, `must be true or false, not ${JSON.stringify(y)}`);
     else out[k as 'allowPartialMessage' | 'packAsBytes'] = y;
   }
@@ -268,4 +273,11 @@ export function checkMeshConfigMap(obj: unknown): MeshConfigResult | undefined {
   const r = parseMeshConfig(text);
   const prefix = (f: MeshConfigFinding): MeshConfigFinding => ({ ...f, field: `data.${MESH_CONFIG_KEY}.${f.field}` });
   return { options: r.options, errors: r.errors.map(prefix), warnings: r.warnings.map(prefix) };
+}
+
+/** A uint32 as protobuf's JSON mapping reads it: a whole number, or a string of decimal digits. */
+function protoUint(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 ? v : undefined;
+  if (typeof v === 'string' && /^\d{1,10}$/.test(v)) return Number(v);
+  return undefined;
 }

@@ -65,6 +65,20 @@ extensionProviders:
     expect(parseMeshConfig('pathNormalization: {normalization: DEFAULT}').options).to.deep.equal({ pathNormalization: 'BASE' });
   });
 
+  it('reads integers as protobuf JSON does: Istio\'s samples quote ports', () => {
+    const r = parseMeshConfig(`
+extensionProviders:
+- name: grpc
+  envoyExtAuthzGrpc: {service: ext-authz.foo.svc.cluster.local, port: "9000", includeRequestBodyInCheck: {maxRequestBytes: "4096"}}
+- name: bad
+  envoyExtAuthzHttp: {service: ext-authz.foo.svc.cluster.local, port: "80a"}
+`);
+    expect(r.errors.map((e) => e.field)).to.deep.equal(['extensionProviders[1].envoyExtAuthzHttp.port']);
+    expect(r.options.extensionProviders).to.deep.equal([
+      { name: 'grpc', envoyExtAuthzGrpc: { service: 'ext-authz.foo.svc.cluster.local', port: 9000, includeRequestBodyInCheck: { maxRequestBytes: 4096 } } },
+    ]);
+  });
+
   it('errors name the field; nothing invalid reaches the options', () => {
     const r = parseMeshConfig(`
 outboundTrafficPolicy: {mode: DENY}
