@@ -15,7 +15,7 @@ import { createIdentity, type Identity, type IdentityOptions } from './identity/
 import type { IdentityStats } from './identity/controller.ts';
 import { Informer, type InformerOptions } from './informer.ts';
 import { JwksFetcher, type JwksFetcherOptions } from './jwks/fetcher.ts';
-import { jwksUses } from './jwks/uris.ts';
+import { jwksUses, selectsAWorkload } from './jwks/uris.ts';
 import { MeshConfigWatch, type MeshConfigReporter } from './mesh/config-watch.ts';
 import { MeshSettings } from './mesh/settings.ts';
 import { LeaderElector, kubeLeaseStore } from './leader.ts';
@@ -238,10 +238,13 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     }
   };
 
-  cache('RequestAuthentication').onChange(() => {
-    const uses = jwksUses(cache('RequestAuthentication').list());
+  // The key sets wanted: those of the RequestAuthentications that select a workload (so again when pods change).
+  const wantJwks = (): void => {
+    const used = cache('RequestAuthentication').list().filter((ra) => selectsAWorkload(ra, rootNamespace, (ns) => view.workloadLabels(ns)));
+    const uses = jwksUses(used);
     jwks.want(new Map([...uses].map(([uri, u]) => [uri, { timeoutMs: u.timeoutMs, discover: u.discover }])));
-  });
+  };
+  cache('RequestAuthentication').onChange(wantJwks);
   for (const [kind, inf] of caches) {
     inf.onChange((key) => {
       if (leading && synced) queue.add(`${kind}/${key}`);
@@ -262,6 +265,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     if (sig === podSeen.get(key)) return;
     if (sig === undefined) podSeen.delete(key);
     else podSeen.set(key, sig);
+    if (cache('RequestAuthentication').list().length > 0) wantJwks();
     enqueueDependents('Pod', key.split('/')[0] ?? '');
   });
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { JwksFetcher } from '../../src/controllers/jwks/fetcher.ts';
-import { jwksUses } from '../../src/controllers/jwks/uris.ts';
+import { jwksUses, selectsAWorkload } from '../../src/controllers/jwks/uris.ts';
 import { FakeTimers } from './fake-timers.ts';
 
 const KEY_A = { kty: 'RSA', kid: 'a', n: 'abc', e: 'AQAB' };
@@ -177,5 +177,20 @@ describe('controllers: JWKS URIs of RequestAuthentications', () => {
       ['https://z/keys', { users: ['RequestAuthentication/b/two'] }],
       ['https://accounts.example', { users: ['RequestAuthentication/c/three'], discover: true }],
     ]);
+  });
+});
+
+describe('jwks: which RequestAuthentications need keys', () => {
+  const labels: Record<string, Array<Record<string, string>>> = { shop: [{ app: 'cart' }], other: [{ app: 'web' }] };
+  const workloads = (ns: string | undefined) => (ns === undefined ? Object.values(labels).flat() : labels[ns] ?? []);
+  const ra = (namespace: string, spec: unknown) => ({ metadata: { namespace }, spec });
+
+  it('only those selecting a workload: by selector in their namespace, anywhere from the root namespace, never by targetRef', () => {
+    expect(selectsAWorkload(ra('shop', {}), 'weft-system', workloads)).to.equal(true);
+    expect(selectsAWorkload(ra('shop', { selector: { matchLabels: { app: 'cart' } } }), 'weft-system', workloads)).to.equal(true);
+    expect(selectsAWorkload(ra('shop', { selector: { matchLabels: { app: 'web' } } }), 'weft-system', workloads)).to.equal(false);
+    expect(selectsAWorkload(ra('empty', {}), 'weft-system', workloads)).to.equal(false);
+    expect(selectsAWorkload(ra('weft-system', { selector: { matchLabels: { app: 'web' } } }), 'weft-system', workloads)).to.equal(true);
+    expect(selectsAWorkload(ra('shop', { targetRefs: [{ kind: 'Gateway', name: 'g' }] }), 'weft-system', workloads)).to.equal(false);
   });
 });

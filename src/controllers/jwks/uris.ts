@@ -3,6 +3,8 @@
 // inline `jwks` — or, for a rule with neither, its issuer, whose keys are discovered (OpenID Connect) and filed
 // under the issuer — with the longest fetch timeout its rules ask for and the keys of the RequestAuthentications
 // using it (whose status and workloads follow its keys).
+import { selectorMatches, stringMap } from '../../model/kube.ts';
+import type { Labels } from '../../model/types.ts';
 import { parseDurationMs } from './duration.ts';
 
 export interface JwksUse {
@@ -49,4 +51,23 @@ export function jwksUses(ras: Iterable<{ metadata?: { name?: string; namespace?:
   }
   for (const u of out.values()) u.users.sort();
   return out;
+}
+
+/**
+ * Whether a RequestAuthentication selects some workload (a pod or WorkloadEntry with these labels): in its own
+ * namespace, or anywhere from the root namespace; targetRefs attach it to nothing weft runs. Keys are fetched
+ * only for such policies: nobody needs the others' keys, and the operator should not call every URI that some
+ * object names.
+ */
+export function selectsAWorkload(
+  ra: { metadata?: { namespace?: string }; spec?: unknown },
+  rootNamespace: string,
+  workloadLabels: (namespace: string | undefined) => Iterable<Labels>,
+): boolean {
+  const spec = rec(ra.spec);
+  if ((spec.targetRef !== undefined && spec.targetRef !== null) || (Array.isArray(spec.targetRefs) && spec.targetRefs.length > 0)) return false;
+  const ns = ra.metadata?.namespace ?? '';
+  const selector = stringMap(rec(spec.selector).matchLabels);
+  for (const labels of workloadLabels(ns === rootNamespace ? undefined : ns)) if (selectorMatches(selector, labels)) return true;
+  return false;
 }
