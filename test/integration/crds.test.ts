@@ -2,10 +2,10 @@
 // valid test case is accepted and every invalid one refused with its expected message — by the structural
 // schema, a CEL rule, or weft's validating webhook (registered from config/ and served in this process).
 import { expect } from 'chai';
-import { CustomObjectsApi, CoreV1Api } from '@kubernetes/client-node';
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import { MESH_KINDS } from '../../src/api/kinds.ts';
 import { startWebhookServer, type WebhookServer } from '../../src/webhooks/server.ts';
-import { createNamespace, installCrds, sharedCluster, type Cluster } from '../support/cluster.ts';
+import { createNamespace, deleteNamespace, installCrds, sharedCluster, type Cluster } from '../support/cluster.ts';
 import { testdataCases } from '../support/testdata.ts';
 import { registerWebhook, unregisterWebhook, waitForWebhook } from '../support/webhook.ts';
 
@@ -43,7 +43,8 @@ describe('CRDs on a real API server', function () {
   after(async () => {
     if (cp) {
       await unregisterWebhook(cp.kubeConfig(), WEBHOOK);
-      await cp.kubeConfig().makeApiClient(CoreV1Api).deleteNamespace({ name: ns }).catch(() => undefined);
+      // The valid cases (ServiceEntries exported everywhere, policies…) must be gone before the next file runs an operator.
+      await deleteNamespace(cp.kubeConfig(), ns);
     }
     await webhook?.stop();
   });

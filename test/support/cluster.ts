@@ -29,3 +29,19 @@ export async function createNamespace(kc: KubeConfig, prefix: string, labels?: R
   await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name, labels } } });
   return name;
 }
+
+/**
+ * Deletes a namespace and waits until it is gone (its objects with it), so what a file left behind cannot reach
+ * the next file's operator while the namespace controller is still emptying it.
+ */
+export async function deleteNamespace(kc: KubeConfig, name: string, timeoutMs = 90_000): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  await core.deleteNamespace({ name }).catch(() => undefined);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const gone = await core.readNamespace({ name }).then(() => false, (e: { code?: number }) => e.code === 404);
+    if (gone) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`namespace ${name} still exists ${timeoutMs / 1000} s after its deletion`);
+}
