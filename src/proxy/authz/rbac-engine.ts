@@ -4,7 +4,7 @@
 // ordered map) and the first match is the effective policy. ALLOW: allowed iff a policy matches; DENY: allowed
 // iff none matches; LOG: always allowed, `logged` when one matches. Rules weft cannot evaluate (CEL conditions,
 // extension matchers, filter state, URI templates) never match and are listed in `unsupported`.
-import { arr, has, num, obj } from '../routing/envoy-values.ts';
+import { arr, has, isObj, num, obj } from '../routing/envoy-values.ts';
 import type { Obj } from '../routing/envoy-values.ts';
 import { compileHeaderMatcher } from '../routing/header-matcher.ts';
 import { makeHttpRequest, pathOnly } from '../routing/request.ts';
@@ -45,19 +45,73 @@ export function rbacAction(v: unknown): RbacAction {
   return ACTIONS.includes(v as RbacAction) ? v as RbacAction : 'ALLOW';
 }
 
+/** A StringMatcher that is only `exact` or only `prefix` (case-sensitive): compared directly. */
+function plainStringMatch(v: unknown): { kind: 'exact' | 'prefix'; value: string } | undefined {
+  if (!isObj(v)) return undefined;
+  let kind: 'exact' | 'prefix' | undefined;
+  for (const k of Object.keys(v)) {
+    if (k === 'ignoreCase' && v.ignoreCase === false) continue;
+    if ((k === 'exact' || k === 'prefix') && kind === undefined && typeof v[k] === 'string') kind = k;
+    else return undefined;
+  }
+  return kind === undefined ? undefined : { kind, value: v[kind] as string };
+}
+
+/** The method a HeaderMatcher `{name: ":method", stringMatch: {exact}}` (nothing else set) asks for. */
+function exactMethod(m: unknown): string | undefined {
+  if (!isObj(m) || m.name !== ':method') return undefined;
+  for (const k of Object.keys(m)) {
+    if (k === 'name' || k === 'stringMatch') continue;
+    if ((k === 'invertMatch' || k === 'treatMissingHeaderAsEmpty') && m[k] === false) continue;
+    return undefined;
+  }
+  const plain = plainStringMatch(m.stringMatch);
+  return plain?.kind === 'exact' ? plain.value : undefined;
+}
+
+/** Matchers made for an exact `:method`, so an orRules of them becomes one set lookup. */
+const exactMethods = new WeakMap<Matcher, string>();
+
+function methodSet(list: readonly Matcher[]): Set<string> | undefined {
+  const out = new Set<string>();
+  for (const m of list) {
+    const method = exactMethods.get(m);
+    if (method === undefined) return undefined;
+    out.add(method);
+  }
+  return out;
+}
+
 class Compiler {
   readonly unsupported = new Set<string>();
 
+  // Plain loops (no per-call closure): a request walks every rule of every policy that does not match.
   private all(list: Matcher[]): Matcher {
     if (list.length === 0) return ALWAYS;
     if (list.length === 1) return list[0]!;
-    return (a) => list.every((m) => m(a));
+    if (list.length === 2) {
+      const [x, y] = list as [Matcher, Matcher];
+      return (a) => x(a) && y(a);
+    }
+    return (a) => {
+      for (let i = 0; i < list.length; i++) if (!list[i]!(a)) return false;
+      return true;
+    };
   }
 
   private any(list: Matcher[]): Matcher {
     if (list.length === 0) return NEVER;
     if (list.length === 1) return list[0]!;
-    return (a) => list.some((m) => m(a));
+    const methods = methodSet(list);
+    if (methods) return (a) => methods.has((a.request ?? NO_REQUEST).method);
+    if (list.length === 2) {
+      const [x, y] = list as [Matcher, Matcher];
+      return (a) => x(a) || y(a);
+    }
+    return (a) => {
+      for (let i = 0; i < list.length; i++) if (list[i]!(a)) return true;
+      return false;
+    };
   }
 
   private no(kind: string): Matcher {
@@ -66,6 +120,13 @@ class Compiler {
   }
 
   private header(m: unknown): Matcher {
+    // `:method` exact (what every Istio `methods` rule is): a property read instead of a header lookup.
+    const method = exactMethod(m);
+    if (method !== undefined) {
+      const matcher: Matcher = (a) => (a.request ?? NO_REQUEST).method === method;
+      exactMethods.set(matcher, method);
+      return matcher;
+    }
     const p = compileHeaderMatcher(m);
     return (a) => p(a.request ?? NO_REQUEST);
   }
@@ -73,6 +134,15 @@ class Compiler {
   private urlPath(m: unknown): Matcher {
     const pm = obj(m);
     if (!has(pm, 'path')) return this.no('urlPath without path');
+    const plain = plainStringMatch(pm.path);
+    if (plain?.kind === 'exact') {
+      const want = plain.value;
+      return (a) => a.request !== undefined && (a.path ?? pathOnly(a.request.path)) === want;
+    }
+    if (plain?.kind === 'prefix') {
+      const want = plain.value;
+      return (a) => a.request !== undefined && (a.path ?? pathOnly(a.request.path)).startsWith(want);
+    }
     const test = compileStringMatcher(pm.path);
     return (a) => a.request !== undefined && test(a.path ?? pathOnly(a.request.path));
   }
