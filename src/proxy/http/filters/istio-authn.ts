@@ -56,12 +56,30 @@ function deriveAttributes(payload: Record<string, unknown>): Record<string, unkn
   return out;
 }
 
+/** The non-empty payload of the first issuer in dictionary order (no sorting: one pass over the keys). */
+function firstPayload(verified: Record<string, unknown>): Record<string, unknown> | undefined {
+  let best: string | undefined;
+  for (const k in verified) {
+    const v = verified[k];
+    if (!isObject(v) || !nonEmpty(v)) continue;
+    if (best === undefined || k < best) best = k;
+  }
+  return best === undefined ? undefined : verified[best] as Record<string, unknown>;
+}
+
+function nonEmpty(o: object): boolean {
+  for (const k in o) return k !== undefined;
+  return false;
+}
+
 export const istioAuthnStage: Stage = (req, next) => {
   const verified = req.metadata.get(JWT_METADATA);
   if (verified) {
-    const first = Object.keys(verified).sort().find((k) => isObject(verified[k]) && Object.keys(verified[k]).length > 0);
+    const first = firstPayload(verified);
     if (first !== undefined) {
-      req.metadata.set(ISTIO_AUTHN_METADATA, { ...req.metadata.get(ISTIO_AUTHN_METADATA), ...authAttributes(verified[first] as Record<string, unknown>) });
+      const attrs = authAttributes(first);
+      const prev = req.metadata.get(ISTIO_AUTHN_METADATA);
+      req.metadata.set(ISTIO_AUTHN_METADATA, prev ? { ...prev, ...attrs } : { ...attrs });
     }
   }
   next();

@@ -55,6 +55,11 @@ function deny(req: FilterRequest, status: JwtStatus, strip: boolean): void {
   req.reply({ status: code, body: message, headers: { 'www-authenticate': auth } }, [], details);
 }
 
+function hasKeys(o: object): boolean {
+  for (const k in o) return k !== undefined;
+  return false;
+}
+
 function isCorsPreflight(req: FilterRequest): boolean {
   const h = req.request.headers;
   return req.request.method === 'OPTIONS' && !!h.get('origin')?.[0] && !!h.get('access-control-request-method')?.[0];
@@ -135,8 +140,10 @@ export function jwtAuthnStage(config: Obj, options: JwtAuthnOptions = {}): Stage
     target.clear();
     for (const [k, v] of ctx.headers) target.set(k, v);
     req.request.path = ctx.path;
-    if (Object.keys(ctx.metadata).length > 0) {
-      req.metadata.set(JWT_AUTHN_METADATA, { ...req.metadata.get(JWT_AUTHN_METADATA), ...ctx.metadata });
+    if (hasKeys(ctx.metadata)) {
+      // ctx.metadata is this attempt's own object: it becomes the namespace unless an earlier stage wrote there.
+      const prev = req.metadata.get(JWT_AUTHN_METADATA);
+      req.metadata.set(JWT_AUTHN_METADATA, prev ? { ...prev, ...ctx.metadata } : ctx.metadata);
     }
     next();
   };
