@@ -135,6 +135,7 @@ export class FilterRun implements FilterRequest {
   readonly conn: ConnContext;
   readonly request: HttpRequest;
   details: string | undefined = undefined;
+  authzCache: { rawPath: string; attributes: unknown } | undefined = undefined;
   private current: RouteResult;
   /** A stage cleared the route cache: the route is chosen again on its next use. */
   private routeCleared = false;

@@ -14,15 +14,13 @@ import type { FilterRequest, StageFactory } from './types.ts';
 export const RBAC_DENIED_BODY = 'RBAC: access denied';
 
 // One request's attributes, shared by the RBAC filters of its chain (the metadata map they see is the request's
-// own, so what a stage adds between them is seen).
-const cache = new WeakMap<FilterRequest, { rawPath: string; attributes: AuthzAttributes }>();
-
+// own, so what a stage adds between them is seen); kept on the request itself, not in a side table.
 function attributesOf(req: FilterRequest): AuthzAttributes {
-  const hit = cache.get(req);
-  if (hit && hit.rawPath === req.request.path) return hit.attributes;
+  const hit = req.authzCache;
+  if (hit && hit.rawPath === req.request.path) return hit.attributes as AuthzAttributes;
   const plan = req.conn.plan();
   const attributes = httpAttributes(connectionFacts(req.conn), plan.kind === 'http' ? plan.hcm : undefined, req.request, req.metadata);
-  cache.set(req, { rawPath: req.request.path, attributes });
+  req.authzCache = { rawPath: req.request.path, attributes };
   return attributes;
 }
 

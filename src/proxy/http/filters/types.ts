@@ -37,6 +37,8 @@ export interface FilterRequest {
   flag(f: ResponseFlag): void;
   /** The downstream went away or the request already ended: an asynchronous stage stops here. */
   readonly done: boolean;
+  /** The RBAC stages' attributes of this request, built by the first of them and shared (rbac.ts). */
+  authzCache?: { rawPath: string; attributes: unknown } | undefined;
 }
 
 /** One filter's handling of a request; `next()` runs the rest of the chain (at most once). */
