@@ -16,14 +16,12 @@ export function reportAuthz(telemetry: Telemetry, r: AuthzRecord): void {
 export function reportRbac(telemetry: Telemetry, protocol: 'http' | 'tcp', filter: string, d: RbacDecision): void {
   const s = d.shadow;
   if (s) {
-    reportAuthz(telemetry, {
-      protocol, filter, action: s.action, decision: s.allowed ? 'allowed' : 'denied', dryRun: true, prefix: s.prefix,
-      ...(s.policy !== undefined ? { policy: s.policy } : {}),
-    });
+    const r: AuthzRecord = { protocol, filter, action: s.action, decision: s.allowed ? 'allowed' : 'denied', dryRun: true, prefix: s.prefix };
+    if (s.policy !== undefined) r.policy = s.policy;
+    reportAuthz(telemetry, r);
   }
   if (d.action === undefined) return;
-  reportAuthz(telemetry, {
-    protocol, filter, action: d.action, decision: d.logged ? 'logged' : d.allowed ? 'allowed' : 'denied', dryRun: false,
-    ...(d.policy !== undefined ? { policy: d.policy } : {}),
-  });
+  const r: AuthzRecord = { protocol, filter, action: d.action, decision: d.logged ? 'logged' : d.allowed ? 'allowed' : 'denied', dryRun: false };
+  if (d.policy !== undefined) r.policy = d.policy;
+  reportAuthz(telemetry, r);
 }

@@ -3,7 +3,7 @@
 // weft's own config metrics, and the access log. On the hot path the source_* and destination_* label groups
 // and each series' label string are rendered once and found again by the record's values, so a record costs a
 // few map lookups (well under a microsecond without the access log).
-import type { HttpRecord, PeerInfo, TcpRecord, Telemetry } from '../runtime.ts';
+import type { AuthzRecord, HttpRecord, PeerInfo, TcpRecord, Telemetry } from '../runtime.ts';
 import { formatFlags, httpLogLine, tcpLogLine } from './access-log.ts';
 import type { LineWriter } from './access-log.ts';
 import { Counter, escapeLabel, Gauge, Histogram, Registry, renderLabels } from './registry.ts';
@@ -63,6 +63,7 @@ export function createTelemetry(opts: TelemetryOptions = {}): SidecarTelemetry {
   // 700-character label string of a series is built once.
   const peers = new Tree();
   const series = new Tree();
+  const authzKeys = new AuthzKeys();
   const clusterOf = (p: PeerInfo) => (p.workload ? clusterId : UNKNOWN);
   const source = (p: PeerInfo): string => peers.get(['s', p.workload, p.namespace, p.app, p.version, p.principal], () =>
     renderLabels(SOURCE_LABELS, [
@@ -130,17 +131,49 @@ export function createTelemetry(opts: TelemetryOptions = {}): SidecarTelemetry {
       version.set(what, () => renderLabels(['kind', 'version'], [what, v]), 1);
     },
     authz(r) {
-      const policy = r.policy ?? 'none';
-      const dryRun = r.dryRun ? 'true' : 'false';
-      const filter = r.prefix ? `${r.filter}/${r.prefix}` : r.filter;
-      const key = series.get(['authz', r.protocol, filter, r.action, r.decision, policy, dryRun], () =>
-        renderLabels(['protocol', 'filter', 'action', 'decision', 'policy', 'dry_run'], [r.protocol, filter, r.action, r.decision, policy, dryRun]));
+      const key = authzKeys.get(r, () => {
+        const policy = r.policy ?? 'none';
+        const dryRun = r.dryRun ? 'true' : 'false';
+        const filter = r.prefix ? `${r.filter}/${r.prefix}` : r.filter;
+        return renderLabels(['protocol', 'filter', 'action', 'decision', 'policy', 'dry_run'], [r.protocol, filter, r.action, r.decision, policy, dryRun]);
+      });
       authz.add(key, () => key);
     },
     render: () => registry.render(),
     reloads: (what, result) => reloads.value(`kind="${what}",result="${result}"`) ?? 0,
     close: () => log?.close(),
   };
+}
+
+const AUTHZ_PROTOCOLS = ['http', 'tcp'] as const;
+const AUTHZ_ACTIONS = ['ALLOW', 'DENY', 'LOG', 'CUSTOM'] as const;
+const AUTHZ_DECISIONS = ['allowed', 'denied', 'logged'] as const;
+const AUTHZ_SLOTS = AUTHZ_PROTOCOLS.length * AUTHZ_ACTIONS.length * AUTHZ_DECISIONS.length * 2;
+
+/** weft_authz_decisions_total label strings by filter, prefix and policy, then a slot for the fixed-choice
+ * labels: a decision finds its series without building a string or an array (bounded like Tree). */
+class AuthzKeys {
+  private root = new Map<string, Map<string | undefined, Map<string | undefined, Array<string | undefined>>>>();
+  private size = 0;
+
+  get(r: AuthzRecord, make: () => string): string {
+    let byPrefix = this.root.get(r.filter);
+    if (!byPrefix) this.root.set(r.filter, (byPrefix = new Map()));
+    let byPolicy = byPrefix.get(r.prefix);
+    if (!byPolicy) byPrefix.set(r.prefix, (byPolicy = new Map()));
+    let slots = byPolicy.get(r.policy);
+    if (!slots) {
+      if (++this.size > 50_000) {
+        this.root = new Map();
+        this.size = 0;
+        return this.get(r, make);
+      }
+      byPolicy.set(r.policy, (slots = new Array<string | undefined>(AUTHZ_SLOTS).fill(undefined)));
+    }
+    const i = ((AUTHZ_PROTOCOLS.indexOf(r.protocol) * AUTHZ_ACTIONS.length + AUTHZ_ACTIONS.indexOf(r.action)) * AUTHZ_DECISIONS.length
+      + AUTHZ_DECISIONS.indexOf(r.decision)) * 2 + (r.dryRun ? 1 : 0);
+    return (slots[i] ??= make());
+  }
 }
 
 /** Strings cached under a path of values; cleared when it grows past a bound (label sets follow peers, so a
