@@ -113,7 +113,8 @@ export function jwtAuthnStage(config: Obj, options: JwtAuthnOptions = {}): Stage
   const attempt = (req: FilterRequest, verifier: Verifier, next: () => void, sigs: Signatures | undefined): void => {
     const jobs: Array<Promise<void>> = [];
     const headers = new Map<string, string[]>();
-    for (const [k, v] of req.request.headers) headers.set(k, v.slice());
+    // The scratch copy shares the value arrays: verification replaces a header's array, never edits one in place.
+    for (const [k, v] of req.request.headers) headers.set(k, v);
     const ctx: VerifyContext = {
       headers,
       path: req.request.path,
