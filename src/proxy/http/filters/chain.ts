@@ -146,8 +146,10 @@ export class FilterRun implements FilterRequest {
   private meta: DynamicMetadata | undefined = undefined;
   private extraHeaders: Record<string, string> | undefined = undefined;
   private hints: Record<string, string> | undefined = undefined;
-  /** The request's headers before the first stage (only when a stage may edit them). */
-  private readonly before: Map<string, string> | undefined;
+  /** The request's header value arrays before the first stage (only when a stage may edit them). Stages never
+   * edit a value array in place (they set a new array or delete the name), so an array still present is an
+   * unchanged header. */
+  private readonly before: Map<string, string[]> | undefined;
   /** The request's path before the first stage (jwt_authn may take a token out of the query string). */
   private readonly pathBefore: string;
   readonly next: () => void;
@@ -159,7 +161,7 @@ export class FilterRun implements FilterRequest {
     this.conn = conn;
     this.request = request;
     this.current = route;
-    this.before = chain.editsHeaders ? snapshot(request.headers) : undefined;
+    this.before = chain.editsHeaders ? new Map(request.headers) : undefined;
     this.pathBefore = request.path;
     this.next = () => this.step();
   }
@@ -258,8 +260,11 @@ export class FilterRun implements FilterRequest {
     if (!before) return;
     const now = this.request.headers;
     for (const [k, v] of now) {
+      const was = before.get(k);
+      if (was === v) continue;
+      // A replaced array: an edit only when the value differs (a stage may set a header to what it was).
       const joined = v.join(',');
-      if (before.get(k) !== joined) upstream[k] = joined;
+      if (was === undefined || was.join(',') !== joined) upstream[k] = joined;
     }
     for (const k of before.keys()) if (!now.has(k)) delete upstream[k];
     // A stage changed the query string: the upstream path (rewritten or not) takes the new one.
@@ -271,12 +276,6 @@ export class FilterRun implements FilterRequest {
       upstream[':path'] = (cut < 0 ? sent : sent.slice(0, cut)) + (q < 0 ? '' : path.slice(q));
     }
   }
-}
-
-function snapshot(headers: Map<string, string[]>): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const [k, v] of headers) out.set(k, v.join(','));
-  return out;
 }
 
 function hasKeys(o: object): boolean {

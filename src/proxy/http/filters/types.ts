@@ -19,7 +19,8 @@ export interface FilterRequest {
   /** The connection: original destination and source, terminated TLS (peer principal, SNI). */
   readonly conn: ConnContext;
   /** The request as the router saw it (path already normalized by the connection manager). Header changes made
-   * here reach the upstream: filters that add or remove request headers edit `request.headers`. */
+   * here reach the upstream: filters that add or remove request headers edit `request.headers`, setting a new value
+   * array or deleting the name, never editing an array in place (the chain finds edits by array identity). */
   readonly request: HttpRequest;
   /** The routing decision (route name, action with its per-route filter configs). */
   readonly route: RouteResult;
