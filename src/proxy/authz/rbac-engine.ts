@@ -12,6 +12,7 @@ import { compileStringMatcher } from '../routing/string-matcher.ts';
 import type { AuthzAttributes } from './attributes.ts';
 import { compileCidr } from './cidr.ts';
 import { compileMetadataMatcher } from './metadata.ts';
+import { pathIndex, policyPathNeed } from './rbac-path-index.ts';
 
 export type RbacAction = 'ALLOW' | 'DENY' | 'LOG';
 
@@ -242,10 +243,21 @@ export function compileRbac(rbac: Obj): RbacEngine {
   const policies = obj(rbac.policies);
   const names = Object.keys(policies).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const compiled = names.map((name) => ({ name, matches: compiler.policy(obj(policies[name])) }));
-  const first = (a: AuthzAttributes): string | undefined => {
-    for (const p of compiled) if (p.matches(a)) return p.name;
-    return undefined;
-  };
+  // Many policies each asking for their own paths: only those the request path can meet are tried (in order).
+  const index = pathIndex(names.map((name) => policyPathNeed(obj(policies[name]).permissions)));
+  const first = index === undefined
+    ? (a: AuthzAttributes): string | undefined => {
+      for (const p of compiled) if (p.matches(a)) return p.name;
+      return undefined;
+    }
+    : (a: AuthzAttributes): string | undefined => {
+      const at = index.candidates(a.request === undefined ? undefined : a.path ?? pathOnly(a.request.path));
+      for (let i = 0; i < at.length; i++) {
+        const p = compiled[at[i]!]!;
+        if (p.matches(a)) return p.name;
+      }
+      return undefined;
+    };
   e = {
     action,
     policies: names,
