@@ -171,7 +171,7 @@ export function jwtAuthnStage(config: Obj, options: JwtAuthnOptions = {}): Stage
     if (typeof verifier === 'string') {
       return req.reply({ status: 403, ...(strip ? {} : { body: `Failed JWT authentication: ${verifier}` }) }, [], `jwt_authn_access_denied{${verifier.replace(/\s/g, '_')}}`);
     }
-    if (anywhere.extract(req.request).length > 0) return attempt(req, verifier, next, undefined);
+    if (anywhere.any(req.request)) return attempt(req, verifier, next, undefined);
     const t = withoutToken(verifier);
     if (t.outcome !== 'Ok') return deny(req, t.outcome, strip);
     const h = req.request.headers;

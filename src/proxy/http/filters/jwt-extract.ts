@@ -139,6 +139,19 @@ export class Extractor {
     this.sanitize = sanitize;
   }
 
+  /** Whether `extract` finds any token (a header's without building the list; query and cookies through it). */
+  any(src: TokenSource): boolean {
+    for (const spec of this.headerSpecs) {
+      const values = src.headers.get(spec.name);
+      if (!values) continue;
+      for (const v of values) if (spec.prefix === '' || v.includes(spec.prefix)) return true;
+    }
+    if ((this.params.length > 0 && src.path.includes('?')) || (this.cookieNames.length > 0 && src.headers.has('cookie'))) {
+      return this.extract(src).length > 0;
+    }
+    return false;
+  }
+
   /** The tokens of a request, in Envoy's order (none parsed yet). */
   extract(src: TokenSource): TokenLocation[] {
     const out: TokenLocation[] = [];
