@@ -12,7 +12,7 @@ import { compileStringMatcher } from '../routing/string-matcher.ts';
 import type { AuthzAttributes } from './attributes.ts';
 import { compileCidr } from './cidr.ts';
 import { compileMetadataMatcher } from './metadata.ts';
-import { pathIndex, policyPathNeed } from './rbac-path-index.ts';
+import { pathIndex, plainStringMatch, policyPathNeed } from './rbac-path-index.ts';
 
 export type RbacAction = 'ALLOW' | 'DENY' | 'LOG';
 
@@ -44,18 +44,6 @@ const NO_REQUEST = makeHttpRequest({ method: '', path: '' });
 export function rbacAction(v: unknown): RbacAction {
   if (typeof v === 'number') return ACTIONS[v] ?? 'ALLOW';
   return ACTIONS.includes(v as RbacAction) ? v as RbacAction : 'ALLOW';
-}
-
-/** A StringMatcher that is only `exact` or only `prefix` (case-sensitive): compared directly. */
-function plainStringMatch(v: unknown): { kind: 'exact' | 'prefix'; value: string } | undefined {
-  if (!isObj(v)) return undefined;
-  let kind: 'exact' | 'prefix' | undefined;
-  for (const k of Object.keys(v)) {
-    if (k === 'ignoreCase' && v.ignoreCase === false) continue;
-    if ((k === 'exact' || k === 'prefix') && kind === undefined && typeof v[k] === 'string') kind = k;
-    else return undefined;
-  }
-  return kind === undefined ? undefined : { kind, value: v[kind] as string };
 }
 
 /** The method a HeaderMatcher `{name: ":method", stringMatch: {exact}}` (nothing else set) asks for. */

@@ -11,8 +11,9 @@ export interface PathNeed {
   prefix: string[];
 }
 
-/** A plain `exact` / `prefix` StringMatcher (the same shape the engine compares directly). */
-function plain(v: unknown): { kind: 'exact' | 'prefix'; value: string } | undefined {
+/** A StringMatcher that is only `exact` or only `prefix` (case-sensitive): the engine compares it directly and
+ * the index files it by path. */
+export function plainStringMatch(v: unknown): { kind: 'exact' | 'prefix'; value: string } | undefined {
   if (!isObj(v)) return undefined;
   let kind: 'exact' | 'prefix' | undefined;
   for (const k of Object.keys(v)) {
@@ -48,7 +49,7 @@ export function permissionPathNeed(v: unknown): PathNeed | undefined {
   if (has(p, 'orRules')) return union(arr(obj(p.orRules).rules).map(permissionPathNeed));
   if (has(p, 'notRule') || has(p, 'header') || !has(p, 'urlPath')) return undefined;
   const pm = obj(p.urlPath);
-  const m = has(pm, 'path') ? plain(pm.path) : undefined;
+  const m = has(pm, 'path') ? plainStringMatch(pm.path) : undefined;
   if (m === undefined) return undefined;
   return m.kind === 'exact' ? { exact: [m.value], prefix: [] } : { exact: [], prefix: [m.value] };
 }
