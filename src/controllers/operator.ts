@@ -245,6 +245,15 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     jwks.want(new Map([...uses].map(([uri, u]) => [uri, { timeoutMs: u.timeoutMs, discover: u.discover }])));
   };
   cache('RequestAuthentication').onChange(wantJwks);
+  // Pod changes come by the thousand at start-up: one recomputation per burst, not one scan of every pod per pod.
+  let jwksTimer: unknown;
+  const wantJwksSoon = (): void => {
+    if (jwksTimer !== undefined || cache('RequestAuthentication').list().length === 0) return;
+    jwksTimer = timers.setTimeout(() => {
+      jwksTimer = undefined;
+      if (!stopping) wantJwks();
+    }, 100);
+  };
   for (const [kind, inf] of caches) {
     inf.onChange((key) => {
       if (leading && synced) queue.add(`${kind}/${key}`);
@@ -265,7 +274,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
     if (sig === podSeen.get(key)) return;
     if (sig === undefined) podSeen.delete(key);
     else podSeen.set(key, sig);
-    if (cache('RequestAuthentication').list().length > 0) wantJwks();
+    wantJwksSoon();
     enqueueDependents('Pod', key.split('/')[0] ?? '');
   });
 
@@ -349,6 +358,7 @@ export async function startOperator(opts: OperatorOptions): Promise<Operator> {
       // Finish in-flight writes before giving up the lease, so a successor never races our last write.
       await distribution?.loop.stop();
       await workloadIdentity?.stop();
+      if (jwksTimer !== undefined) timers.clearTimeout(jwksTimer);
       await jwks.stop();
       await unsupported?.stop();
       await queue.shutdown();
