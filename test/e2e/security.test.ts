@@ -281,7 +281,10 @@ for (const tier of e2eTiers()) describe(`e2e [${tier.name}]: Istio's security ta
 
     it('jwksUri: keys the operator fetched (local cluster: a JWKS server on this machine\'s loopback)', async function () {
       // The page's jwksUri is on GitHub; here a loopback server the operator (a local process) can reach.
-      if (!t.local) return this.skip();
+      if (!t.local) {
+        console.log('      skipped: the operator of this tier cannot reach a server on this machine\'s loopback');
+        return this.skip();
+      }
       const served = await rsaSigner('weft-e2e-served');
       const servedToken = await served.sign(DEMO_CLAIMS);
       const server: Server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(served.jwks));
