@@ -123,7 +123,7 @@ describe('operator: status on a real API server', function () {
     await mesh.createPod(ns, 'ratings-1', { app: 'ratings' });
     // The pod has no sidecar (the namespace is not injected): the policy still applies nowhere, and says so.
     const selected = await waitForStatus(mesh, 'AuthorizationPolicy', ns, 'ratings-only',
-      (o) => !(o.status?.validationMessages ?? []).some((m) => m.message.includes('app=ratings')));
+      (o) => (o.status?.validationMessages ?? []).some((m) => m.message.includes('enforced nowhere')));
     expect(selected.status!.validationMessages).to.deep.equal([
       {
         type: { code: 'IST0127', name: 'NoMatchingWorkloadsFound' },
