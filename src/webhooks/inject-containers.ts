@@ -59,6 +59,15 @@ const WAIT_READY =
   `.then(r=>{if(r.ok)process.exit(0);throw new Error(String(r.status))})` +
   `.catch(()=>Date.now()>end?process.exit(1):setTimeout(f,200))})()`;
 
+function proxyResources(s: PodSettings): Record<string, unknown> {
+  const limits: Record<string, string> = {};
+  if (s.cpuLimit) limits.cpu = s.cpuLimit;
+  if (s.memoryLimit) limits.memory = s.memoryLimit;
+  const resources: Record<string, unknown> = { requests: { cpu: s.cpu, memory: s.memory } };
+  if (Object.keys(limits).length > 0) resources.limits = limits;
+  return resources;
+}
+
 export function proxyContainer(s: PodSettings, probers: Record<string, unknown>): Record<string, unknown> {
   const readyProbe = { httpGet: { path: '/healthz/ready', port: HEALTH_PORT, scheme: 'HTTP' }, timeoutSeconds: 3 };
   const env: Array<Record<string, unknown>> = [
@@ -75,7 +84,7 @@ export function proxyContainer(s: PodSettings, probers: Record<string, unknown>)
     args: ['--config-dir', PROXY_CONFIG_DIR, '--identity-dir', IDENTITY_DIR, '--admin', ADMIN_BIND, '--health', HEALTH_BIND, '--status', `0.0.0.0:${STATUS_PORT}`, '--prometheus', `0.0.0.0:${METRICS_PORT}`, '--log-level', s.logLevel],
     ports: [{ name: 'http-envoy-prom', containerPort: METRICS_PORT, protocol: 'TCP' }, { name: 'health', containerPort: HEALTH_PORT, protocol: 'TCP' }],
     env,
-    resources: { requests: { cpu: s.cpu, memory: s.memory } },
+    resources: proxyResources(s),
     readinessProbe: { ...readyProbe, periodSeconds: 5, failureThreshold: 3 },
     securityContext: {
       runAsUser: PROXY_UID,

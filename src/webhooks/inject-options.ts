@@ -42,6 +42,20 @@ const LOG_LEVELS: ReadonlySet<string> = new Set(['debug', 'info', 'warn', 'error
 /** Istio's `sidecar.istio.io/logLevel` also knows trace/warning/critical/off; mapped onto weft's four. */
 const LOG_ALIASES: Readonly<Record<string, string>> = { trace: 'debug', warning: 'warn', critical: 'error', off: 'error' };
 const QUANTITY = /^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/;
+const UNITS: Readonly<Record<string, number>> = { '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+
+/** A quantity that passed QUANTITY, as a number (cores or bytes). */
+function quantityValue(q: string): number {
+  const m = /^([\d.]+)(\D*)$/.exec(q)!;
+  return Number(m[1]) * UNITS[m[2]!]!;
+}
+
+/** Kubernetes rejects a request above its limit: the request comes down to the limit, with a warning. */
+function fitRequest(name: string, request: string, limit: string | undefined, warnings: string[]): string {
+  if (!limit || quantityValue(request) <= quantityValue(limit)) return request;
+  warnings.push(`proxy ${name} request ${request} is above its limit ${limit}; requesting ${limit}`);
+  return limit;
+}
 
 export interface PodSettings {
   image: string;
@@ -50,6 +64,9 @@ export interface PodSettings {
   rewriteProbes: boolean;
   cpu: string;
   memory: string;
+  /** Istio's proxyCPULimit / proxyMemoryLimit: none unless asked (the kubelet OOM-kills a proxy over its memory limit). */
+  cpuLimit?: string;
+  memoryLimit?: string;
   logLevel: string;
   excludeInbound: number[];
   excludeOutbound: number[];
@@ -69,13 +86,15 @@ function annotation(annotations: Readonly<Record<string, string>>, group: keyof 
 
 export function podSettings(opts: InjectOptions, annotations: Readonly<Record<string, string>>): { settings: PodSettings; warnings: string[] } {
   const warnings: string[] = [];
-  const quantity = (key: string, fallback: string) => {
+  function quantity(key: string, fallback: string): string;
+  function quantity(key: string, fallback: undefined): string | undefined;
+  function quantity(key: string, fallback: string | undefined): string | undefined {
     const a = annotation(annotations, 'sidecar', key);
     if (!a) return fallback;
     if (QUANTITY.test(a.value)) return a.value;
-    warnings.push(`${a.name}: "${a.value}" is not a resource quantity; using ${fallback}`);
+    warnings.push(`${a.name}: "${a.value}" is not a resource quantity; using ${fallback ?? 'none'}`);
     return fallback;
-  };
+  }
   const ports = (key: string) => {
     const a = annotation(annotations, 'traffic', key);
     if (!a || a.value === '') return [];
@@ -96,6 +115,8 @@ export function podSettings(opts: InjectOptions, annotations: Readonly<Record<st
     else warnings.push(`${level.name}: unknown level "${level.value}"; using ${logLevel}`);
   }
   const image = opts.image ?? DEFAULT_IMAGE;
+  const cpuLimit = quantity('proxyCPULimit', undefined);
+  const memoryLimit = quantity('proxyMemoryLimit', undefined);
   const rewrite = annotation(annotations, 'sidecar', 'rewriteAppHTTPProbers');
   return {
     settings: {
@@ -104,8 +125,10 @@ export function podSettings(opts: InjectOptions, annotations: Readonly<Record<st
       mode: opts.mode ?? 'native',
       rewriteProbes: rewrite ? rewrite.value !== 'false' : (opts.rewriteProbes ?? true),
       // Istio's defaults for the sidecar's requests.
-      cpu: quantity('proxyCPU', opts.cpuRequest ?? '100m'),
-      memory: quantity('proxyMemory', opts.memoryRequest ?? '128Mi'),
+      cpu: fitRequest('cpu', quantity('proxyCPU', opts.cpuRequest ?? '100m'), cpuLimit, warnings),
+      memory: fitRequest('memory', quantity('proxyMemory', opts.memoryRequest ?? '128Mi'), memoryLimit, warnings),
+      cpuLimit,
+      memoryLimit,
       logLevel,
       excludeInbound: ports('excludeInboundPorts'),
       excludeOutbound: ports('excludeOutboundPorts'),

@@ -183,6 +183,15 @@ describe('sidecar injection (webhooks/inject)', () => {
     expect(bad.warnings).to.have.length(2);
   });
 
+  it('sets the proxy\'s limits from proxyCPULimit / proxyMemoryLimit, bringing a default request above a limit down to it', () => {
+    const { pod, warnings } = inject(rsPod({ annotations: { 'sidecar.istio.io/proxyCPULimit': '2', 'sidecar.istio.io/proxyMemoryLimit': '96Mi' } }));
+    expect(pod.spec.initContainers![1]!.resources).to.deep.equal({ requests: { cpu: '100m', memory: '96Mi' }, limits: { cpu: '2', memory: '96Mi' } });
+    expect(warnings).to.deep.equal(['proxy memory request 128Mi is above its limit 96Mi; requesting 96Mi']);
+    const bad = inject(rsPod({ annotations: { 'sidecar.weft.dev/proxyMemoryLimit': 'plenty' } }));
+    expect(bad.pod.spec.initContainers![1]!.resources).to.deep.equal({ requests: { cpu: '100m', memory: '128Mi' } });
+    expect(bad.warnings.join()).to.include('sidecar.weft.dev/proxyMemoryLimit').and.include('using none');
+  });
+
   it('adds user volumes to the pod and mounts them in the proxy (userVolume / userVolumeMount, array or map form)', () => {
     const { pod, warnings } = inject(rsPod({
       annotations: {
