@@ -1,9 +1,11 @@
 // The SO_ORIGINAL_DST addon against real iptables REDIRECT rules in a network namespace: a connection to a fake
-// IPv4 or IPv6 destination lands on the capture port, and the addon reports the fake destination.
+// IPv4 or IPv6 destination lands on the capture port, and the addon reports the fake destination; a connection
+// that was not redirected gets an error or its own address, depending on whether conntrack is loaded.
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
+import { captureDestination } from '../../src/proxy/net/capture-destination.ts';
 import { originalDestination, socketFd } from '../../src/proxy/net/original-dst.ts';
 import { prepareNetns } from '../support/proxy-netns.ts';
 import type { Netns } from '../support/proxy-netns.ts';
@@ -17,14 +19,27 @@ describe('proxy net: SO_ORIGINAL_DST addon', function () {
   });
   after(() => ns?.remove());
 
-  it('answers an error (not a crash) for a connection that was not redirected', async () => {
+  it('answers an error or the connection\'s own local address (never a crash) for one that was not redirected', async () => {
     const server = createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
     const accepted = new Promise<Socket>((r) => server.once('connection', r));
-    const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    const client = connect(port, '127.0.0.1');
     const socket = await accepted;
     expect(socketFd(socket)).to.be.a('number');
-    expect(() => originalDestination(socket)).to.throw(/SO_ORIGINAL_DST/);
+    // Without connection tracking the kernel has no entry (ENOENT); with conntrack loaded (kube-proxy loads it on
+    // every node) the entry is the connection's own, unchanged destination.
+    let answer: { address: string; port: number; family: string } | Error;
+    try {
+      answer = originalDestination(socket);
+      expect(answer).to.deep.equal({ address: '127.0.0.1', port, family: 'IPv4' });
+    } catch (e) {
+      answer = e as Error;
+      expect(answer.message).to.match(/SO_ORIGINAL_DST/);
+    }
+    // Either way the capture listener's guard reads it as not redirected.
+    expect(captureDestination(answer, { address: socket.localAddress, port: socket.localPort }, new Set([15001, 15006])))
+      .to.deep.include({ kind: 'refused', reason: 'not-redirected' });
     client.destroy();
     socket.destroy();
     server.close();

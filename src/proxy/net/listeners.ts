@@ -1,14 +1,16 @@
 // The sidecar's listening sockets, per the `weft proxy` flags: capture listeners (15001 outbound, 15006
-// inbound) that read each connection's original destination with SO_ORIGINAL_DST; explicit listeners that
-// accept as if captured with a fixed original destination; gateway listeners bound at the config's own listener
-// addresses, re-bound when the config's set of listeners changes (their TLS servers checked whenever config,
-// identity or credentials change: gateway-tls-check.ts). Every accepted connection goes through
+// inbound) that read each connection's original destination with SO_ORIGINAL_DST and refuse one that was not
+// redirected (capture-destination.ts); explicit listeners that accept as if captured with a fixed original
+// destination; gateway listeners bound at the config's own listener addresses, re-bound when the config's set of
+// listeners changes (their TLS servers checked whenever config, identity or credentials change:
+// gateway-tls-check.ts). Every accepted connection goes through
 // handleConnection (detection, plan, TLS, TCP proxy or HTTP handler).
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { listenerAddress } from '../routing/filter-chain.ts';
 import { bool, str } from '../routing/envoy-values.ts';
 import type { HttpHandler, Runtime } from '../runtime.ts';
+import { captureDestination, type Endpoint } from './capture-destination.ts';
 import { handleConnection, plainIp } from './connection.ts';
 import type { Accepted, ConnectionEnv, LogFn } from './connection.ts';
 import { checkGatewayTls } from './gateway-tls-check.ts';
@@ -120,20 +122,20 @@ export async function startListeners(runtime: Runtime, http: HttpHandler, option
   if (options.capture === 'iptables') {
     const capturePorts = new Set([options.outboundPort, options.inboundPort]);
     const captured = (direction: 'outbound' | 'inbound'): Resolve => (socket) => {
-      let dst: { ip: string; port: number };
+      let original: Endpoint | Error;
       try {
-        const o = originalDestination(socket);
-        dst = { ip: o.address, port: o.port };
-      } catch {
-        dst = { ip: plainIp(socket.localAddress) ?? '', port: socket.localPort ?? 0 };
+        original = originalDestination(socket);
+      } catch (e) {
+        original = e as Error;
       }
-      dst.ip = plainIp(dst.ip) ?? dst.ip;
-      // A connection whose destination is a capture port of this proxy would come straight back: refuse it.
-      if (capturePorts.has(dst.port) && (dst.ip === plainIp(socket.localAddress) || dst.ip.startsWith('127.') || dst.ip === '::1')) {
-        log('debug', 'refused a connection to the proxy\'s own capture port', { destination: `${dst.ip}:${dst.port}` });
+      const d = captureDestination(original, { address: socket.localAddress, port: socket.localPort }, capturePorts);
+      if (d.kind === 'refused') {
+        log('debug', d.reason === 'not-redirected'
+          ? 'refused a connection that was not redirected: its destination is this listener itself'
+          : 'refused a connection to the proxy\'s own capture port', { destination: d.destination });
         return undefined;
       }
-      return { kind: direction, direction, destinationIp: dst.ip, port: dst.port };
+      return { kind: direction, direction, destinationIp: d.ip, port: d.port };
     };
     const host = options.captureHost ?? '::';
     await open('capture:outbound', 'outbound-capture', 'capture', host, options.outboundPort, captured('outbound'));
