@@ -24,6 +24,13 @@ export interface ControlPlaneOptions {
   dir?: string;
   /** Progress lines (the demo prints them). */
   log?: (line: string) => void;
+  /**
+   * Serve real kubelets (hack/local-cluster/kubelet/): bind and advertise the API server on this address, one our
+   * own code created (the local cluster's host bridge), instead of loopback; authorize nodes with the Node
+   * authorizer, reach kubelets on their InternalIP with a client certificate, and keep the `kubernetes` Service's
+   * endpoint current so pods reach the API server.
+   */
+  kubelets?: { address: string };
 }
 
 /** Builds (first time) or finds the cached binaries; WEFT_K8S_BIN overrides the location. */
@@ -60,6 +67,26 @@ export class ControlPlane {
   private readonly ca: Ca;
   private readonly admin: KeyPairPem;
 
+  /** The cluster CA's certificate (PEM); nodes trust it and present certificates it issued. */
+  get caPem(): string {
+    return this.ca.certPem;
+  }
+
+  /** A client credential from the cluster CA, e.g. system:node:<name> in group system:nodes for a kubelet. */
+  issueClientCert(commonName: string, organizations: string[] = []): Promise<KeyPairPem> {
+    return issueLeaf(this.ca, { commonName, organizations, client: true });
+  }
+
+  /** A serving certificate from the cluster CA (a kubelet's, which the API server verifies for logs and exec). */
+  issueServingCert(commonName: string, ips: string[], dnsNames: string[] = []): Promise<KeyPairPem> {
+    return issueLeaf(this.ca, { commonName, ips, dnsNames, server: true });
+  }
+
+  /** A kubeconfig for this API server with the given client credential. */
+  kubeconfigFor(user: string, cred: KeyPairPem): string {
+    return kubeconfigYaml(this.server, this.ca.certPem, user, cred);
+  }
+
   private constructor(init: {
     bin: string; dir: string; ownsDir: boolean; server: string; apiArgs: string[]; ca: Ca; admin: KeyPairPem; log: (l: string) => void;
   }) {
@@ -87,12 +114,13 @@ export class ControlPlane {
     };
 
     const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-    const server = `https://127.0.0.1:${apiPort}`;
+    const address = opts.kubelets?.address ?? '127.0.0.1';
+    const server = `https://${address}:${apiPort}`;
     const ca = await createCa('weft-local-ca');
     const serving = await issueLeaf(ca, {
       commonName: 'kube-apiserver',
       dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
-      ips: ['127.0.0.1', '10.96.0.1'],
+      ips: ['127.0.0.1', '10.96.0.1', ...(address === '127.0.0.1' ? [] : [address])],
       server: true,
     });
     const admin = await issueLeaf(ca, { commonName: 'weft-admin', organizations: ['system:masters'], client: true });
@@ -108,8 +136,8 @@ export class ControlPlane {
     };
     const apiArgs = [
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-      `--bind-address=127.0.0.1`,
-      `--advertise-address=127.0.0.1`,
+      `--bind-address=${address}`,
+      `--advertise-address=${address}`,
       `--secure-port=${apiPort}`,
       `--cert-dir=${join(dir, 'pki')}`,
       `--tls-cert-file=${args.cert}`,
@@ -119,12 +147,22 @@ export class ControlPlane {
       `--service-account-key-file=${args.saPub}`,
       `--service-account-signing-key-file=${args.saKey}`,
       `--service-cluster-ip-range=10.96.0.0/16`,
-      `--authorization-mode=RBAC`,
+      `--authorization-mode=${opts.kubelets ? 'Node,RBAC' : 'RBAC'}`,
       `--allow-privileged=true`,
       `--profiling=false`,
-      `--endpoint-reconciler-type=none`,
+      // Real nodes' pods reach the API server through the `kubernetes` Service, which then needs its endpoint.
+      `--endpoint-reconciler-type=${opts.kubelets ? 'lease' : 'none'}`,
       `--v=1`,
     ];
+    if (opts.kubelets) {
+      const kubeletClient = await issueLeaf(ca, { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'], client: true });
+      apiArgs.push(
+        `--kubelet-preferred-address-types=InternalIP`,
+        `--kubelet-certificate-authority=${args.ca}`,
+        `--kubelet-client-certificate=${pki('apiserver-kubelet-client.crt', kubeletClient.certPem)}`,
+        `--kubelet-client-key=${pki('apiserver-kubelet-client.key', kubeletClient.keyPem)}`,
+      );
+    }
     const cp = new ControlPlane({ bin, dir, ownsDir, server, apiArgs, ca, admin, log });
     writeFileSync(cp.kubeconfigPath, kubeconfigYaml(server, ca.certPem, 'weft-admin', admin), { mode: 0o600 });
     writeFileSync(join(dir, 'kcm.kubeconfig'), kubeconfigYaml(server, ca.certPem, 'kube-controller-manager', kcmCred), { mode: 0o600 });
@@ -142,7 +180,7 @@ export class ControlPlane {
         `--log-level=warn`,
       ], join(dir, 'etcd.log'));
       await cp.startApiServer();
-      if (opts.controllerManager) await cp.startControllerManager(args.ca, args.saKey, opts.controllerManagerArgs ?? []);
+      if (opts.controllerManager) await cp.startControllerManager(args.ca, args.saKey, opts.controllerManagerArgs ?? [], !!opts.kubelets);
       return cp;
     } catch (e) {
       await cp.stop({ keepDir: true });
@@ -156,7 +194,7 @@ export class ControlPlane {
     await waitFor('kube-apiserver /readyz', () => this.ready(), 120_000, this.apiserver);
   }
 
-  private async startControllerManager(caFile: string, saKey: string, extra: string[]): Promise<void> {
+  private async startControllerManager(caFile: string, saKey: string, extra: string[], realNodes: boolean): Promise<void> {
     this.log('control plane: starting kube-controller-manager');
     const kc = join(this.dir, 'kcm.kubeconfig');
     this.kcm = startProcess('kube-controller-manager', join(this.bin, 'kube-controller-manager'), [
@@ -170,7 +208,8 @@ export class ControlPlane {
       `--service-account-private-key-file=${saKey}`,
       `--root-ca-file=${caFile}`,
       `--cluster-name=weft-local`,
-      `--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-route`,
+      // Real nodes have a lifecycle (heartbeats, taints); the imitation's do not.
+      `--controllers=*,-nodeipam,${realNodes ? '' : '-nodelifecycle,'}-cloud-node-lifecycle,-service-lb-controller,-route`,
       `--v=1`,
       ...extra,
     ], join(this.dir, 'kube-controller-manager.log'));
