@@ -136,12 +136,13 @@ spec:
     expect(out).to.match(/Address:?\s+10\.96\.0\.1\b/);
   });
 
+  // busybox-static 1.35's `wget -T` crashes: `timeout` bounds the requests instead.
   it('carries traffic from a pod on node 1 to a pod on node 2, and to the API server through its Service', async () => {
     const ip2 = await podIp('web-2');
-    expect((await must(['exec', '-n', NS, 'web-1', '--', 'wget', '-q', '-T', '5', '-O', '-', `http://${ip2}:8080/`])).trim()).to.equal('web-2');
+    expect((await must(['exec', '-n', NS, 'web-1', '--', 'timeout', '10', 'wget', '-q', '-O', '-', `http://${ip2}:8080/`])).trim()).to.equal('web-2');
     // The kubernetes Service's ClusterIP (kube-proxy) leads to the API server on the host bridge. busybox has no
     // TLS: plain HTTP to the TLS port draws the API server's own "400 Bad Request", which proves the path.
-    const r = await kubectl(['exec', '-n', NS, 'web-1', '--', 'wget', '-q', '-T', '5', '-O', '-', 'http://10.96.0.1:443/']);
+    const r = await kubectl(['exec', '-n', NS, 'web-1', '--', 'timeout', '10', 'wget', '-q', '-O', '-', 'http://10.96.0.1:443/']);
     expect(r.stdout + r.stderr).to.contain('400');
   });
 
