@@ -109,7 +109,7 @@ describe('identity: workload certificates on a real API server', function () {
     await op.workloadIdentity!.controller.idle();
     expect((await secret()).metadata!.resourceVersion).to.equal(before);
     expect((await core.readNamespacedConfigMap({ namespace: ns, name: 'weft-root-cert' })).metadata!.resourceVersion).to.equal(cmBefore);
-    expect(op.stats().identity).to.deep.equal({ issued: 0, bundlesWritten: 0 });
+    expect(op.stats().identity).to.deep.equal({ issued: 0, bundlesWritten: 0, podsNudged: 0 });
   });
 
   it('renews the certificate once the clock passes its renewal time', async () => {

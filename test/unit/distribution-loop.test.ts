@@ -5,12 +5,13 @@ import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import { DistributionLoop } from '../../src/controllers/distribution/loop.ts';
 import { programmedCondition, type Programmed } from '../../src/controllers/distribution/programmed.ts';
-import { signatureOf, type CachedConfigMap, type CachedPod, type DistributionSources } from '../../src/controllers/distribution/sources.ts';
+import { signatureOf, toCachedPod, type CachedConfigMap, type CachedPod, type DistributionSources } from '../../src/controllers/distribution/sources.ts';
 import { stableJson } from '../../src/controllers/distribution/snapshot-index.ts';
 import type { ConfigMapContent, DistributionWriter } from '../../src/controllers/distribution/writer.ts';
 import { buildSnapshot } from '../../src/model/snapshot.ts';
 import type { KubeObject, SnapshotInput } from '../../src/model/types.ts';
 import { proxyConfigMapName } from '../../src/translate/envoy/bundle-format.ts';
+import { proxyVolumes } from '../../src/webhooks/inject-containers.ts';
 import { translate } from '../../src/translate/index.ts';
 import type { ProxyConfig } from '../../src/translate/types.ts';
 import { app, inputOf, namespace, virtualService } from '../support/mesh-fixtures.ts';
@@ -64,7 +65,7 @@ class FakeSources implements DistributionSources {
   }
   pod(ns: string, name: string): CachedPod | undefined {
     const p = this.object('Pod', `${ns}/${name}`);
-    return p ? { uid: p.metadata!.uid!, hash: p.metadata?.annotations?.['weft.dev/config-hash'], deleting: Boolean(p.metadata?.deletionTimestamp) } : undefined;
+    return p ? toCachedPod(p as never) : undefined;
   }
   ownerIsWorkload(ns: string, owner: { kind: string; name: string; uid: string }) {
     return owner.kind !== 'Pod' && this.items(owner.kind).some((o) => o.metadata?.namespace === ns && o.metadata?.name === owner.name && o.metadata?.uid === owner.uid
@@ -259,6 +260,29 @@ describe('distribution loop', () => {
     await settle(100);
     expect(writer.deleted).to.deep.equal(['bookinfo/weft-proxy-ratings-v1', 'shop/weft-proxy-cart-v1']);
     expect(loop.programmed('VirtualService/bookinfo/reviews')).to.deep.include({ total: 1, written: 1 });
+  });
+
+  it('annotates Pending pods, and a pod mounting the ConfigMap first seen after the write; never a finished one', async () => {
+    const { loop, writer, settle, sources } = setup();
+    const withPhase = (p: KubeObject, phase: string) => ({ ...p, status: { ...(p as { status?: object }).status, phase } }) as KubeObject;
+    sources.input = { ...sources.input, pods: sources.input.pods.map((p) => withPhase(p, 'Pending')) };
+    loop.activate();
+    await settle();
+    expect(writer.annotated.sort()).to.have.length(3);
+    const cart = sources.input.pods.find((p) => p.metadata?.namespace === 'shop')!;
+    const mounting = (name: string, phase: string): KubeObject => {
+      const p = structuredClone(cart) as KubeObject & { spec: Record<string, unknown> };
+      p.metadata = { ...p.metadata, name, uid: `uid-${name}`, annotations: {} };
+      p.spec.volumes = proxyVolumes('cart-v1', 'default');
+      return withPhase(p, phase);
+    };
+    writer.annotated = [];
+    sources.input = { ...sources.input, pods: [...sources.input.pods, mounting('cart-late', 'Pending'), mounting('cart-done', 'Succeeded')] };
+    loop.notify('Pod', 'shop/cart-late');
+    loop.notify('Pod', 'shop/cart-done');
+    await settle(100);
+    expect(writer.annotated).to.deep.equal(['shop/cart-late']);
+    expect(sources.pod('shop', 'cart-late')!.hash).to.equal(sources.configMap('shop', 'weft-proxy-cart-v1')!.hash);
   });
 
   it('a ConfigMap deleted by someone else is written again', async () => {

@@ -1,7 +1,8 @@
 // Delivers what a batch decided: a workload's ConfigMap written when its hash (or owner) differs from the cached
-// one, then its running pods annotated with the hash (the kubelet refreshes a pod's ConfigMap volumes when the pod
-// object changes); ConfigMaps of workloads that are gone or not injected deleted. In: workloads with their
-// encoded bundles, the caches, a writer. Out: API writes, and each write's outcome for the loop to report.
+// one, then the pods mounting it annotated with the hash (the kubelet refreshes a pod's ConfigMap volumes when the
+// pod object changes, ../pod-nudge.ts); ConfigMaps of workloads that are gone or not injected deleted. In:
+// workloads with their encoded bundles, the caches, a writer. Out: API writes, and each write's outcome for the
+// loop to report.
 //
 // ConfigMap writes (and deletions) and pod annotations each have a pool of `concurrency` requests: a ConfigMap
 // never waits behind another workload's pod annotation, and a pod is annotated as soon as its ConfigMap is written.
@@ -9,10 +10,12 @@
 // round trip costs the event loop as much as the compression itself).
 import type { Snapshot, Workload } from '../../model/types.ts';
 import { namespaceInjected } from '../../model/injection.ts';
-import { proxyConfigMapName } from '../../translate/envoy/bundle-format.ts';
+import { CONFIG_HASH_ANNOTATION, PROXY_CONFIGMAP_PREFIX, proxyConfigMapName } from '../../translate/envoy/bundle-format.ts';
 import type { Logger } from '../log.ts';
 import { type EncodedBundle, gzipBundle } from '../proxy-bundle.ts';
+import { PodNudger } from '../pod-nudge.ts';
 import { Limiter } from './limiter.ts';
+import type { PodMounts } from './pod-mounts.ts';
 import type { DistributionSources } from './sources.ts';
 import { CONFIG_WARN_BYTES, type DistributionWriter } from './writer.ts';
 
@@ -29,17 +32,19 @@ export class Delivery {
   private readonly writer: DistributionWriter;
   private readonly log: Logger;
   private readonly configs: Limiter;
-  private readonly pods: Limiter;
+  private readonly nudger: PodNudger;
+  private readonly mounts: PodMounts;
   /** The hash each workload's ConfigMap was last written with: the cache may not show our write yet. */
   private readonly lastWritten = new Map<string, string>();
   readonly counters: DeliveryCounters = { written: 0, deleted: 0, podsAnnotated: 0 };
 
-  constructor(o: { sources: DistributionSources; writer: DistributionWriter; concurrency: number; log: Logger }) {
+  constructor(o: { sources: DistributionSources; writer: DistributionWriter; mounts: PodMounts; concurrency: number; log: Logger }) {
     this.sources = o.sources;
     this.writer = o.writer;
     this.log = o.log;
+    this.mounts = o.mounts;
     this.configs = new Limiter(o.concurrency);
-    this.pods = new Limiter(o.concurrency);
+    this.nudger = new PodNudger((ns, name, uid, a) => this.writer.annotatePod(ns, name, uid, a[CONFIG_HASH_ANNOTATION]!), o.concurrency);
   }
 
   forget(key: string): void {
@@ -76,21 +81,34 @@ export class Delivery {
     });
   }
 
-  /** Annotates the workload's running pods that do not show `hash` yet; false when one failed. */
+  /**
+   * Annotates with `hash` every pod that mounts the workload's ConfigMap or belongs to the workload, unless it
+   * shows `hash` already, is finished or is being deleted; whatever its phase otherwise: a Pending pod whose
+   * sidecar waits for this config needs it most. The pods are looked up now, after the write, in the cache rather
+   * than in the batch's snapshot, so a pod created since is not missed; one the cache shows only later changes
+   * its workload, whose next batch annotates it. false when one failed.
+   */
   async annotatePods(key: string, w: Workload, hash: string): Promise<boolean> {
-    let ok = true;
-    for (const pod of w.pods) {
-      if (pod.phase !== 'Running') continue;
-      const cached = this.sources.pod(w.namespace, pod.name);
-      if (!cached || cached.deleting || cached.uid !== pod.uid || cached.hash === hash) continue;
-      try {
-        await this.pods.run(() => this.writer.annotatePod(w.namespace, pod.name, pod.uid, hash));
-        this.counters.podsAnnotated++;
-      } catch (err) {
-        this.log.warn('annotating a pod failed', { workload: key, pod: pod.name, error: err });
-        ok = false;
-      }
+    const name = proxyConfigMapName(w.name);
+    const members = new Set(w.pods.map((p) => p.name));
+    const due: Array<{ name: string; uid: string }> = [];
+    for (const podName of new Set([...members, ...this.mounts.pods(w.namespace, name)])) {
+      const pod = this.sources.pod(w.namespace, podName);
+      if (!pod || pod.deleting || pod.finished || pod.hash === hash) continue;
+      // A pod of the workload that mounts another workload's config (named when it was injected) gets that one's hash.
+      if (!pod.configMaps.includes(name) && pod.configMaps.some((n) => n.startsWith(PROXY_CONFIGMAP_PREFIX))) continue;
+      due.push(pod);
     }
+    const results = await Promise.allSettled(due.map((p) => this.nudger.nudge(w.namespace, p.name, p.uid, { [CONFIG_HASH_ANNOTATION]: hash })));
+    let ok = true;
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') {
+        this.counters.podsAnnotated++;
+        return;
+      }
+      this.log.warn('annotating a pod failed', { workload: key, pod: due[i]!.name, error: r.reason });
+      ok = false;
+    });
     return ok;
   }
 

@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { KubeObject, MeshConfig, ObjectKey, SnapshotInput } from '../../model/types.ts';
 import { CONFIG_HASH_ANNOTATION } from '../../translate/envoy/bundle-format.ts';
+import { IDENTITY_HASH_ANNOTATION, ROOT_CERT_HASH_ANNOTATION } from '../identity/desired.ts';
+import { mountedNames } from '../pod-nudge.ts';
 import type { Validate } from '../reconciler.ts';
 import { configKey, stableJson } from './snapshot-index.ts';
 import { WORKLOAD_LABEL } from './writer.ts';
@@ -47,9 +49,14 @@ export interface CachedConfigMap {
 }
 
 export interface CachedPod {
+  name: string;
   uid: string;
   hash?: string;
   deleting: boolean;
+  /** Succeeded or Failed: the kubelet syncs its volumes no more. */
+  finished: boolean;
+  /** The ConfigMaps its volumes mount. */
+  configMaps: readonly string[];
 }
 
 export interface DistributionSources {
@@ -85,7 +92,8 @@ export function signatureOf(kind: string, o: KubernetesObject | undefined): stri
     case 'Pod': {
       const md = metaWithout(o);
       const ann = { ...rec(md.annotations) };
-      delete ann[CONFIG_HASH_ANNOTATION]; // written by us, after translation
+      // Written by us, after translation (and by the identity controller, after issuing).
+      for (const a of [CONFIG_HASH_ANNOTATION, IDENTITY_HASH_ANNOTATION, ROOT_CERT_HASH_ANNOTATION]) delete ann[a];
       md.annotations = ann;
       const st = rec(any.status);
       const ready = (Array.isArray(st.conditions) ? st.conditions : []).map((c) => [rec(c).type, rec(c).status]);
@@ -174,8 +182,7 @@ export class InformerSources implements DistributionSources {
 
   pod(namespace: string, name: string): CachedPod | undefined {
     const p = this.cache('Pod').get(namespace, name);
-    if (!p) return undefined;
-    return { uid: p.metadata?.uid ?? '', hash: p.metadata?.annotations?.[CONFIG_HASH_ANNOTATION], deleting: Boolean(p.metadata?.deletionTimestamp) };
+    return p ? toCachedPod(p) : undefined;
   }
 
   ownerIsWorkload(namespace: string, owner: { kind: string; name: string; uid: string }): boolean {
@@ -189,6 +196,19 @@ export class InformerSources implements DistributionSources {
     // Kept per object by the loop: a digest, not the object's JSON.
     return sig === '' ? '' : createHash('sha256').update(sig).digest('base64');
   }
+}
+
+export function toCachedPod(p: KubernetesObject): CachedPod {
+  const md = p.metadata ?? {};
+  const phase = rec((p as KubeObject).status).phase;
+  return {
+    name: md.name ?? '',
+    uid: md.uid ?? '',
+    hash: md.annotations?.[CONFIG_HASH_ANNOTATION],
+    deleting: Boolean(md.deletionTimestamp),
+    finished: phase === 'Succeeded' || phase === 'Failed',
+    configMaps: mountedNames(p, 'configMap'),
+  };
 }
 
 function toCachedConfigMap(o: KubernetesObject): CachedConfigMap {

@@ -4,17 +4,21 @@
 // so the garbage collector removes it with the account; ConfigMap `weft-root-cert` (`root-cert.pem`) in every
 // injected namespace. Writes happen only when something changed or a certificate is due for renewal; renewal is a
 // delayed queue entry at the time `renewalDue` chose (recorded on the Secret, so a new leader keeps the schedule).
-import { X509Certificate, type KeyObject } from 'node:crypto';
+// After a write, and for pods first seen after one, the pods mounting the object are annotated with its digest
+// (../pod-nudge.ts): the kubelet then mounts it at once instead of at its periodic resync.
+import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { CoreV1Api, type KubeConfig, type KubernetesObject, type V1ConfigMap, type V1Secret } from '@kubernetes/client-node';
 import { bundlePem, type MeshCa } from '../../pki/ca.ts';
 import { spiffeId, formatSpiffeId, sameSpiffeId } from '../../pki/spiffe.ts';
 import { CHAIN_FILE, KEY_FILE, ROOT_FILE, inspectChain, issueWorkloadCert, renewalDue } from '../../pki/workload-cert.ts';
 import type { Informer } from '../informer.ts';
+import { KubeClient } from '../kube-client.ts';
+import { createdAfter, kubePatchPod, lastWrittenAt, PodNudger, podsToNudge, type MountedObject, type PatchPod } from '../pod-nudge.ts';
 import type { Logger } from '../log.ts';
 import type { Timers } from '../timers.ts';
 import { Requeue, WorkQueue } from '../workqueue.ts';
 import {
-  IDENTITY_LABEL, IDENTITY_SECRET_PREFIX, ROOT_CERT_CONFIGMAP, identitySecretName, namespaceNeedsBundle, neededServiceAccounts, podNeedsIdentity, podServiceAccount,
+  IDENTITY_HASH_ANNOTATION, IDENTITY_LABEL, IDENTITY_SECRET_PREFIX, ROOT_CERT_CONFIGMAP, ROOT_CERT_HASH_ANNOTATION, identitySecretName, namespaceNeedsBundle, neededServiceAccounts, podNeedsIdentity, podServiceAccount,
 } from './desired.ts';
 
 export const RENEW_AT_ANNOTATION = 'weft.dev/renew-at';
@@ -37,6 +41,8 @@ export type IdentityApi = Pick<CoreV1Api, 'createNamespacedSecret' | 'replaceNam
 export interface IdentityControllerOptions {
   kubeConfig: KubeConfig;
   api?: IdentityApi;
+  /** Annotates a pod (default: a merge patch through `kubeConfig`). */
+  patchPod?: PatchPod;
   caches: IdentityCaches;
   /** The current mesh CA; called before each reconcile round, so it should be cheap (a cached value). */
   ca: () => MeshCa | undefined;
@@ -50,6 +56,7 @@ export interface IdentityControllerOptions {
 export interface IdentityStats {
   issued: number;
   bundlesWritten: number;
+  podsNudged: number;
 }
 
 const code = (e: unknown): number | undefined => (e as { code?: number }).code;
@@ -62,18 +69,21 @@ function signerKey(ca: MeshCa): KeyObject {
   if (!key) signerKeys.set(ca, (key = new X509Certificate(ca.signer.certPem).publicKey));
   return key;
 }
+const digest = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
 const nsLabels = (c: Cache, ns: string): Record<string, string> | undefined => c.get(undefined, ns)?.metadata?.labels;
 
 export class IdentityController {
   private readonly o: IdentityControllerOptions;
   private readonly core: IdentityApi;
   private readonly queue: WorkQueue;
+  private readonly nudger: PodNudger;
   private active = false;
-  private readonly counters: IdentityStats = { issued: 0, bundlesWritten: 0 };
+  private readonly counters = { issued: 0, bundlesWritten: 0 };
 
   constructor(o: IdentityControllerOptions) {
     this.o = o;
     this.core = o.api ?? o.kubeConfig.makeApiClient(CoreV1Api);
+    this.nudger = new PodNudger(o.patchPod ?? kubePatchPod(new KubeClient(o.kubeConfig)));
     this.queue = new WorkQueue({ workers: 8, timers: o.timers, log: o.log.child('queue') });
     const c = o.caches;
     // Pods change all the time (status, conditions); only their service account and whether they need an
@@ -116,7 +126,7 @@ export class IdentityController {
   }
 
   stats(): IdentityStats {
-    return { ...this.counters };
+    return { ...this.counters, podsNudged: this.nudger.nudged };
   }
 
   idle(): Promise<void> {
@@ -155,7 +165,8 @@ export class IdentityController {
     if (!namespaceNeedsBundle(c.pods.list(ns), namespace.metadata?.labels)) return;
     const bundle = bundlePem(ca);
     const current = c.configMaps.get(ns, ROOT_CERT_CONFIGMAP);
-    if (current?.data?.[ROOT_FILE] === bundle) return;
+    const mounted: MountedObject = { kind: 'configMap', name: ROOT_CERT_CONFIGMAP };
+    if (current?.data?.[ROOT_FILE] === bundle) return this.nudgePods(ns, mounted, ROOT_CERT_HASH_ANNOTATION, digest(bundle), lastWrittenAt(current));
     const body: V1ConfigMap = {
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -165,6 +176,7 @@ export class IdentityController {
     await this.write(() => (current ? this.core.replaceNamespacedConfigMap({ name: ROOT_CERT_CONFIGMAP, namespace: ns, body }) : this.core.createNamespacedConfigMap({ namespace: ns, body })));
     this.counters.bundlesWritten++;
     this.o.log.info('trust bundle written', { namespace: ns, roots: ca.rootsPem.length });
+    await this.nudgePods(ns, mounted, ROOT_CERT_HASH_ANNOTATION, digest(bundle));
   }
 
   private async reconcileIdentity(key: string, ns: string, sa: string, ca: MeshCa): Promise<void> {
@@ -179,9 +191,10 @@ export class IdentityController {
     const current = c.secrets.get(ns, name);
     const now = this.o.timers.now();
     const dueAt = current ? this.currentDue(current, ca, id, uid, now) : undefined;
-    if (dueAt !== undefined) {
+    const mounted: MountedObject = { kind: 'secret', name };
+    if (current && dueAt !== undefined) {
       this.queue.addAfter(key, Math.min(dueAt - now, 2 ** 31 - 1));
-      return;
+      return this.nudgePods(ns, mounted, IDENTITY_HASH_ANNOTATION, digest(unb64(current.data?.[CHAIN_FILE])), lastWrittenAt(current));
     }
     const cert = await issueWorkloadCert(ca, id, { now: new Date(now), ttlMs: this.o.ttlMs });
     const due = renewalDue(cert, this.o.rng);
@@ -203,6 +216,19 @@ export class IdentityController {
     this.counters.issued++;
     this.o.log.info(current ? 'workload certificate renewed' : 'workload certificate issued', { namespace: ns, serviceAccount: sa, notAfter: cert.notAfter.toISOString(), renewAt: due.toISOString() });
     this.queue.addAfter(key, Math.max(1, due.getTime() - now));
+    await this.nudgePods(ns, mounted, IDENTITY_HASH_ANNOTATION, digest(cert.certChainPem));
+  }
+
+  /**
+   * Annotates the pods of `ns` that mount `o` and do not show `value` yet, so the kubelet mounts what was written.
+   * With `writtenAt` (the object was there already: the pods are ones first seen since) pods created after that
+   * write are left alone: they mounted it when they started. A failed patch fails the reconcile, which is retried.
+   */
+  private async nudgePods(ns: string, o: MountedObject, annotation: string, value: string, writtenAt?: number): Promise<void> {
+    const due = podsToNudge(this.o.caches.pods.list(ns), o, annotation, value).filter((p) => writtenAt === undefined || !createdAfter(p, writtenAt));
+    const results = await Promise.allSettled(due.map((p) => this.nudger.nudge(ns, p.metadata?.name ?? '', p.metadata?.uid ?? '', { [annotation]: value })));
+    const failed = results.filter((r) => r.status === 'rejected');
+    if (failed.length > 0) throw new Error(`annotating ${failed.length} pod(s) mounting ${o.kind} ${o.name} failed: ${((failed[0] as PromiseRejectedResult).reason as Error).message}`);
   }
 
   /** When the stored certificate is due; undefined when it must be replaced now. */

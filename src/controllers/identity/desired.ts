@@ -11,6 +11,10 @@ export const IDENTITY_SECRET_PREFIX = 'weft-identity-';
 export const ROOT_CERT_CONFIGMAP = 'weft-root-cert';
 /** Labels every identity Secret, so the controller watches only its own Secrets. */
 export const IDENTITY_LABEL = 'weft.dev/identity';
+/** On pods mounting an identity Secret / the trust bundle: a digest of what was written last, set so the kubelet
+ * remounts the volume now (../pod-nudge.ts). */
+export const IDENTITY_HASH_ANNOTATION = 'weft.dev/identity-hash';
+export const ROOT_CERT_HASH_ANNOTATION = 'weft.dev/root-cert-hash';
 
 export const identitySecretName = (serviceAccount: string): string => `${IDENTITY_SECRET_PREFIX}${serviceAccount}`;
 
