@@ -1,9 +1,12 @@
 // The identity controller with fake caches, a recording API and a manual clock: it issues once per service
 // account of pods with sidecars (and of gateway pods), writes the trust bundle once per injected namespace, renews at 50 % ± jitter of
-// the lifetime (never after expiry, nothing before), and after a root rotation reissues with both roots in the bundle.
+// the lifetime (never after expiry, nothing before), and after a root rotation reissues with both roots in the bundle;
+// the pods mounting what it wrote (Pending ones too) are annotated with its digest.
 import { X509Certificate } from 'node:crypto';
 import { expect } from 'chai';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { IDENTITY_HASH_ANNOTATION, ROOT_CERT_HASH_ANNOTATION } from '../../src/controllers/identity/desired.ts';
+import { proxyVolumes } from '../../src/webhooks/inject-containers.ts';
 import { IdentityController, RENEW_AT_ANNOTATION, type IdentityApi, type IdentityCaches } from '../../src/controllers/identity/controller.ts';
 import { silentLogger } from '../../src/controllers/log.ts';
 import { createRootCa, splitPem, type MeshCa } from '../../src/pki/ca.ts';
@@ -40,6 +43,7 @@ describe('identity controller (manual clock)', function () {
   let ca: MeshCa;
   let ctl: IdentityController;
   let rv = 0;
+  let nudges: Array<{ pod: string; annotations: Record<string, string> }>;
 
   const record = (op: string, cache: () => FakeCache) => async (req: { body: Obj }) => {
     const body = structuredClone(req.body);
@@ -53,6 +57,7 @@ describe('identity controller (manual clock)', function () {
     timers = new FakeTimers(Date.now());
     caches = { pods: new FakeCache(), namespaces: new FakeCache(), serviceAccounts: new FakeCache(), secrets: new FakeCache(), configMaps: new FakeCache() };
     writes = [];
+    nudges = [];
     ca = await createRootCa({ now: new Date(timers.now()) });
     const api = {
       createNamespacedSecret: record('create secret', () => caches.secrets),
@@ -60,7 +65,8 @@ describe('identity controller (manual clock)', function () {
       createNamespacedConfigMap: record('create configmap', () => caches.configMaps),
       replaceNamespacedConfigMap: record('replace configmap', () => caches.configMaps),
     } as unknown as IdentityApi;
-    ctl = new IdentityController({ kubeConfig: new KubeConfig(), api, caches: caches as unknown as IdentityCaches, ca: () => ca, trustDomain: 'cluster.local', timers, rng: () => 0.5, log: silentLogger });
+    ctl = new IdentityController({ kubeConfig: new KubeConfig(), api, caches: caches as unknown as IdentityCaches, ca: () => ca, trustDomain: 'cluster.local', timers, rng: () => 0.5, log: silentLogger,
+      patchPod: async (ns, name, _uid, annotations) => void nudges.push({ pod: `${ns}/${name}`, annotations: { ...annotations } }) });
     caches.namespaces.put({ metadata: { name: 'shop', labels: { 'weft-injection': 'enabled' } } });
     caches.namespaces.put({ metadata: { name: 'plain' } });
     caches.serviceAccounts.put({ metadata: { name: 'reviews', namespace: 'shop', uid: 'uid-reviews' } });
@@ -124,6 +130,29 @@ describe('identity controller (manual clock)', function () {
     await settle();
     expect(listed).to.be.greaterThan(0);
     expect(writes.map((w) => `${w.op} ${w.body.metadata!.name}`)).to.include('create secret weft-identity-ratings');
+  });
+
+  it('annotates the pods mounting the Secret and the bundle it wrote, Pending ones too, and again after renewal', async () => {
+    const mounting = (name: string, phase: string) => caches.pods.put({
+      metadata: { name, namespace: 'shop', uid: `uid-${name}` },
+      spec: { serviceAccountName: 'reviews', containers: [], volumes: proxyVolumes('reviews', 'reviews') },
+      status: { phase },
+    } as Obj);
+    mounting('r1', 'Pending');
+    mounting('r2', 'Running');
+    mounting('r3', 'Succeeded');
+    ctl.activate();
+    await settle();
+    const shown = (pod: string) => Object.assign({}, ...nudges.filter((n) => n.pod === pod).map((n) => n.annotations)) as Record<string, string>;
+    expect(Object.keys(shown('shop/r1')).sort()).to.deep.equal([IDENTITY_HASH_ANNOTATION, ROOT_CERT_HASH_ANNOTATION]);
+    expect(Object.keys(shown('shop/r2')).sort()).to.deep.equal([IDENTITY_HASH_ANNOTATION, ROOT_CERT_HASH_ANNOTATION]);
+    expect(shown('shop/r3')).to.deep.equal({});
+    const first = shown('shop/r1')[IDENTITY_HASH_ANNOTATION];
+    const due = Date.parse(caches.secrets.get('shop', 'weft-identity-reviews')!.metadata!.annotations![RENEW_AT_ANNOTATION]!);
+    await timers.advance(due - timers.now() + 1_000);
+    await settle();
+    expect(writes.filter((w) => w.op === 'replace secret')).to.have.length(1);
+    expect(shown('shop/r1')[IDENTITY_HASH_ANNOTATION]).to.be.a('string').and.not.equal(first);
   });
 
   it('renews at 50 % of the lifetime (rng 0.5), not before, and before expiry', async () => {
