@@ -10,3 +10,5 @@ if [ ! -x node_modules/.bin/node ] || [ ! -f node_modules/.package-lock.json ] |
 fi
 bash hack/build-control-plane.sh >/dev/null
 bash hack/build-addon.sh >/dev/null || echo "[deps] the SO_ORIGINAL_DST addon did not build: capture mode (--capture iptables) needs it" >&2
+# Real nodes of the local cluster (kubelet, kube-proxy, kube-scheduler, CoreDNS, pause; containerd from Debian).
+bash hack/build-node.sh >/dev/null || echo "[deps] the node binaries did not build: the local cluster's real nodes cannot start" >&2

@@ -40,6 +40,23 @@ function cgroupPids(): number[] {
   return [...pids];
 }
 
+/**
+ * Processes whose command line names the cluster's own subdirectories under one of `dirs`: a crashed run's
+ * control plane and scheduler (only those paths, so a shared parent directory catches nothing else).
+ */
+function pidsUsing(dirs: string[]): number[] {
+  if (dirs.length === 0) return [];
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8');
+      if (dirs.some((d) => cmd.includes(`${d}/control-plane/`) || cmd.includes(`${d}/weft-node-`))) out.push(Number(e));
+    } catch { /* exited meanwhile */ }
+  }
+  return out;
+}
+
 function kill(pids: number[]): void {
   for (const p of pids) {
     if (p === process.pid) continue;
@@ -83,7 +100,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function removeNodes(dirs: string[]): Promise<void> {
   const nodeNs = listNetns().filter((n) => n.startsWith(`${PREFIX}-n`));
   for (let round = 0; round < 20; round++) {
-    const pids = [...cgroupPids(), ...nodeNs.flatMap(netnsPids)];
+    const pids = [...cgroupPids(), ...nodeNs.flatMap(netnsPids), ...pidsUsing(dirs)];
     if (pids.length === 0) break;
     kill(pids);
     await sleep(100);

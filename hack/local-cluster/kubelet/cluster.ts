@@ -12,6 +12,7 @@ import { createNodeCgroups, removeNodes } from './cleanup.ts';
 import { importImage, startContainerd } from './containerd.ts';
 import { corednsManifests } from './coredns.ts';
 import { HOST_IP, POD_CIDR, createBridge, createNodeNetwork, nodeIp, nodeNetns } from './host-network.ts';
+import { readSysctls, restoreSysctls, type Sysctls } from './host-sysctls.ts';
 import { buildNodeImages, type NodeImages } from './images.ts';
 import { startNodeAgents } from './kubelet.ts';
 import { startLoadBalancerController } from './load-balancer.ts';
@@ -67,16 +68,24 @@ const alive = (pid: number) => {
   try { process.kill(pid, 0); return true; } catch { return false; }
 };
 
-/** Removes what a crashed run left, refusing while another live process owns the cluster. */
-async function takeLock(dir: string): Promise<void> {
+/**
+ * Removes what a crashed run left (restoring the host settings it recorded), refusing while another live process
+ * owns the cluster; returns the host settings to restore at stop.
+ */
+async function takeLock(dir: string): Promise<Sysctls> {
   const stale: string[] = [];
   if (existsSync(LOCK)) {
-    const prev = JSON.parse(readFileSync(LOCK, 'utf8')) as { pid: number; dir: string };
+    const prev = JSON.parse(readFileSync(LOCK, 'utf8')) as { pid: number; dir: string; sysctls?: Sysctls };
     if (prev.pid !== process.pid && alive(prev.pid)) throw new Error(`a local cluster with real nodes is already running (pid ${prev.pid}, ${prev.dir})`);
     stale.push(prev.dir);
+    await removeNodes(stale);
+    if (prev.sysctls) restoreSysctls(prev.sysctls);
+  } else {
+    await removeNodes(stale);
   }
-  await removeNodes(stale);
-  writeFileSync(LOCK, JSON.stringify({ pid: process.pid, dir }));
+  const sysctls = readSysctls();
+  writeFileSync(LOCK, JSON.stringify({ pid: process.pid, dir, sysctls }));
+  return sysctls;
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<LocalCluster> {
@@ -95,7 +104,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<LocalClus
   const ownsDir = !opts.dir;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'weft-nodes-'));
   mkdirSync(dir, { recursive: true });
-  await takeLock(dir).catch((e: unknown) => {
+  const sysctls = await takeLock(dir).catch((e: unknown) => {
     active = false;
     throw e;
   });
@@ -112,9 +121,10 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<LocalClus
     await lb?.stop();
     for (const p of [...procs].reverse()) await stopProcess(p);
     if (scheduler) await stopProcess(scheduler);
-    await removeNodes([dir]);
     await cp?.stop({ keepDir: o.keepDir });
+    await removeNodes([dir]);
     if (ownsDir && !o.keepDir) rmSync(dir, { recursive: true, force: true });
+    restoreSysctls(sysctls);
     rmSync(LOCK, { force: true });
   };
   try {

@@ -12,7 +12,7 @@ export interface Containerd {
   proc: Proc;
 }
 
-function cniConfig(i: number): string {
+function cniConfig(i: number, dir: string): string {
   return JSON.stringify({
     cniVersion: '0.4.0',
     name: 'weft-pods',
@@ -24,7 +24,7 @@ function cniConfig(i: number): string {
         // No masquerading: the host and other nodes route pod ranges, so pods see each other's real addresses.
         ipMasq: false,
         hairpinMode: true,
-        ipam: { type: 'host-local', ranges: [[{ subnet: nodePodCidr(i) }]], routes: [{ dst: '0.0.0.0/0' }] },
+        ipam: { type: 'host-local', dataDir: join(dir, 'ipam'), ranges: [[{ subnet: nodePodCidr(i) }]], routes: [{ dst: '0.0.0.0/0' }] },
       },
       { type: 'portmap', capabilities: { portMappings: true } },
     ],
@@ -73,7 +73,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 export async function startContainerd(i: number, dir: string, env: NodeJS.ProcessEnv): Promise<Containerd> {
   mkdirSync(join(dir, 'cni'), { recursive: true });
   const socket = join(dir, 'containerd.sock');
-  writeFileSync(join(dir, 'cni', '10-weft-pods.conflist'), cniConfig(i));
+  writeFileSync(join(dir, 'cni', '10-weft-pods.conflist'), cniConfig(i, dir));
   writeFileSync(join(dir, 'config.toml'), config(dir, socket));
   const proc = startProcess(`containerd-${i}`, 'nsenter', [`--net=/run/netns/${nodeNetns(i)}`, 'containerd', '--config', join(dir, 'config.toml')],
     join(dir, 'containerd.log'), env);
