@@ -69,14 +69,17 @@ export function kubePatchPod(client: KubeClient): PatchPod {
 interface Queued {
   uid: string;
   annotations: Record<string, string>;
-  done: Promise<void>;
+  done: Promise<boolean>;
 }
 
-/** Patches pod annotations, at most `concurrency` at once; a request for a pod already queued joins its patch. */
+/** Patches pod annotations, at most `concurrency` at once; a request for a pod already queued joins its patch, and
+ * one for values already sent to that pod (the cache may not show them yet) sends nothing. */
 export class PodNudger {
   private readonly patch: PatchPod;
   private readonly limiter: Limiter;
   private readonly queued = new Map<string, Queued>();
+  /** What each pod (by `namespace/name`, with its uid) was sent last; dropped by `forget` when the pod goes. */
+  private readonly sent = new Map<string, { uid: string; annotations: Record<string, string> }>();
   nudged = 0;
 
   constructor(patch: PatchPod, concurrency = 8) {
@@ -84,9 +87,12 @@ export class PodNudger {
     this.limiter = new Limiter(concurrency);
   }
 
-  /** Resolves once a patch carrying `annotations` was accepted (or the pod is gone); rejects when it failed. */
-  nudge(namespace: string, name: string, uid: string, annotations: Record<string, string>): Promise<void> {
+  /** Resolves once a patch carrying `annotations` was accepted (or the pod is gone): true when one was sent for
+   * this request, false when the pod had been sent these values already. Rejects when the patch failed. */
+  nudge(namespace: string, name: string, uid: string, annotations: Record<string, string>): Promise<boolean> {
     const key = `${namespace}/${name}`;
+    const before = this.sent.get(key);
+    if (before?.uid === uid && Object.entries(annotations).every(([k, v]) => before.annotations[k] === v)) return Promise.resolve(false);
     const q = this.queued.get(key);
     if (q && q.uid === uid) {
       Object.assign(q.annotations, annotations);
@@ -99,9 +105,17 @@ export class PodNudger {
       await new Promise((r) => setImmediate(r));
       if (this.queued.get(key) === entry) this.queued.delete(key);
       await this.patch(namespace, name, entry.uid, entry.annotations);
+      const prev = this.sent.get(key);
+      this.sent.set(key, { uid: entry.uid, annotations: { ...(prev?.uid === entry.uid ? prev.annotations : {}), ...entry.annotations } });
       this.nudged++;
+      return true;
     });
     return entry.done;
+  }
+
+  /** The pod is gone (or was replaced): what it was sent no longer matters. */
+  forget(namespace: string, name: string): void {
+    this.sent.delete(`${namespace}/${name}`);
   }
 }
 

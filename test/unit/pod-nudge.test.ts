@@ -37,9 +37,20 @@ describe('pod nudges', () => {
     const n = new PodNudger(async (_ns, name, _uid, a) => void patches.push([name, { ...a }]), 2);
     await Promise.all([n.nudge('shop', 'a', 'uid-a', { x: '1' }), n.nudge('shop', 'a', 'uid-a', { y: '2' }), n.nudge('shop', 'b', 'uid-b', { x: '1' })]);
     expect(patches).to.deep.equal([['a', { x: '1', y: '2' }], ['b', { x: '1' }]]);
-    await n.nudge('shop', 'a', 'uid-a', { x: '3' });
+    expect(await n.nudge('shop', 'a', 'uid-a', { x: '3' })).to.equal(true);
     expect(patches).to.have.length(3);
     expect(n.nudged).to.equal(3);
+  });
+
+  it('sends nothing for values a pod was sent already (the cache may lag), unless the pod was replaced or forgotten', async () => {
+    const patches: string[] = [];
+    const n = new PodNudger(async (_ns, name, uid) => void patches.push(`${name}/${uid}`));
+    expect(await n.nudge('shop', 'a', 'uid-a', { x: '1', y: '1' })).to.equal(true);
+    expect(await n.nudge('shop', 'a', 'uid-a', { x: '1' })).to.equal(false);
+    expect(await n.nudge('shop', 'a', 'uid-a2', { x: '1' })).to.equal(true);
+    n.forget('shop', 'a');
+    expect(await n.nudge('shop', 'a', 'uid-a2', { x: '1' })).to.equal(true);
+    expect(patches).to.deep.equal(['a/uid-a', 'a/uid-a2', 'a/uid-a2']);
   });
 
   it('a failed patch rejects every request it carried', async () => {

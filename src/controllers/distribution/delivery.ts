@@ -15,7 +15,7 @@ import type { Logger } from '../log.ts';
 import { type EncodedBundle, gzipBundle } from '../proxy-bundle.ts';
 import { PodNudger } from '../pod-nudge.ts';
 import { Limiter } from './limiter.ts';
-import type { PodMounts } from './pod-mounts.ts';
+import { PodMounts } from './pod-mounts.ts';
 import type { DistributionSources } from './sources.ts';
 import { CONFIG_WARN_BYTES, type DistributionWriter } from './writer.ts';
 
@@ -33,16 +33,15 @@ export class Delivery {
   private readonly log: Logger;
   private readonly configs: Limiter;
   private readonly nudger: PodNudger;
-  private readonly mounts: PodMounts;
+  private readonly mounts = new PodMounts();
   /** The hash each workload's ConfigMap was last written with: the cache may not show our write yet. */
   private readonly lastWritten = new Map<string, string>();
   readonly counters: DeliveryCounters = { written: 0, deleted: 0, podsAnnotated: 0 };
 
-  constructor(o: { sources: DistributionSources; writer: DistributionWriter; mounts: PodMounts; concurrency: number; log: Logger }) {
+  constructor(o: { sources: DistributionSources; writer: DistributionWriter; concurrency: number; log: Logger }) {
     this.sources = o.sources;
     this.writer = o.writer;
     this.log = o.log;
-    this.mounts = o.mounts;
     this.configs = new Limiter(o.concurrency);
     this.nudger = new PodNudger((ns, name, uid, a) => this.writer.annotatePod(ns, name, uid, a[CONFIG_HASH_ANNOTATION]!), o.concurrency);
   }
@@ -53,6 +52,13 @@ export class Delivery {
 
   clear(): void {
     this.lastWritten.clear();
+  }
+
+  /** The pod `namespace/name` changed: the index of what it mounts follows, and a pod that is gone is forgotten. */
+  podChanged(namespace: string, name: string): void {
+    const pod = this.sources.pod(namespace, name);
+    this.mounts.update(namespace, name, pod?.configMaps);
+    if (!pod) this.nudger.forget(namespace, name);
   }
 
   /** Writes the workload's ConfigMap unless the cached one already holds this bundle for this workload. */
@@ -103,7 +109,7 @@ export class Delivery {
     let ok = true;
     results.forEach((r, i) => {
       if (r.status === 'fulfilled') {
-        this.counters.podsAnnotated++;
+        if (r.value) this.counters.podsAnnotated++;
         return;
       }
       this.log.warn('annotating a pod failed', { workload: key, pod: due[i]!.name, error: r.reason });

@@ -29,7 +29,6 @@ import { affectedWorkloads, describeChanges, forceChange } from './dependencies.
 import type { BundleEncoder } from './encoder.ts';
 import { addChange, freshPending, hasWork, type Pending, splitKey } from './pending.ts';
 import type { Programmed } from './programmed.ts';
-import { PodMounts } from './pod-mounts.ts';
 import { Publication } from './publication.ts';
 import { Retries } from './retries.ts';
 import { BatchTimer } from './batch-timer.ts';
@@ -88,7 +87,6 @@ export class DistributionLoop {
   private prev: Snapshot | undefined;
   private readonly index = new WorkloadIndex();
   private readonly delivery: Delivery;
-  private readonly mounts = new PodMounts();
   private readonly publication = new Publication();
   private readonly signatures = new Map<string, string>();
   private readonly retries: Retries;
@@ -103,7 +101,7 @@ export class DistributionLoop {
     this.timers = opts.timers ?? realTimers;
     this.log = opts.log ?? silentLogger;
     this.credentials = opts.credentials;
-    this.delivery = new Delivery({ sources: this.o.sources, writer: this.o.writer, mounts: this.mounts, concurrency: this.o.concurrency, log: this.log });
+    this.delivery = new Delivery({ sources: this.o.sources, writer: this.o.writer, concurrency: this.o.concurrency, log: this.log });
     // Twice the write pool: the writers always have the next bundles ready, and no more are held.
     this.inFlight = new Limiter(2 * this.o.concurrency);
     this.retries = new Retries(this.timers, (key) => {
@@ -177,10 +175,7 @@ export class DistributionLoop {
   notify(kind: string, key: string): void {
     if (kind === 'ConfigMap') return this.configMapChanged(key);
     if (kind === 'Secret') return this.secretChanged(key);
-    if (kind === 'Pod') {
-      const [ns, name] = splitKey(key);
-      this.mounts.update(ns, name, this.o.sources.pod(ns, name)?.configMaps);
-    }
+    if (kind === 'Pod') this.delivery.podChanged(...splitKey(key));
     // Unchanged signature: a status write, our own pod annotation, a controller's replica count.
     const sig = this.o.sources.signature(kind, key);
     const id = `${kind}/${key}`;

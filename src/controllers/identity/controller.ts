@@ -93,6 +93,7 @@ export class IdentityController {
       const [ns = '', name = ''] = key.split('/');
       const pod = c.pods.get(ns, name);
       const sig = pod ? `${podServiceAccount(pod)}|${podNeedsIdentity(pod, nsLabels(c.namespaces, ns))}` : undefined;
+      if (!pod) this.nudger.forget(ns, name);
       if (sig === podSeen.get(key)) return;
       if (sig === undefined) podSeen.delete(key);
       else podSeen.set(key, sig);
