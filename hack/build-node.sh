@@ -28,6 +28,8 @@ have_debs() {
 
 if have_go && have_pause && have_debs; then echo "$BIN"; exit 0; fi
 
+# Debian 12's containerd is 1.6: kubelet 1.36 runs on it (falling back from the RuntimeConfig CRI call, which
+# arrived in containerd 1.7), but containerd 1.6 support ends with Kubernetes 1.37.
 # --- Debian packages ----------------------------------------------------------------------------------
 if ! have_debs; then
   log "installing $APT_PACKAGES from Debian"

@@ -146,6 +146,10 @@ spec:
     expect(r.stdout + r.stderr).to.contain('400');
   });
 
+  it('routes the host to pods on every node (the API server calls webhooks that way)', async () => {
+    for (const name of ['web-1', 'web-2']) expect((await httpGet(`http://${await podIp(name)}:8080/`)).trim()).to.equal(name);
+  });
+
   it('gives a LoadBalancer Service an address that answers from the host', async () => {
     await must(['apply', '-f', '-'], `
 apiVersion: v1

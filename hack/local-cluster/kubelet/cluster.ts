@@ -119,8 +119,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<LocalClus
     current = undefined;
     active = false;
     await lb?.stop();
-    for (const p of [...procs].reverse()) await stopProcess(p);
-    if (scheduler) await stopProcess(scheduler);
+    // Pods keep running without their kubelet; removeNodes() kills them with everything else.
+    await Promise.all([...procs, ...(scheduler ? [scheduler] : [])].map((p) => stopProcess(p)));
     await cp?.stop({ keepDir: o.keepDir });
     await removeNodes([dir]);
     if (ownsDir && !o.keepDir) rmSync(dir, { recursive: true, force: true });
