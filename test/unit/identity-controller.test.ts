@@ -48,6 +48,8 @@ describe('identity controller (manual clock)', function () {
   const record = (op: string, cache: () => FakeCache) => async (req: { body: Obj }) => {
     const body = structuredClone(req.body);
     body.metadata!.resourceVersion = String(++rv);
+    // As the API server records it: when a manager last wrote the object.
+    body.metadata!.managedFields = [{ manager: 'weft', operation: 'Update', time: new Date(timers.now()) }];
     writes.push({ op, body });
     cache().put(body);
     return body;
@@ -153,6 +155,20 @@ describe('identity controller (manual clock)', function () {
     await settle();
     expect(writes.filter((w) => w.op === 'replace secret')).to.have.length(1);
     expect(shown('shop/r1')[IDENTITY_HASH_ANNOTATION]).to.be.a('string').and.not.equal(first);
+  });
+
+  it('for pods first seen after a write, annotates those created before it and spares those created after', async () => {
+    ctl.activate();
+    await settle();
+    const seen = (name: string, createdMs: number) => caches.pods.put({
+      metadata: { name, namespace: 'shop', uid: `uid-${name}`, creationTimestamp: new Date(createdMs) },
+      spec: { serviceAccountName: 'reviews', containers: [], volumes: proxyVolumes('reviews', 'reviews') },
+      status: { phase: 'Pending' },
+    } as Obj);
+    seen('before', timers.now() - 5_000);
+    seen('after', timers.now() + 5_000);
+    await settle();
+    expect([...new Set(nudges.map((n) => n.pod))]).to.deep.equal(['shop/before']);
   });
 
   it('renews at 50 % of the lifetime (rng 0.5), not before, and before expiry', async () => {
