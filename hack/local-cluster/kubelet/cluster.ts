@@ -73,16 +73,11 @@ const alive = (pid: number) => {
  * owns the cluster; returns the host settings to restore at stop.
  */
 async function takeLock(dir: string): Promise<Sysctls> {
-  const stale: string[] = [];
-  if (existsSync(LOCK)) {
-    const prev = JSON.parse(readFileSync(LOCK, 'utf8')) as { pid: number; dir: string; sysctls?: Sysctls };
-    if (prev.pid !== process.pid && alive(prev.pid)) throw new Error(`a local cluster with real nodes is already running (pid ${prev.pid}, ${prev.dir})`);
-    stale.push(prev.dir);
-    await removeNodes(stale);
-    if (prev.sysctls) restoreSysctls(prev.sysctls);
-  } else {
-    await removeNodes(stale);
-  }
+  const prev = existsSync(LOCK) ? JSON.parse(readFileSync(LOCK, 'utf8')) as { pid: number; dir: string; sysctls?: Sysctls } : undefined;
+  if (prev && prev.pid !== process.pid && alive(prev.pid)) throw new Error(`a local cluster with real nodes is already running (pid ${prev.pid}, ${prev.dir})`);
+  // Leftovers are found by name even without a lock (a wiped /run); the lock adds the directory and settings.
+  await removeNodes(prev ? [prev.dir] : []);
+  if (prev?.sysctls) restoreSysctls(prev.sysctls);
   const sysctls = readSysctls();
   writeFileSync(LOCK, JSON.stringify({ pid: process.pid, dir, sysctls }));
   return sysctls;
@@ -117,16 +112,20 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<LocalClus
   let lb: ReturnType<typeof startLoadBalancerController> | undefined;
   const stop = async (o: { keepDir?: boolean } = {}) => {
     current = undefined;
-    active = false;
-    await lb?.stop();
-    // Pods keep running without their kubelet; removeNodes() kills them with everything else.
-    await Promise.all([...procs, ...(scheduler ? [scheduler] : [])].map((p) => stopProcess(p)));
-    await cp?.stop({ keepDir: o.keepDir });
-    await removeNodes([dir]);
-    if (ownsDir && !o.keepDir) rmSync(dir, { recursive: true, force: true });
-    restoreSysctls(sysctls);
-    rmSync(LOCK, { force: true });
+    try {
+      await lb?.stop();
+      // Pods keep running without their kubelet; removeNodes() kills them with everything else.
+      await Promise.all([...procs, ...(scheduler ? [scheduler] : [])].map((p) => stopProcess(p)));
+      await cp?.stop({ keepDir: o.keepDir });
+      await removeNodes([dir]);
+      if (ownsDir && !o.keepDir) rmSync(dir, { recursive: true, force: true });
+      restoreSysctls(sysctls);
+      rmSync(LOCK, { force: true });
+    } finally {
+      active = false;
+    }
   };
+
   try {
     createBridge();
     cp = await ControlPlane.start({
@@ -147,7 +146,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<LocalClus
     const images = buildNodeImages(bin, join(dir, 'images'));
     const nodes: LocalNode[] = [];
     log(`nodes: starting ${count} (containerd, kubelet, kube-proxy in network namespaces)`);
-    await Promise.all(Array.from({ length: count }, async (_, k) => {
+    // allSettled: a failing node must not leave another one still starting while stop() runs.
+    const started = await Promise.allSettled(Array.from({ length: count }, async (_, k) => {
       const i = k + 1;
       const name = `weft-node-${i}`;
       const nodeDir = join(dir, name);
@@ -160,6 +160,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<LocalClus
       procs.push(agents.kubelet, agents.kubeProxy);
       nodes[k] = { name, ip: nodeIp(i), netns: nodeNetns(i), containerdSocket: ctrd.socket };
     }));
+    for (const r of started) if (r.status === 'rejected') throw r.reason;
     await waitFor('nodes Ready', async () => {
       const r = await cp!.kubectlAsync(['get', 'nodes', '-o', 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}']);
       return r.status === 0 && r.stdout.split('\n').filter((s) => s === 'True').length === count;
