@@ -7,6 +7,7 @@ import { HttpMethod, type KubeConfig } from '@kubernetes/client-node';
 import { CONFIG_HASH_ANNOTATION, PROXY_CONFIG_KEY, proxyConfigMapName } from '../../translate/envoy/bundle-format.ts';
 import type { Workload } from '../../model/types.ts';
 import { KubeClient } from '../kube-client.ts';
+import { kubePatchPod, type PatchPod } from '../pod-nudge.ts';
 import { KubeHttpError } from '../rest.ts';
 import type { ResourceType } from '../resources.ts';
 import { FIELD_MANAGER } from '../status-writer.ts';
@@ -56,10 +57,12 @@ const gone = (err: unknown): boolean => err instanceof KubeHttpError && err.stat
 export class KubeDistributionWriter implements DistributionWriter {
   private readonly client: KubeClient;
   private readonly fieldManager: string;
+  private readonly patchPod: PatchPod;
 
   constructor(kc: KubeConfig, fieldManager = FIELD_MANAGER) {
     this.client = new KubeClient(kc);
     this.fieldManager = fieldManager;
+    this.patchPod = kubePatchPod(this.client);
   }
 
   async apply(c: ConfigMapContent): Promise<void> {
@@ -85,14 +88,6 @@ export class KubeDistributionWriter implements DistributionWriter {
   }
 
   async annotatePod(namespace: string, name: string, uid: string, hash: string): Promise<void> {
-    try {
-      await this.client.request(HttpMethod.PATCH, `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`, {
-        contentType: 'application/merge-patch+json',
-        // The uid makes the patch a precondition: a pod recreated under the same name is left alone.
-        body: { metadata: { uid, annotations: { [CONFIG_HASH_ANNOTATION]: hash } } },
-      });
-    } catch (err) {
-      if (!gone(err) && !(err instanceof KubeHttpError && err.statusCode === 409)) throw err;
-    }
+    await this.patchPod(namespace, name, uid, { [CONFIG_HASH_ANNOTATION]: hash });
   }
 }
