@@ -14,10 +14,15 @@ import { CONFIG_HASH_ANNOTATION, PROXY_CONFIGMAP_PREFIX, proxyConfigMapName } fr
 import type { Logger } from '../log.ts';
 import { type EncodedBundle, gzipBundle } from '../proxy-bundle.ts';
 import { PodNudger } from '../pod-nudge.ts';
+import { Sightings } from '../sightings.ts';
+import type { Timers } from '../timers.ts';
 import { Limiter } from './limiter.ts';
 import { PodMounts } from './pod-mounts.ts';
 import type { DistributionSources } from './sources.ts';
 import { CONFIG_WARN_BYTES, type DistributionWriter } from './writer.ts';
+
+/** How long pods wait for the ConfigMap cache to show a write before they are annotated anyway. */
+const SIGHTING_MS = 2_000;
 
 export type WriteResult = { kind: 'written'; bytes?: number } | { kind: 'failed'; error: string; bytes?: number };
 
@@ -34,12 +39,14 @@ export class Delivery {
   private readonly configs: Limiter;
   private readonly nudger: PodNudger;
   private readonly mounts = new PodMounts();
+  private readonly sightings: Sightings;
   /** The hash each workload's ConfigMap was last written with: the cache may not show our write yet. */
   private readonly lastWritten = new Map<string, string>();
   readonly counters: DeliveryCounters = { written: 0, deleted: 0, podsAnnotated: 0 };
 
-  constructor(o: { sources: DistributionSources; writer: DistributionWriter; concurrency: number; log: Logger }) {
+  constructor(o: { sources: DistributionSources; writer: DistributionWriter; concurrency: number; timers: Timers; log: Logger }) {
     this.sources = o.sources;
+    this.sightings = new Sightings(o.timers);
     this.writer = o.writer;
     this.log = o.log;
     this.configs = new Limiter(o.concurrency);
@@ -52,6 +59,12 @@ export class Delivery {
 
   clear(): void {
     this.lastWritten.clear();
+    this.sightings.clear();
+  }
+
+  /** The ConfigMap cache changed `namespace/name`. */
+  configMapSeen(key: string): void {
+    this.sightings.seen(key);
   }
 
   /** The pod `namespace/name` changed: the index of what it mounts follows, and a pod that is gone is forgotten. */
@@ -92,10 +105,12 @@ export class Delivery {
    * shows `hash` already, is finished or is being deleted; whatever its phase otherwise: a Pending pod whose
    * sidecar waits for this config needs it most. The pods are looked up now, after the write, in the cache rather
    * than in the batch's snapshot, so a pod created since is not missed; one the cache shows only later changes
-   * its workload, whose next batch annotates it. false when one failed.
+   * its workload, whose next batch annotates it. They are annotated once the ConfigMap cache shows `configHash`
+   * (../sightings.ts). false when one failed.
    */
-  async annotatePods(key: string, w: Workload, hash: string): Promise<boolean> {
+  async annotatePods(key: string, w: Workload, configHash: string, hash: string): Promise<boolean> {
     const name = proxyConfigMapName(w.name);
+    await this.sightings.wait(`${w.namespace}/${name}`, () => this.sources.configMap(w.namespace, name)?.hash === configHash, SIGHTING_MS);
     const members = new Set(w.pods.map((p) => p.name));
     const due: Array<{ name: string; uid: string }> = [];
     for (const podName of new Set([...members, ...this.mounts.pods(w.namespace, name)])) {

@@ -101,7 +101,7 @@ export class DistributionLoop {
     this.timers = opts.timers ?? realTimers;
     this.log = opts.log ?? silentLogger;
     this.credentials = opts.credentials;
-    this.delivery = new Delivery({ sources: this.o.sources, writer: this.o.writer, concurrency: this.o.concurrency, log: this.log });
+    this.delivery = new Delivery({ sources: this.o.sources, writer: this.o.writer, concurrency: this.o.concurrency, timers: this.timers, log: this.log });
     // Twice the write pool: the writers always have the next bundles ready, and no more are held.
     this.inFlight = new Limiter(2 * this.o.concurrency);
     this.retries = new Retries(this.timers, (key) => {
@@ -173,7 +173,10 @@ export class DistributionLoop {
 
   /** An informer saw `kind` `key` (`namespace/name`, or `name` for Namespaces) change. */
   notify(kind: string, key: string): void {
-    if (kind === 'ConfigMap') return this.configMapChanged(key);
+    if (kind === 'ConfigMap') {
+      this.delivery.configMapSeen(key);
+      return this.configMapChanged(key);
+    }
     if (kind === 'Secret') return this.secretChanged(key);
     if (kind === 'Pod') this.delivery.podChanged(...splitKey(key));
     // Unchanged signature: a status write, our own pod annotation, a controller's replica count.
@@ -342,7 +345,7 @@ export class DistributionLoop {
     state.outcome = r;
     this.retries.succeeded(key);
     const hash = creds ? podHash(bundle.hash, creds.hash) : bundle.hash;
-    if (!(await this.delivery.annotatePods(key, state.workload, hash))) this.retries.failed(key);
+    if (!(await this.delivery.annotatePods(key, state.workload, bundle.hash, hash))) this.retries.failed(key);
   }
 
 }

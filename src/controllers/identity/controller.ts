@@ -4,8 +4,8 @@
 // so the garbage collector removes it with the account; ConfigMap `weft-root-cert` (`root-cert.pem`) in every
 // injected namespace. Writes happen only when something changed or a certificate is due for renewal; renewal is a
 // delayed queue entry at the time `renewalDue` chose (recorded on the Secret, so a new leader keeps the schedule).
-// After a write, and for pods first seen after one, the pods mounting the object are annotated with its digest
-// (../pod-nudge.ts): the kubelet then mounts it at once instead of at its periodic resync.
+// After a write (once the cache shows it), and for pods first seen after one, the pods mounting the object are
+// annotated with its digest (../pod-nudge.ts): the kubelet then mounts it at once instead of at its periodic resync.
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { CoreV1Api, type KubeConfig, type KubernetesObject, type V1ConfigMap, type V1Secret } from '@kubernetes/client-node';
 import { bundlePem, type MeshCa } from '../../pki/ca.ts';
@@ -15,6 +15,7 @@ import type { Informer } from '../informer.ts';
 import { KubeClient } from '../kube-client.ts';
 import { createdAfter, kubePatchPod, lastWrittenAt, PodNudger, podsToNudge, type MountedObject, type PatchPod } from '../pod-nudge.ts';
 import type { Logger } from '../log.ts';
+import { Sightings } from '../sightings.ts';
 import type { Timers } from '../timers.ts';
 import { Requeue, WorkQueue } from '../workqueue.ts';
 import {
@@ -69,6 +70,8 @@ function signerKey(ca: MeshCa): KeyObject {
   if (!key) signerKeys.set(ca, (key = new X509Certificate(ca.signer.certPem).publicKey));
   return key;
 }
+/** How long pods wait for the cache to show a write before they are annotated anyway (../sightings.ts). */
+const SIGHTING_MS = 2_000;
 const digest = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 16);
 const nsLabels = (c: Cache, ns: string): Record<string, string> | undefined => c.get(undefined, ns)?.metadata?.labels;
 
@@ -77,12 +80,14 @@ export class IdentityController {
   private readonly core: IdentityApi;
   private readonly queue: WorkQueue;
   private readonly nudger: PodNudger;
+  private readonly sightings: Sightings;
   private active = false;
   private readonly counters = { issued: 0, bundlesWritten: 0 };
 
   constructor(o: IdentityControllerOptions) {
     this.o = o;
     this.core = o.api ?? o.kubeConfig.makeApiClient(CoreV1Api);
+    this.sightings = new Sightings(o.timers);
     this.nudger = new PodNudger(o.patchPod ?? kubePatchPod(new KubeClient(o.kubeConfig)));
     this.queue = new WorkQueue({ workers: 8, timers: o.timers, log: o.log.child('queue') });
     const c = o.caches;
@@ -103,10 +108,14 @@ export class IdentityController {
     c.namespaces.onChange((ns) => this.enqueueNamespace(ns));
     c.serviceAccounts.onChange((key) => this.add(`sa:${key}`));
     c.secrets.onChange((key) => {
+      this.sightings.seen(`secret:${key}`);
       const [ns = '', name = ''] = key.split('/');
       if (name.startsWith(IDENTITY_SECRET_PREFIX)) this.add(`sa:${ns}/${name.slice(IDENTITY_SECRET_PREFIX.length)}`);
     });
-    c.configMaps.onChange((key) => this.add(`ns:${key.split('/')[0] ?? ''}`));
+    c.configMaps.onChange((key) => {
+      this.sightings.seen(`configMap:${key}`);
+      this.add(`ns:${key.split('/')[0] ?? ''}`);
+    });
     this.queue.run((key) => this.reconcile(key));
   }
 
@@ -118,6 +127,7 @@ export class IdentityController {
 
   deactivate(): void {
     this.active = false;
+    this.sightings.clear();
   }
 
   /** Queues every namespace and every needed identity (after a CA change, or as a safety net). */
@@ -136,6 +146,7 @@ export class IdentityController {
 
   async stop(): Promise<void> {
     this.active = false;
+    this.sightings.clear();
     await this.queue.shutdown();
   }
 
@@ -177,6 +188,7 @@ export class IdentityController {
     await this.write(() => (current ? this.core.replaceNamespacedConfigMap({ name: ROOT_CERT_CONFIGMAP, namespace: ns, body }) : this.core.createNamespacedConfigMap({ namespace: ns, body })));
     this.counters.bundlesWritten++;
     this.o.log.info('trust bundle written', { namespace: ns, roots: ca.rootsPem.length });
+    await this.sightings.wait(`configMap:${ns}/${ROOT_CERT_CONFIGMAP}`, () => c.configMaps.get(ns, ROOT_CERT_CONFIGMAP)?.data?.[ROOT_FILE] === bundle, SIGHTING_MS);
     await this.nudgePods(ns, mounted, ROOT_CERT_HASH_ANNOTATION, digest(bundle));
   }
 
@@ -217,6 +229,7 @@ export class IdentityController {
     this.counters.issued++;
     this.o.log.info(current ? 'workload certificate renewed' : 'workload certificate issued', { namespace: ns, serviceAccount: sa, notAfter: cert.notAfter.toISOString(), renewAt: due.toISOString() });
     this.queue.addAfter(key, Math.max(1, due.getTime() - now));
+    await this.sightings.wait(`secret:${ns}/${name}`, () => unb64(c.secrets.get(ns, name)?.data?.[CHAIN_FILE]) === cert.certChainPem, SIGHTING_MS);
     await this.nudgePods(ns, mounted, IDENTITY_HASH_ANNOTATION, digest(cert.certChainPem));
   }
 
