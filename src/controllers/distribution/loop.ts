@@ -293,7 +293,7 @@ export class DistributionLoop {
       translated++;
       const state = this.index.remember(key, w, pc, reads, snap, bundle.hash);
       const creds = this.credentials && isGatewayWorkload(w) ? this.credentials.plan(key, w, snap.config.gateways) : undefined;
-      deliveries.push(this.inFlight.run(() => this.deliver(key, state, bundle, creds)));
+      deliveries.push(this.inFlight.run(() => this.deliver(key, state, bundle, creds)).then((d) => d?.annotated));
     }
     const translatingMs = performance.now() - translatingStarted;
     await Promise.all(deliveries);
@@ -327,8 +327,9 @@ export class DistributionLoop {
   }
 
   /** Writes the workload's ConfigMap (and a gateway's credentials) when due, then annotates its pods; failures
-   * are retried with backoff. */
-  private async deliver(key: string, state: WorkloadState, bundle: EncodedBundle, creds?: Credentials): Promise<void> {
+   * are retried with backoff. Resolves once written, with the annotating still under way: the write's slot (and
+   * its bundle) is free while the pods wait for the cache to show the write. */
+  private async deliver(key: string, state: WorkloadState, bundle: EncodedBundle, creds?: Credentials): Promise<{ annotated: Promise<void> } | undefined> {
     let r = await this.delivery.writeConfig(key, state.workload, bundle);
     if (r.kind === 'written' && creds && this.credentials) {
       const c = await this.credentials.write(key, state.workload, creds);
@@ -345,7 +346,12 @@ export class DistributionLoop {
     state.outcome = r;
     this.retries.succeeded(key);
     const hash = creds ? podHash(bundle.hash, creds.hash) : bundle.hash;
-    if (!(await this.delivery.annotatePods(key, state.workload, bundle.hash, hash))) this.retries.failed(key);
+    const configHash = bundle.hash;
+    return {
+      annotated: this.delivery.annotatePods(key, state.workload, configHash, hash).then((ok) => {
+        if (!ok) this.retries.failed(key);
+      }),
+    };
   }
 
 }
