@@ -96,8 +96,9 @@ export interface ClusterAction {
   autoHostRewrite?: true;
   requestHeaderOps?: HeaderOp[];
   responseHeaderOps?: HeaderOp[];
-  /** Headers the upstream receives (pseudo-headers :authority and :path included). */
-  upstreamHeaders?: Record<string, string>;
+  /** Headers the upstream receives (pseudo-headers :authority and :path included); undefined: removed by an
+   * HTTP filter. */
+  upstreamHeaders?: Record<string, string | undefined>;
   /** 0 = no timeout; Envoy's default is 15 s when the route sets none. */
   timeoutMs?: number;
   retry?: RetrySummary;

@@ -14,6 +14,7 @@ import type { HttpRequest } from '../../routing/request.ts';
 import type { RouteResult } from '../../routing/engine.ts';
 import type { HttpFilter } from '../../routing/route-action.ts';
 import type { ConnContext, ResponseFlag, Runtime } from '../../runtime.ts';
+import type { HeaderBag } from '../headers.ts';
 import type { LocalReply } from '../local-reply.ts';
 import { routeGate } from './gate.ts';
 import { STAGES } from './registry.ts';
@@ -146,10 +147,10 @@ export class FilterRun implements FilterRequest {
   private meta: DynamicMetadata | undefined = undefined;
   private extraHeaders: Record<string, string> | undefined = undefined;
   private hints: Record<string, string> | undefined = undefined;
-  /** The request's header value arrays before the first stage (only when a stage may edit them). Stages never
-   * edit a value array in place (they set a new array or delete the name), so an array still present is an
-   * unchanged header. */
-  private readonly before: Map<string, string[]> | undefined;
+  /** The request's headers before the first stage as name, value array, name, … (only when a stage may edit
+   * them). Stages never edit a value array in place (they set a new array or delete the name), so an array still
+   * present is an unchanged header. A flat array, not a Map copy: one allocation per request. */
+  private readonly before: Array<string | string[]> | undefined;
   /** The request's path before the first stage (jwt_authn may take a token out of the query string). */
   private readonly pathBefore: string;
   readonly next: () => void;
@@ -161,7 +162,7 @@ export class FilterRun implements FilterRequest {
     this.conn = conn;
     this.request = request;
     this.current = route;
-    this.before = chain.editsHeaders ? new Map(request.headers) : undefined;
+    this.before = chain.editsHeaders ? snapshot(request.headers) : undefined;
     this.pathBefore = request.path;
     this.next = () => this.step();
   }
@@ -254,28 +255,59 @@ export class FilterRun implements FilterRequest {
     return this.owner.readBody ? this.owner.readBody(maxBytes, allowPartial) : Promise.resolve({ body: Buffer.alloc(0), partial: false });
   }
 
-  /** Applies the stages' edits of `request.headers` to the upstream header bag (names lowercase). */
-  applyHeaderEdits(upstream: Record<string, string>): void {
+  /** Applies the stages' edits of `request.headers` to the upstream header bag (names lowercase). A removed
+   * header becomes undefined there (the upstream request skips it): deleting a property would turn the bag into
+   * a slow dictionary object for the rest of the request. */
+  applyHeaderEdits(upstream: HeaderBag): void {
     const before = this.before;
     if (!before) return;
     const now = this.request.headers;
-    for (const [k, v] of now) {
-      const was = before.get(k);
-      if (was === v) continue;
+    let kept = 0;
+    for (let i = 0; i < before.length; i += 2) {
+      const k = before[i] as string;
+      const was = before[i + 1] as string[];
+      const v = now.get(k);
+      if (v === undefined) {
+        if (upstream[k] !== undefined) upstream[k] = undefined;
+        continue;
+      }
+      kept++;
       // A replaced array: an edit only when the value differs (a stage may set a header to what it was).
-      const joined = v.join(',');
-      if (was === undefined || was.join(',') !== joined) upstream[k] = joined;
+      if (v !== was) {
+        const joined = v.join(',');
+        if (was.join(',') !== joined) upstream[k] = joined;
+      }
     }
-    for (const k of before.keys()) if (!now.has(k)) delete upstream[k];
+    // Names the stages added (rare): in the order they were added.
+    if (now.size > kept) {
+      now.forEach((v, k) => {
+        if (!hasName(before, k)) upstream[k] = v.join(',');
+      });
+    }
     // A stage changed the query string: the upstream path (rewritten or not) takes the new one.
     const path = this.request.path;
     const sent = upstream[':path'];
-    if (path !== this.pathBefore && sent !== undefined) {
+    if (path !== this.pathBefore && typeof sent === 'string') {
       const q = path.indexOf('?');
       const cut = sent.indexOf('?');
       upstream[':path'] = (cut < 0 ? sent : sent.slice(0, cut)) + (q < 0 ? '' : path.slice(q));
     }
   }
+}
+
+function snapshot(headers: ReadonlyMap<string, string[]>): Array<string | string[]> {
+  const out = new Array<string | string[]>(headers.size * 2);
+  let i = 0;
+  headers.forEach((v, k) => {
+    out[i++] = k;
+    out[i++] = v;
+  });
+  return out;
+}
+
+function hasName(snap: ReadonlyArray<string | string[]>, name: string): boolean {
+  for (let i = 0; i < snap.length; i += 2) if (snap[i] === name) return true;
+  return false;
 }
 
 function hasKeys(o: object): boolean {

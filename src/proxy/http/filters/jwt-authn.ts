@@ -1,8 +1,8 @@
 // The jwt_authn HTTP filter (envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication) as a Stage. In: the
 // filter config (providers, rules, requirement_map, bypass_cors_preflight, strip_failure_response) compiled
 // once; per request the route's PerRouteConfig (disabled, requirement_name) or else the first matching rule's
-// requirement runs over a scratch copy of the headers and path. Out: next() with the scratch copy
-// committed (payload/claim headers added, tokens removed unless `forward`) and dynamic metadata
+// requirement runs over a scratch view of the headers (jwt-scratch.ts) and path. Out: next() with the scratch
+// edits committed (payload/claim headers added, tokens removed unless `forward`) and dynamic metadata
 // `envoy.filters.http.jwt_authn` {<payload_in_metadata>: payload}; or Envoy's local reply: 401 (403 for
 // audiences) with the status message as body, `www-authenticate: Bearer realm="<scheme>://<host><path>"` (plus
 // `error="invalid_token"` unless the token was missing) and details `jwt_authn_access_denied{<message>}`.
@@ -16,6 +16,7 @@ import { Extractor } from './jwt-extract.ts';
 import { verifySignature } from './jwt-jwks.ts';
 import { PENDING, Provider } from './jwt-provider.ts';
 import type { VerifyContext } from './jwt-provider.ts';
+import { ScratchHeaders } from './jwt-scratch.ts';
 import { JWT_STATUS } from './jwt-token.ts';
 import type { Jwt, JwtStatus } from './jwt-token.ts';
 import { compileRequirementMap, compileRules } from './jwt-verifier.ts';
@@ -112,9 +113,8 @@ export function jwtAuthnStage(config: Obj, options: JwtAuthnOptions = {}): Stage
 
   const attempt = (req: FilterRequest, verifier: Verifier, next: () => void, sigs: Signatures | undefined): void => {
     const jobs: Array<Promise<void>> = [];
-    const headers = new Map<string, string[]>();
-    // The scratch copy shares the value arrays: verification replaces a header's array, never edits one in place.
-    for (const [k, v] of req.request.headers) headers.set(k, v);
+    // Verification replaces a header's array, never edits one in place: the view keeps its edits until commit.
+    const headers = new ScratchHeaders(req.request.headers);
     const ctx: VerifyContext = {
       headers,
       path: req.request.path,
@@ -137,9 +137,7 @@ export function jwtAuthnStage(config: Obj, options: JwtAuthnOptions = {}): Stage
       return;
     }
     if (out !== 'Ok') return deny(req, out, strip);
-    const target = req.request.headers;
-    target.clear();
-    for (const [k, v] of ctx.headers) target.set(k, v);
+    headers.commit(req.request.headers);
     req.request.path = ctx.path;
     if (hasKeys(ctx.metadata)) {
       // ctx.metadata is this attempt's own object: it becomes the namespace unless an earlier stage wrote there.
@@ -161,7 +159,8 @@ export function jwtAuthnStage(config: Obj, options: JwtAuthnOptions = {}): Stage
       const name = str(per.requirementName);
       return named.get(name) ?? `Wrong requirement_name: ${name}. It should be one of [${[...named.keys()].join(',')}]`;
     }
-    return rules.find((r) => r.matches(req.request))?.verifier;
+    for (let i = 0; i < rules.length; i++) if (rules[i]!.matches(req.request)) return rules[i]!.verifier;
+    return undefined;
   };
 
   return (req, next) => {

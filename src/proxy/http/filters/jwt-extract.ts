@@ -8,9 +8,17 @@
 import { arr, str, strs } from '../../routing/envoy-values.ts';
 import type { Obj } from '../../routing/envoy-values.ts';
 
-/** The request parts the extractor reads and edits (a scratch copy during verification). */
+/** The header operations verification uses (a Map, or a scratch view over the request's, jwt-scratch.ts). */
+export interface HeaderView {
+  get(name: string): string[] | undefined;
+  has(name: string): boolean;
+  set(name: string, value: string[]): unknown;
+  delete(name: string): boolean;
+}
+
+/** The request parts the extractor reads and edits (a scratch view during verification). */
 export interface TokenSource {
-  headers: Map<string, string[]>;
+  headers: HeaderView;
   path: string;
 }
 
@@ -77,7 +85,7 @@ function removeQueryParam(path: string, name: string): string {
   return path.slice(0, q) + (kept.length > 0 ? '?' + kept.join('&') : '') + (hash < 0 ? '' : path.slice(hash));
 }
 
-function cookies(headers: Map<string, string[]>): Map<string, string> {
+function cookies(headers: HeaderView): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of headers.get('cookie') ?? []) {
     for (const pair of line.split(';')) {
@@ -93,6 +101,24 @@ function cookies(headers: Map<string, string[]>): Map<string, string> {
 }
 
 interface HeaderSpec { name: string; prefix: string; check: IssuerCheck }
+
+/** A token from a header (the usual case, met on every request that carries one: no closures per token). */
+class HeaderToken implements TokenLocation {
+  readonly token: string;
+  private readonly spec: HeaderSpec;
+  constructor(token: string, spec: HeaderSpec) {
+    this.token = token;
+    this.spec = spec;
+  }
+
+  issuerAllowed(iss: string): boolean {
+    return this.spec.check.allows(iss);
+  }
+
+  remove(src: TokenSource): void {
+    src.headers.delete(this.spec.name);
+  }
+}
 
 export class Extractor {
   private readonly headerSpecs: HeaderSpec[];
@@ -144,7 +170,7 @@ export class Extractor {
     for (const spec of this.headerSpecs) {
       const values = src.headers.get(spec.name);
       if (!values) continue;
-      for (const v of values) if (spec.prefix === '' || v.includes(spec.prefix)) return true;
+      for (let i = 0; i < values.length; i++) if (spec.prefix === '' || values[i]!.includes(spec.prefix)) return true;
     }
     if ((this.params.length > 0 && src.path.includes('?')) || (this.cookieNames.length > 0 && src.headers.has('cookie'))) {
       return this.extract(src).length > 0;
@@ -158,15 +184,15 @@ export class Extractor {
     for (const spec of this.headerSpecs) {
       const values = src.headers.get(spec.name);
       if (!values) continue;
-      for (const v of values) {
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i]!;
         let token = v;
         if (spec.prefix !== '') {
           const pos = v.indexOf(spec.prefix);
           if (pos < 0) continue;
           token = afterPrefix(v, pos + spec.prefix.length);
         }
-        const name = spec.name;
-        out.push({ token, issuerAllowed: (iss) => spec.check.allows(iss), remove: (s) => void s.headers.delete(name) });
+        out.push(new HeaderToken(token, spec));
       }
     }
     if (this.params.length > 0 && src.path.includes('?')) {
