@@ -57,9 +57,10 @@ export function compileValueMatcher(matcher: unknown): ValuePredicate {
 /** The value at `path` under `filter`, or undefined. */
 export function metadataValue(metadata: MetadataSource | undefined, filter: string, path: readonly string[]): unknown {
   let cur: unknown = metadata?.get(filter);
-  for (const key of path) {
+  // Indexed: every metadata rule of every candidate policy walks this per request.
+  for (let i = 0; i < path.length; i++) {
     if (typeof cur !== 'object' || cur === null || Array.isArray(cur)) return undefined;
-    cur = (cur as Record<string, unknown>)[key];
+    cur = (cur as Record<string, unknown>)[path[i]!];
   }
   return cur;
 }

@@ -84,18 +84,22 @@ export function pathIndex(needs: ReadonlyArray<PathNeed | undefined>): PathIndex
   return {
     candidates(path) {
       if (path === undefined) return free;
+      // One list is returned as is; several are merged into a new one (no closure per request).
       let out: number[] | undefined;
-      let shared: readonly number[] | undefined;
-      const take = (l: readonly number[] | undefined) => {
-        if (l === undefined) return;
-        if (shared === undefined && out === undefined) shared = l;
-        else (out ??= [...shared!]).push(...l);
-      };
-      take(free.length > 0 ? free : undefined);
-      take(exact.get(path));
-      for (const len of lengths) {
+      let shared: readonly number[] | undefined = free.length > 0 ? free : undefined;
+      const e = exact.get(path);
+      if (e !== undefined) {
+        if (shared === undefined) shared = e;
+        else out = [...shared, ...e];
+      }
+      for (let i = 0; i < lengths.length; i++) {
+        const len = lengths[i]!;
         if (len > path.length) break;
-        take(prefix.get(path.slice(0, len)));
+        const l = prefix.get(path.slice(0, len));
+        if (l === undefined) continue;
+        if (out !== undefined) out.push(...l);
+        else if (shared === undefined) shared = l;
+        else out = [...shared, ...l];
       }
       if (out === undefined) return shared ?? [];
       // Several lists: positions ascending, each once.

@@ -17,20 +17,26 @@ import type { Jwt, JwtStatus } from './jwt-token.ts';
 const DEFAULT_CLOCK_SKEW_SECONDS = 60;
 const DEFAULT_CACHE_SIZE = 100;
 
-/** Verified tokens of one provider (bounded: the oldest entry goes first; expired ones on lookup). */
+/** Verified tokens of one provider (bounded: the oldest entry goes first; expired ones on lookup). The entry
+ * found last is checked first: a client sends the same token on request after request, and comparing it costs
+ * less than hashing a new copy of a long string for the map. */
 class JwtCache {
   private readonly m = new Map<string, Jwt>();
   private readonly size: number;
+  private lastKey: string | undefined = undefined;
+  private lastJwt: Jwt | undefined = undefined;
   constructor(size: number) {
     this.size = size;
   }
   get(token: string, nowSeconds: number): Jwt | undefined {
-    const j = this.m.get(token);
+    const j = token === this.lastKey ? this.lastJwt : this.m.get(token);
     if (!j) return undefined;
     if (j.exp !== 0 && nowSeconds > j.exp) {
-      this.m.delete(token);
+      this.delete(token);
       return undefined;
     }
+    this.lastKey = token;
+    this.lastJwt = j;
     return j;
   }
 
@@ -38,7 +44,13 @@ class JwtCache {
     if (this.size <= 0) return;
     this.m.delete(token);
     this.m.set(token, jwt);
-    if (this.m.size > this.size) this.m.delete(this.m.keys().next().value!);
+    if (this.lastKey === token) this.lastJwt = jwt;
+    if (this.m.size > this.size) this.delete(this.m.keys().next().value!);
+  }
+
+  private delete(token: string): void {
+    this.m.delete(token);
+    if (this.lastKey === token) this.lastKey = this.lastJwt = undefined;
   }
 
   get length(): number {

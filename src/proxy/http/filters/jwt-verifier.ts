@@ -13,7 +13,7 @@ import type { HttpRequest } from '../../routing/request.ts';
 import { asciiLower } from '../../routing/string-matcher.ts';
 import { Extractor } from './jwt-extract.ts';
 import { authenticate, PENDING } from './jwt-provider.ts';
-import type { Outcome, Provider, VerifyContext } from './jwt-provider.ts';
+import type { AuthenticatorOptions, Outcome, Provider, VerifyContext } from './jwt-provider.ts';
 import { AudienceCheck } from './jwt-token.ts';
 import type { JwtStatus } from './jwt-token.ts';
 
@@ -21,39 +21,36 @@ export interface Verifier {
   verify(ctx: VerifyContext): Outcome;
 }
 
-function run(ctx: VerifyContext, ex: Extractor, opts: Parameters<typeof authenticate>[1]): Outcome {
-  for (const h of ex.sanitize) ctx.headers.delete(h);
+// The options are the verifier's own, made once: the authenticator only reads them.
+function run(ctx: VerifyContext, ex: Extractor, opts: AuthenticatorOptions): Outcome {
+  for (let i = 0; i < ex.sanitize.length; i++) ctx.headers.delete(ex.sanitize[i]!);
   return authenticate(ctx, opts, ex.extract(ctx));
 }
 
 class ProviderVerifier implements Verifier {
   private readonly extractor: Extractor;
-  private readonly provider: Provider;
-  private readonly audiences: AudienceCheck | undefined;
+  private readonly options: AuthenticatorOptions;
   constructor(provider: Provider, audiences: AudienceCheck | undefined) {
-    this.provider = provider;
-    this.audiences = audiences;
+    this.options = { provider, ...(audiences ? { audiences } : {}), allowFailed: false, allowMissing: false };
     this.extractor = new Extractor([provider.config]);
   }
 
   verify(ctx: VerifyContext): Outcome {
-    return run(ctx, this.extractor, {
-      provider: this.provider, ...(this.audiences ? { audiences: this.audiences } : {}), allowFailed: false, allowMissing: false,
-    });
+    return run(ctx, this.extractor, this.options);
   }
 }
 
 /** allow_missing (failed tokens still fail) or allow_missing_or_failed, over every provider's locations. */
 class AllowVerifier implements Verifier {
   private readonly extractor: Extractor;
-  private readonly allowFailed: boolean;
+  private readonly options: AuthenticatorOptions;
   constructor(providers: readonly Provider[], allowFailed: boolean) {
-    this.allowFailed = allowFailed;
+    this.options = { allowFailed, allowMissing: true };
     this.extractor = new Extractor(providers.map((p) => p.config));
   }
 
   verify(ctx: VerifyContext): Outcome {
-    return run(ctx, this.extractor, { allowFailed: this.allowFailed, allowMissing: true });
+    return run(ctx, this.extractor, this.options);
   }
 }
 
