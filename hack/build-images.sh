@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The images weft's examples and e2e suite run, for clusters with a container runtime (kind, k3d, k3s, a cloud):
-# weft:0.1.0 from the Dockerfile, and weft-examples/<app>:<tag> from examples/apps/Dockerfile, which runs
-# examples/apps/<app>.ts with APP_VERSION=<tag> (the local node's convention, baked into the image).
-#   hack/build-images.sh           build them with the docker CLI (then e.g. `kind load docker-image ...`)
+# The images weft's examples and e2e suite run: weft:0.1.0 from the Dockerfile, and weft-examples/<app>:<tag> from
+# examples/apps/Dockerfile, which runs examples/apps/<app>.ts with APP_VERSION=<tag> (baked into the image).
+#   hack/build-images.sh           build them without a registry or a Docker engine (buildah, on node:24-bookworm*
+#                                  base images made locally; hack/images/index.ts) into OCI archives under
+#                                  ~/.cache/weft/images, rebuilding only what changed, and print the archives' paths;
+#                                  then e.g. `ctr -n k8s.io images import <archive>` or `kind load image-archive`
 #   hack/build-images.sh --list    print their names
+# With a Docker engine, `docker build` of the same Dockerfiles works as well (see their headers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,10 +20,5 @@ if [ "${1:-}" = --list ]; then
   exit 0
 fi
 
-docker build -t weft:0.1.0 .
-for image in "${examples[@]}"; do
-  app=${image#weft-examples/}
-  app=${app%%:*}
-  tag=${image##*:}
-  docker build -f examples/apps/Dockerfile --build-arg "APP=$app" --build-arg "VERSION=$tag" -t "$image" .
-done
+export PATH="$PWD/node_modules/.bin:$PATH"
+exec node hack/images/index.ts
