@@ -226,6 +226,8 @@ export class FilterRun implements FilterRequest {
     try {
       if (stage === undefined) {
         this.ended = true;
+        // The RBAC stages' attributes are done with: a request waiting on its upstream need not keep them.
+        this.authzCache = undefined;
         if (this.routeCleared) this.refreshRoute();
         this.owner.routerStep();
       } else {
