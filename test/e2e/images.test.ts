@@ -101,6 +101,15 @@ describe('e2e [images]: weft images built without a registry, run by containerd'
     expect(usage.join('\n')).to.match(/usage/i).and.match(/operator/).and.match(/proxy/);
   });
 
+  it('carries what the sidecar and weft-init need: the SO_ORIGINAL_DST addon loads, iptables is there', async () => {
+    const id = `weft-addon-${process.pid}`;
+    started.push(id);
+    const load = "const a = require('/app/native/original-dst/build/Release/original_dst.node'); console.log(typeof a.originalDst)";
+    const r = await ctr(['run', '--rm', 'docker.io/library/weft:0.1.0', id, 'sh', '-c', `node -e "${load}"; iptables --version`]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^function\n/).and.match(/iptables v\d/);
+  });
+
   it('runs an example app by its entrypoint: httpbin answers inside the container network, on Node 24', async () => {
     const id = `weft-httpbin-${process.pid}`;
     started.push(id);
