@@ -13,7 +13,7 @@ import { writeArchive } from './archive.ts';
 import { baseInputs, ensureBaseImages } from './base.ts';
 import { bud } from './bud.ts';
 import { hashInputs } from './inputs.ts';
-import { CACHE, type Log, run } from './run.ts';
+import { buildah, CACHE, type Log, run } from './run.ts';
 import { ensureTools } from './tools.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -67,6 +67,17 @@ function imageSets(names: string[]): ImageSet[] {
   ];
 }
 
+// Every source change leaves the previous build's untagged step images behind; past this many, they all go (the
+// next build then runs npm ci again) so the storage does not grow without bound.
+const MAX_UNTAGGED = 80;
+
+async function pruneStepCache(log: Log): Promise<void> {
+  const untagged = (await buildah(['images', '--filter', 'dangling=true', '-q'])).split('\n').filter(Boolean).length;
+  if (untagged <= MAX_UNTAGGED) return;
+  log(`[images] removing ${untagged} untagged step images from the build cache`);
+  await buildah(['rmi', '--prune']);
+}
+
 /** Builds the archives whose inputs changed since they were written; returns all archive paths. */
 export async function ensureImages(log: Log = () => {}): Promise<string[]> {
   mkdirSync(CACHE, { recursive: true });
@@ -86,6 +97,7 @@ export async function ensureImages(log: Log = () => {}): Promise<string[]> {
       await set.build(log);
       await writeArchive(set.images, set.archive, log);
       writeFileSync(stamp, hash);
+      await pruneStepCache(log);
       log(`[images] wrote ${set.archive} in ${Math.round((performance.now() - t) / 1000)} s`);
     }
     return imageSets([]).map((s) => s.archive);
