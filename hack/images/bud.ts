@@ -1,6 +1,6 @@
 // `buildah bud` as weft's image builds run it: a Dockerfile builder with no daemon, RUN steps chrooted on the host
 // network (npm ci, apt-get), FROM resolved only from weft's own storage (the base images base.ts makes), and each
-// step's layer kept so an unchanged lockfile skips npm ci.
+// step's layer kept so an unchanged lockfile skips npm ci; a failed build leaves no working container behind.
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildah, CACHE, type Log } from './run.ts';
@@ -21,5 +21,5 @@ function caMount(): string[] {
 /** layers: false builds without the step cache, whose keys (in buildah 1.28) leave out --build-arg values: an
  * `ENV APP=${APP}` step would be reused from a build with another APP. */
 export function bud(args: string[], o: { cwd?: string; log?: Log; layers?: boolean } = {}): Promise<string> {
-  return buildah(['bud', `--layers=${o.layers ?? true}`, '--pull=never', '--isolation', 'chroot', '--network', 'host', ...caMount(), ...args], o);
+  return buildah(['bud', `--layers=${o.layers ?? true}`, '--pull=never', '--force-rm', '--isolation', 'chroot', '--network', 'host', ...caMount(), ...args], o);
 }
