@@ -158,6 +158,9 @@ export class ControlPlane {
       const kubeletClient = await issueLeaf(ca, { commonName: 'kube-apiserver-kubelet-client', organizations: ['system:masters'], client: true });
       apiArgs.push(
         `--kubelet-preferred-address-types=InternalIP`,
+        // Webhooks and aggregated APIs are called on their endpoints' pod IPs (routed to the nodes), never on a
+        // ClusterIP: this host has no kube-proxy, and an unrouted address would take the default route off-machine.
+        `--enable-aggregator-routing=true`,
         `--kubelet-certificate-authority=${args.ca}`,
         `--kubelet-client-certificate=${pki('apiserver-kubelet-client.crt', kubeletClient.certPem)}`,
         `--kubelet-client-key=${pki('apiserver-kubelet-client.key', kubeletClient.keyPem)}`,

@@ -57,6 +57,8 @@ export function runCommand(bin: string, args: string[], input?: string, timeoutM
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     child.on('error', (e) => resolve({ status: -1, stdout, stderr: stderr + String(e) }));
     child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+    // A command that exits before reading its input closes the pipe: that is its answer, not this process's crash.
+    child.stdin.on('error', () => {});
     child.stdin.end(input ?? '');
   });
 }

@@ -3,6 +3,8 @@
 //   node i: network namespace weftk-n<i>, veth weftk-n<i> (host side, on the bridge) <-> eth0 10.200.0.(10+i)
 //   pods of node i: 10.244.i.0/24 on a CNI bridge inside the node's namespace
 //   LoadBalancer pool 10.200.1.0/24: the host routes it via node 1, whose kube-proxy serves those IPs.
+//   Service ClusterIPs 10.96.0.0/16: the host routes them via node 1 too, so a host process (the API server, a test)
+//   reaching a ClusterIP goes through kube-proxy instead of taking the host's default route off-machine.
 // Host routes send 10.244.i.0/24 to node i; each node routes the other nodes' pod ranges over the bridge.
 // Nothing here is routed off-machine: the host does not forward, so anything not for these ranges dies at the host.
 import { execFile, execFileSync } from 'node:child_process';
@@ -64,7 +66,7 @@ export function createNodeNetwork(i: number, count: number): void {
   ].join('\n'));
   for (let j = 1; j <= count; j++) if (j !== i) sh(`ip route add ${nodePodCidr(j)} via ${nodeIp(j)}`);
   run('ip', ['route', 'add', nodePodCidr(i), 'via', nodeIp(i)]);
-  if (i === 1) run('ip', ['route', 'add', LB_POOL, 'via', nodeIp(1)]);
+  if (i === 1) for (const range of [LB_POOL, SERVICE_CIDR]) run('ip', ['route', 'add', range, 'via', nodeIp(1)]);
 }
 
 /** Names of network namespaces on this host. */
