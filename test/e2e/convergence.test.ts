@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { apply, fetchFrom, readyPods, type PodRef } from '../support/e2e-mesh.ts';
 import type { MeshTarget } from '../support/e2e-target.ts';
-import { e2eTiers } from '../support/e2e-tiers.ts';
+import { e2eTiers, TIER_START_MS } from '../support/e2e-tiers.ts';
 import { NS, WEB, webRoute } from './manifests.ts';
 import { applyToServed, e2eWorkloads, p99 } from './workloads.ts';
 
@@ -17,6 +17,7 @@ for (const tier of e2eTiers()) describe(`e2e [${tier.name}]: convergence`, funct
   let clients: PodRef[];
 
   before(async function () {
+    this.timeout(TIER_START_MS);
     const w = e2eWorkloads(tier);
     if ('skip' in w) {
       console.log(`      skipped: ${w.skip}`);

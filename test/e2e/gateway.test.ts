@@ -11,7 +11,7 @@ import { waitFor } from '../../hack/local-cluster/processes.ts';
 import { issueLeaf } from '../../src/pki/certs.ts';
 import { apply, readyPods } from '../support/e2e-mesh.ts';
 import type { MeshTarget } from '../support/e2e-target.ts';
-import { e2eTiers } from '../support/e2e-tiers.ts';
+import { e2eTiers, TIER_START_MS } from '../support/e2e-tiers.ts';
 import { backendSecret, edgePki, gatewayWorkloads, GATEWAY_NS, GW_NS, HOSTS, type EdgePki } from './gateway-manifests.ts';
 
 interface Answer {
@@ -60,6 +60,7 @@ for (const tier of e2eTiers()) describe(`e2e [${tier.name}]: the ingress gateway
   let backendSerial: string;
 
   before(async function () {
+    this.timeout(TIER_START_MS);
     const m = tier.target();
     if ('skip' in m) {
       console.log(`      skipped: ${m.skip}`);
@@ -82,6 +83,18 @@ for (const tier of e2eTiers()) describe(`e2e [${tier.name}]: the ingress gateway
       return ip.length > 0;
     }, 30_000);
     await waitFor('HTTPS through the gateway', async () => (await https(ip, HOSTS.shop, '/a', { ca: pki.ca.certPem, agent: false }).catch(() => undefined))?.status === 200, 60_000);
+    // The Service spreads connections over both gateway replicas (and a backend may still serve an older
+    // certificate from its Secret): every server of the Gateway must answer several times in a row first.
+    const settled = async () => {
+      const answers = await Promise.all([
+        http(ip, HOSTS.plain, '/a').then((r) => r.status === 200 && r.body.includes('"version":"a"')),
+        http(ip, HOSTS.plain, '/b/x').then((r) => r.status === 200 && r.body.includes('"version":"b"')),
+        https(ip, HOSTS.tls, '/hello', { ca: pki.ca.certPem, agent: false }).then((r) => r.serial === backendSerial),
+      ].map((p) => p.catch(() => false)));
+      return answers.every(Boolean);
+    };
+    let inARow = 0;
+    await waitFor('every gateway server answering on every replica', async () => ((await settled()) ? ++inARow : (inARow = 0)) >= 6, 120_000);
   });
 
   it('terminates HTTPS by SNI with the certificate from its Secret and routes into the mesh with mTLS', async () => {

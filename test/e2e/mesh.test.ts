@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { apply, eventuallyBatch, fetchFrom, getJson, tally, type PodRef } from '../support/e2e-mesh.ts';
 import type { MeshTarget } from '../support/e2e-target.ts';
-import { e2eTiers } from '../support/e2e-tiers.ts';
+import { e2eTiers, TIER_START_MS } from '../support/e2e-tiers.ts';
 import { flakyRoute, NS, PLAIN_NS, WEB, webRoute } from './manifests.ts';
 import { e2eWorkloads } from './workloads.ts';
 
@@ -23,6 +23,7 @@ for (const tier of e2eTiers()) describe(`e2e [${tier.name}]: the mesh`, function
   let webPods: PodRef[];
 
   before(async function () {
+    this.timeout(TIER_START_MS);
     const w = e2eWorkloads(tier);
     if ('skip' in w) {
       console.log(`      skipped: ${w.skip}`);

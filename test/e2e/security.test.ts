@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { apply, readyPods, type PodRef } from '../support/e2e-mesh.ts';
 import type { MeshTarget } from '../support/e2e-target.ts';
-import { e2eTiers } from '../support/e2e-tiers.ts';
+import { e2eTiers, TIER_START_MS } from '../support/e2e-tiers.ts';
 import {
   AUDIT_HEADERS, AUTHZ_DENY, AUTHZ_HTTP, DENY_HEADERS_PATH, EXT_AUTHZ_TCP, AUTHZ_JWT, AUTHZ_TCP, bookinfoDefault, DEMO_CLAIMS, DRY_RUN, extAuthzPolicy, FOO, fooWorkloads,
   FRONTEND_INGRESS, GATEWAY_NS, GROUPS_CLAIMS, HOSTS, httpbinGateway, ingressPolicy, jwtClaimToHeader, jwtExample, JWT_ROUTE, MESH_WITH_EXT_AUTHZ,
@@ -40,6 +40,7 @@ for (const tier of e2eTiers()) describe(`e2e [${tier.name}]: Istio's security ta
   };
 
   before(async function () {
+    this.timeout(TIER_START_MS);
     const m = tier.target();
     if ('skip' in m) {
       console.log(`      skipped: ${m.skip}`);
@@ -389,20 +390,20 @@ for (const tier of e2eTiers()) describe(`e2e [${tier.name}]: Istio's security ta
       const shadowCount = (metrics: string) => metrics.split('\n')
         .filter((l) => !l.startsWith('#') && l.includes(`policy="${policy}"`) && /dry_run="true"/.test(l) && /"denied"/.test(l))
         .reduce((n, l) => n + Number(l.trim().split(/\s+/).pop()), 0);
-      const before = shadowCount(await sidecarMetrics(t, httpbin.ip, { ns: FOO, pod: curl.name }).catch(() => ''));
+      const before = shadowCount(await sidecarMetrics(t, FOO, httpbin).catch(() => ''));
       // The dry-run policy has arrived once a request shows in the counters.
       await until('the dry-run result in the sidecar\'s metrics', async () => {
         expect(await status('/headers', { 'x-b3-sampled': '1' })).to.equal(200);
-        const m = await sidecarMetrics(t, httpbin.ip, { ns: FOO, pod: curl.name });
+        const m = await sidecarMetrics(t, FOO, httpbin);
         return { count: shadowCount(m), rbacLines: m.split('\n').filter((l) => /rbac|dry_run|shadow/.test(l)).join('\n').slice(0, 1200) };
       }, (x) => x.count > before);
-      const counted = shadowCount(await sidecarMetrics(t, httpbin.ip, { ns: FOO, pod: curl.name }));
+      const counted = shadowCount(await sidecarMetrics(t, FOO, httpbin));
       for (let i = 0; i < 20; i++) expect(await status('/headers', { 'x-b3-sampled': '1' })).to.equal(200);
-      const after = shadowCount(await sidecarMetrics(t, httpbin.ip, { ns: FOO, pod: curl.name }));
+      const after = shadowCount(await sidecarMetrics(t, FOO, httpbin));
       expect(after - counted).to.equal(20);
       // /ip is not matched by the policy: not counted.
       expect(await status('/ip')).to.equal(200);
-      expect(shadowCount(await sidecarMetrics(t, httpbin.ip, { ns: FOO, pod: curl.name }))).to.equal(after);
+      expect(shadowCount(await sidecarMetrics(t, FOO, httpbin))).to.equal(after);
       const log = await containerLog(t, FOO, httpbin.name, 'weft-proxy');
       // Istio's rbac debug log says "shadow denied, matched policy <policy>"; weft's access log line of the request
       // carries the same as Envoy's dynamic metadata (…shadow_engine_result: denied, …shadow_effective_policy_id).

@@ -7,15 +7,20 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { controlPlaneBinaries } from '../../hack/local-cluster/control-plane.ts';
+import { startKubeMesh } from '../../hack/local-cluster/kube-mesh.ts';
 import { localTarget, kubectlTarget, type MeshTarget } from './e2e-target.ts';
-import { sharedMesh } from './e2e-mesh.ts';
+import { localClusterUnavailable, sharedMesh } from './e2e-mesh.ts';
+import { skipOrRequireNetns } from './proxy-netns.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 /** The non-mesh namespace and pod of the e2e workloads that requests "from outside the mesh" start from. */
 const OUTSIDER = { namespace: 'e2e-plain', selector: 'app=outsider' };
 
+/** A suite's `before` may be the first to start a tier: building images and starting nodes takes minutes. */
+export const TIER_START_MS = 900_000;
+
 export interface Tier {
-  name: 'local' | 'kubeconfig' | 'k3s';
+  name: 'local' | 'nodes' | 'kubeconfig' | 'k3s';
   target(): Promise<MeshTarget> | { skip: string };
 }
 
@@ -30,6 +35,17 @@ function once(name: string, make: () => Promise<MeshTarget>): Promise<MeshTarget
 
 function kubectlBin(): string {
   return join(controlPlaneBinaries(), 'kubectl');
+}
+
+/** The local cluster's real nodes (kubelet + containerd in network namespaces), weft installed from config/. */
+function nodesTier(): Promise<MeshTarget> | { skip: string } {
+  const why = localClusterUnavailable();
+  if (why) return skipOrRequireNetns(why);
+  return once('nodes', async () => {
+    const mesh = await startKubeMesh({ dir: mkdtempSync(join(tmpdir(), 'weft-nodes-')), log: (l) => process.stderr.write(`      ${l}\n`) });
+    cleanups.push(() => mesh.stop());
+    return kubectlTarget('nodes', mesh.kubectlBin, mesh.kubeconfig, OUTSIDER);
+  });
 }
 
 function kubeconfigTier(): Promise<MeshTarget> | { skip: string } {
@@ -73,7 +89,13 @@ function k3sTier(): Promise<MeshTarget> | { skip: string } {
   });
 }
 
+/** Every tier, or those WEFT_E2E_TIERS names (comma-separated), e.g. `WEFT_E2E_TIERS=nodes npx mocha test/e2e/mesh.test.ts`. */
 export function e2eTiers(): Tier[] {
+  const only = process.env.WEFT_E2E_TIERS?.split(',').map((s) => s.trim()).filter(Boolean);
+  return allTiers().filter((t) => !only || only.includes(t.name));
+}
+
+function allTiers(): Tier[] {
   return [
     {
       name: 'local',
@@ -82,6 +104,7 @@ export function e2eTiers(): Tier[] {
         return 'skip' in m ? m : once('local', () => m.then(localTarget));
       },
     },
+    { name: 'nodes', target: nodesTier },
     { name: 'kubeconfig', target: kubeconfigTier },
     { name: 'k3s', target: k3sTier },
   ];
