@@ -6,6 +6,8 @@
 #
 # Usage: hack/build-control-plane.sh            prints the bin directory on the last line
 set -euo pipefail
+# shellcheck source=hack/lib/k8s-commands.sh
+. "$(dirname "$0")/lib/k8s-commands.sh"
 
 K8S_VERSION="${K8S_VERSION:-v1.36.3}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
@@ -24,51 +26,11 @@ command -v go >/dev/null || { log "go is required (the Go toolchain builds the c
 
 export GOFLAGS="-buildvcs=false -mod=mod"
 export CGO_ENABLED=0
-minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
-staging_version="v0.${K8S_VERSION#v1.}"
 
 # --- kube-apiserver, kube-controller-manager, kubectl --------------------------------------------
 if [ ! -x "$BIN/kube-apiserver" ] || [ ! -x "$BIN/kube-controller-manager" ] || [ ! -x "$BIN/kubectl" ]; then
-  mod="$WORK/kubernetes-$K8S_VERSION"
-  mkdir -p "$mod"
   log "building kube-apiserver, kube-controller-manager, kubectl $K8S_VERSION (first run: ~15-25 min on 2 cores)"
-  (
-    cd "$mod"
-    cat > go.mod <<GOMOD
-module weft.dev/hack/controlplane
-
-go 1.26
-
-require k8s.io/kubernetes $K8S_VERSION
-GOMOD
-    cat > tools.go <<'GO'
-//go:build tools
-
-// Package tools pins the control-plane commands so `go mod tidy` resolves their dependencies.
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-)
-GO
-    # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with local paths, which a
-    # dependent module does not inherit; point each at its published v0.x release instead.
-    curl -fsSL "${GOPROXY_URL:-https://proxy.golang.org}/k8s.io/kubernetes/@v/$K8S_VERSION.mod" -o upstream.mod 2>/dev/null \
-      || go mod download -json "k8s.io/kubernetes@$K8S_VERSION" >/dev/null
-    [ -s upstream.mod ] || cp "$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/$K8S_VERSION.mod" upstream.mod
-    for m in $(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) v0\.0\.0$#\1#p' upstream.mod); do
-      go mod edit -replace "$m=$m@$staging_version"
-    done
-    go mod tidy -e >/dev/null 2>tidy.log || { cat tidy.log >&2; exit 1; }
-    ldflags="-s -w"
-    for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-      ldflags="$ldflags -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
-    done
-    go build -trimpath -ldflags "$ldflags" -o "$BIN/" \
-      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
-  )
+  build_k8s_commands "$WORK/kubernetes-$K8S_VERSION" weft.dev/hack/controlplane "$BIN" kube-apiserver kube-controller-manager kubectl
 fi
 
 # --- kwok (simulated nodes for scale tests) ---------------------------------------------------------

@@ -7,6 +7,8 @@
 #
 # Usage: hack/build-node.sh            prints the bin directory on the last line
 set -euo pipefail
+# shellcheck source=hack/lib/k8s-commands.sh
+. "$(dirname "$0")/lib/k8s-commands.sh"
 
 K8S_VERSION="${K8S_VERSION:-v1.36.3}"
 COREDNS_VERSION="${COREDNS_VERSION:-v1.15.0}"
@@ -55,50 +57,11 @@ fi
 command -v go >/dev/null || { log "go is required (the Go toolchain builds the node binaries)"; exit 1; }
 export GOFLAGS="-buildvcs=false -mod=mod"
 export CGO_ENABLED=0
-minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
-staging_version="v0.${K8S_VERSION#v1.}"
 
 # --- kubelet, kube-proxy, kube-scheduler ------------------------------------------------------------
 if [ ! -x "$BIN/kubelet" ] || [ ! -x "$BIN/kube-proxy" ] || [ ! -x "$BIN/kube-scheduler" ]; then
-  mod="$WORK/kubernetes-node-$K8S_VERSION"
-  mkdir -p "$mod"
   log "building kubelet, kube-proxy, kube-scheduler $K8S_VERSION (first run: ~10-15 min on 2 cores)"
-  (
-    cd "$mod"
-    cat > go.mod <<GOMOD
-module weft.dev/hack/node
-
-go 1.26
-
-require k8s.io/kubernetes $K8S_VERSION
-GOMOD
-    cat > tools.go <<'GO'
-//go:build tools
-
-// Package tools pins the node commands so `go mod tidy` resolves their dependencies.
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-proxy"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler"
-	_ "k8s.io/kubernetes/cmd/kubelet"
-)
-GO
-    # As for the control plane: the staging modules k8s.io/kubernetes pins at v0.0.0 point at their releases.
-    curl -fsSL "${GOPROXY_URL:-https://proxy.golang.org}/k8s.io/kubernetes/@v/$K8S_VERSION.mod" -o upstream.mod 2>/dev/null \
-      || go mod download -json "k8s.io/kubernetes@$K8S_VERSION" >/dev/null
-    [ -s upstream.mod ] || cp "$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/$K8S_VERSION.mod" upstream.mod
-    for m in $(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) v0\.0\.0$#\1#p' upstream.mod); do
-      go mod edit -replace "$m=$m@$staging_version"
-    done
-    go mod tidy -e >/dev/null 2>tidy.log || { cat tidy.log >&2; exit 1; }
-    ldflags="-s -w"
-    for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-      ldflags="$ldflags -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
-    done
-    go build -trimpath -ldflags "$ldflags" -o "$BIN/" \
-      k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kube-scheduler
-  )
+  build_k8s_commands "$WORK/kubernetes-node-$K8S_VERSION" weft.dev/hack/node "$BIN" kubelet kube-proxy kube-scheduler
 fi
 
 # --- CoreDNS with only the plugins cluster DNS uses -------------------------------------------------
