@@ -1,7 +1,7 @@
-// `npm run demo [-- --exit]`: the whole of weft on a local cluster. Starts etcd, kube-apiserver and
-// kube-controller-manager (real binaries, built once and cached), installs the CRDs and config/, runs the operator
-// and the admission webhook as the operator's ServiceAccount, and a local node that runs pods in network
-// namespaces. Then it deploys the bookinfo sample from examples/ into a namespace labelled for injection, sends
+// `npm run demo [-- --exit]`: the whole of weft on a local cluster. Starts etcd, kube-apiserver,
+// kube-controller-manager and kube-scheduler (real binaries, built once and cached) and two real nodes (kubelet,
+// containerd, kube-proxy in network namespaces, CoreDNS), imports weft's images (built locally, no registry) and
+// installs weft from config/ as a user does: the operator and the admission webhook run as Deployments. Then it deploys the bookinfo sample from examples/ into a namespace labelled for injection, sends
 // traffic through the sidecars and shows the canary split it observed, the SPIFFE identity on each hop, the status
 // conditions, the per-workload config, a broken reference and an invalid resource refused at admission. It stays
 // up with a kubeconfig for kubectl until Ctrl-C (or tears down at once with --exit).
@@ -11,7 +11,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { startLocalMesh, type LocalMesh } from './local-cluster/mesh.ts';
+import { startKubeMesh, type KubeMesh } from './local-cluster/kube-mesh.ts';
 import { waitFor } from './local-cluster/processes.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -22,23 +22,22 @@ const step = (s: string) => console.log(`\n${bold(`==> ${s}`)}`);
 const show = (s: string) => console.log(s.replace(/\n$/, '').replace(/^/gm, '    '));
 const NS = 'bookinfo';
 
-let mesh: LocalMesh | undefined;
+let mesh: KubeMesh | undefined;
 
 async function shutdown(code: number): Promise<never> {
   await mesh?.stop({ keepDir: true });
   process.exit(code);
 }
 
-/** kubectl without blocking: this process is also the node that runs the pods. */
 async function kubectl(args: string[], input?: string): Promise<string> {
-  const r = await mesh!.cp.kubectlAsync(args, input);
+  const r = await mesh!.kubectl(args, input);
   if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim()}`);
   return r.stdout;
 }
 
 function weftctl(args: string[]): Promise<string> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [join(root, 'src/cli/weftctl.ts'), ...args, '--kubeconfig', mesh!.cp.kubeconfigPath]);
+    const child = spawn(process.execPath, [join(root, 'src/cli/weftctl.ts'), ...args, '--kubeconfig', mesh!.kubeconfig]);
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b));
     child.stderr.on('data', (b: Buffer) => (out += b));
@@ -54,10 +53,10 @@ interface Answer {
 }
 
 async function fromClient(url: string, n: number, headers: string[] = []): Promise<Answer[]> {
-  const client = mesh!.node.podsOf(NS, { app: 'client' })[0]!;
+  const client = (await kubectl(['get', 'pods', '-n', NS, '-l', 'app=client', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
   const args = ['node', 'examples/apps/client.ts', 'fetch', url, '--n', String(n), '--concurrency', '4', ...headers.flatMap((h) => ['--header', h])];
-  const r = await client.exec('client', args);
-  if (r.code !== 0) throw new Error(`client fetch: ${r.stderr}`);
+  const r = await mesh!.kubectl(['exec', '-n', NS, client, '-c', 'client', '--', ...args], undefined, 120_000);
+  if (r.status !== 0) throw new Error(`client fetch: ${r.stderr}`);
   return (JSON.parse(r.stdout) as { results: Answer[] }).results;
 }
 
@@ -66,10 +65,10 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown(0));
   rmSync(dir, { recursive: true, force: true });
 
-  step('Starting a local cluster: etcd, kube-apiserver, kube-controller-manager, weft, and a local node');
-  mesh = await startLocalMesh({ dir, log: (l) => show(l) });
+  step('Starting a local cluster: the control plane, two real nodes, and weft installed from config/');
+  mesh = await startKubeMesh({ dir, log: (l) => show(l) });
   show(await kubectl(['get', 'nodes', '-o', 'wide']));
-  show(`operator pid ${mesh.operator.pid} (log ${mesh.operator.logFile}); webhook pid ${mesh.webhook.pid} (log ${mesh.webhook.logFile})`);
+  show(await kubectl(['get', 'pods', '-n', 'weft-system', '-o', 'wide']));
 
   step('Applying the bookinfo sample: plain Istio YAML from examples/bookinfo (namespace labelled weft-injection=enabled)');
   show(await kubectl(['apply', '-f', join(root, 'examples/bookinfo')]));
@@ -100,9 +99,10 @@ async function main(): Promise<void> {
   ].filter(Boolean).join('\n'));
   const jason = await fromClient('http://productpage:9080/api/v1/products/0', 20, ['end-user:jason']);
   show(`with end-user: jason (header route to v3): ${JSON.stringify(jason.map((a) => a.body?.reviews?.version).reduce<Record<string, number>>((m, v) => ((m[String(v)] = (m[String(v)] ?? 0) + 1), m), {}))}`);
-  const node = mesh.node.podsOf(NS, { app: 'productpage' })[0]!;
-  const plain = await mesh.node.agent.http({ url: `http://${node.ip}:9080/api/v1/products/0`, timeoutMs: 3000 }).then((r) => `answered ${r.status}`, (e: Error) => `refused (${e.message})`);
-  show(`a plaintext request from the node, without a sidecar, to productpage's pod (PeerAuthentication STRICT): ${plain}`);
+  const productpage = (await kubectl(['get', 'pods', '-n', NS, '-l', 'app=productpage', '-o', 'jsonpath={.items[0].status.podIP}'])).trim();
+  const plain = await fetch(`http://${productpage}:9080/api/v1/products/0`, { signal: AbortSignal.timeout(3000) })
+    .then((r) => `answered ${r.status}`, (e: Error & { cause?: Error }) => `refused (${e.cause?.message ?? e.message})`);
+  show(`a plaintext request from this machine, without a sidecar, to productpage's pod (PeerAuthentication STRICT): ${plain}`);
 
   step('Into the mesh from this machine: the ingress gateway (config/ weft-ingressgateway, Gateway bookinfo-gateway)');
   let ingress = '';
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
   await until('the gateway to serve /productpage', async () => (await fetch(`http://${ingress}/productpage`, { signal: AbortSignal.timeout(3000) }).catch(() => undefined))?.status === 200);
   const viaGateway = (await (await fetch(`http://${ingress}/api/v1/products/0`)).json()) as Answer['body'];
   show([
-    `curl http://${ingress}/productpage   (a LoadBalancer Service: the local node serves it on this machine's loopback)`,
+    `curl http://${ingress}/productpage   (a LoadBalancer Service: its address is routed from this machine to a node's kube-proxy)`,
     `  answered by ${viaGateway?.pod}, which saw the caller ${viaGateway?.peer} (the gateway's own identity, mTLS)`,
   ].join('\n'));
 
@@ -147,16 +147,17 @@ async function main(): Promise<void> {
   ])) || '(none)');
 
   step('An invalid resource is refused at admission, with the field named (examples/invalid)');
-  const refused = await mesh.cp.kubectlAsync(['apply', '-f', join(root, 'examples/invalid')]);
+  const refused = await mesh.kubectl(['apply', '-f', join(root, 'examples/invalid')]);
   show(refused.status === 0 ? `unexpectedly accepted:\n${refused.stdout}` : refused.stderr);
 
   step('weft is running');
   show([
-    `kubeconfig: ${mesh.cp.kubeconfigPath}`,
-    `kubectl:    ${join(mesh.cp.bin, 'kubectl')}`,
-    `try:        KUBECONFIG=${mesh.cp.kubeconfigPath} ${join(mesh.cp.bin, 'kubectl')} get pods,vs -n ${NS}`,
+    `kubeconfig: ${mesh.kubeconfig}`,
+    `kubectl:    ${mesh.kubectlBin}`,
+    `try:        KUBECONFIG=${mesh.kubeconfig} ${mesh.kubectlBin} get pods,vs -n ${NS}`,
+    `            KUBECONFIG=${mesh.kubeconfig} ${mesh.kubectlBin} logs -n ${NS} deploy/productpage-v1 -c weft-proxy`,
     `            curl http://${ingress}/productpage`,
-    `logs:       ${dir}/*.log, container logs in ${dir}/node/pods/<uid>/logs/`,
+    `logs:       control plane and nodes in ${dir}/`,
   ].join('\n'));
   if (flags.exit) {
     step('--exit: tearing down');
