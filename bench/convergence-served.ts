@@ -1,20 +1,21 @@
-// The `served` part of the convergence bench: on the local cluster with the e2e workloads (two client pods with
+// The `served` part of the convergence bench: on the local cluster's real nodes (the e2e `nodes` tier: kubelets,
+// containerd, weft installed from config/) with the e2e workloads (two client pods with
 // sidecars, a two-version web service), the time from `kubectl apply` of a VirtualService that moves all traffic
 // to the other version (timed from the start of the command) until every client pod is answered by that version — apply → operator → ConfigMap and pod
-// annotation → node volume refresh → sidecar reload → served. Repeated `WEFT_BENCH_CHANGES` times (default 20).
-import { apply, stopSharedMesh } from '../test/support/e2e-mesh.ts';
+// annotation → kubelet volume refresh → sidecar reload → served. Repeated `WEFT_BENCH_CHANGES` times (default 20).
+import { apply } from '../test/support/e2e-mesh.ts';
 import { webRoute } from '../test/e2e/manifests.ts';
 import { applyToServed, e2eWorkloads } from '../test/e2e/workloads.ts';
-import { e2eTiers } from '../test/support/e2e-tiers.ts';
+import { e2eTiers, stopTiers } from '../test/support/e2e-tiers.ts';
 import { percentile } from './proxy-load.ts';
 
 const pct = (sorted: number[], p: number) => percentile(sorted, p * 100);
 
 export async function runServed(log: (line: string) => void): Promise<Record<string, unknown>> {
-  const w = e2eWorkloads(e2eTiers().find((t) => t.name === 'local')!);
+  const w = e2eWorkloads(e2eTiers().find((t) => t.name === 'nodes')!);
   if ('skip' in w) return { skipped: w.skip };
   try {
-    log('served: starting the local cluster with the e2e workloads');
+    log('served: starting the local cluster\'s real nodes with the e2e workloads');
     const { t: mesh, clients } = await w;
     await apply(mesh, webRoute({ v1: 100, v2: 0 }));
     await new Promise((r) => setTimeout(r, 2000));
@@ -39,6 +40,6 @@ export async function runServed(log: (line: string) => void): Promise<Record<str
       samples_ms: samples.map((s) => s.fromStart),
     };
   } finally {
-    await stopSharedMesh();
+    await stopTiers();
   }
 }
