@@ -9,8 +9,9 @@
 // all alike. Then a fixed 1000 rps (bench/proxy-load.ts) compares p90 direct vs through the pair, and a sidecar with
 // a 100-service config reports its resident memory. The sidecars run what ships: the compiled build
 // (bench/proxy-build.ts) with SIDECAR_NODE_FLAGS (src/proxy/node-flags.ts). Tools come from hack/bench-tools.sh.
-// `--profile` (or WEFT_BENCH_PROFILE=1) runs the single sidecar under --cpu-prof and reports the profile directory.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+// `--profile` (or WEFT_BENCH_PROFILE=1) runs the single sidecar and both pairs' server sidecars under --cpu-prof and
+// reports the profile directory (one subdirectory each) and their hottest functions.
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixedRate, probe } from './proxy-load.ts';
@@ -88,7 +89,7 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
       const ids = join(dir, 'weft-identity');
       await writeIdentityDirs(ids, join(dir, 'weft-identity-unused'));
       const port = await freePort();
-      const sc = await startSidecar({ name: 'weft', configDir: cfg, identityDir: ids, cpuProfDir,
+      const sc = await startSidecar({ name: 'weft', configDir: cfg, identityDir: ids, cpuProfDir: profDir(cpuProfDir, 'weft'),
         explicit: [`127.0.0.1:${port}=outbound:${SERVICE_IP}:${SERVICE_PORT}`] });
       keep(sc.proc);
       weftPid = sc.proc.pid;
@@ -110,7 +111,7 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
       const clientIds = join(dir, 'pair-client-identity');
       const serverIds = join(dir, 'pair-server-identity');
       await writeIdentityDirs(clientIds, serverIds);
-      const server = await startSidecar({ name: 'pair-server', configDir: serverCfg, identityDir: serverIds,
+      const server = await startSidecar({ name: 'pair-server', configDir: serverCfg, identityDir: serverIds, cpuProfDir: profDir(cpuProfDir, 'pair-server'),
         explicit: [`${SERVER_POD_IP}:${appPort}=inbound:${SERVER_POD_IP}:${appPort}`] });
       keep(server.proc);
       const port = await freePort();
@@ -137,7 +138,7 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
       const clientIds = join(dir, 'authz-client-identity');
       const serverIds = join(dir, 'authz-server-identity');
       await writeIdentityDirs(clientIds, serverIds);
-      const server = await startSidecar({ name: 'authz-server', configDir: serverCfg, identityDir: serverIds,
+      const server = await startSidecar({ name: 'authz-server', configDir: serverCfg, identityDir: serverIds, cpuProfDir: profDir(cpuProfDir, 'authz-server'),
         explicit: [`${AUTHZ_POD_IP}:${appPort}=inbound:${AUTHZ_POD_IP}:${appPort}`] });
       keep(server.proc);
       const port = await freePort();
@@ -193,9 +194,11 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
     // The memory test runs alone: stop the other sidecars first, so they neither compete nor share pages.
     // Stopping the profiled sidecar (SIGTERM, graceful) is also what writes its CPU profile.
     for (const p of procs.filter((x) => x.name === 'weft' || x.name.startsWith('pair-') || x.name.startsWith('authz-'))) await p.stop();
-    const cpuProfiles = cpuProfDir ? readdirSync(cpuProfDir).map((f) => join(cpuProfDir, f)) : undefined;
-    let hot: unknown;
-    try { hot = cpuProfiles?.[0] ? hotFunctionsOf(cpuProfiles[0]) : undefined; } catch (err) { hot = { error: brief(err) }; }
+    const cpuProfiles = cpuProfDir ? Object.fromEntries(readdirSync(cpuProfDir).map((d) => [d, readdirSync(join(cpuProfDir, d)).map((f) => join(cpuProfDir, d, f))])) : undefined;
+    const hot: Record<string, unknown> = {};
+    for (const [name, files] of Object.entries(cpuProfiles ?? {})) {
+      try { hot[name] = files[0] ? hotFunctionsOf(files[0]) : undefined; } catch (err) { hot[name] = { error: brief(err) }; }
+    }
     let rss: { ready_mb: number; after_traffic_mb: number; anon_ready_mb: number; anon_after_traffic_mb: number } | undefined;
     try {
       log(`sidecar with ${RSS_SERVICES} services: resident memory`);
@@ -234,6 +237,14 @@ export async function runProxyBench(log: (line: string) => void): Promise<Record
     process.off('SIGTERM', interrupted);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** One profiled sidecar's own profile directory (the single sidecar and both pairs' server sides). */
+function profDir(root: string | undefined, name: string): string | undefined {
+  if (!root) return undefined;
+  const d = join(root, name);
+  mkdirSync(d, { recursive: true });
+  return d;
 }
 
 /** CPU seconds the target's sidecars used so far; undefined without sidecars or once one ended. */
