@@ -150,7 +150,7 @@ export class FilterRun implements FilterRequest {
   /** The request's headers before the first stage as name, value array, name, … (only when a stage may edit
    * them). Stages never edit a value array in place (they set a new array or delete the name), so an array still
    * present is an unchanged header. A flat array, not a Map copy: one allocation per request. */
-  private readonly before: Array<string | string[]> | undefined;
+  private before: Array<string | string[]> | undefined;
   /** The request's path before the first stage (jwt_authn may take a token out of the query string). */
   private readonly pathBefore: string;
   readonly next: () => void;
@@ -230,6 +230,9 @@ export class FilterRun implements FilterRequest {
         this.authzCache = undefined;
         if (this.routeCleared) this.refreshRoute();
         this.owner.routerStep();
+        // The router step applied the header edits (synchronously): a request waiting on its upstream need not
+        // keep the snapshot (the in-flight requests are what every young-generation collection copies).
+        this.before = undefined;
       } else {
         stage(this, this.next);
       }
