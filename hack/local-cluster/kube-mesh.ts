@@ -2,8 +2,7 @@
 // containerd (there is no registry), then `kubectl apply --server-side -k config`, and the operator and webhook
 // Deployments rolled out from the weft image. In: options. Out: the cluster, its kubeconfig and kubectl; stop()
 // tears all of it down.
-import { join } from 'node:path';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ensureImages } from '../images/index.ts';
 import { startCluster, type Cluster } from './kubelet/cluster.ts';
 import { runCommand, waitFor, type CommandResult } from './processes.ts';
