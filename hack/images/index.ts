@@ -13,7 +13,7 @@ import { writeArchive } from './archive.ts';
 import { baseInputs, ensureBaseImages } from './base.ts';
 import { bud } from './bud.ts';
 import { hashInputs } from './inputs.ts';
-import { buildah, CACHE, type Log, run } from './run.ts';
+import { buildah, CACHE, type Log } from './run.ts';
 import { ensureTools } from './tools.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -102,11 +102,6 @@ export async function ensureImages(log: Log = () => {}): Promise<string[]> {
     }
     return imageSets([]).map((s) => s.archive);
   });
-}
-
-/** Imports the archives into the k8s.io namespace (the one the kubelet's CRI uses) of the containerd at containerdSocket. */
-export async function importImages(containerdSocket: string, archives: string[]): Promise<void> {
-  for (const a of archives) await run('ctr', ['-a', containerdSocket, '-n', 'k8s.io', 'images', 'import', a], { timeoutMs: 600_000 });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -6,7 +6,8 @@ import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { ensureImages, fullName, imageNames, importImages } from '../../hack/images/index.ts';
+import { ensureImages, fullName, imageNames } from '../../hack/images/index.ts';
+import { importImage } from '../../hack/local-cluster/kubelet/containerd.ts';
 import { ensureTools } from '../../hack/images/tools.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -58,7 +59,7 @@ describe('e2e [images]: weft images built without a registry, run by containerd'
       if (containerd.exitCode !== null || Date.now() > deadline) throw new Error(`containerd did not start:\n${readFileSync(join(dir, 'containerd.log'), 'utf8').slice(-3000)}`);
       await sleep(250);
     }
-    await importImages(sock, archives);
+    for (const a of archives) await importImage(sock, a);
   });
 
   after(async function () {
